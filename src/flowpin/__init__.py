@@ -1,0 +1,1 @@
+"""flowpin: a durable, data-defined workflow engine."""
