@@ -22,7 +22,9 @@ from pydantic import (
     Tag,
 )
 
-StepId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")]
+StepId = Annotated[
+    str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+]
 WorkflowKey = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 Value = Any
 """A literal JSON value, possibly with ``$expr`` / ``$secret`` objects nested inside."""
@@ -289,6 +291,14 @@ class Definition(_Model):
         return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
-for _model in (IfStep, SwitchCase, SwitchStep, ForEachStep, ParallelBranch, ParallelStep, TryCatchStep):
+for _model in (
+    IfStep,
+    SwitchCase,
+    SwitchStep,
+    ForEachStep,
+    ParallelBranch,
+    ParallelStep,
+    TryCatchStep,
+):
     _model.model_rebuild()
 Definition.model_rebuild()

@@ -187,9 +187,7 @@ class HistoryEntry:
     token: str
     step_type: str
     attempt: int
-    status: Literal[
-        "succeeded", "failed", "retrying", "waiting", "continued", "caught", "skipped"
-    ]
+    status: Literal["succeeded", "failed", "retrying", "waiting", "continued", "caught", "skipped"]
     at: datetime
     """The step's logical time, the value ``$now()`` returned in it."""
     input: Any = None
