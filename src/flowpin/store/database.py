@@ -1,0 +1,106 @@
+"""Engine creation and per-connection setup, the only place that knows connection details.
+
+SQLite (the embedded default) is set up for a durable queue:
+- WAL journal, so readers never block the writer and the writer never blocks readers;
+- ``synchronous=NORMAL``: in WAL mode a commit is durable against a process crash (SIGKILL), and
+  only an OS crash or power loss can drop the last transactions — the usual trade for a
+  10× cheaper commit;
+- ``busy_timeout`` so a second writer (the API thread beside the worker, a CLI) waits for the
+  lock instead of failing with "database is locked";
+- write transactions start with ``BEGIN IMMEDIATE``: taking the write lock up front avoids the
+  deadlock where two deferred transactions both read, then both try to upgrade to write;
+- foreign keys enforced.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+DEFAULT_URL = "sqlite:///flowpin.db"
+BUSY_TIMEOUT_MS = 30_000
+
+
+def resolve_url(url: str | None = None) -> str:
+    """The database URL: explicit, else ``FLOWPIN_DATABASE_URL``, else ``flowpin.db`` here."""
+    url = url or os.environ.get("FLOWPIN_DATABASE_URL") or DEFAULT_URL
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def _setup_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take over transaction control from the sqlite3 module, which would otherwise BEGIN
+        # lazily (DEFERRED) on the first write.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get("flowpin_read_only")
+        connection.exec_driver_sql("BEGIN" if mode else "BEGIN IMMEDIATE")
+
+
+class Database:
+    """One database: an SQLAlchemy engine plus the transaction helpers every repo uses."""
+
+    def __init__(self, url: str | None = None, *, pool_size: int = 5) -> None:
+        self.url = resolve_url(url)
+        kwargs: dict[str, Any] = {}
+        if self.url.startswith("sqlite"):
+            if ":memory:" in self.url or self.url in ("sqlite://", "sqlite:///"):
+                raise ValueError("flowpin needs a SQLite file (workers and API share it)")
+            path = sa.make_url(self.url).database
+            if path:
+                Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
+        else:
+            kwargs["pool_size"] = pool_size
+            kwargs["max_overflow"] = pool_size
+            kwargs["pool_pre_ping"] = True
+        self.engine: Engine = sa.create_engine(self.url, **kwargs)
+        self.dialect = self.engine.dialect.name
+        if self.dialect == "sqlite":
+            _setup_sqlite(self.engine)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A read-write transaction, committed on success, rolled back on error."""
+        with self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (never takes SQLite's write lock)."""
+        with (
+            self.engine.connect().execution_options(flowpin_read_only=True) as connection,
+            connection.begin(),
+        ):
+            yield connection
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration (idempotent)."""
+        from flowpin.store.migrate import upgrade
+
+        upgrade(self)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
