@@ -1,0 +1,452 @@
+"""``Engine``: the one object applications use (SPEC §7, Python).
+
+engine = Engine("sqlite:///flowpin.db")
+engine.register(my_actions_module)
+engine.publish(definition)
+run_id = engine.start("email-to-ticket", {"email": …}, subject="msg-1")
+engine.run_worker(until_idle=True)
+engine.get_run(run_id)["status"]
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import sqlalchemy as sa
+
+from flowpin.clock import Clock, SystemClock
+from flowpin.definitions.loader import load_document
+from flowpin.definitions.models import Definition
+from flowpin.engine import views
+from flowpin.engine.core import Core
+from flowpin.engine.publishing import (
+    PublishedVersion,
+    publish,
+    save_draft,
+    version_row,
+    workflow_row,
+)
+from flowpin.engine.signals import EventOutcome, add_inbox, claim_wait, wake_runs
+from flowpin.engine.starting import NewRun, check_payload, existing_run_by_key, insert_run
+from flowpin.engine.triggers import submit_event
+from flowpin.errors import ConflictError, FlowpinError
+from flowpin.registry.catalog import Registry
+from flowpin.runtime.interpreter import resume_timers, retry_state
+from flowpin.store import tables as t
+from flowpin.store.database import Database
+from flowpin.worker.loop import Worker, WorkerOptions
+
+TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")
+
+
+class TaskDataInvalid(FlowpinError):
+    code = "task.invalid_data"
+
+
+class Engine:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        registry: Registry | None = None,
+        clock: Clock | None = None,
+        tenant: str = "default",
+        secrets: Callable[[str, str], str] | None = None,
+        stubs: dict[str, Callable[..., Any]] | None = None,
+        lease_seconds: float = 30.0,
+        upgrade: bool = True,
+    ) -> None:
+        self.db = Database(url)
+        if upgrade:
+            self.db.upgrade()
+        self.registry = registry or Registry()
+        self.clock = clock or SystemClock()
+        self.tenant = tenant
+        self.core = Core(
+            self.db,
+            self.registry,
+            self.clock,
+            secrets=secrets,
+            stubs=stubs,
+            lease_seconds=lease_seconds,
+        )
+
+    def close(self) -> None:
+        self.core.executor.close()
+        self.db.dispose()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- registry
+
+    def register(self, *items: Any) -> None:
+        """Register ``@action`` functions, or every one found in the given modules."""
+        for item in items:
+            self.registry.register(item)
+
+    # ---------------------------------------------------------------- workflows
+
+    def save_draft(self, document: dict[str, Any], *, expected_revision: int | None = None) -> int:
+        with self.db.write() as conn:
+            return save_draft(
+                conn, self.tenant, document, self.clock.now(), expected_revision=expected_revision
+            )
+
+    def publish(self, definition: dict[str, Any] | Definition | str | Path) -> PublishedVersion:
+        document = _document(definition)
+        with self.db.write() as conn:
+            return publish(conn, self.tenant, document, self.registry, self.clock.now())
+
+    def versions(self, workflow: str) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            row = workflow_row(conn, self.tenant, workflow)
+            rows = conn.execute(
+                sa.select(t.workflow_versions)
+                .where(t.workflow_versions.c.workflow_id == row.id)
+                .order_by(t.workflow_versions.c.number)
+            ).all()
+        return [
+            {"version": r.number, "hash": r.hash, "publishedAt": views.iso(r.published_at)}
+            for r in rows
+        ]
+
+    def get_version(self, workflow: str, version: int | None = None) -> dict[str, Any]:
+        with self.db.read() as conn:
+            row = workflow_row(conn, self.tenant, workflow)
+            v = version_row(conn, row.id, version)
+        return {
+            "version": v.number,
+            "hash": v.hash,
+            "definition": v.definition,
+            "publishedAt": views.iso(v.published_at),
+        }
+
+    # ---------------------------------------------------------------- runs
+
+    def start(
+        self,
+        workflow: str,
+        payload: Any = None,
+        *,
+        subject: str | None = None,
+        version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> str:
+        """Start a run on the latest published version (or the one named); the same
+        ``idempotency_key`` returns the same run."""
+        payload = {} if payload is None else payload
+        now = self.clock.now()
+        with self.db.write() as conn:
+            wf = workflow_row(conn, self.tenant, workflow)
+            if idempotency_key is not None:
+                existing = existing_run_by_key(conn, wf.id, idempotency_key)
+                if existing:
+                    return existing
+            v = version_row(conn, wf.id, version)
+            definition = self.core.definition_in(conn, v.id)
+            check_payload(definition, payload, self.registry)
+            run_id = insert_run(
+                conn,
+                NewRun(
+                    tenant_id=self.tenant,
+                    workflow_id=wf.id,
+                    workflow_key=wf.key,
+                    version_id=v.id,
+                    version_number=v.number,
+                    payload=payload,
+                    subject=subject,
+                    idempotency_key=idempotency_key,
+                    trigger="manual",
+                ),
+                definition,
+                now,
+            )
+            if run_id is None and idempotency_key is not None:
+                run_id = existing_run_by_key(conn, wf.id, idempotency_key)
+            if run_id is None:
+                raise ConflictError("run could not be created", code="run.conflict")
+        self.core.notify()
+        return run_id
+
+    def get_run(self, run_id: str, *, history: bool = False) -> dict[str, Any]:
+        with self.db.read() as conn:
+            return views.run_view(conn, self.tenant, run_id, history=history)
+
+    def history(self, run_id: str) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            views.run_row(conn, self.tenant, run_id)
+            return views.history(conn, run_id)
+
+    def list_runs(
+        self,
+        *,
+        workflow: str | None = None,
+        status: str | None = None,
+        subject: str | None = None,
+        version: int | None = None,
+        step: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            return views.list_runs(
+                conn,
+                self.tenant,
+                workflow=workflow,
+                status=status,
+                subject=subject,
+                version=version,
+                step=step,
+                limit=limit,
+            )
+
+    # ---------------------------------------------------------------- events and tasks
+
+    def send_event(
+        self,
+        name: str,
+        key: str | None = None,
+        payload: Any = None,
+        *,
+        event_id: str | None = None,
+        ttl_ms: int | None = None,
+    ) -> EventOutcome:
+        """Store the event, resume matching waits and start triggered runs (one transaction)."""
+        with self.db.write() as conn:
+            outcome = submit_event(
+                conn,
+                self.tenant,
+                name,
+                key,
+                payload,
+                self.clock.now(),
+                self.core.definition_in,
+                self.registry,
+                event_id=event_id,
+                ttl_ms=ttl_ms,
+            )
+        if outcome.resumed or outcome.started:
+            self.core.notify()
+        return outcome
+
+    def list_tasks(
+        self, *, status: str | None = "open", assignee: str | None = None
+    ) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            return views.list_tasks(conn, self.tenant, status=status, assignee=assignee)
+
+    def get_task(self, task_id: str) -> dict[str, Any]:
+        with self.db.read() as conn:
+            return views.task_view(views.task_row(conn, self.tenant, task_id))
+
+    def complete_task(self, task_id: str, data: Any) -> dict[str, Any]:
+        """Complete an open human task with data valid against its form schema."""
+        now = self.clock.now()
+        with self.db.write() as conn:
+            task = views.task_row(conn, self.tenant, task_id)
+            if task.status != "open":
+                raise ConflictError(f"task {task_id} is {task.status}", code="task.not_open")
+            errors = list(jsonschema.Draft202012Validator(task.form_schema).iter_errors(data))
+            if errors:
+                raise TaskDataInvalid(
+                    f"task data does not fit the form: {errors[0].message}",
+                    details=[
+                        {
+                            "path": "/" + "/".join(str(p) for p in e.absolute_path),
+                            "message": e.message,
+                        }
+                        for e in errors[:20]
+                    ],
+                )
+            wait = conn.execute(
+                sa.select(t.waits.c.id).where(
+                    t.waits.c.ref_id == task_id,
+                    t.waits.c.kind == "task",
+                    t.waits.c.status == "open",
+                )
+            ).first()
+            if wait is None or not claim_wait(conn, wait.id, now):
+                raise ConflictError(f"task {task_id} is no longer open", code="task.not_open")
+            conn.execute(
+                t.human_tasks.update()
+                .where(t.human_tasks.c.id == task_id)
+                .values(status="completed", data=data, completed_at=now)
+            )
+            add_inbox(conn, task.run_id, task.token, "task", {"data": data}, now)
+            wake_runs(conn, [task.run_id], now)
+            result = views.task_view(views.task_row(conn, self.tenant, task_id))
+        self.core.notify()
+        return result
+
+    # ---------------------------------------------------------------- operator actions
+
+    def cancel(self, run_id: str) -> dict[str, Any]:
+        """Cancel a run and its active children; a canceled run is never revived by an event,
+        a timer or a stale worker (its waits are closed and every worker write is fenced)."""
+        now = self.clock.now()
+        with self.db.write() as conn:
+            views.run_row(conn, self.tenant, run_id)
+            _cancel_tree(conn, run_id, now)
+        return self.get_run(run_id)
+
+    def resume(self, run_id: str) -> dict[str, Any]:
+        """Fire the run's pending timers now (a time.wait or a retry backoff)."""
+        now = self.clock.now()
+        with self.db.write() as conn:
+            run = views.run_row(conn, self.tenant, run_id)
+            if run.status in TERMINAL:
+                raise ConflictError(f"run {run_id} is {run.status}", code="run.terminal")
+            tokens = set(resume_timers(run.state))
+            waits = conn.execute(
+                sa.select(t.waits.c.id, t.waits.c.token).where(
+                    t.waits.c.run_id == run_id,
+                    t.waits.c.status == "open",
+                    t.waits.c.kind == "timer",
+                )
+            ).all()
+            for wait in waits:
+                if (not tokens or wait.token in tokens) and claim_wait(conn, wait.id, now):
+                    add_inbox(conn, run_id, wait.token, "timer", {}, now)
+            wake_runs(conn, [run_id], now)
+        self.core.notify()
+        return self.get_run(run_id)
+
+    def retry(
+        self, run_id: str, *, from_step: str | None = None, payload: Any = None
+    ) -> dict[str, Any]:
+        """Retry a finished run from a step (default: the step that failed)."""
+        now = self.clock.now()
+        with self.db.write() as conn:
+            run = views.run_row(conn, self.tenant, run_id)
+            if run.status not in ("FAILED", "CANCELED", "SUCCEEDED"):
+                raise ConflictError(
+                    f"run {run_id} is {run.status}; only finished runs can be retried",
+                    code="run.not_finished",
+                )
+            definition = self.core.definition_in(conn, run.version_id)
+            state = retry_state(definition, run.state, from_step, payload)
+            conn.execute(
+                t.runs.update()
+                .where(t.runs.c.id == run_id, t.runs.c.status == run.status)
+                .values(
+                    state=state,
+                    status="RUNNING",
+                    finished_at=None,
+                    error=None,
+                    output=None,
+                    wake_at=now,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                    payload=state.get("envelope", {}).get("payload", run.payload)
+                    if payload is not None
+                    else run.payload,
+                )
+            )
+        self.core.notify()
+        return self.get_run(run_id)
+
+    def replay(self, run_id: str, *, latest: bool = False) -> str:
+        """Start a new run with the input of ``run_id`` (same version unless ``latest``)."""
+        with self.db.read() as conn:
+            run = views.run_row(conn, self.tenant, run_id)
+        return self.start(
+            run.workflow_key,
+            run.payload,
+            subject=run.subject,
+            version=None if latest else run.version_number,
+        )
+
+    # ---------------------------------------------------------------- workers
+
+    def worker(self, options: WorkerOptions | None = None, name: str | None = None) -> Worker:
+        return Worker(self.core, options, name)
+
+    def run_worker(
+        self,
+        *,
+        until_idle: bool = False,
+        options: WorkerOptions | None = None,
+        stop: Any = None,
+    ) -> Worker:
+        """Run a worker in this thread: until every due thing is done (``until_idle``), or
+        until ``stop`` (a ``threading.Event``) is set."""
+        worker = self.worker(options)
+
+        async def main() -> None:
+            stop_event = asyncio.Event()
+            if stop is not None:
+                loop = asyncio.get_running_loop()
+
+                def watch() -> None:
+                    stop.wait()
+                    loop.call_soon_threadsafe(stop_event.set)
+
+                loop.run_in_executor(None, watch)
+            await worker.run(until_idle=until_idle, stop=stop_event)
+
+        asyncio.run(main())
+        return worker
+
+
+def _cancel_tree(conn: Any, run_id: str, now: datetime) -> None:
+    result = conn.execute(
+        t.runs.update()
+        .where(t.runs.c.id == run_id, t.runs.c.status.not_in(TERMINAL))
+        .values(
+            status="CANCELED",
+            finished_at=now,
+            wake_at=None,
+            lease_owner=None,
+            lease_expires_at=None,
+            active_subject_key=None,
+            updated_at=now,
+            error={"category": "Canceled", "message": "canceled by an operator"},
+        )
+    )
+    if result.rowcount != 1:
+        return
+    conn.execute(
+        t.waits.update()
+        .where(t.waits.c.run_id == run_id, t.waits.c.status == "open")
+        .values(status="canceled", resolved_at=now)
+    )
+    conn.execute(
+        t.human_tasks.update()
+        .where(t.human_tasks.c.run_id == run_id, t.human_tasks.c.status == "open")
+        .values(status="canceled", completed_at=now)
+    )
+    conn.execute(t.run_inbox.delete().where(t.run_inbox.c.run_id == run_id))
+    from flowpin.worker.checkpoint import notify_parent
+
+    notify_parent(
+        conn,
+        run_id,
+        "CANCELED",
+        None,
+        {"category": "Canceled", "message": "child run was canceled"},
+        now,
+    )
+    children = conn.execute(
+        sa.select(t.runs.c.id).where(
+            t.runs.c.parent_run_id == run_id, t.runs.c.status.not_in(TERMINAL)
+        )
+    ).scalars()
+    for child in list(children):
+        _cancel_tree(conn, child, now)
+
+
+def _document(definition: dict[str, Any] | Definition | str | Path) -> dict[str, Any]:
+    if isinstance(definition, Definition):
+        return definition.to_json()
+    if isinstance(definition, dict):
+        return definition
+    return load_document(Path(definition))

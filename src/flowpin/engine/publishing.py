@@ -1,0 +1,211 @@
+"""Drafts and published versions (SPEC §5): saving a draft never affects runs; publishing
+validates, then inserts an immutable version, or returns the existing one with the same hash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from croniter import croniter
+from sqlalchemy.engine import Connection
+
+from flowpin.definitions.canonical import version_hash
+from flowpin.definitions.loader import load_definition
+from flowpin.definitions.models import Definition, EventTrigger, ScheduleTrigger
+from flowpin.definitions.validate import validate
+from flowpin.errors import ConflictError, DefinitionError, NotFoundError
+from flowpin.store import tables as t
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedVersion:
+    workflow: str
+    version: int
+    hash: str
+    created: bool
+    """False when identical content was already published (the existing version is returned)."""
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    """Warnings (errors prevent publishing)."""
+
+
+def ensure_tenant(conn: Connection, tenant_id: str, now: datetime) -> None:
+    exists = conn.execute(sa.select(t.tenants.c.id).where(t.tenants.c.id == tenant_id)).first()
+    if not exists:
+        conn.execute(t.tenants.insert().values(id=tenant_id, name=tenant_id, created_at=now))
+
+
+def workflow_row(conn: Connection, tenant_id: str, key: str) -> Any:
+    row = conn.execute(
+        sa.select(t.workflows).where(t.workflows.c.tenant_id == tenant_id, t.workflows.c.key == key)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"workflow {key!r} not found", code="workflow.not_found")
+    return row
+
+
+def _get_or_create_workflow(
+    conn: Connection, tenant_id: str, key: str, name: str | None, now: datetime
+) -> Any:
+    ensure_tenant(conn, tenant_id, now)
+    row = conn.execute(
+        sa.select(t.workflows).where(t.workflows.c.tenant_id == tenant_id, t.workflows.c.key == key)
+    ).first()
+    if row is not None:
+        return row
+    conn.execute(
+        t.workflows.insert().values(
+            tenant_id=tenant_id, key=key, name=name, created_at=now, updated_at=now
+        )
+    )
+    return workflow_row(conn, tenant_id, key)
+
+
+def save_draft(
+    conn: Connection,
+    tenant_id: str,
+    document: dict[str, Any],
+    now: datetime,
+    *,
+    expected_revision: int | None = None,
+) -> int:
+    """Store the draft (valid or not) and return its new revision; ``expected_revision`` makes
+    the save a compare-and-set so two editors cannot silently overwrite each other."""
+    key = document.get("key")
+    if not isinstance(key, str):
+        raise DefinitionError("the draft needs a string 'key'", code="definition.invalid")
+    row = _get_or_create_workflow(conn, tenant_id, key, document.get("name"), now)
+    condition = t.workflows.c.id == row.id
+    if expected_revision is not None:
+        condition = condition & (t.workflows.c.draft_revision == expected_revision)
+    result = conn.execute(
+        t.workflows.update()
+        .where(condition)
+        .values(
+            draft=document,
+            draft_revision=t.workflows.c.draft_revision + 1,
+            name=document.get("name") or row.name,
+            updated_at=now,
+        )
+    )
+    if result.rowcount != 1:
+        raise ConflictError(
+            f"draft of {key!r} was changed by someone else (expected revision {expected_revision})",
+            code="workflow.draft_conflict",
+        )
+    return int(
+        conn.execute(
+            sa.select(t.workflows.c.draft_revision).where(t.workflows.c.id == row.id)
+        ).scalar_one()
+    )
+
+
+def publish(
+    conn: Connection,
+    tenant_id: str,
+    document: dict[str, Any] | Definition,
+    catalog: Any,
+    now: datetime,
+) -> PublishedVersion:
+    if isinstance(document, Definition):
+        document = document.to_json()
+    problems = validate(document, catalog)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise DefinitionError(
+            f"definition has {len(errors)} error(s): {errors[0].message}",
+            code="definition.invalid",
+            details=[p.to_dict() for p in problems],
+        )
+    definition = load_definition(document)
+    digest = version_hash(document)
+    row = _get_or_create_workflow(conn, tenant_id, definition.key, definition.name, now)
+    warnings = [p.to_dict() for p in problems]
+    existing = conn.execute(
+        sa.select(t.workflow_versions.c.number).where(
+            t.workflow_versions.c.workflow_id == row.id, t.workflow_versions.c.hash == digest
+        )
+    ).first()
+    if existing is not None:
+        return PublishedVersion(definition.key, existing.number, digest, False, warnings)
+    latest = conn.execute(
+        sa.select(sa.func.max(t.workflow_versions.c.number)).where(
+            t.workflow_versions.c.workflow_id == row.id
+        )
+    ).scalar()
+    number = (latest or 0) + 1
+    version_id = conn.execute(
+        t.workflow_versions.insert()
+        .values(
+            workflow_id=row.id, number=number, hash=digest, definition=document, published_at=now
+        )
+        .returning(t.workflow_versions.c.id)
+    ).scalar_one()
+    _install_triggers(conn, tenant_id, row.id, version_id, definition, now)
+    if row.draft is None:
+        conn.execute(
+            t.workflows.update()
+            .where(t.workflows.c.id == row.id)
+            .values(draft=document, draft_revision=1, updated_at=now)
+        )
+    return PublishedVersion(definition.key, number, digest, True, warnings)
+
+
+def _install_triggers(
+    conn: Connection,
+    tenant_id: str,
+    workflow_id: int,
+    version_id: int,
+    definition: Definition,
+    now: datetime,
+) -> None:
+    """Only the latest version's triggers start runs: replace the workflow's trigger rows."""
+    conn.execute(t.event_triggers.delete().where(t.event_triggers.c.workflow_id == workflow_id))
+    conn.execute(t.schedules.delete().where(t.schedules.c.workflow_id == workflow_id))
+    for index, trigger in enumerate(definition.triggers):
+        if isinstance(trigger, EventTrigger):
+            conn.execute(
+                t.event_triggers.insert().values(
+                    tenant_id=tenant_id,
+                    workflow_id=workflow_id,
+                    version_id=version_id,
+                    trigger_index=index,
+                    event_name=trigger.event_name,
+                )
+            )
+        elif isinstance(trigger, ScheduleTrigger):
+            conn.execute(
+                t.schedules.insert().values(
+                    tenant_id=tenant_id,
+                    workflow_id=workflow_id,
+                    version_id=version_id,
+                    trigger_index=index,
+                    cron=trigger.cron,
+                    timezone=trigger.timezone,
+                    payload=trigger.payload,
+                    next_fire_at=next_slot(trigger.cron, trigger.timezone, now),
+                )
+            )
+
+
+def next_slot(cron: str, timezone: str, after: datetime) -> datetime:
+    """The first cron slot strictly after ``after``, computed in the trigger's time zone (so
+    "9:00 Europe/Berlin" follows daylight saving time), returned in UTC."""
+    local = after.astimezone(ZoneInfo(timezone))
+    nxt: datetime = croniter(cron, local).get_next(datetime)
+    return nxt.astimezone(ZoneInfo("UTC"))
+
+
+def version_row(conn: Connection, workflow_id: int, version: int | None) -> Any:
+    query = sa.select(t.workflow_versions).where(t.workflow_versions.c.workflow_id == workflow_id)
+    if version is None:
+        query = query.order_by(t.workflow_versions.c.number.desc()).limit(1)
+    else:
+        query = query.where(t.workflow_versions.c.number == version)
+    row = conn.execute(query).first()
+    if row is None:
+        which = "no published version" if version is None else f"no version {version}"
+        raise NotFoundError(f"workflow has {which}", code="version.not_found")
+    return row

@@ -1,0 +1,187 @@
+"""Runs, history and tasks as JSON — the shape `flowpin run`, `flowpin runs show` and the API
+print (a stable contract: scripts rely on it)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from flowpin.errors import NotFoundError
+from flowpin.store import tables as t
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def run_row(conn: Connection, tenant_id: str, run_id: str) -> Any:
+    row = conn.execute(
+        sa.select(t.runs).where(t.runs.c.id == run_id, t.runs.c.tenant_id == tenant_id)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"run {run_id} not found", code="run.not_found")
+    return row
+
+
+def waiting_for(conn: Connection, run_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        sa.select(t.waits)
+        .where(t.waits.c.run_id == run_id, t.waits.c.status == "open")
+        .order_by(t.waits.c.id)
+    ).all()
+    result = []
+    for row in rows:
+        item: dict[str, Any] = {"kind": row.kind, "stepId": row.step_id, "token": row.token}
+        if row.kind == "event":
+            item.update(eventName=row.event_name, correlationKey=row.correlation_key)
+        if row.kind == "timer":
+            item["reason"] = row.reason
+        if row.kind == "task":
+            item["taskId"] = row.ref_id
+        if row.kind == "child":
+            item["childRunId"] = row.ref_id
+        item["dueAt"] = iso(row.due_at)
+        result.append(item)
+    return result
+
+
+def run_view(
+    conn: Connection, tenant_id: str, run_id: str, *, history: bool = False
+) -> dict[str, Any]:
+    row = run_row(conn, tenant_id, run_id)
+    envelope = (row.state or {}).get("envelope", {})
+    view: dict[str, Any] = {
+        "runId": row.id,
+        "workflow": row.workflow_key,
+        "version": row.version_number,
+        "status": row.status,
+        "subject": row.subject,
+        "output": row.output,
+        "state": {
+            "payload": envelope.get("payload"),
+            "vars": envelope.get("vars", {}),
+            "meta": envelope.get("meta", {}),
+        },
+        "error": row.error,
+        "waitingFor": waiting_for(conn, row.id),
+        "currentStep": row.current_step,
+        "parentRunId": row.parent_run_id,
+        "createdAt": iso(row.created_at),
+        "finishedAt": iso(row.finished_at),
+    }
+    if history:
+        view["history"] = globals()["history"](conn, row.id)
+    return view
+
+
+def history(conn: Connection, run_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        sa.select(t.step_history)
+        .where(t.step_history.c.run_id == run_id)
+        .order_by(t.step_history.c.id)
+    ).all()
+    return [
+        {
+            "stepId": r.step_id,
+            "token": r.token,
+            "type": r.step_type,
+            "version": r.version_number,
+            "attempt": r.attempt,
+            "status": r.status,
+            "at": iso(r.logical_time),
+            "recordedAt": iso(r.recorded_at),
+            "input": r.input,
+            "output": r.output,
+            "error": r.error,
+        }
+        for r in rows
+    ]
+
+
+def list_runs(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    workflow: str | None = None,
+    status: str | None = None,
+    subject: str | None = None,
+    version: int | None = None,
+    step: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    query = sa.select(
+        t.runs.c.id,
+        t.runs.c.workflow_key,
+        t.runs.c.version_number,
+        t.runs.c.status,
+        t.runs.c.subject,
+        t.runs.c.current_step,
+        t.runs.c.created_at,
+        t.runs.c.finished_at,
+    ).where(t.runs.c.tenant_id == tenant_id)
+    if workflow:
+        query = query.where(t.runs.c.workflow_key == workflow)
+    if status:
+        query = query.where(t.runs.c.status == status.upper())
+    if subject:
+        query = query.where(t.runs.c.subject == subject)
+    if version is not None:
+        query = query.where(t.runs.c.version_number == version)
+    if step:
+        query = query.where(t.runs.c.current_step == step)
+    rows = conn.execute(query.order_by(t.runs.c.created_at.desc(), t.runs.c.id).limit(limit))
+    return [
+        {
+            "runId": r.id,
+            "workflow": r.workflow_key,
+            "version": r.version_number,
+            "status": r.status,
+            "subject": r.subject,
+            "currentStep": r.current_step,
+            "createdAt": iso(r.created_at),
+            "finishedAt": iso(r.finished_at),
+        }
+        for r in rows
+    ]
+
+
+def task_row(conn: Connection, tenant_id: str, task_id: str) -> Any:
+    row = conn.execute(
+        sa.select(t.human_tasks).where(
+            t.human_tasks.c.id == task_id, t.human_tasks.c.tenant_id == tenant_id
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError(f"task {task_id} not found", code="task.not_found")
+    return row
+
+
+def task_view(row: Any) -> dict[str, Any]:
+    return {
+        "taskId": row.id,
+        "runId": row.run_id,
+        "stepId": row.step_id,
+        "title": row.title,
+        "description": row.description,
+        "assignee": row.assignee,
+        "formSchema": row.form_schema,
+        "status": row.status,
+        "data": row.data,
+        "dueAt": iso(row.due_at),
+        "createdAt": iso(row.created_at),
+        "completedAt": iso(row.completed_at),
+    }
+
+
+def list_tasks(
+    conn: Connection, tenant_id: str, *, status: str | None, assignee: str | None
+) -> list[dict[str, Any]]:
+    query = sa.select(t.human_tasks).where(t.human_tasks.c.tenant_id == tenant_id)
+    if status:
+        query = query.where(t.human_tasks.c.status == status)
+    if assignee:
+        query = query.where(t.human_tasks.c.assignee == assignee)
+    return [task_view(r) for r in conn.execute(query.order_by(t.human_tasks.c.created_at))]
