@@ -1,0 +1,261 @@
+"""Waits, events, triggers, timers and human tasks through the public API."""
+
+from __future__ import annotations
+
+import pytest
+
+from flowpin.errors import ConflictError, FlowpinError
+
+
+def waiter(key: str = "waiter", on_timeout: str = "fail", **extra: object) -> dict:
+    config = {
+        "eventName": "email.opened",
+        "timeoutMs": 3 * 86_400_000,
+        "saveAs": "vars.opened",
+        "onTimeout": on_timeout,
+        **extra,
+    }
+    return {
+        "key": key,
+        "steps": [
+            {"id": "wait", "type": "event.wait", "config": config},
+            {
+                "id": "route",
+                "type": "control.if",
+                "condition": {"$expr": "meta.timedOut = true"},
+                "then": [{"id": "late", "type": "state.set", "config": {"state": "TIMED_OUT"}}],
+                "else": [{"id": "seen", "type": "state.set", "config": {"state": "OPENED"}}],
+            },
+        ],
+    }
+
+
+def test_event_resumes_the_matching_run_only(harness) -> None:
+    engine = harness.engine
+    engine.publish(waiter())
+    a = engine.start("waiter", {}, subject="contact-a")
+    b = engine.start("waiter", {}, subject="contact-b")
+    harness.work()
+    assert engine.get_run(a)["status"] == "WAITING"
+    assert engine.get_run(a)["waitingFor"][0]["eventName"] == "email.opened"
+    outcome = engine.send_event("email.opened", "contact-a", {"campaign": 7})
+    assert outcome.resumed == [a]
+    harness.work()
+    run_a = engine.get_run(a)
+    assert run_a["status"] == "SUCCEEDED"
+    assert run_a["state"]["vars"]["opened"] == {"campaign": 7}
+    assert run_a["state"]["meta"]["state"] == "OPENED"
+    assert run_a["state"]["meta"]["lastEvent"]["key"] == "contact-a"
+    assert engine.get_run(b)["status"] == "WAITING"
+
+
+def test_event_for_unknown_run_is_stored_and_harmless(harness) -> None:
+    outcome = harness.engine.send_event("email.opened", "nobody", {"x": 1})
+    assert outcome.resumed == [] and outcome.started == []
+
+
+def test_wait_filter(harness) -> None:
+    engine = harness.engine
+    engine.publish(waiter(filter={"$expr": "event.payload.campaign = 2"}))
+    run = engine.start("waiter", {}, subject="c")
+    harness.work()
+    assert engine.send_event("email.opened", "c", {"campaign": 1}).resumed == []
+    assert engine.send_event("email.opened", "c", {"campaign": 2}).resumed == [run]
+
+
+@pytest.mark.parametrize("on_timeout", ["continue", "fail"])
+def test_timeout(harness, on_timeout: str) -> None:
+    engine = harness.engine
+    engine.publish(waiter(on_timeout=on_timeout))
+    run = engine.start("waiter", {}, subject="c")
+    harness.work()
+    harness.advance(days=2)
+    assert engine.get_run(run)["status"] == "WAITING"
+    harness.advance(days=1, seconds=1)
+    result = engine.get_run(run)
+    if on_timeout == "continue":
+        assert result["status"] == "SUCCEEDED"
+        assert result["state"]["meta"]["state"] == "TIMED_OUT"
+        assert result["state"]["vars"]["opened"] is None
+    else:
+        assert result["status"] == "FAILED"
+        assert result["error"]["category"] == "TimeoutError"
+    # a late event resumes nothing
+    assert engine.send_event("email.opened", "c", {}).resumed == []
+
+
+def test_event_id_deduplicates(harness) -> None:
+    engine = harness.engine
+    engine.publish(waiter())
+    run = engine.start("waiter", {}, subject="c")
+    harness.work()
+    first = engine.send_event("email.opened", "c", {}, event_id="evt-1")
+    second = engine.send_event("email.opened", "c", {}, event_id="evt-1")
+    assert first.resumed == [run]
+    assert second.duplicate and second.resumed == [run]
+
+
+def test_ttl_buffers_event_for_a_wait_that_registers_later(harness) -> None:
+    engine = harness.engine
+    engine.publish(waiter())
+    outcome = engine.send_event("email.opened", "early", {"n": 1}, ttl_ms=60_000)
+    assert outcome.resumed == []
+    run = engine.start("waiter", {}, subject="early")
+    harness.work()
+    result = engine.get_run(run)
+    assert result["status"] == "SUCCEEDED"
+    assert result["state"]["vars"]["opened"] == {"n": 1}
+
+
+def test_expired_ttl_event_is_not_delivered(harness) -> None:
+    engine = harness.engine
+    engine.publish(waiter())
+    engine.send_event("email.opened", "late", {"n": 1}, ttl_ms=1000)
+    harness.clock.advance(2)
+    run = engine.start("waiter", {}, subject="late")
+    harness.work()
+    assert engine.get_run(run)["status"] == "WAITING"
+
+
+def journey(reentry: str) -> dict:
+    return {
+        "key": f"journey-{reentry.lower()}",
+        "triggers": [
+            {
+                "type": "event",
+                "eventName": "contact.signed_up",
+                "subject": {"$expr": "event.payload.contactId"},
+                "payloadMapping": {"contact": {"$expr": "event.payload"}},
+                "filter": {"$expr": "event.payload.subscribed = true"},
+                "reentry": reentry,
+            },
+        ],
+        "steps": [
+            {"id": "hold", "type": "time.wait", "config": {"durationMs": 3_600_000}},
+        ],
+        "output": {"$expr": "payload.contact.contactId"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("reentry", "expected"), [("always", 3), ("never", 1), ("notWhileActive", 2)]
+)
+def test_trigger_reentry_rules(harness, reentry: str, expected: int) -> None:
+    engine = harness.engine
+    engine.publish(journey(reentry))
+    payload = {"contactId": "c1", "subscribed": True}
+    first = engine.send_event("contact.signed_up", "c1", payload)
+    assert len(first.started) == 1
+    engine.send_event("contact.signed_up", "c1", payload)  # while the first is active
+    harness.advance(hours=2)  # first run finishes
+    engine.send_event("contact.signed_up", "c1", payload)
+    runs = engine.list_runs(workflow=f"journey-{reentry.lower()}")
+    assert len(runs) == expected
+    assert all(r["subject"] == "c1" for r in runs)
+
+
+def test_trigger_filter_rejects(harness) -> None:
+    engine = harness.engine
+    engine.publish(journey("always"))
+    out = engine.send_event("contact.signed_up", "c2", {"contactId": "c2", "subscribed": False})
+    assert out.started == []
+
+
+def test_three_day_time_wait_passes_instantly_with_the_kit() -> None:
+    from flowpin.testing.kit import WorkflowTestKit
+
+    with WorkflowTestKit() as kit:
+        kit.publish(
+            {
+                "key": "slow",
+                "steps": [
+                    {"id": "nap", "type": "time.wait", "config": {"durationMs": 3 * 86_400_000}},
+                    {"id": "done", "type": "state.set", "config": {"state": "DONE"}},
+                ],
+            }
+        )
+        run_id = kit.start("slow", {})
+        kit.run_until_idle()
+        assert kit.get_run(run_id)["status"] == "WAITING"
+        kit.run_to_completion()
+        run = kit.get_run(run_id)
+        assert run["status"] == "SUCCEEDED"
+        assert run["state"]["meta"]["state"] == "DONE"
+
+
+def approval() -> dict:
+    return {
+        "key": "approval",
+        "steps": [
+            {
+                "id": "ask",
+                "type": "human.task",
+                "config": {
+                    "title": {"$expr": "'Approve ' & payload.item"},
+                    "assignee": "manager",
+                    "formSchema": {
+                        "type": "object",
+                        "required": ["approved"],
+                        "properties": {"approved": {"type": "boolean"}},
+                    },
+                    "timeoutMs": 86_400_000,
+                    "saveAs": "vars.decision",
+                },
+            },
+        ],
+        "output": {"$expr": "vars.decision.approved"},
+    }
+
+
+def test_human_task_completes_with_valid_data(harness) -> None:
+    engine = harness.engine
+    engine.publish(approval())
+    run = engine.start("approval", {"item": "laptop"})
+    harness.work()
+    tasks = engine.list_tasks(assignee="manager")
+    assert len(tasks) == 1 and tasks[0]["title"] == "Approve laptop"
+    task_id = tasks[0]["taskId"]
+    with pytest.raises(FlowpinError) as caught:
+        engine.complete_task(task_id, {"approved": "yes"})
+    assert caught.value.code == "task.invalid_data"
+    engine.complete_task(task_id, {"approved": True})
+    with pytest.raises(ConflictError):
+        engine.complete_task(task_id, {"approved": False})
+    harness.work()
+    result = engine.get_run(run)
+    assert result["status"] == "SUCCEEDED"
+    assert result["output"] is True
+
+
+def test_human_task_times_out(harness) -> None:
+    engine = harness.engine
+    engine.publish(approval())
+    run = engine.start("approval", {"item": "car"})
+    harness.work()
+    harness.advance(days=1, seconds=1)
+    result = engine.get_run(run)
+    assert result["status"] == "FAILED"
+    assert result["error"]["category"] == "TimeoutError"
+    assert engine.list_tasks(status="timed_out")[0]["runId"] == run
+
+
+def test_schedule_fires_once_per_slot(harness) -> None:
+    engine = harness.engine
+    engine.publish(
+        {
+            "key": "nightly",
+            "triggers": [
+                {
+                    "type": "schedule",
+                    "cron": "0 * * * *",
+                    "timezone": "Europe/Berlin",
+                    "payload": {"kind": "hourly"},
+                }
+            ],
+            "steps": [{"id": "s", "type": "state.set", "config": {"state": "RAN"}}],
+        }
+    )
+    harness.advance(hours=3)
+    runs = engine.list_runs(workflow="nightly")
+    assert len(runs) == 3
+    assert all(r["status"] == "SUCCEEDED" for r in runs)
