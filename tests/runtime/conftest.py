@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from flowpin.runtime import interpreter
+
+
+@pytest.fixture(autouse=True)
+def _raise_internal_errors() -> Iterator[None]:
+    """Interpreter bugs surface as exceptions in these tests instead of failed steps."""
+    previous = interpreter.RAISE_INTERNAL_ERRORS
+    interpreter.RAISE_INTERNAL_ERRORS = True
+    yield
+    interpreter.RAISE_INTERNAL_ERRORS = previous
