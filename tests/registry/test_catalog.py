@@ -168,3 +168,12 @@ def test_actions_are_listed_in_order() -> None:
 
         registry.register(handler)
     assert [spec.key for spec in registry.actions()] == ["a.x@1", "a.x@2", "b.x@1"]
+
+
+def test_builtin_node_types_use_the_definition_models() -> None:
+    from flowpin.definitions.models import BUILTIN_NODE_CONFIGS
+
+    registry = Registry()
+    assert {
+        spec.type_name: spec.config_model for spec in registry.node_types()
+    } == BUILTIN_NODE_CONFIGS

@@ -451,7 +451,10 @@ def _message(error: Any, node: Any, owner_model: type[BaseModel] | None) -> tupl
         if kind == "unknown_step_type":
             return f"'type' must be a string, not {_json_type(step_type)}", "type"
         return str(error["msg"]), "type"
-    return str(error["msg"]), None
+    message = str(error["msg"])
+    if kind == "value_error":  # raised by a model validator: drop pydantic's prefix
+        message = message.removeprefix("Value error, ")
+    return message, None
 
 
 def _json_type(value: Any) -> str:

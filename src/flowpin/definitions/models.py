@@ -20,6 +20,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    model_validator,
 )
 
 StepId = Annotated[
@@ -101,6 +102,12 @@ class TimeWaitConfig(_Model):
     duration_ms: int | None = Field(None, alias="durationMs", ge=0, le=365 * 24 * 3600 * 1000)
     until: Value = None
 
+    @model_validator(mode="after")
+    def _one_of_duration_or_until(self) -> TimeWaitConfig:
+        if (self.duration_ms is None) == (self.until is None):
+            raise ValueError("give exactly one of 'durationMs' and 'until'")
+        return self
+
 
 class HumanTaskConfig(_Model):
     title: Value
@@ -116,6 +123,17 @@ class EventEmitConfig(_Model):
     correlation_key: Value = Field(alias="correlationKey")
     payload: Value = None
 
+
+BUILTIN_NODE_CONFIGS: dict[str, type[_Model]] = {
+    "state.set": StateSetConfig,
+    "transform.assign": AssignConfig,
+    "action.call": ActionCallConfig,
+    "event.wait": EventWaitConfig,
+    "time.wait": TimeWaitConfig,
+    "human.task": HumanTaskConfig,
+    "event.emit": EventEmitConfig,
+}
+"""The config model of each built-in node type (registered in flowpin.registry.node_types)."""
 
 # --------------------------------------------------------------------------- control steps
 
