@@ -160,7 +160,11 @@ def test_action_call_sync_and_async_with_history(harness) -> None:
     assert run["status"] == "SUCCEEDED", run["error"]
     assert run["output"] == "CBA"
     history = harness.engine.history(run["runId"])
-    assert [(h["stepId"], h["status"]) for h in history if h["type"] == "action.call"] == [
+    assert [
+        (h["stepId"], h["status"])
+        for h in history
+        if h["type"] == "action.call" and h["status"] != "waiting"
+    ] == [
         ("one", "succeeded"),
         ("two", "succeeded"),
     ]

@@ -75,6 +75,8 @@ class CheckpointResult:
     """Calls whose ledger entry this checkpoint claimed: call the handler."""
     ledger_hits: list[ActionResult] = field(default_factory=list)
     """Calls answered from the ledger without calling the handler."""
+    busy: list[CallAction] = field(default_factory=list)
+    """Calls whose key another live run holds: claim them again shortly."""
     inbox: list[Any] = field(default_factory=list)
     """Inputs that arrived for the run and were not consumed yet."""
     released: bool = False
@@ -207,7 +209,8 @@ def _write_one(
     ).all()
     result.inbox = list(inbox)
     outstanding_calls = any(isinstance(c, CallAction) for c in outcome.commands)
-    if status == "WAITING" and not inbox and not outstanding_calls and not result.ledger_hits:
+    idle = not (inbox or outstanding_calls or result.ledger_hits or result.busy)
+    if status == "WAITING" and idle:
         conn.execute(
             t.runs.update()
             .where(t.runs.c.id == run.id)
@@ -332,19 +335,9 @@ def _claim_ledger(
         )
         result.execute.append(call)
         return
-    result.ledger_hits.append(
-        ActionResult(
-            token=call.token,
-            attempt=call.attempt,
-            at=now,
-            error={
-                "category": "TransientError",
-                "message": f"idempotency key {call.idempotency_key!r} is in use by run "
-                f"{row.run_id}",
-                "retryable": True,
-            },
-        )
-    )
+    # Another live run holds the key right now (a shared idempotencyKey): ask again shortly;
+    # when it finishes, its stored output answers this call too.
+    result.busy.append(call)
 
 
 def _insert_wait(

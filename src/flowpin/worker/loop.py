@@ -28,6 +28,7 @@ from flowpin.runtime.decisions import (
     CallAction,
     ChildFinished,
     Input,
+    Outcome,
     RunInfo,
     WaitResolved,
 )
@@ -312,14 +313,32 @@ class Worker:
         completed: list[tuple[CallAction, ActionResult]] = []
         inflight: dict[str, tuple[CallAction, asyncio.Task[ActionResult]]] = {}
         recovered = [_call_of(row) for row in started]
+        busy: list[CallAction] = []
         idle_rounds = 0
+        outcome: Outcome | None = None
         while True:
-            outcome = advance(definition, state, info, inputs, action_retry=core.action_retry)
-            issued = [c for c in outcome.commands if isinstance(c, CallAction)]
-            new_calls = [c for c in issued if c.token not in inflight]
-            seen = {c.token for c in new_calls}
-            new_calls += [c for c in recovered if c.token not in seen and c.token not in inflight]
-            recovered = []
+            if busy and not inputs and outcome is not None:
+                # Nothing new happened: only ask the ledger again for the busy keys.
+                outcome = Outcome(
+                    state=outcome.state,
+                    status=outcome.status,
+                    current_steps=outcome.current_steps,
+                )
+                new_calls, busy = busy, []
+            else:
+                outcome = advance(definition, state, info, inputs, action_retry=core.action_retry)
+                issued = [c for c in outcome.commands if isinstance(c, CallAction)]
+                waiting = {c.token for c in busy}
+                new_calls = [
+                    c for c in issued if c.token not in inflight and c.token not in waiting
+                ]
+                seen = {c.token for c in new_calls} | waiting
+                new_calls += [
+                    c for c in recovered if c.token not in seen and c.token not in inflight
+                ]
+                new_calls += busy
+                busy = []
+                recovered = []
             request = CheckpointRequest(
                 run=run,
                 outcome=outcome,
@@ -346,12 +365,16 @@ class Worker:
             consumed = []
             for hit in result.ledger_hits:
                 inputs.append(hit)
+            busy = list(result.busy)
             for row in result.inbox:
                 inputs.append(_input_of(row))
                 consumed.append(row.id)
             if result.released:
                 return
             if inputs:
+                continue
+            if busy and not inflight:
+                await asyncio.sleep(0.02)
                 continue
             if not inflight:
                 idle_rounds += 1
@@ -363,7 +386,9 @@ class Worker:
                 continue
             idle_rounds = 0
             done, _pending = await asyncio.wait(
-                [task for _call, task in inflight.values()], return_when=asyncio.FIRST_COMPLETED
+                [task for _call, task in inflight.values()],
+                timeout=0.02 if busy else None,
+                return_when=asyncio.FIRST_COMPLETED,
             )
             for token in [tok for tok, (_c, task) in inflight.items() if task in done]:
                 call, task = inflight.pop(token)
