@@ -50,7 +50,9 @@ def test_retry_waits_durably_then_calls_again_with_the_same_key() -> None:
     assert call.idempotency_key == driver.all_calls[0].idempotency_key
     assert driver.play().status is RunStatus.SUCCEEDED
     assert driver.vars == {"r": 2}
-    assert driver.statuses("call") == ["waiting", "retrying", "waiting", "succeeded"]
+    assert driver.statuses("call") == ["retrying", "succeeded"]
+    assert [e.attempt for e in driver.history] == [1, 2]
+    assert all(e.input == {} for e in driver.history)
 
 
 def test_exponential_backoff_capped_by_max_delay() -> None:
@@ -195,7 +197,7 @@ def test_on_error_continue_after_retries() -> None:
     driver = play(definition, None, {"demo.act": raises("TransientError", "flaky")})
     assert driver.status is RunStatus.SUCCEEDED
     assert driver.vars == {"r": "kept", "after": "flaky"}
-    assert driver.statuses("call") == ["waiting", "retrying", "waiting", "continued"]
+    assert driver.statuses("call") == ["retrying", "continued"]
     assert driver.meta["lastError"]["attempt"] == 2
 
 

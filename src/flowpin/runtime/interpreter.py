@@ -43,8 +43,7 @@ from flowpin.definitions.models import Definition, RetryPolicy
 from flowpin.errors import ConflictError, ExpressionError, NotFoundError
 from flowpin.expressions.jsonata import DEFAULT_LIMITS, Limits, compile_expression
 from flowpin.expressions.paths import MISSING, PathError, lookup
-from flowpin.expressions.values import is_expr, resolve
-from flowpin.runtime import _conditions
+from flowpin.expressions.values import is_expr
 from flowpin.runtime.decisions import (
     ActionResult,
     CallAction,
@@ -62,6 +61,7 @@ from flowpin.runtime.decisions import (
     WaitResolved,
     WaitUntil,
 )
+from flowpin.runtime.evaluators import Evaluator
 from flowpin.runtime.failures import (
     ACTION as ACTION_ERROR,
 )
@@ -209,7 +209,7 @@ def retry_state(
     if new_payload is not None:
         state["envelope"]["payload"] = new_payload
     if now is not None:
-        state["t"] = iso(now)
+        state["t"] = _ms(now)
     return state
 
 
@@ -272,6 +272,28 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def _from_ms(value: Any) -> datetime | None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+_run_envelopes: dict[int, tuple[RunInfo, JSONObject]] = {}
+
+
+def _run_envelope(run: RunInfo) -> JSONObject:
+    """``run.to_envelope()``, cached while the same RunInfo object is used (the worker keeps one
+    per run it drives). The dict is shared between advances: it is never mutated."""
+    cached = _run_envelopes.get(id(run))
+    if cached is not None and cached[0] is run:
+        return cached[1]
+    envelope = run.to_envelope()
+    if len(_run_envelopes) >= 4096:
+        _run_envelopes.clear()
+    _run_envelopes[id(run)] = (run, envelope)
+    return envelope
+
+
 def _parse_iso(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
@@ -314,7 +336,7 @@ class _Machine:
         self.env: JSONObject = state["envelope"]
         self.run = run
         self.run_id = run.run_id
-        self.run_env = run.to_envelope()
+        self.run_env = _run_envelope(run)
         self.limits = limits
         self.action_retry = action_retry
         self.generation: int = state.get("g", 0)
@@ -322,6 +344,8 @@ class _Machine:
         self.history: list[HistoryEntry] = []
         self.queue: deque[tuple[Ctx, datetime]] = deque()
         self.ended = state.get("status") in ("SUCCEEDED", "FAILED", "CANCELED")
+        self.now_at: datetime | None = None
+        self.now_ms = 0
 
     # ------------------------------------------------------------------ driving
 
@@ -329,20 +353,21 @@ class _Machine:
         if self.ended:
             return self._outcome()
         state = self.state
-        last = now or _parse_iso(state.get("t")) or self.run.started_at
         if state.pop("pending", False):
+            start = now or _from_ms(state.get("t")) or self.run.started_at
             for ctx in [c for c in leaves(state) if c.frame.get("st") == "new"]:
                 del ctx.frame["st"]
-                self.queue.append((ctx, last))
+                self.queue.append((ctx, start))
             self._drain()
+            state["t"] = _ms(start)
         for item in inputs:
             if self.ended:
                 break
             self._deliver(item)
             self._drain()
-            if item.at > last:
-                last = item.at
-        state["t"] = iso(last)
+        if inputs:
+            latest = max(item.at for item in inputs)
+            state["t"] = max(_ms(latest), state.get("t") or 0)
         return self._outcome()
 
     def _drain(self) -> None:
@@ -391,13 +416,18 @@ class _Machine:
                 output=state.get("output"),
                 error=error,
             )
-        calling = False
-        current: dict[str, None] = {}
-        for ctx in leaves(state):
-            frame = ctx.frame
-            if frame.get("st") == "call":
-                calling = True
-            current[frame["s"]] = None
+        root = state["root"]
+        if "c" not in root and "it" not in root and "br" not in root:
+            calling = root.get("st") == "call"
+            current = {root["s"]: None}
+        else:
+            calling = False
+            current = {}
+            for ctx in leaves(state):
+                frame = ctx.frame
+                if frame.get("st") == "call":
+                    calling = True
+                current[frame["s"]] = None
         status = RunStatus.RUNNING if calling else RunStatus.WAITING
         state["status"] = status.value
         return Outcome(state, status, self.commands, self.history, current_steps=list(current))
@@ -423,10 +453,10 @@ class _Machine:
             kind = item.kind
             if kind == "timer" and status == "retry":
                 del frame["st"]
-                frame.pop("due", None)
+                del frame["due"]
                 after = ctx
             elif kind == "timer" and status == "timer":
-                self._hist(ctx, info, "succeeded", now)
+                self._done(ctx, info, now, None, input={"dueAt": frame.get("due")})
                 after = self._next(ctx)
             elif kind == "event" and status == "event":
                 after = self._event_received(ctx, info, item, now)
@@ -435,7 +465,7 @@ class _Machine:
             elif kind == "task" and status == "task":
                 if info.save_as is not None:
                     self._write(ctx, info.save_as, item.data)
-                self._hist(ctx, info, "succeeded", now, attempt=frame.get("n", 1), output=item.data)
+                self._done(ctx, info, now, item.data)
                 after = self._next(ctx)
             elif kind == "timeout" and status == "task":
                 message = f"human task {info.step.id!r} was not completed in time"
@@ -456,7 +486,7 @@ class _Machine:
         if item.error is None:
             if info.save_as is not None:
                 self._write(ctx, info.save_as, item.output)
-            self._hist(ctx, info, "succeeded", now, attempt=item.attempt, output=item.output)
+            self._done(ctx, info, now, item.output)
             return self._next(ctx)
         raw = item.error
         error = make_error(
@@ -490,7 +520,7 @@ class _Machine:
         }
         meta["timedOut"] = False
         self.env["meta"] = meta
-        self._hist(ctx, info, "succeeded", now, attempt=ctx.frame.get("n", 1), output=payload)
+        self._done(ctx, info, now, payload)
         return self._next(ctx)
 
     def _event_timeout(self, ctx: Ctx, info: StepInfo, now: datetime) -> Ctx | None:
@@ -499,7 +529,7 @@ class _Machine:
             if info.save_as is not None:
                 self._write(ctx, info.save_as, None)
             self.env["meta"] = {**self.env["meta"], "timedOut": True}
-            self._hist(ctx, info, "succeeded", now, attempt=ctx.frame.get("n", 1))
+            self._done(ctx, info, now, None)
             return self._next(ctx)
         message = f"no {config.event_name!r} event arrived before the timeout"
         return self._node_error(ctx, info, TIMEOUT, message, now)
@@ -510,7 +540,7 @@ class _Machine:
         if item.status == RunStatus.SUCCEEDED:
             if info.save_as is not None:
                 self._write(ctx, info.save_as, item.output)
-            self._hist(ctx, info, "succeeded", now, output=item.output)
+            self._done(ctx, info, now, item.output)
             return self._next(ctx)
         child_id = child_run_id(self.run_id, self._identity(ctx))
         child_error = item.error or {}
@@ -519,7 +549,7 @@ class _Machine:
             message += f": {child_error['message']}"
         data = {"childRunId": child_id, "status": str(item.status), "error": item.error}
         error = make_error(ACTION_ERROR, message, info.step.id, 1, now, data)
-        self._hist(ctx, info, "failed", now, error=error)
+        self._hist(ctx, info, "failed", now, input=ctx.frame.get("in"), error=error)
         ctx.frame["st"] = "failed"
         return self._fail(ctx, error, now)
 
@@ -540,8 +570,13 @@ class _Machine:
             return None
         return expression_seed(self.run_id, ctx.prefix + info.step.id, attempt)
 
-    def _resolve(self, value: Any, envelope: JSONObject, now: datetime, seed: int | None) -> Any:
-        return resolve(value, envelope, now=now, seed=seed, limits=self.limits)
+    def _eval(
+        self, evaluator: Evaluator, envelope: JSONObject, now: datetime, seed: int | None
+    ) -> Any:
+        if now is not self.now_at:
+            self.now_at = now
+            self.now_ms = _ms(now)
+        return evaluator(envelope, self.now_ms, seed, self.limits)
 
     def _identity(self, ctx: Ctx) -> str:
         return identity(ctx.prefix + ctx.frame["s"], ctx.frame.get("g", self.generation))
@@ -590,6 +625,25 @@ class _Machine:
             )
         )
 
+    def _done(
+        self, ctx: Ctx, info: StepInfo, now: datetime, output: Any, *, input: Any = None
+    ) -> None:
+        """The history row of a node step whose attempt succeeded after it waited."""
+        frame = ctx.frame
+        self.history.append(
+            HistoryEntry(
+                info.step.id,
+                ctx.prefix + info.step.id,
+                info.type,
+                frame.get("n", 1),
+                "succeeded",
+                now,
+                frame.get("in", input),
+                output,
+                None,
+            )
+        )
+
     # ------------------------------------------------------------------ node steps
 
     def _state_set(self, ctx: Ctx, info: StepInfo, now: datetime) -> Ctx:
@@ -602,8 +656,8 @@ class _Machine:
         envelope = self._envelope(ctx)
         seed = self._seed(ctx, info)
         values = [
-            (path, segments, self._resolve(value, envelope, now, seed))
-            for path, segments, value in info.assign
+            (path, segments, self._eval(evaluator, envelope, now, seed))
+            for path, segments, evaluator in info.assign
         ]
         output = {}
         for path, segments, value in values:
@@ -619,14 +673,16 @@ class _Machine:
         token = ctx.prefix + info.step.id
         envelope = self._envelope(ctx)
         seed = self._seed(ctx, info, attempt)
-        arguments = self._resolve(config.input_mapping, envelope, now, seed)
+        values = info.values
+        arguments = self._eval(values["input"], envelope, now, seed)
         key = None
-        if config.idempotency_key is not None:
-            key = _key_string(self._resolve(config.idempotency_key, envelope, now, seed))
+        if "key" in values:
+            key = _key_string(self._eval(values["key"], envelope, now, seed))
         if key is None:
             ident = identity(token, frame.get("g", self.generation))
             key = idempotency_key(self.run_id, ident, config.action_id, config.version)
         frame["st"] = "call"
+        frame["in"] = arguments
         if "t0" not in frame:
             frame["t0"] = _ms(now)
         self.commands.append(
@@ -641,7 +697,6 @@ class _Machine:
                 info.step.timeout_ms,
             )
         )
-        self._hist(ctx, info, "waiting", now, attempt=attempt, input=arguments)
         return None
 
     def _event_wait(self, ctx: Ctx, info: StepInfo, now: datetime) -> None:
@@ -650,14 +705,15 @@ class _Machine:
         attempt = frame.get("n", 1)
         envelope = self._envelope(ctx)
         seed = self._seed(ctx, info, attempt)
-        if config.correlation_key is not None:
-            key = _key_string(self._resolve(config.correlation_key, envelope, now, seed))
+        if "key" in info.values:
+            key = _key_string(self._eval(info.values["key"], envelope, now, seed))
         else:
             key = self.run.subject
         source = _filter_source(config.filter)
         timeout = config.timeout_ms or info.step.timeout_ms
         due = now + timedelta(milliseconds=timeout) if timeout else None
         frame["st"] = "event"
+        frame["in"] = {"eventName": config.event_name, "correlationKey": key}
         if due is not None:
             frame["due"] = iso(due)
         if "t0" not in frame:
@@ -674,8 +730,6 @@ class _Machine:
                 due,
             )
         )
-        detail = {"eventName": config.event_name, "correlationKey": key}
-        self._hist(ctx, info, "waiting", now, attempt=attempt, input=detail)
         return None
 
     def _time_wait(self, ctx: Ctx, info: StepInfo, now: datetime) -> Ctx | None:
@@ -684,7 +738,7 @@ class _Machine:
             due = now + timedelta(milliseconds=config.duration_ms)
         elif config.until is not None:
             envelope = self._envelope(ctx)
-            value = self._resolve(config.until, envelope, now, self._seed(ctx, info))
+            value = self._eval(info.values["until"], envelope, now, self._seed(ctx, info))
             parsed = _parse_time(value)
             if parsed is None:
                 raise StepFailure(VALIDATION, f"time.wait until is not an ISO time: {value!r}")
@@ -701,7 +755,6 @@ class _Machine:
         frame["st"] = "timer"
         frame["due"] = iso(due)
         self.commands.append(WaitUntil(ctx.prefix + info.step.id, info.step.id, due, "time.wait"))
-        self._hist(ctx, info, "waiting", now, attempt=attempt, input={"dueAt": iso(due)})
         return None
 
     def _human_task(self, ctx: Ctx, info: StepInfo, now: datetime) -> None:
@@ -710,13 +763,15 @@ class _Machine:
         attempt = frame.get("n", 1)
         envelope = self._envelope(ctx)
         seed = self._seed(ctx, info, attempt)
-        title = _text(self._resolve(config.title, envelope, now, seed)) or ""
-        description = _text(self._resolve(config.description, envelope, now, seed))
-        assignee = _text(self._resolve(config.assignee, envelope, now, seed))
+        values = info.values
+        title = _text(self._eval(values["title"], envelope, now, seed)) or ""
+        description = _text(self._eval(values["description"], envelope, now, seed))
+        assignee = _text(self._eval(values["assignee"], envelope, now, seed))
         timeout = config.timeout_ms or info.step.timeout_ms
         due = now + timedelta(milliseconds=timeout) if timeout else None
         the_task = task_id(self.run_id, self._identity(ctx), attempt)
         frame["st"] = "task"
+        frame["in"] = {"taskId": the_task, "title": title, "assignee": assignee}
         if due is not None:
             frame["due"] = iso(due)
         if "t0" not in frame:
@@ -733,16 +788,14 @@ class _Machine:
                 the_task,
             )
         )
-        detail = {"taskId": the_task, "title": title, "assignee": assignee}
-        self._hist(ctx, info, "waiting", now, attempt=attempt, input=detail)
         return None
 
     def _emit(self, ctx: Ctx, info: StepInfo, now: datetime) -> Ctx:
         config = info.config
         envelope = self._envelope(ctx)
         seed = self._seed(ctx, info)
-        key = _key_string(self._resolve(config.correlation_key, envelope, now, seed))
-        payload = self._resolve(config.payload, envelope, now, seed)
+        key = _key_string(self._eval(info.values["key"], envelope, now, seed))
+        payload = self._eval(info.values["payload"], envelope, now, seed)
         the_event = event_id(self.run_id, self._identity(ctx))
         self.commands.append(EmitEvent(info.step.id, the_event, config.event_name, key, payload))
         detail = {"eventId": the_event, "name": config.event_name, "key": key}
@@ -788,7 +841,15 @@ class _Machine:
                 first_ms=frame.get("t0", now_ms),
             )
             if delay is not None:
-                self._hist(ctx, info, "retrying", now, attempt=attempt, error=error)
+                self._hist(
+                    ctx,
+                    info,
+                    "retrying",
+                    now,
+                    attempt=attempt,
+                    input=frame.pop("in", None),
+                    error=error,
+                )
                 frame.pop("st", None)
                 frame.pop("due", None)
                 frame["n"] = attempt + 1
@@ -800,11 +861,12 @@ class _Machine:
                 frame["due"] = iso(due)
                 self.commands.append(WaitUntil(token, info.step.id, due, "retry"))
                 return None
+        inputs = frame.pop("in", None)
         if info.step.on_error == "continue":
-            self._hist(ctx, info, "continued", now, attempt=attempt, error=error)
+            self._hist(ctx, info, "continued", now, attempt=attempt, input=inputs, error=error)
             self.env["meta"] = {**self.env["meta"], "lastError": error}
             return self._next(ctx)
-        self._hist(ctx, info, "failed", now, attempt=attempt, error=error)
+        self._hist(ctx, info, "failed", now, attempt=attempt, input=inputs, error=error)
         frame["st"] = "failed"
         return self._fail(ctx, error, now)
 
@@ -850,10 +912,8 @@ class _Machine:
         return Ctx(child, ctx, ctx.holder, ctx.key, ctx.error, ctx.prefix, None)
 
     def _if(self, ctx: Ctx, info: StepInfo, now: datetime) -> Ctx:
-        envelope = self._envelope(ctx)
-        matched = _conditions.evaluate(
-            info.step.condition, envelope, now=now, seed=self._seed(ctx, info), limits=self.limits
-        )
+        condition = info.conditions[0][1]
+        matched = self._eval(condition, self._envelope(ctx), now, self._seed(ctx, info))
         branch = "then" if matched else "else"
         self._hist(ctx, info, "succeeded", now, output={"branch": branch})
         return self._enter(ctx, info.first[branch], branch)
@@ -862,9 +922,9 @@ class _Machine:
         envelope = self._envelope(ctx)
         seed = self._seed(ctx, info)
         branch = "default"
-        for case in info.step.cases:
-            if _conditions.evaluate(case.when, envelope, now=now, seed=seed, limits=self.limits):
-                branch = case.id
+        for case_id, condition in info.conditions:
+            if self._eval(condition, envelope, now, seed):
+                branch = case_id
                 break
         self._hist(ctx, info, "succeeded", now, output={"branch": branch})
         return self._enter(ctx, info.first[branch], branch)
@@ -876,7 +936,7 @@ class _Machine:
 
     def _for_each(self, ctx: Ctx, info: StepInfo, now: datetime) -> Ctx | None:
         step = info.step
-        items = self._resolve(step.items, self._envelope(ctx), now, self._seed(ctx, info))
+        items = self._eval(info.values["items"], self._envelope(ctx), now, self._seed(ctx, info))
         if items is None:
             items = []
         elif not isinstance(items, list):
@@ -960,7 +1020,7 @@ class _Machine:
     def _call(self, ctx: Ctx, info: StepInfo, now: datetime) -> Ctx | None:
         step = info.step
         envelope = self._envelope(ctx)
-        payload = self._resolve(step.input_mapping, envelope, now, self._seed(ctx, info))
+        payload = self._eval(info.values["input"], envelope, now, self._seed(ctx, info))
         child_id = child_run_id(self.run_id, self._identity(ctx))
         token = ctx.prefix + step.id
         self.commands.append(
@@ -968,33 +1028,31 @@ class _Machine:
                 token, step.id, child_id, step.workflow_key, step.version, payload, step.wait
             )
         )
+        detail = {"runId": child_id, "workflowKey": step.workflow_key, "version": step.version}
         if step.wait:
             ctx.frame["st"] = "child"
-            self._hist(ctx, info, "waiting", now, input=payload, output={"runId": child_id})
+            ctx.frame["in"] = detail
             return None
         result = {"runId": child_id}
         if info.save_as is not None:
             self._write(ctx, info.save_as, result)
-        self._hist(ctx, info, "succeeded", now, input=payload, output=result)
+        self._hist(ctx, info, "succeeded", now, input=detail, output=result)
         return self._next(ctx)
 
     def _return(self, ctx: Ctx, info: StepInfo, now: datetime) -> None:
-        step = info.step
         envelope = self._envelope(ctx)
         seed = self._seed(ctx, info)
-        if "output" in step.model_fields_set:
-            value = self._resolve(step.output, envelope, now, seed)
-        elif self.program.output_explicit:
-            value = self._resolve(self.program.definition.output, envelope, now, seed)
-        else:
-            value = None
+        evaluator = info.values.get("output") or self.program.output
+        value = self._eval(evaluator, envelope, now, seed) if evaluator is not None else None
         self._hist(ctx, info, "succeeded", now, output=value)
         self._succeed(value, now, ctx.frame)
         return None
 
     def _fail_step(self, ctx: Ctx, info: StepInfo, now: datetime) -> None:
         step = info.step
-        message = self._resolve(step.message, self._envelope(ctx), now, self._seed(ctx, info))
+        message = self._eval(
+            info.values["message"], self._envelope(ctx), now, self._seed(ctx, info)
+        )
         raise StepFailure(step.category, _text(message) or "")
 
     # ------------------------------------------------------------------ pipelines and errors
@@ -1007,12 +1065,10 @@ class _Machine:
         kind = info.kind
         if kind == FOREACH:
             value = None
-            collect = info.step.collect
+            collect = info.values.get("collect")
             if collect is not None:
                 try:
-                    value = self._resolve(
-                        collect, self._envelope(ctx), now, self._seed(parent, info)
-                    )
+                    value = self._eval(collect, self._envelope(ctx), now, self._seed(parent, info))
                 except Exception as exc:
                     return self._end_of_pipeline_failed(ctx, info, exc, now)
             return self._iteration_done(parent, info, ctx.slot, value, now)
@@ -1047,11 +1103,9 @@ class _Machine:
 
     def _finish(self, ctx: Ctx, now: datetime) -> None:
         value = None
-        if self.program.output_explicit:
+        if self.program.output is not None:
             try:
-                value = self._resolve(
-                    self.program.definition.output, self._envelope(ctx), now, None
-                )
+                value = self._eval(self.program.output, self._envelope(ctx), now, None)
             except Exception as exc:
                 self._end_of_pipeline_failed(ctx, None, exc, now)
                 return None
@@ -1104,7 +1158,8 @@ class _Machine:
                 continue
             info = self.steps.get(frame.get("s") or "")
             if info is not None:
-                self._hist(ctx, info, "skipped", now, attempt=frame.get("n", 1))
+                inputs = frame.get("in")
+                self._hist(ctx, info, "skipped", now, attempt=frame.get("n", 1), input=inputs)
 
     def _succeed(self, value: Any, now: datetime, keep: Any) -> None:
         start = root_ctx(self.state)

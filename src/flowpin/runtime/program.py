@@ -27,7 +27,6 @@ from flowpin.definitions.models import (
     IfStep,
     NodeStep,
     ParallelStep,
-    RetryPolicy,
     ReturnStep,
     StateSetConfig,
     SwitchStep,
@@ -35,6 +34,7 @@ from flowpin.definitions.models import (
     TryCatchStep,
 )
 from flowpin.expressions.paths import PathError, parse_path
+from flowpin.runtime.evaluators import Condition, Evaluator, compile_condition, compile_value
 
 # Step kinds, for dispatch.
 STATE_SET = 0
@@ -91,7 +91,11 @@ class StepInfo:
     """Why the step cannot run (a bad config or path); it then fails with a ValidationError."""
     save_as: tuple[str, ...] | None = None
     """``saveAs`` (or ``captureErrorAs``) split into segments."""
-    assign: list[tuple[str, tuple[str, ...], Any]] = field(default_factory=list)
+    values: dict[str, Evaluator] = field(default_factory=dict)
+    """The step's own values, compiled (``input``, ``key``, ``items``, ``output`` …)."""
+    conditions: list[tuple[str, Condition]] = field(default_factory=list)
+    """``control.if``: ``[("then", condition)]``; switch: ``[(case id, when), …]``."""
+    assign: list[tuple[str, tuple[str, ...], Evaluator]] = field(default_factory=list)
     first: dict[str, str | None] = field(default_factory=dict)
     """For control steps with children: branch name → the first step id of that pipeline."""
     uses_random: bool = False
@@ -108,6 +112,7 @@ class Program:
     first: str | None
     """The first step of the definition's pipeline."""
     output_explicit: bool
+    output: Evaluator | None
 
     def info(self, step_id: str) -> StepInfo:
         return self.steps[step_id]
@@ -140,11 +145,47 @@ def _compile_node(step: NodeStep, info: StepInfo) -> None:
         info.problem = f"invalid {step.type} config: {exc.errors(include_url=False)!r}"
         return
     info.save_as = _parse_path(getattr(config, "save_as", None), info)
+    values = info.values
     if isinstance(config, AssignConfig):
         for path, value in config.assign.items():
             segments = _parse_path(path, info)
             if segments is not None:
-                info.assign.append((path, segments, value))
+                info.assign.append((path, segments, compile_value(value)))
+    elif isinstance(config, ActionCallConfig):
+        values["input"] = compile_value(config.input_mapping)
+        if config.idempotency_key is not None:
+            values["key"] = compile_value(config.idempotency_key)
+    elif isinstance(config, EventWaitConfig):
+        if config.correlation_key is not None:
+            values["key"] = compile_value(config.correlation_key)
+    elif isinstance(config, TimeWaitConfig):
+        values["until"] = compile_value(config.until)
+    elif isinstance(config, HumanTaskConfig):
+        values["title"] = compile_value(config.title)
+        values["description"] = compile_value(config.description)
+        values["assignee"] = compile_value(config.assignee)
+    elif isinstance(config, EventEmitConfig):
+        values["key"] = compile_value(config.correlation_key)
+        values["payload"] = compile_value(config.payload)
+
+
+def _compile_control(step: Any, info: StepInfo) -> None:
+    values = info.values
+    if isinstance(step, IfStep):
+        info.conditions.append(("then", compile_condition(step.condition)))
+    elif isinstance(step, SwitchStep):
+        info.conditions.extend((case.id, compile_condition(case.when)) for case in step.cases)
+    elif isinstance(step, ForEachStep):
+        values["items"] = compile_value(step.items)
+        if step.collect is not None:
+            values["collect"] = compile_value(step.collect)
+    elif isinstance(step, CallWorkflowStep):
+        values["input"] = compile_value(step.input_mapping)
+    elif isinstance(step, ReturnStep):
+        if "output" in step.model_fields_set:
+            values["output"] = compile_value(step.output)
+    elif isinstance(step, FailStep):
+        values["message"] = compile_value(step.message)
 
 
 def _children(step: Any) -> list[tuple[str, list[Any]]]:
@@ -193,17 +234,20 @@ def compile_program(definition: Definition) -> Program:
             else:
                 info.kind = CONTROL_KINDS[type(step)]
                 info.uses_random = "$random" in json.dumps(_own_values(step))
+                _compile_control(step, info)
                 path = getattr(step, "save_as", None) or getattr(step, "capture_error_as", None)
                 info.save_as = _parse_path(path, info)
                 for name, child in _children(step):
                     info.first[name] = _first(child)
                     pending.append((child, step.id, name))
             steps[step.id] = info
+    explicit = "output" in definition.model_fields_set
     return Program(
         definition=definition,
         steps=steps,
         first=_first(definition.steps),
-        output_explicit="output" in definition.model_fields_set,
+        output_explicit=explicit,
+        output=compile_value(definition.output) if explicit else None,
     )
 
 
@@ -224,7 +268,3 @@ def program_for(definition: Definition) -> Program:
             _cache.pop(next(iter(_cache)))
         _cache[id(definition)] = program
     return program
-
-
-def retry_policy(info: StepInfo) -> RetryPolicy | None:
-    return getattr(info.step, "retry", None)

@@ -5,14 +5,14 @@ The state is plain JSON, stored verbatim by the worker (the format is documented
 
     {"v": 1, "status": "RUNNING",
      "envelope": {"payload": …, "vars": {…}, "meta": {…}, "error": null},
-     "root": <frame> | null, "g": 0, "t": "2026-01-01T00:00:00Z",
+     "root": <frame> | null, "g": 0, "t": 1767225600000,
      "output": …, "failed": {"token": …, "stepId": …}, "pending": true}
 
 ``status`` mirrors the outcome's status; ``root`` is the position (``null`` once the run
 succeeded; kept as it was when the run failed, so the operator can retry it); ``g`` counts
-operator retries; ``t`` is the latest logical time the run saw; ``output`` is set on success,
-``failed`` names the token and step whose error failed the run; ``pending`` says that some
-leaves have status ``new`` (a new or retried run) and ``advance`` must start them.
+operator retries; ``t`` is the latest logical time the run saw (epoch ms); ``output`` is set
+on success, ``failed`` names the token and step whose error failed the run; ``pending`` says
+that some leaves have status ``new`` (a new or retried run) and ``advance`` must start them.
 
 A *frame* is one position in one pipeline (a list of steps): ``{"s": <step id>, …}``. ``s`` is
 ``None`` when the pipeline has run to its end (only seen at rest when the code that runs at
@@ -23,9 +23,10 @@ depend on what the step at ``s`` is doing:
     a leaf's status: ``new`` (to execute), ``call`` (CallAction outstanding), ``event``,
     ``timer`` (time.wait), ``retry`` (retry backoff), ``task``, ``child`` (parked), ``failed``
     (the step failed and the run failed with it). Control steps that have children carry none.
-``n``, ``t0``, ``due``, ``g``
+``n``, ``t0``, ``due``, ``g``, ``in``
     attempt number (absent = 1), first attempt's logical time in epoch ms, due time of the
-    parked wait (ISO), generation used for the ids the step derives (absent = the state's).
+    parked wait (ISO), generation used for the ids the step derives (absent = the state's),
+    and the input of the outstanding attempt (kept for its history row).
 ``b``, ``c``, ``e``
     ``control.if`` / ``control.switch`` / ``control.tryCatch``: the branch taken (``then``,
     ``else``, a case id, ``default``, ``try``, ``catch``), its pipeline frame, and the caught
