@@ -84,7 +84,7 @@ from flowpin.definitions.models import (
 )
 from flowpin.definitions.walk import index_steps, join_path, join_relative
 from flowpin.errors import ExpressionError
-from flowpin.expressions.jsonata import compile_expression
+from flowpin.expressions.jsonata import check_syntax, read_paths
 from flowpin.expressions.paths import PathError, parse_path
 from flowpin.expressions.values import is_expr, is_secret, iter_expressions, iter_secrets
 
@@ -135,27 +135,6 @@ except ImportError:  # pragma: no cover
         if extra:
             problems.append(f"unknown rule keys: {', '.join(sorted(extra))}")
         return problems
-
-
-try:  # pragma: no cover - TEMPORARY until read_paths lands in expressions/jsonata.py
-    from flowpin.expressions.jsonata import read_paths
-except ImportError:  # pragma: no cover
-
-    def read_paths(source: str) -> set[tuple[str, ...]] | None:
-        reads = compile_expression(source).reads().get("input", True)
-        if reads is True:
-            return None
-        found: set[tuple[str, ...]] = set()
-
-        def visit(node: Any, prefix: tuple[str, ...]) -> None:
-            if node is True or not isinstance(node, Mapping) or not node:
-                found.add(prefix)
-                return
-            for key, child in node.items():
-                visit(child, (*prefix, str(key)))
-
-        visit(reads, ())
-        return found
 
 
 __all__ = ["MAX_SWITCH_CASES", "Problem", "ensure_valid", "validate"]
@@ -545,19 +524,18 @@ class _Validator:
         if not source.strip():
             self._add("EMPTY_EXPRESSION", "the expression is empty", expr_path, step_id)
             return
-        try:
-            compile_expression(source)
-        except ExpressionError as exc:
+        error = check_syntax(source)
+        if error is not None:
             self._add(
                 "INVALID_EXPRESSION",
-                exc.message,
+                error.message,
                 expr_path,
                 step_id,
                 details={
                     "expression": source,
-                    "position": exc.position,
-                    "reason": exc.reason,
-                    "jsonataCode": exc.jsonata_code,
+                    "position": error.position,
+                    "reason": error.reason,
+                    "jsonataCode": error.jsonata_code,
                 },
             )
             return
