@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flowpin.expressions.jsonata import Limits, compile_expression
+from flowpin.expressions.jsonata import Limits, boolean, compile_expression
 from flowpin.expressions.paths import MISSING, lookup
 from flowpin.expressions.values import is_expr, resolve
 from flowpin.runtime.failures import VALIDATION, StepFailure
@@ -19,23 +19,6 @@ try:  # pragma: no cover - depends on whether the rules module has landed
     from flowpin.expressions.rules import evaluate_condition as _evaluate_rule
 except ImportError:  # pragma: no cover
     _evaluate_rule = None
-
-
-def truthy(value: Any) -> bool:
-    """JSONata's ``$boolean`` cast."""
-    if value is None or value is False:
-        return False
-    if value is True:
-        return True
-    if isinstance(value, (int, float)):
-        return value != 0
-    if isinstance(value, str):
-        return value != ""
-    if isinstance(value, list):
-        return any(truthy(item) for item in value)
-    if isinstance(value, dict):
-        return bool(value)
-    return False
 
 
 def evaluate(
@@ -53,7 +36,7 @@ def evaluate(
     if is_expr(condition):
         source = condition["$expr"]
         result = compile_expression(source).evaluate(envelope, now=now, seed=seed, limits=limits)
-        return truthy(result)
+        return boolean(result)
     if isinstance(condition, dict) and (
         "field" in condition or "all" in condition or "any" in condition
     ):

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from flowpin.expressions.jsonata import Limits, compile_expression
+from flowpin.expressions.jsonata import Limits, boolean, compile_expression
 from flowpin.expressions.values import is_expr, is_secret
 from flowpin.runtime import _conditions
 from flowpin.runtime.failures import VALIDATION, StepFailure
@@ -89,8 +89,7 @@ def compile_condition(condition: Any) -> Condition:
         return lambda envelope, now, seed, limits: constant
     if is_expr(condition):
         evaluate = _expression(condition["$expr"])
-        truthy = _conditions.truthy
-        return lambda envelope, now, seed, limits: truthy(evaluate(envelope, now, seed, limits))
+        return lambda envelope, now, seed, limits: boolean(evaluate(envelope, now, seed, limits))
     if isinstance(condition, dict) and (
         "field" in condition or "all" in condition or "any" in condition
     ):
