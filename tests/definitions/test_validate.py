@@ -678,3 +678,28 @@ def test_ensure_valid_raises_with_problems_and_returns_the_definition() -> None:
     assert "workflow 'test' is invalid: 1 error" in info.value.message
     with pytest.raises(DefinitionError):
         ensure_valid({"key": "BAD KEY"})
+
+
+def test_custom_node_types_are_validated_against_their_config_model() -> None:
+    from flowpin.registry import NodeTypeSpec
+
+    class SlackConfig(BaseModel):
+        channel: str
+        text: Any = None
+        saveAs: str | None = None
+
+    reg = registry()
+    reg.register(NodeTypeSpec("slack.post", SlackConfig, "Post to Slack", "action"))
+    post = {
+        "id": "post",
+        "type": "slack.post",
+        "config": {"channel": "#ops", "text": {"$expr": "payload.msg"}, "saveAs": "vars.posted"},
+    }
+    assert validate(wf(post, read("r", "vars.posted")), reg) == []
+    post["config"] = {"text": {"$expr": "payload.("}, "saveAs": "posted"}
+    problems = [(p.code, p.path) for p in validate(wf(post), reg)]
+    assert problems == [
+        ("INVALID_CONFIG", "steps[0].config.channel"),
+        ("INVALID_EXPRESSION", "steps[0].config.text"),
+        ("INVALID_ASSIGN_PATH", "steps[0].config.saveAs"),
+    ]

@@ -155,7 +155,12 @@ def _pairs_hook(pairs: list[tuple[str, Any]]) -> _Pairs:
     result = _Pairs(pairs)
     if len(result) != len(pairs):
         seen: set[Any] = set()
-        result.duplicates = tuple(key for key, _ in pairs if key in seen or seen.add(key))
+        duplicates = []
+        for key, _ in pairs:
+            if key in seen:
+                duplicates.append(key)
+            seen.add(key)
+        result.duplicates = tuple(duplicates)
     return result
 
 

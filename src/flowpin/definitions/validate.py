@@ -412,12 +412,11 @@ class _Validator:
         values = {key: value for key, value in step.config.items() if key != "formSchema"}
         self._values(values, config_path, step.id, defs)
 
+        save_as_path = join_path(config_path, "saveAs")
         written: list[str | None] = []
         if isinstance(config, ActionCallConfig):
             self._action_call(step, config, config_path)
-            written.append(
-                self._write_path(config.save_as, join_path(config_path, "saveAs"), step.id)
-            )
+            written.append(self._write_path(config.save_as, save_as_path, step.id))
         elif isinstance(config, AssignConfig):
             assign_path = join_path(config_path, "assign")
             for key in config.assign:
@@ -432,14 +431,12 @@ class _Validator:
                     step.id,
                     severity="warning",
                 )
-            written.append(
-                self._write_path(config.save_as, join_path(config_path, "saveAs"), step.id)
-            )
+            written.append(self._write_path(config.save_as, save_as_path, step.id))
             if isinstance(config, HumanTaskConfig):
                 self._form_schema(config.form_schema, join_path(config_path, "formSchema"), step)
-        elif config is None and isinstance(step.config.get("saveAs"), str):
+        elif isinstance(step.config.get("saveAs"), str):
             # a custom node type (or an invalid config): honour a saveAs it may have
-            written.append(_var_name(step.config["saveAs"]))
+            written.append(self._write_path(step.config["saveAs"], save_as_path, step.id))
         if step.on_error == "continue":  # the step may fail and be skipped: nothing is sure
             return defs
         return _with(defs, *written)
