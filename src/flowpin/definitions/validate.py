@@ -37,7 +37,7 @@ Codes (severity error unless noted):
 ``UNREACHABLE_STEP``     (warning) a step no path reaches (after control.return/control.fail,
                           or after a step every path through which ends the run)
 ``UNDEFINED_VARIABLE``   (warning) an expression reads ``vars.x`` that is not set on every path
-                          to it (see ``_Flow``)
+                          to it (see ``_Validator``)
 
 Without a catalog (``catalog=None``) the checks that need one (node types other than the
 built-ins, actions, schema refs) are skipped.
