@@ -14,4 +14,5 @@ if __name__ == "__main__":
     registry = Registry()
     registry.register(crash_actions)
     engine = Engine(sys.argv[1], registry=registry, lease_seconds=1.0)
+    print("ready", flush=True)
     engine.run_worker(options=WorkerOptions(lease_seconds=1.0, poll_seconds=0.1))

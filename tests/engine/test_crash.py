@@ -56,28 +56,37 @@ def test_sigkill_worker_loses_nothing_and_duplicates_no_effect(tmp_path: Path) -
     registry.register(crash_actions)
     engine = Engine(url, registry=registry)
     engine.publish(definition())
-    runs = [engine.start("crashy", {}) for _ in range(150)]
+    runs = [engine.start("crashy", {}) for _ in range(80)]
     rng = random.Random(7)
     kills = 0
     deadline = time.monotonic() + 120
+    log = (tmp_path / "workers.log").open("ab")
     while time.monotonic() < deadline:
         worker = subprocess.Popen(
             [sys.executable, str(HERE / "crash_worker.py"), url],
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
         )
-        time.sleep(rng.uniform(0.3, 1.0))
+        assert worker.stdout is not None
+        assert worker.stdout.readline().strip() == b"ready"
+        time.sleep(rng.uniform(0.05, 0.5))  # a random point in the middle of the work
         finished = len(engine.list_runs(workflow="crashy", status="SUCCEEDED", limit=1000))
         if finished == len(runs):
             worker.terminate()
             worker.wait(10)
+            worker.stdout.close()
             break
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
+        worker.stdout.close()
         kills += 1
+    log.close()
     statuses = [engine.get_run(r)["status"] for r in runs]
-    assert statuses.count("SUCCEEDED") == len(runs), {s: statuses.count(s) for s in set(statuses)}
+    assert statuses.count("SUCCEEDED") == len(runs), (
+        {s: statuses.count(s) for s in set(statuses)},
+        (tmp_path / "workers.log").read_text()[-3000:],
+    )
     assert kills >= 3, "the workers finished before being killed enough times"
     assert all(engine.get_run(r)["output"] == STEPS for r in runs)
     conn = sqlite3.connect(effects)
