@@ -4,13 +4,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from flowpin.runtime import interpreter
+from flowpin.runtime import machine
 
 
 @pytest.fixture(autouse=True)
 def _raise_internal_errors() -> Iterator[None]:
     """Interpreter bugs surface as exceptions in these tests instead of failed steps."""
-    previous = interpreter.RAISE_INTERNAL_ERRORS
-    interpreter.RAISE_INTERNAL_ERRORS = True
+    previous = machine.RAISE_INTERNAL_ERRORS
+    machine.RAISE_INTERNAL_ERRORS = True
     yield
-    interpreter.RAISE_INTERNAL_ERRORS = previous
+    machine.RAISE_INTERNAL_ERRORS = previous

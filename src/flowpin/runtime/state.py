@@ -150,6 +150,21 @@ def walk(start: Ctx) -> Iterator[Ctx]:
                     stack.append(branch_ctx(ctx, branch_id, record))
 
 
+def leaf_frames(root: JSONObject) -> Iterator[JSONObject]:
+    """The leaf frames below ``root``, in no particular order (cheaper than ``leaves``)."""
+    stack = [root]
+    while stack:
+        frame = stack.pop()
+        if "c" in frame:
+            stack.append(frame["c"])
+        elif "it" in frame:
+            stack.extend(record["c"] for record in frame["it"].values() if "c" in record)
+        elif "br" in frame:
+            stack.extend(record["c"] for record in frame["br"].values() if "c" in record)
+        else:
+            yield frame
+
+
 def leaves(state: JSONObject) -> Iterator[Ctx]:
     start = root_ctx(state)
     if start is None:
