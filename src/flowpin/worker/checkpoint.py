@@ -9,7 +9,6 @@ commit is what makes durable steps cheap: the commit, not the SQL, is the physic
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -96,134 +95,188 @@ class Services:
         return value
 
 
-def default_idempotency_key(run_id: str, token: str, action_id: str, version: int) -> str:
-    raw = f"{run_id}|{token}|{action_id}@{version}".encode()
-    return hashlib.sha256(raw).hexdigest()
-
-
 def write_checkpoints(
     conn: Connection, requests: list[CheckpointRequest], services: Services, now: datetime
 ) -> list[CheckpointResult]:
-    results: list[CheckpointResult] = []
+    """Write a batch of outcomes in the caller's transaction, with a handful of statements for
+    the whole batch (executemany) rather than a handful per run."""
+    results = [CheckpointResult() for _ in requests]
+    live = _fence(conn, requests, results, services)
+    if not live:
+        return results
+    consumed = [row_id for request, _ in live for row_id in request.consumed_inbox]
+    if consumed:
+        conn.execute(t.run_inbox.delete().where(t.run_inbox.c.id.in_(consumed)))
+    _finish_ledger(conn, live, now)
+    _claim_ledger(conn, live, now, services)
     history_rows: list[dict[str, Any]] = []
-    for request in requests:
-        result = _write_one(conn, request, services, now, history_rows)
-        results.append(result)
+    for request, _result in live:
+        run = request.run
+        for entry in request.outcome.history:
+            history_rows.append(_history_row(run, entry, now, services))
+        for command in request.outcome.commands:
+            _apply_command(conn, run, command, now, services)
+    terminal = [(req, res) for req, res in live if req.outcome.status.value in TERMINAL]
+    active = [(req, res) for req, res in live if req.outcome.status.value not in TERMINAL]
+    if terminal:
+        conn.execute(
+            _UPDATE_TERMINAL,
+            [
+                {
+                    "b_id": req.run.id,
+                    "b_state": req.outcome.state,
+                    "b_status": req.outcome.status.value,
+                    "b_output": req.outcome.output,
+                    "b_error": req.outcome.error,
+                    "b_now": now,
+                }
+                for req, _res in terminal
+            ],
+        )
+        for request, _result in terminal:
+            _close_run(conn, request.run, request.outcome, now)
+    if active:
+        inbox = _pending_inbox(conn, [req.run.id for req, _res in active])
+        lease = now + timedelta(seconds=services.lease_seconds)
+        params = []
+        for request, result in active:
+            result.inbox = inbox.get(request.run.id, [])
+            outcome = request.outcome
+            outstanding = any(isinstance(c, CallAction) for c in outcome.commands)
+            idle = not (result.inbox or outstanding or result.ledger_hits or result.busy)
+            result.released = outcome.status.value == "WAITING" and idle
+            params.append(
+                {
+                    "b_id": request.run.id,
+                    "b_state": outcome.state,
+                    "b_status": outcome.status.value,
+                    "b_step": outcome.current_steps[0] if outcome.current_steps else None,
+                    "b_now": now,
+                    "b_wake": None if result.released else now,
+                    "b_owner": None if result.released else services.lease_owner,
+                    "b_lease": None if result.released else lease,
+                }
+            )
+        conn.execute(_UPDATE_ACTIVE, params)
     if history_rows:
         conn.execute(t.step_history.insert(), history_rows)
     return results
 
 
-def _write_one(
-    conn: Connection,
-    request: CheckpointRequest,
-    services: Services,
-    now: datetime,
-    history_rows: list[dict[str, Any]],
-) -> CheckpointResult:
-    run = request.run
-    outcome = request.outcome
-    status = outcome.status.value
-    terminal = status in TERMINAL
-    values: dict[str, Any] = {
-        "state": outcome.state,
-        "status": status,
-        "current_step": outcome.current_steps[0] if outcome.current_steps else None,
-        "updated_at": now,
-    }
-    if terminal:
-        values.update(
-            output=outcome.output,
-            error=outcome.error,
-            finished_at=now,
-            wake_at=None,
-            lease_owner=None,
-            lease_expires_at=None,
-            active_subject_key=None,
-        )
-    updated = conn.execute(
-        t.runs.update()
-        .where(
-            t.runs.c.id == run.id,
-            t.runs.c.lease_owner == services.lease_owner,
-            t.runs.c.claim_count == run.claim_count,
-            t.runs.c.status.not_in(TERMINAL),
-        )
-        .values(**values)
+def _p(name: str, type_: Any = None) -> Any:
+    return sa.bindparam(name, type_=type_)
+
+
+_UPDATE_TERMINAL = (
+    t.runs.update()
+    .where(t.runs.c.id == _p("b_id"))
+    .values(
+        state=_p("b_state", t.JSONDoc),
+        status=_p("b_status"),
+        current_step=None,
+        output=_p("b_output", t.JSONDoc),
+        error=_p("b_error", t.JSONDoc),
+        updated_at=_p("b_now", t.UTCDateTime()),
+        finished_at=_p("b_now", t.UTCDateTime()),
+        wake_at=None,
+        lease_owner=None,
+        lease_expires_at=None,
+        active_subject_key=None,
     )
-    if updated.rowcount != 1:
-        return CheckpointResult(lost=True)
-    result = CheckpointResult()
+)
 
-    for entry in outcome.history:
-        history_rows.append(_history_row(run, entry, now, services))
-    if request.consumed_inbox:
-        conn.execute(t.run_inbox.delete().where(t.run_inbox.c.id.in_(request.consumed_inbox)))
-    for call, action_result in request.completed_calls:
-        _finish_ledger(conn, run, call, action_result, now, services)
-    for call in request.new_calls:
-        _claim_ledger(conn, run, call, now, services, result)
+_UPDATE_ACTIVE = (
+    t.runs.update()
+    .where(t.runs.c.id == _p("b_id"))
+    .values(
+        state=_p("b_state", t.JSONDoc),
+        status=_p("b_status"),
+        current_step=_p("b_step"),
+        updated_at=_p("b_now", t.UTCDateTime()),
+        wake_at=_p("b_wake", t.UTCDateTime()),
+        lease_owner=_p("b_owner"),
+        lease_expires_at=_p("b_lease", t.UTCDateTime()),
+    )
+)
 
-    for command in outcome.commands:
-        if isinstance(command, CallAction):
-            continue
-        if isinstance(command, WaitForEvent):
-            _park_event(conn, run, command, now)
-        elif isinstance(command, WaitUntil):
-            _insert_wait(
-                conn,
-                run,
-                command.token,
-                command.step_id,
-                "timer",
-                now,
-                due_at=command.due_at,
-                reason=command.reason,
-            )
-        elif isinstance(command, CreateTask):
-            _create_task(conn, run, command, now)
-        elif isinstance(command, StartChild):
-            _start_child(conn, run, command, now, services)
-        elif isinstance(command, EmitEvent):
-            submit_event(
-                conn,
-                run.tenant_id,
-                command.name,
-                command.key,
-                command.payload,
-                now,
-                services.definition,
-                services.schemas,
-                event_id=command.event_id,
-                source_run_id=run.id,
-            )
-        elif isinstance(command, CancelWait):
-            _cancel_token(conn, run, command.token, now)
 
-    if terminal:
-        _close_run(conn, run, outcome, now)
-        return result
+def _fence(
+    conn: Connection,
+    requests: list[CheckpointRequest],
+    results: list[CheckpointResult],
+    services: Services,
+) -> list[tuple[CheckpointRequest, CheckpointResult]]:
+    """Keep the requests whose claim still holds. The rows are read inside the write
+    transaction (SQLite: the writer lock; PostgreSQL: ``FOR UPDATE``), so nobody can take the
+    claim between this check and the writes that follow."""
+    query = sa.select(
+        t.runs.c.id, t.runs.c.lease_owner, t.runs.c.claim_count, t.runs.c.status
+    ).where(t.runs.c.id.in_([r.run.id for r in requests]))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    current = {row.id: row for row in conn.execute(query)}
+    live = []
+    for request, result in zip(requests, results, strict=True):
+        row = current.get(request.run.id)
+        if (
+            row is None
+            or row.lease_owner != services.lease_owner
+            or row.claim_count != request.run.claim_count
+            or row.status in TERMINAL
+        ):
+            result.lost = True
+        else:
+            live.append((request, result))
+    return live
 
-    inbox = conn.execute(
-        sa.select(t.run_inbox).where(t.run_inbox.c.run_id == run.id).order_by(t.run_inbox.c.id)
+
+def _pending_inbox(conn: Connection, run_ids: list[str]) -> dict[str, list[Any]]:
+    rows = conn.execute(
+        sa.select(t.run_inbox).where(t.run_inbox.c.run_id.in_(run_ids)).order_by(t.run_inbox.c.id)
     ).all()
-    result.inbox = list(inbox)
-    outstanding_calls = any(isinstance(c, CallAction) for c in outcome.commands)
-    idle = not (inbox or outstanding_calls or result.ledger_hits or result.busy)
-    if status == "WAITING" and idle:
-        conn.execute(
-            t.runs.update()
-            .where(t.runs.c.id == run.id)
-            .values(wake_at=None, lease_owner=None, lease_expires_at=None)
+    grouped: dict[str, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row.run_id, []).append(row)
+    return grouped
+
+
+def _apply_command(
+    conn: Connection, run: ClaimedRun, command: Any, now: datetime, services: Services
+) -> None:
+    if isinstance(command, CallAction):
+        return
+    if isinstance(command, WaitForEvent):
+        _park_event(conn, run, command, now)
+    elif isinstance(command, WaitUntil):
+        _insert_wait(
+            conn,
+            run,
+            command.token,
+            command.step_id,
+            "timer",
+            now,
+            due_at=command.due_at,
+            reason=command.reason,
         )
-        result.released = True
-    else:
-        conn.execute(
-            t.runs.update()
-            .where(t.runs.c.id == run.id)
-            .values(lease_expires_at=now + timedelta(seconds=services.lease_seconds))
+    elif isinstance(command, CreateTask):
+        _create_task(conn, run, command, now)
+    elif isinstance(command, StartChild):
+        _start_child(conn, run, command, now, services)
+    elif isinstance(command, EmitEvent):
+        submit_event(
+            conn,
+            run.tenant_id,
+            command.name,
+            command.key,
+            command.payload,
+            now,
+            services.definition,
+            services.schemas,
+            event_id=command.event_id,
+            source_run_id=run.id,
         )
-    return result
+    elif isinstance(command, CancelWait):
+        _cancel_token(conn, run, command.token, now)
 
 
 def _history_row(
@@ -245,99 +298,132 @@ def _history_row(
     }
 
 
-def _finish_ledger(
-    conn: Connection,
-    run: ClaimedRun,
-    call: CallAction,
-    action_result: ActionResult,
-    now: datetime,
-    services: Services,
-) -> None:
-    ok = action_result.error is None
-    conn.execute(
-        t.action_ledger.update()
-        .where(
-            t.action_ledger.c.tenant_id == run.tenant_id,
-            t.action_ledger.c.key == call.idempotency_key,
-            t.action_ledger.c.status == "started",
-        )
-        .values(
-            status="succeeded" if ok else "failed",
-            output=action_result.output if ok else None,
-            error=action_result.error,
-            lease_expires_at=None,
-            updated_at=now,
-        )
+_FINISH_LEDGER = (
+    t.action_ledger.update()
+    .where(
+        t.action_ledger.c.tenant_id == _p("b_tenant"),
+        t.action_ledger.c.key == _p("b_key"),
+        t.action_ledger.c.status == "started",
     )
+    .values(
+        status=_p("b_status"),
+        output=_p("b_output", t.JSONDoc),
+        error=_p("b_error", t.JSONDoc),
+        lease_expires_at=None,
+        updated_at=_p("b_now", t.UTCDateTime()),
+    )
+)
+
+
+def _finish_ledger(
+    conn: Connection, live: list[tuple[CheckpointRequest, CheckpointResult]], now: datetime
+) -> None:
+    params = [
+        {
+            "b_tenant": request.run.tenant_id,
+            "b_key": call.idempotency_key,
+            "b_status": "succeeded" if result.error is None else "failed",
+            "b_output": result.output if result.error is None else None,
+            "b_error": result.error,
+            "b_now": now,
+        }
+        for request, _ in live
+        for call, result in request.completed_calls
+    ]
+    if params:
+        conn.execute(_FINISH_LEDGER, params)
 
 
 def _claim_ledger(
     conn: Connection,
-    run: ClaimedRun,
-    call: CallAction,
+    live: list[tuple[CheckpointRequest, CheckpointResult]],
     now: datetime,
     services: Services,
-    result: CheckpointResult,
 ) -> None:
-    """Claim the call's idempotency key, or answer it from the ledger (SPEC §4.5)."""
-    lease = now + timedelta(seconds=max(services.lease_seconds, (call.timeout_ms or 0) / 1000))
+    """Claim each new call's idempotency key, or answer it from the ledger (SPEC §4.5)."""
+    wanted = [(req, res, call) for req, res in live for call in req.new_calls]
+    if not wanted:
+        return
     ledger = t.action_ledger
-    row = conn.execute(
-        sa.select(
-            ledger.c.status,
-            ledger.c.run_id,
-            ledger.c.token,
-            ledger.c.output,
-            ledger.c.lease_expires_at,
-        ).where(ledger.c.tenant_id == run.tenant_id, ledger.c.key == call.idempotency_key)
-    ).first()
-    claim_values = {
-        "run_id": run.id,
-        "token": call.token,
-        "step_id": call.step_id,
-        "action_id": call.action_id,
-        "action_version": call.version,
-        "attempt": call.attempt,
-        "status": "started",
-        # Unredacted on purpose: a reclaimed call is re-issued from this row. Secrets are still
-        # references here; they are substituted only inside the executor.
-        "input": call.input,
-        "timeout_ms": call.timeout_ms,
-        "lease_expires_at": lease,
-        "updated_at": now,
-    }
-    if row is None:
-        conn.execute(
-            ledger.insert().values(
-                tenant_id=run.tenant_id,
-                key=call.idempotency_key,
-                calls=1,
-                created_at=now,
-                **claim_values,
+    existing: dict[tuple[str, str], Any] = {}
+    by_tenant: dict[str, list[str]] = {}
+    for request, _res, call in wanted:
+        by_tenant.setdefault(request.run.tenant_id, []).append(call.idempotency_key)
+    for tenant_id, keys in by_tenant.items():
+        rows = conn.execute(
+            sa.select(
+                ledger.c.key,
+                ledger.c.status,
+                ledger.c.run_id,
+                ledger.c.token,
+                ledger.c.output,
+                ledger.c.lease_expires_at,
+            ).where(ledger.c.tenant_id == tenant_id, ledger.c.key.in_(keys))
+        ).all()
+        for row in rows:
+            existing[(tenant_id, row.key)] = row
+    inserts: list[dict[str, Any]] = []
+    claimed_now: set[tuple[str, str]] = set()
+    for request, result, call in wanted:
+        run = request.run
+        ident = (run.tenant_id, call.idempotency_key)
+        lease = now + timedelta(seconds=max(services.lease_seconds, (call.timeout_ms or 0) / 1000))
+        claim_values = {
+            "run_id": run.id,
+            "token": call.token,
+            "step_id": call.step_id,
+            "action_id": call.action_id,
+            "action_version": call.version,
+            "attempt": call.attempt,
+            "status": "started",
+            # Unredacted on purpose: a reclaimed call is re-issued from this row. Secrets are
+            # still references here; they are substituted only inside the executor.
+            "input": call.input,
+            "timeout_ms": call.timeout_ms,
+            "lease_expires_at": lease,
+            "updated_at": now,
+        }
+        row = existing.get(ident)
+        if row is None and ident not in claimed_now:
+            inserts.append(
+                {
+                    "tenant_id": run.tenant_id,
+                    "key": call.idempotency_key,
+                    "calls": 1,
+                    "created_at": now,
+                    **claim_values,
+                }
             )
-        )
-        result.execute.append(call)
-        return
-    if row.status == "succeeded":
-        result.ledger_hits.append(
-            ActionResult(token=call.token, attempt=call.attempt, at=now, output=row.output)
-        )
-        return
-    ours = row.run_id == run.id and row.token == call.token
-    stale = row.lease_expires_at is None or row.lease_expires_at <= now
-    if row.status == "failed" or ours or stale:
-        # A failed key may be retried; a started entry of this very run was left by a worker
-        # that died (we hold the run's claim now); another run's entry past its lease is dead.
-        conn.execute(
-            ledger.update()
-            .where(ledger.c.tenant_id == run.tenant_id, ledger.c.key == call.idempotency_key)
-            .values(calls=ledger.c.calls + 1, **claim_values)
-        )
-        result.execute.append(call)
-        return
-    # Another live run holds the key right now (a shared idempotencyKey): ask again shortly;
-    # when it finishes, its stored output answers this call too.
-    result.busy.append(call)
+            claimed_now.add(ident)
+            result.execute.append(call)
+            continue
+        if row is None:  # claimed by another run of this very batch
+            result.busy.append(call)
+            continue
+        if row.status == "succeeded":
+            result.ledger_hits.append(
+                ActionResult(token=call.token, attempt=call.attempt, at=now, output=row.output)
+            )
+            continue
+        ours = row.run_id == run.id and row.token == call.token
+        stale = row.lease_expires_at is None or row.lease_expires_at <= now
+        if (row.status == "failed" or ours or stale) and ident not in claimed_now:
+            # A failed key may be retried; a started entry of this very run was left by a
+            # worker that died (we hold the run's claim now); another run's entry past its
+            # lease is dead.
+            conn.execute(
+                ledger.update()
+                .where(ledger.c.tenant_id == run.tenant_id, ledger.c.key == call.idempotency_key)
+                .values(calls=ledger.c.calls + 1, **claim_values)
+            )
+            claimed_now.add(ident)
+            result.execute.append(call)
+            continue
+        # Another live run holds the key right now (a shared idempotencyKey): ask again
+        # shortly; when it finishes, its stored output answers this call too.
+        result.busy.append(call)
+    if inserts:
+        conn.execute(ledger.insert(), inserts)
 
 
 def _insert_wait(
