@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import pytest
 from driver import RUN, Driver, Fail, action, assign, expr, play, raises, workflow
 
 from flowpin.runtime.decisions import CancelWait, StartChild, WaitForEvent
@@ -648,3 +649,42 @@ def test_deep_nesting_and_long_pipelines_do_not_recurse() -> None:
 
     long = workflow([assign(f"s{i}", **{"vars.n": i}) for i in range(5000)])
     assert play(long).vars == {"n": 4999}
+
+
+def test_rule_groups_and_malformed_rules() -> None:
+    condition = {
+        "all": [
+            {"field": "payload.plan", "op": "equals", "value": "pro"},
+            {
+                "any": [
+                    {"field": "payload.seats", "op": "greaterThan", "value": 10},
+                    {"field": "payload.vip", "op": "exists"},
+                ]
+            },
+        ]
+    }
+    definition = workflow(
+        [
+            if_step(
+                condition, [assign("a", **{"vars.hit": True})], [assign("b", **{"vars.hit": False})]
+            )
+        ]
+    )
+    assert play(definition, {"plan": "pro", "seats": 20}).vars == {"hit": True}
+    assert play(definition, {"plan": "pro", "seats": 2, "vip": False}).vars == {"hit": True}
+    assert play(definition, {"plan": "pro", "seats": 2}).vars == {"hit": False}
+    assert play(definition, {"plan": "free", "vip": True}).vars == {"hit": False}
+    malformed = workflow([if_step({"field": "payload.plan", "op": "resembles", "value": 1}, [])])
+    driver = play(malformed, {"plan": "pro"})
+    assert driver.status is RunStatus.FAILED
+    assert driver.outcome.error["category"] == "ValidationError"
+    not_a_condition = play(workflow([if_step([1, 2], [])]))
+    assert not_a_condition.outcome.error["category"] == "ValidationError"
+
+
+def test_rules_without_the_rules_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The interpreter's stand-in, until ``flowpin.expressions.rules`` is always there."""
+    from flowpin.runtime import _conditions
+
+    monkeypatch.setattr(_conditions, "_evaluate_rule", None)
+    test_rule_groups_and_malformed_rules()

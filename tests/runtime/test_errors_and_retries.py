@@ -285,3 +285,37 @@ def test_unknown_error_category_is_an_action_error() -> None:
     driver = play(workflow([action("call")]), None, {"demo.act": raises("Weird", "x")})
     assert driver.outcome.error["category"] == "ActionError"
     assert driver.outcome.error["message"] == "x"
+
+
+def test_malformed_inputs_do_not_crash() -> None:
+    from flowpin.runtime.decisions import ChildFinished, WaitResolved
+
+    driver = Driver(workflow([action("call")]))
+    driver.advance()
+    outcome = driver.advance([ActionResult("call", 1, T0, error="plain text")])  # type: ignore[arg-type]
+    assert outcome.status is RunStatus.FAILED
+    assert outcome.error["category"] == "ActionError" and outcome.error["message"] == "plain text"
+
+    child = Driver(workflow([{"id": "sub", "type": "control.callWorkflow", "workflowKey": "x"}]))
+    child.advance()
+    assert child.advance([ChildFinished("sub", T0, RunStatus.RUNNING)]).status is RunStatus.WAITING
+    assert (
+        child.advance([ChildFinished("sub", T0, RunStatus.FAILED, error="x")]).status
+        is RunStatus.FAILED
+    )  # type: ignore[arg-type]
+
+    waiting = Driver(
+        workflow(
+            [{"id": "w", "type": "event.wait", "config": {"eventName": "e", "saveAs": "vars.e"}}]
+        )
+    )
+    waiting.advance()
+    assert (
+        waiting.advance([WaitResolved("w", "event", T0, event=None)]).status is RunStatus.SUCCEEDED
+    )
+    assert waiting.vars == {"e": None}
+    for token in (None, 3, "a/", "/", "[0]/w"):
+        assert (
+            Driver(workflow([action("call")])).advance([ActionResult(token, 1, T0)]).status
+            is RunStatus.RUNNING
+        )  # type: ignore[arg-type]

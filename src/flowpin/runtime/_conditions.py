@@ -1,18 +1,17 @@
-"""Conditions of ``control.if`` and switch cases: a literal bool, a ``$expr`` or a rule (§3.2).
-
-Literal and ``$expr`` conditions are evaluated here (so the interpreter's limits apply, and the
-result is cast like JSONata's ``$boolean``); rules go to ``flowpin.expressions.rules``.
-``_fallback_rule`` stands in for that module until it lands and is deleted then.
+"""Rules (SPEC §3.2) in ``control.if`` conditions and switch cases, through
+``flowpin.expressions.rules``. ``_fallback_rule`` stands in for that module until it lands and
+is deleted then.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from flowpin.expressions.jsonata import Limits, boolean, compile_expression
+from flowpin.errors import ExpressionError
+from flowpin.expressions.jsonata import Limits
 from flowpin.expressions.paths import MISSING, lookup
-from flowpin.expressions.values import is_expr, resolve
+from flowpin.expressions.values import resolve
 from flowpin.runtime.failures import VALIDATION, StepFailure
 
 try:  # pragma: no cover - depends on whether the rules module has landed
@@ -21,29 +20,20 @@ except ImportError:  # pragma: no cover
     _evaluate_rule = None
 
 
-def evaluate(
-    condition: Any,
-    envelope: dict[str, Any],
-    *,
-    now: datetime,
-    seed: int | None,
-    limits: Limits,
+def evaluate_rule(
+    rule: dict[str, Any], envelope: dict[str, Any], now_ms: int, seed: int | None, limits: Limits
 ) -> bool:
-    if isinstance(condition, bool):
-        return condition
-    if condition is None:
-        return False
-    if is_expr(condition):
-        source = condition["$expr"]
-        result = compile_expression(source).evaluate(envelope, now=now, seed=seed, limits=limits)
-        return boolean(result)
-    if isinstance(condition, dict) and (
-        "field" in condition or "all" in condition or "any" in condition
-    ):
-        if _evaluate_rule is not None:
-            return bool(_evaluate_rule(condition, envelope, now=now, seed=seed))
-        return _fallback_rule(condition, envelope, now, seed, limits)
-    raise StepFailure(VALIDATION, f"not a condition: {condition!r}")
+    """A rule or an ``all``/``any`` group (SPEC §3.2); a malformed rule is a ValidationError of
+    the step, an expression inside it an ExpressionError."""
+    if _evaluate_rule is None:
+        now = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+        return _fallback_rule(rule, envelope, now, seed, limits)
+    try:
+        return bool(_evaluate_rule(rule, envelope, now=now_ms, seed=seed, limits=limits))
+    except ExpressionError:
+        raise
+    except ValueError as exc:
+        raise StepFailure(VALIDATION, str(exc)) from exc
 
 
 # --------------------------------------------------------------------------- temporary fallback

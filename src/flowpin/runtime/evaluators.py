@@ -12,7 +12,6 @@ cheaper for the JSONata engine than a datetime).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from flowpin.expressions.jsonata import Limits, boolean, compile_expression
@@ -95,8 +94,7 @@ def compile_condition(condition: Any) -> Condition:
     ):
 
         def rule(envelope: dict[str, Any], now: int, seed: int | None, limits: Limits) -> bool:
-            moment = datetime.fromtimestamp(now / 1000, tz=UTC)
-            return _conditions.evaluate(condition, envelope, now=moment, seed=seed, limits=limits)
+            return _conditions.evaluate_rule(condition, envelope, now, seed, limits)
 
         return rule
 

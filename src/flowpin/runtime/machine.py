@@ -110,6 +110,7 @@ RAISE_INTERNAL_ERRORS = False
 inside a step fails that step with a ValidationError naming it, instead of wedging the run."""
 
 _NODE_LIMIT = 10  # kinds below are node steps
+_CHILD_ENDS = frozenset({"SUCCEEDED", "FAILED", "CANCELED"})
 
 
 class Machine(NodeSteps):
@@ -246,7 +247,7 @@ class Machine(NodeSteps):
             kind = item.kind
             if kind == "timer" and status == "retry":
                 del frame["st"]
-                del frame["due"]
+                frame.pop("due", None)
                 after = ctx
             elif kind == "timer" and status == "timer":
                 self._done(ctx, info, now, None, input={"dueAt": frame.get("due")})
@@ -266,7 +267,7 @@ class Machine(NodeSteps):
             else:
                 return
         elif isinstance(item, ChildFinished):
-            if status != "child" or not RunStatus(item.status).terminal:
+            if status != "child" or item.status not in _CHILD_ENDS:
                 return
             after = self._child_finished(ctx, info, item, now)
         else:
@@ -282,8 +283,8 @@ class Machine(NodeSteps):
             self._done(ctx, info, now, item.output)
             return self._next(ctx)
         child_id = child_run_id(self.run_id, self._identity(ctx))
-        child_error = item.error or {}
-        message = f"child run {child_id} {item.status.lower()}"
+        child_error = item.error if isinstance(item.error, dict) else {}
+        message = f"child run {child_id} {str(item.status).lower()}"
         if child_error.get("message"):
             message += f": {child_error['message']}"
         data = {"childRunId": child_id, "status": str(item.status), "error": item.error}

@@ -56,7 +56,7 @@ class NodeSteps:
                 self._write(ctx, info.save_as, item.output)
             self._done(ctx, info, now, item.output)
             return self._next(ctx)
-        raw = item.error
+        raw = item.error if isinstance(item.error, dict) else {"message": str(item.error)}
         error = make_error(
             str(raw.get("category")),
             str(raw.get("message", "")),
@@ -77,7 +77,7 @@ class NodeSteps:
     def _event_received(
         self: Machine, ctx: Ctx, info: StepInfo, item: WaitResolved, now: datetime
     ) -> Ctx:
-        event = item.event or {}
+        event = item.event if isinstance(item.event, dict) else {}
         payload = event.get("payload")
         if info.save_as is not None:
             self._write(ctx, info.save_as, payload)
