@@ -204,3 +204,12 @@ def test_pending_work_uses_the_given_time() -> None:
     later = T0 + timedelta(days=2)
     driver.advance(now=later)
     assert driver.vars["now"] == "2026-01-03T00:00:00.000Z"
+
+
+def test_a_position_on_a_step_the_version_lacks_fails_the_run() -> None:
+    definition = workflow([assign("a", **{"vars.a": 1})])
+    driver = Driver(definition)
+    driver.state["root"] = {"s": "gone", "st": "new"}
+    outcome = driver.advance()
+    assert outcome.status is RunStatus.FAILED
+    assert outcome.error["category"] == "ValidationError" and outcome.error["stepId"] == "gone"

@@ -179,7 +179,13 @@ class Machine(NodeSteps):
             if step_id is None:
                 ctx = self._pipeline_done(ctx, now)
                 continue
-            info = steps[step_id]
+            info = steps.get(step_id)
+            if info is None:
+                # Only a bad migration mapping can put a position on a step this version lacks.
+                message = f"step {step_id!r} is not in this version of the workflow"
+                ctx.frame["st"] = "failed"
+                self._end_failure(ctx, make_error(VALIDATION, message, step_id, 1, now), now)
+                return
             try:
                 if info.problem is not None:
                     raise StepFailure(VALIDATION, info.problem)
