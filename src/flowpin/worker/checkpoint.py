@@ -133,8 +133,7 @@ def write_checkpoints(
                 for req, _res in terminal
             ],
         )
-        for request, _result in terminal:
-            _close_run(conn, request.run, request.outcome, now)
+        _close_runs(conn, [req for req, _res in terminal], now)
     if active:
         inbox = _pending_inbox(conn, [req.run.id for req, _res in active])
         lease = now + timedelta(seconds=services.lease_seconds)
@@ -582,20 +581,26 @@ def _cancel_token(conn: Connection, run: ClaimedRun, token: str, now: datetime) 
             )
 
 
-def _close_run(conn: Connection, run: ClaimedRun, outcome: Outcome, now: datetime) -> None:
-    """A terminal run: close its waits and tasks, drop its inbox, and tell a waiting parent."""
+def _close_runs(conn: Connection, requests: list[CheckpointRequest], now: datetime) -> None:
+    """Terminal runs: close their waits and tasks, drop their inbox, tell waiting parents."""
+    ids = [request.run.id for request in requests]
     conn.execute(
         t.waits.update()
-        .where(t.waits.c.run_id == run.id, t.waits.c.status == "open")
+        .where(t.waits.c.run_id.in_(ids), t.waits.c.status == "open")
         .values(status="canceled", resolved_at=now)
     )
     conn.execute(
         t.human_tasks.update()
-        .where(t.human_tasks.c.run_id == run.id, t.human_tasks.c.status == "open")
+        .where(t.human_tasks.c.run_id.in_(ids), t.human_tasks.c.status == "open")
         .values(status="canceled", completed_at=now)
     )
-    conn.execute(t.run_inbox.delete().where(t.run_inbox.c.run_id == run.id))
-    notify_parent(conn, run.id, outcome.status.value, outcome.output, outcome.error, now)
+    conn.execute(t.run_inbox.delete().where(t.run_inbox.c.run_id.in_(ids)))
+    for request in requests:
+        if request.run.parent_run_id is not None:
+            outcome = request.outcome
+            notify_parent(
+                conn, request.run.id, outcome.status.value, outcome.output, outcome.error, now
+            )
 
 
 def notify_parent(

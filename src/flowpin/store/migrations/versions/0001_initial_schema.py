@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 04:04:21.203333
+Create Date: 2026-11-22 04:27:34.602670
 """
 
 from __future__ import annotations
@@ -30,16 +30,16 @@ def upgrade() -> None:
         sa.Column("action_version", sa.Integer(), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("input", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=True),
         sa.Column("timeout_ms", sa.Integer(), nullable=True),
-        sa.Column(
-            "output", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=True
-        ),
-        sa.Column("error", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=True),
         sa.Column("calls", sa.Integer(), server_default="0", nullable=False),
         sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("input", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=True),
+        sa.Column(
+            "output", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=True
+        ),
+        sa.Column("error", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=True),
         sa.CheckConstraint(
             "status IN ('started', 'succeeded', 'failed')",
             name=op.f("ck_action_ledger_status_known"),
@@ -266,17 +266,7 @@ def upgrade() -> None:
         sa.Column("version_number", sa.Integer(), nullable=False),
         sa.Column("subject", sa.String(length=500), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column(
-            "payload", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=True
-        ),
-        sa.Column(
-            "state", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False
-        ),
         sa.Column("current_step", sa.String(length=128), nullable=True),
-        sa.Column(
-            "output", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=True
-        ),
-        sa.Column("error", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=True),
         sa.Column("parent_run_id", sa.String(length=36), nullable=True),
         sa.Column("parent_token", sa.String(length=500), nullable=True),
         sa.Column("idempotency_key", sa.String(length=500), nullable=True),
@@ -290,6 +280,16 @@ def upgrade() -> None:
         sa.Column("lease_owner", sa.String(length=64), nullable=True),
         sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("claim_count", sa.Integer(), server_default="0", nullable=False),
+        sa.Column(
+            "payload", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=True
+        ),
+        sa.Column(
+            "state", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False
+        ),
+        sa.Column(
+            "output", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=True
+        ),
+        sa.Column("error", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=True),
         sa.CheckConstraint(
             "(status IN ('SUCCEEDED', 'FAILED', 'CANCELED')) = (finished_at IS NOT NULL)",
             name=op.f("ck_runs_terminal_iff_finished"),
