@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-import pytest
 from driver import RUN, Driver, Fail, action, assign, expr, play, raises, workflow
 
 from flowpin.runtime.decisions import CancelWait, StartChild, WaitForEvent
@@ -680,11 +679,3 @@ def test_rule_groups_and_malformed_rules() -> None:
     assert driver.outcome.error["category"] == "ValidationError"
     not_a_condition = play(workflow([if_step([1, 2], [])]))
     assert not_a_condition.outcome.error["category"] == "ValidationError"
-
-
-def test_rules_without_the_rules_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The interpreter's stand-in, until ``flowpin.expressions.rules`` is always there."""
-    from flowpin.runtime import _conditions
-
-    monkeypatch.setattr(_conditions, "_evaluate_rule", None)
-    test_rule_groups_and_malformed_rules()

@@ -15,25 +15,26 @@ from collections.abc import Callable
 from typing import Any
 
 from flowpin.expressions.jsonata import Limits, boolean, compile_expression
+from flowpin.expressions.rules import RuleError, evaluate_condition, is_rule
 from flowpin.expressions.values import is_expr, is_secret
-from flowpin.runtime import _conditions
 from flowpin.runtime.failures import VALIDATION, StepFailure
 
 Evaluator = Callable[[dict[str, Any], int, "int | None", Limits], Any]
 Condition = Callable[[dict[str, Any], int, "int | None", Limits], bool]
 
 
-def _clone(value: Any) -> Any:
+def clone(value: Any) -> Any:
+    """A copy of a JSON value (containers copied, scalars shared)."""
     if isinstance(value, dict):
-        return {key: _clone(item) for key, item in value.items()}
+        return {key: clone(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_clone(item) for item in value]
+        return [clone(item) for item in value]
     return value
 
 
 def _constant(value: Any) -> Evaluator:
     if isinstance(value, (dict, list)):
-        return lambda envelope, now, seed, limits: _clone(value)
+        return lambda envelope, now, seed, limits: clone(value)
     return lambda envelope, now, seed, limits: value
 
 
@@ -89,12 +90,13 @@ def compile_condition(condition: Any) -> Condition:
     if is_expr(condition):
         evaluate = _expression(condition["$expr"])
         return lambda envelope, now, seed, limits: boolean(evaluate(envelope, now, seed, limits))
-    if isinstance(condition, dict) and (
-        "field" in condition or "all" in condition or "any" in condition
-    ):
+    if is_rule(condition):
 
         def rule(envelope: dict[str, Any], now: int, seed: int | None, limits: Limits) -> bool:
-            return _conditions.evaluate_rule(condition, envelope, now, seed, limits)
+            try:
+                return evaluate_condition(condition, envelope, now=now, seed=seed, limits=limits)
+            except RuleError as exc:
+                raise StepFailure(VALIDATION, str(exc)) from exc
 
         return rule
 

@@ -19,6 +19,7 @@ from flowpin.runtime.decisions import (
     WaitResolved,
     WaitUntil,
 )
+from flowpin.runtime.evaluators import clone
 from flowpin.runtime.failures import (
     TIMEOUT,
     VALIDATION,
@@ -243,7 +244,7 @@ class NodeSteps:
                 title,
                 description,
                 assignee,
-                config.form_schema,
+                clone(config.form_schema),
                 due,
                 the_task,
             )
