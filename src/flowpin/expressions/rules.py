@@ -45,6 +45,7 @@ import contextlib
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Final
 
 from flowpin.expressions.jsonata import (
@@ -81,6 +82,7 @@ OPERATORS: Final = (
     "exists",
     "notExists",
 )
+_OPERATOR_SET: Final = frozenset(OPERATORS)
 VALUELESS: Final = frozenset({"exists", "notExists"})
 ORDERING: Final = frozenset({"greaterThan", "lessThan", "greaterThanOrEqual", "lessThanOrEqual"})
 FIELD_ROOTS: Final = frozenset({"payload", "vars", "meta", "error", "run", "event"})
@@ -98,7 +100,7 @@ class RuleError(ValueError):
 def is_rule(obj: Any) -> bool:
     """Whether ``obj`` is shaped like a rule or a group (``field``, ``all`` or ``any`` key);
     ``validate_rule`` says whether it is a valid one."""
-    return isinstance(obj, Mapping) and any(key in obj for key in ("field", *_GROUP_KEYS))
+    return isinstance(obj, Mapping) and ("field" in obj or "all" in obj or "any" in obj)
 
 
 def validate_rule(obj: Any, path: str = "") -> list[str]:
@@ -125,7 +127,7 @@ def evaluate_condition(
     if is_expr(condition):
         return boolean(resolve(condition, envelope, now=now, seed=seed, limits=limits))
     if is_rule(condition):
-        return _Evaluation(envelope, now, seed, limits).holds(condition, "", 0)
+        return _Evaluation(envelope, now, seed, limits).holds(condition, ())
     raise RuleError(
         f"not a condition: {condition!r}; expected true/false, "
         '{"$expr": "…"} or a rule ({"field", "op", "value"} or {"all"/"any": [rules]})'
@@ -298,6 +300,24 @@ def _describe(value: Any) -> str:
 # --------------------------------------------------------------------------------- evaluation
 
 
+Trail = tuple[str | int, ...]
+"""Where a rule sits in its condition, as keys; formatted only for an error message."""
+
+
+def _trail_path(trail: Trail) -> str:
+    path = ""
+    for key in trail:
+        path = _at(path, key)
+    return path
+
+
+@lru_cache(maxsize=1024)
+def _field_segments(field: str) -> tuple[str, ...] | str:
+    """The parsed field, or what is wrong with it (cached: rules are evaluated often)."""
+    problem = _field_problem(field)
+    return problem if problem else parse_path(field, writable=False)
+
+
 class _Evaluation:
     """One condition's evaluation: the envelope and what value expressions need."""
 
@@ -309,46 +329,46 @@ class _Evaluation:
         self.seed = seed
         self.limits = limits
 
-    def holds(self, rule: Any, path: str, depth: int) -> bool:
+    def holds(self, rule: Any, trail: Trail) -> bool:
         if not isinstance(rule, Mapping):
-            raise RuleError(f"{_where(path)}a rule must be an object, not {_describe(rule)}")
+            raise self._error(trail, f"a rule must be an object, not {_describe(rule)}")
         for key in _GROUP_KEYS:
             if key in rule:
                 items = rule[key]
                 if len(rule) != 1 or not isinstance(items, list) or not items:
-                    raise RuleError(
-                        f"{_where(path)}{key!r} must be the only key, holding a non-empty list"
+                    raise self._error(
+                        trail, f"{key!r} must be the only key, holding a non-empty list"
                     )
-                if depth >= MAX_NESTING:
-                    raise RuleError(f"{_where(path)}groups are nested too deeply")
-                where = _at(path, key)
+                if len(trail) >= 2 * MAX_NESTING:
+                    raise self._error(trail, "groups are nested too deeply")
                 results = (
-                    self.holds(item, _at(where, index), depth + 1)
-                    for index, item in enumerate(items)
+                    self.holds(item, (*trail, key, index)) for index, item in enumerate(items)
                 )
                 return all(results) if key == "all" else any(results)
-        return self._leaf(rule, path)
+        return self._leaf(rule, trail)
 
-    def _leaf(self, rule: Mapping[str, Any], path: str) -> bool:
+    def _leaf(self, rule: Mapping[str, Any], trail: Trail) -> bool:
         field, op = rule.get("field"), rule.get("op")
         if not isinstance(field, str):
-            raise RuleError(f"{_where(path)}a rule needs a 'field' path")
-        problem = _field_problem(field)
-        if problem:
-            raise RuleError(f"{_where(_at(path, 'field'))}{problem}")
-        if op not in OPERATORS:
-            raise RuleError(f"{_where(_at(path, 'op'))}unknown operator {op!r}")
-        actual = lookup(self.envelope, field)
+            raise self._error(trail, "a rule needs a 'field' path")
+        segments = _field_segments(field)
+        if isinstance(segments, str):
+            raise self._error((*trail, "field"), segments)
+        if op not in _OPERATOR_SET:
+            raise self._error((*trail, "op"), f"unknown operator {op!r}")
+        actual = lookup(self.envelope, segments)
         present = actual is not MISSING and actual is not None
         if op == "exists":
             return present
         if op == "notExists":
             return not present
         if "value" not in rule:
-            raise RuleError(f"{_where(path)}operator {op!r} needs a 'value'")
-        expected = resolve(
-            rule["value"], self.envelope, now=self.now, seed=self.seed, limits=self.limits
-        )
+            raise self._error(trail, f"operator {op!r} needs a 'value'")
+        expected = rule["value"]
+        if isinstance(expected, (dict, list)):
+            expected = resolve(
+                expected, self.envelope, now=self.now, seed=self.seed, limits=self.limits
+            )
         if op == "equals":
             return _equal(actual if present else None, expected)
         if not present:
@@ -361,6 +381,10 @@ class _Evaluation:
                 return False
             return found if op == "contains" else not found
         return _ordered(op, actual, expected)
+
+    @staticmethod
+    def _error(trail: Trail, message: str) -> RuleError:
+        return RuleError(f"{_where(_trail_path(trail))}{message}")
 
 
 def _equal(left: Any, right: Any) -> bool:
@@ -423,9 +447,10 @@ _ISO_DATE = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)
 def _instant(text: str) -> datetime | None:
     """``text`` as an aware datetime when it is an ISO-8601 date or date-time, else None."""
-    if len(text) < 10 or not _ISO_DATE.fullmatch(text):
+    if len(text) < 10 or text[4] != "-" or not _ISO_DATE.fullmatch(text):
         return None
     try:
         moment = datetime.fromisoformat(text)
