@@ -83,59 +83,10 @@ from flowpin.definitions.models import (
     TryCatchStep,
 )
 from flowpin.definitions.walk import index_steps, join_path, join_relative
-from flowpin.errors import ExpressionError
 from flowpin.expressions.jsonata import check_syntax, read_paths
 from flowpin.expressions.paths import PathError, parse_path
+from flowpin.expressions.rules import is_rule, rule_fields, validate_rule
 from flowpin.expressions.values import is_expr, is_secret, iter_expressions, iter_secrets
-
-try:  # pragma: no cover - TEMPORARY until expressions/rules.py lands; then delete the fallback
-    from flowpin.expressions.rules import is_rule, validate_rule
-except ImportError:  # pragma: no cover
-    _OPERATORS = frozenset(
-        {
-            "equals",
-            "notEquals",
-            "contains",
-            "notContains",
-            "greaterThan",
-            "lessThan",
-            "greaterThanOrEqual",
-            "lessThanOrEqual",
-            "exists",
-            "notExists",
-        }
-    )
-
-    def is_rule(value: Any) -> bool:
-        return isinstance(value, Mapping) and bool({"field", "all", "any"} & set(value))
-
-    def validate_rule(rule: Any) -> list[str]:
-        if not isinstance(rule, Mapping):
-            return [f"a rule must be an object, not {rule!r}"]
-        for key in ("all", "any"):
-            if key in rule:
-                items = rule[key]
-                if len(rule) != 1 or not isinstance(items, list) or not items:
-                    return [f"{key!r} must be the only key, holding a non-empty list of rules"]
-                return [message for item in items for message in validate_rule(item)]
-        problems = []
-        field, op = rule.get("field"), rule.get("op")
-        if not isinstance(field, str):
-            problems.append("a rule needs a 'field' path such as 'payload.contact.plan'")
-        else:
-            try:
-                parse_path(field, writable=False)
-            except PathError as exc:
-                problems.append(str(exc))
-        if op not in _OPERATORS:
-            problems.append(f"unknown operator {op!r}; use one of {', '.join(sorted(_OPERATORS))}")
-        elif op not in {"exists", "notExists"} and "value" not in rule:
-            problems.append(f"operator {op!r} needs a 'value'")
-        extra = set(rule) - {"field", "op", "value"}
-        if extra:
-            problems.append(f"unknown rule keys: {', '.join(sorted(extra))}")
-        return problems
-
 
 __all__ = ["MAX_SWITCH_CASES", "Problem", "ensure_valid", "validate"]
 
@@ -567,13 +518,11 @@ class _Validator:
             self._values(condition, path, step_id, defs)
             return
         if is_rule(condition):
-            messages = _rule_messages(condition)
+            messages = validate_rule(condition)  # also checks the expressions in its values
             for message in messages:
                 self._add("INVALID_CONDITION", message, path, step_id)
-            if not messages:
-                self._values(condition, path, step_id, defs)
-                if defs is not None:
-                    self._reads(_rule_fields(condition), path, step_id, defs)
+            if not messages and defs is not None:
+                self._reads(rule_fields(condition), path, step_id, defs)
             return
         self._add(
             "INVALID_CONDITION",
@@ -671,33 +620,3 @@ def _resolve_schema(schema: Any, root: Any, depth: int = 0) -> Any:
             continue
         break
     return schema if isinstance(schema, Mapping) else {}
-
-
-def _rule_messages(rule: Any) -> list[str]:
-    """``validate_rule``'s findings as messages, whatever form it reports them in."""
-    try:
-        found = validate_rule(rule)
-    except (ValueError, TypeError, ExpressionError) as exc:
-        return [str(exc)]
-    if not found:
-        return []
-    if isinstance(found, str):
-        return [found]
-    messages = []
-    for item in found:
-        message = item.get("message") if isinstance(item, Mapping) else None
-        messages.append(str(message or getattr(item, "message", None) or item))
-    return messages
-
-
-def _rule_fields(rule: Any) -> list[tuple[str, ...]]:
-    """The envelope paths a rule reads (its ``field`` values, through ``all``/``any``)."""
-    if not isinstance(rule, Mapping):
-        return []
-    fields: list[tuple[str, ...]] = []
-    if isinstance(rule.get("field"), str):
-        fields.append(tuple(rule["field"].split(".")))
-    for key in ("all", "any"):
-        for item in rule.get(key) or []:
-            fields += _rule_fields(item)
-    return fields
