@@ -17,6 +17,7 @@ import sys
 import textwrap
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -210,3 +211,41 @@ def test_type_error_on_a_huge_value_is_reported_in_time() -> None:
         pytest.skip("the machine is too loaded to build the value within the budget")
     assert caught.value.jsonata_code == "T0410"
     assert elapsed < BOUND_S, f"took {elapsed * 1000:.0f} ms"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="jlens 0.25.0 allocates a range before checking it against max_array_length: "
+    "[1..9999999] (under JSONata's own 1e7 cap) peaks at ~230 MB and takes 80-600 ms",
+)
+def test_a_range_just_under_the_jsonata_cap_is_refused_before_allocating() -> None:
+    # Peak memory is deterministic where wall-clock time is not. VmHWM (Linux) is the peak
+    # resident size of this process image; ru_maxrss would include the parent's peak.
+    if not Path("/proc/self/status").exists():
+        pytest.skip("needs /proc/self/status (Linux)")
+    script = textwrap.dedent(
+        """
+        from pathlib import Path
+        from flowpin.errors import ExpressionError
+        from flowpin.expressions.jsonata import compile_expression
+
+        def peak_mb():
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+            raise SystemExit("no VmHWM")
+
+        compiled = compile_expression("[1..9999999]")
+        before = peak_mb()
+        try:
+            compiled.evaluate({})
+        except ExpressionError as error:
+            assert error.limit == "array_length", error
+        print(peak_mb() - before)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) < 64, f"peak memory grew by {int(done.stdout)} MB"
