@@ -161,7 +161,7 @@ class Machine(NodeSteps):
             self._drain()
         if inputs:
             latest = inputs[0].at if len(inputs) == 1 else max(item.at for item in inputs)
-            state["t"] = max(ms(latest), state.get("t") or 0)
+            state["t"] = max(self._ms(latest), state.get("t") or 0)
         return self._outcome()
 
     def _drain(self) -> None:
@@ -319,10 +319,14 @@ class Machine(NodeSteps):
     def _eval(
         self, evaluator: Evaluator, envelope: JSONObject, now: datetime, seed: int | None
     ) -> Any:
+        return evaluator(envelope, self._ms(now), seed, self.limits)
+
+    def _ms(self, now: datetime) -> int:
+        """``now`` in epoch ms, computed once per distinct logical time."""
         if now is not self.now_at:
             self.now_at = now
             self.now_ms = ms(now)
-        return evaluator(envelope, self.now_ms, seed, self.limits)
+        return self.now_ms
 
     def _identity(self, ctx: Ctx) -> str:
         return identity(ctx.prefix + ctx.frame["s"], ctx.frame.get("g", self.generation))

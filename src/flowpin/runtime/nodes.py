@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from flowpin.runtime._utils import filter_source, key_string, ms, parse_time, text
+from flowpin.runtime._utils import filter_source, key_string, parse_time, text
 from flowpin.runtime.decisions import (
     ActionResult,
     CallAction,
@@ -145,7 +145,7 @@ class NodeSteps:
         frame["st"] = "call"
         frame["in"] = arguments
         if "t0" not in frame:
-            frame["t0"] = ms(now)
+            frame["t0"] = self._ms(now)
         self.commands.append(
             CallAction(
                 token,
@@ -178,7 +178,7 @@ class NodeSteps:
         if due is not None:
             frame["due"] = iso(due)
         if "t0" not in frame:
-            frame["t0"] = ms(now)
+            frame["t0"] = self._ms(now)
         token = ctx.prefix + info.step.id
         self.commands.append(
             WaitForEvent(
@@ -236,7 +236,7 @@ class NodeSteps:
         if due is not None:
             frame["due"] = iso(due)
         if "t0" not in frame:
-            frame["t0"] = ms(now)
+            frame["t0"] = self._ms(now)
         self.commands.append(
             CreateTask(
                 ctx.prefix + info.step.id,

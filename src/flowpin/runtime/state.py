@@ -176,9 +176,12 @@ def leaves(state: JSONObject) -> Iterator[Ctx]:
 
 def route(state: JSONObject, token: str) -> Ctx | None:
     """The leaf a token names, or ``None`` when no such position is active."""
-    ctx = root_ctx(state)
-    if ctx is None or not isinstance(token, str):
+    root = state.get("root")
+    if root is None or not isinstance(token, str):
         return None
+    ctx = Ctx(root, None, state["envelope"], "vars", None, "", None)
+    if "/" not in token and root.get("s") == token and is_leaf(root):
+        return ctx  # the common case: a top-level step
     segments = token.split("/")
     for segment in segments[:-1]:
         while "c" in ctx.frame:
