@@ -679,3 +679,79 @@ def test_rule_groups_and_malformed_rules() -> None:
     assert driver.outcome.error["category"] == "ValidationError"
     not_a_condition = play(workflow([if_step([1, 2], [])]))
     assert not_a_condition.outcome.error["category"] == "ValidationError"
+
+
+def test_the_nearest_handler_wins() -> None:
+    inner_try = workflow(
+        [
+            {
+                "id": "outer",
+                "type": "control.tryCatch",
+                "captureErrorAs": "vars.outerCaught",
+                "try": [
+                    loop(
+                        [
+                            {
+                                "id": "inner",
+                                "type": "control.tryCatch",
+                                "captureErrorAs": "vars.innerCaught",
+                                "try": [{"id": "f", "type": "control.fail", "message": "x"}],
+                                "catch": [],
+                            }
+                        ],
+                        collect=expr("vars.innerCaught.message"),
+                        saveAs="vars.out",
+                        onItemError="continue",
+                    )
+                ],
+                "catch": [],
+            }
+        ]
+    )
+    driver = play(inner_try, {"items": [1]})
+    assert driver.vars == {"out": ["x"]}
+    loop_first = workflow(
+        [
+            {
+                "id": "outer",
+                "type": "control.tryCatch",
+                "captureErrorAs": "vars.outerCaught",
+                "try": [
+                    loop(
+                        [{"id": "f", "type": "control.fail", "message": "x"}],
+                        saveAs="vars.out",
+                        onItemError="continue",
+                    )
+                ],
+                "catch": [],
+            }
+        ]
+    )
+    driver = play(loop_first, {"items": [1, 2]})
+    assert "outerCaught" not in driver.vars
+    assert [item["error"]["message"] for item in driver.vars["out"]] == ["x", "x"]
+    assert driver.statuses("outer") == ["succeeded"]
+
+
+def test_human_task_timeout_retried_creates_a_new_task() -> None:
+    from flowpin.runtime.decisions import CreateTask
+    from flowpin.runtime.ids import task_id
+
+    definition = workflow(
+        [
+            {
+                "id": "approve",
+                "type": "human.task",
+                "config": {"title": "t", "formSchema": {}, "timeoutMs": 1000, "saveAs": "vars.d"},
+                "retry": {"maxAttempts": 2, "backoffMs": 0},
+            }
+        ]
+    )
+    driver = Driver(definition)
+    driver.advance()
+    outcome = driver.timeout("approve")
+    (task,) = outcome.commands
+    assert isinstance(task, CreateTask)
+    assert task.task_id == task_id(RUN.run_id, "approve", 2)
+    assert driver.complete_task("approve", {"ok": 1}).status is RunStatus.SUCCEEDED
+    assert [(e.status, e.attempt) for e in driver.history] == [("retrying", 1), ("succeeded", 2)]
