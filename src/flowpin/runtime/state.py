@@ -40,9 +40,9 @@ depend on what the step at ``s`` is doing:
     branch is done) and how many branches are still running.
 
 Envelope values (``payload``, ``vars``, ``meta``, ``error``, and everything below them, plus
-``items``) are never mutated in place: writes copy the containers along their path. So
-iterations and branches get a shallow copy of ``vars`` as their isolated copy, and ``advance``
-copies only the frames, not the data, to leave its caller's state untouched.
+``items``) are never mutated in place: writes copy the containers along their path. So an
+iteration's isolated ``vars`` is a shallow copy (a branch starts with the parent's very object),
+and ``advance`` copies only the frames, not the data, to leave its caller's state untouched.
 
 Token grammar (the ``token`` of commands and inputs)::
 
