@@ -12,9 +12,9 @@ evaluating. Whatever bound stops an evaluation, the caller gets an ``ExpressionL
 ``ExpressionError``) whose ``jsonata_code`` is ``U1001`` — the code the JSONata reference test
 harness uses for a runaway evaluation — and whose ``limit`` names the bound.
 
-The engine checks the clock between evaluation steps, so a single huge step is not interrupted;
-the string and array bounds are tight for that reason. Known gaps in jlens 0.25.0, tracked by
-strict-xfail tests in ``tests/expressions/test_hostile.py``:
+Because the clock is checked between steps, one huge step (a copy, a sort, an allocation) runs to
+its end; the string and array bounds are tight for that reason. Known gaps in jlens 0.25.0,
+tracked by strict-xfail tests in ``tests/expressions/test_hostile.py``:
 
 - a type error about a huge intermediate value (``$length([1..1200].[1..1200])``) materialises
   that value in Python for the error after the budget check: 0.2-0.3 s past the budget;
