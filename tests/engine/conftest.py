@@ -5,10 +5,10 @@ from datetime import timedelta
 
 import pytest
 import sample_actions
-from flowpin.registry.catalog import Registry
 
 from flowpin.clock import FakeClock
 from flowpin.engine import Engine
+from flowpin.registry.catalog import Registry
 from flowpin.store import claims
 
 

@@ -24,6 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from flowpin.store.bulk import dumps, loads
+
 DEFAULT_URL = "sqlite:///flowpin.db"
 BUSY_TIMEOUT_MS = 30_000
 
@@ -60,7 +62,7 @@ class Database:
 
     def __init__(self, url: str | None = None, *, pool_size: int = 5) -> None:
         self.url = resolve_url(url)
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"json_serializer": dumps, "json_deserializer": loads}
         if self.url.startswith("sqlite"):
             if ":memory:" in self.url or self.url in ("sqlite://", "sqlite:///"):
                 raise ValueError("flowpin needs a SQLite file (workers and API share it)")

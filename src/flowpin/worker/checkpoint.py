@@ -35,6 +35,17 @@ from flowpin.runtime.decisions import (
     WaitUntil,
 )
 from flowpin.store import tables as t
+from flowpin.store.bulk import (
+    FINISH_LEDGER,
+    INSERT_HISTORY,
+    INSERT_LEDGER,
+    UPDATE_ACTIVE_RUNS,
+    UPDATE_TERMINAL_RUNS,
+    Bulk,
+    dumps,
+    executemany,
+    json_param,
+)
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")
 
@@ -101,102 +112,70 @@ def write_checkpoints(
     """Write a batch of outcomes in the caller's transaction, with a handful of statements for
     the whole batch (executemany) rather than a handful per run."""
     results = [CheckpointResult() for _ in requests]
+    bulk = Bulk(conn)
     live = _fence(conn, requests, results, services)
     if not live:
         return results
     consumed = [row_id for request, _ in live for row_id in request.consumed_inbox]
     if consumed:
         conn.execute(t.run_inbox.delete().where(t.run_inbox.c.id.in_(consumed)))
-    _finish_ledger(conn, live, now)
-    _claim_ledger(conn, live, now, services)
-    history_rows: list[dict[str, Any]] = []
+    _finish_ledger(conn, bulk, live, now)
+    _claim_ledger(conn, bulk, live, now, services)
+    history_rows: list[tuple[Any, ...]] = []
+    recorded = bulk.time(now)
     for request, _result in live:
         run = request.run
         for entry in request.outcome.history:
-            history_rows.append(_history_row(run, entry, now, services))
+            history_rows.append(_history_row(bulk, run, entry, recorded, services))
         for command in request.outcome.commands:
             _apply_command(conn, run, command, now, services)
     terminal = [(req, res) for req, res in live if req.outcome.status.value in TERMINAL]
     active = [(req, res) for req, res in live if req.outcome.status.value not in TERMINAL]
     if terminal:
-        conn.execute(
-            _UPDATE_TERMINAL,
+        stamp = bulk.time(now)
+        executemany(
+            conn,
+            bulk.sql(UPDATE_TERMINAL_RUNS),
             [
-                {
-                    "b_id": req.run.id,
-                    "b_state": req.outcome.state,
-                    "b_status": req.outcome.status.value,
-                    "b_output": req.outcome.output,
-                    "b_error": req.outcome.error,
-                    "b_now": now,
-                }
+                (
+                    dumps(req.outcome.state),
+                    req.outcome.status.value,
+                    json_param(req.outcome.output),
+                    json_param(req.outcome.error),
+                    stamp,
+                    stamp,
+                    req.run.id,
+                )
                 for req, _res in terminal
             ],
         )
         _close_runs(conn, [req for req, _res in terminal], now)
     if active:
         inbox = _pending_inbox(conn, [req.run.id for req, _res in active])
-        lease = now + timedelta(seconds=services.lease_seconds)
-        params = []
+        stamp = bulk.time(now)
+        lease = bulk.time(now + timedelta(seconds=services.lease_seconds))
+        rows = []
         for request, result in active:
             result.inbox = inbox.get(request.run.id, [])
             outcome = request.outcome
             outstanding = any(isinstance(c, CallAction) for c in outcome.commands)
             idle = not (result.inbox or outstanding or result.ledger_hits or result.busy)
             result.released = outcome.status.value == "WAITING" and idle
-            params.append(
-                {
-                    "b_id": request.run.id,
-                    "b_state": outcome.state,
-                    "b_status": outcome.status.value,
-                    "b_step": outcome.current_steps[0] if outcome.current_steps else None,
-                    "b_now": now,
-                    "b_wake": None if result.released else now,
-                    "b_owner": None if result.released else services.lease_owner,
-                    "b_lease": None if result.released else lease,
-                }
+            rows.append(
+                (
+                    dumps(outcome.state),
+                    outcome.status.value,
+                    outcome.current_steps[0] if outcome.current_steps else None,
+                    stamp,
+                    None if result.released else stamp,
+                    None if result.released else services.lease_owner,
+                    None if result.released else lease,
+                    request.run.id,
+                )
             )
-        conn.execute(_UPDATE_ACTIVE, params)
-    if history_rows:
-        conn.execute(t.step_history.insert(), history_rows)
+        executemany(conn, bulk.sql(UPDATE_ACTIVE_RUNS), rows)
+    executemany(conn, bulk.sql(INSERT_HISTORY), history_rows)
     return results
-
-
-def _p(name: str, type_: Any = None) -> Any:
-    return sa.bindparam(name, type_=type_)
-
-
-_UPDATE_TERMINAL = (
-    t.runs.update()
-    .where(t.runs.c.id == _p("b_id"))
-    .values(
-        state=_p("b_state", t.JSONDoc),
-        status=_p("b_status"),
-        current_step=None,
-        output=_p("b_output", t.JSONDoc),
-        error=_p("b_error", t.JSONDoc),
-        updated_at=_p("b_now", t.UTCDateTime()),
-        finished_at=_p("b_now", t.UTCDateTime()),
-        wake_at=None,
-        lease_owner=None,
-        lease_expires_at=None,
-        active_subject_key=None,
-    )
-)
-
-_UPDATE_ACTIVE = (
-    t.runs.update()
-    .where(t.runs.c.id == _p("b_id"))
-    .values(
-        state=_p("b_state", t.JSONDoc),
-        status=_p("b_status"),
-        current_step=_p("b_step"),
-        updated_at=_p("b_now", t.UTCDateTime()),
-        wake_at=_p("b_wake", t.UTCDateTime()),
-        lease_owner=_p("b_owner"),
-        lease_expires_at=_p("b_lease", t.UTCDateTime()),
-    )
-)
 
 
 def _fence(
@@ -279,62 +258,49 @@ def _apply_command(
 
 
 def _history_row(
-    run: ClaimedRun, entry: HistoryEntry, now: datetime, services: Services
-) -> dict[str, Any]:
-    return {
-        "run_id": run.id,
-        "step_id": entry.step_id,
-        "token": entry.token,
-        "step_type": entry.step_type,
-        "version_number": run.version_number,
-        "attempt": entry.attempt,
-        "status": entry.status,
-        "logical_time": entry.at,
-        "recorded_at": now,
-        "input": services.redact(entry.input),
-        "output": services.redact(entry.output),
-        "error": entry.error,
-    }
-
-
-_FINISH_LEDGER = (
-    t.action_ledger.update()
-    .where(
-        t.action_ledger.c.tenant_id == _p("b_tenant"),
-        t.action_ledger.c.key == _p("b_key"),
-        t.action_ledger.c.status == "started",
+    bulk: Bulk, run: ClaimedRun, entry: HistoryEntry, recorded: Any, services: Services
+) -> tuple[Any, ...]:
+    return (
+        run.id,
+        entry.step_id,
+        entry.token,
+        entry.step_type,
+        run.version_number,
+        entry.attempt,
+        entry.status,
+        bulk.time(entry.at),
+        recorded,
+        json_param(services.redact(entry.input)),
+        json_param(services.redact(entry.output)),
+        json_param(entry.error),
     )
-    .values(
-        status=_p("b_status"),
-        output=_p("b_output", t.JSONDoc),
-        error=_p("b_error", t.JSONDoc),
-        lease_expires_at=None,
-        updated_at=_p("b_now", t.UTCDateTime()),
-    )
-)
 
 
 def _finish_ledger(
-    conn: Connection, live: list[tuple[CheckpointRequest, CheckpointResult]], now: datetime
+    conn: Connection,
+    bulk: Bulk,
+    live: list[tuple[CheckpointRequest, CheckpointResult]],
+    now: datetime,
 ) -> None:
-    params = [
-        {
-            "b_tenant": request.run.tenant_id,
-            "b_key": call.idempotency_key,
-            "b_status": "succeeded" if result.error is None else "failed",
-            "b_output": result.output if result.error is None else None,
-            "b_error": result.error,
-            "b_now": now,
-        }
+    stamp = bulk.time(now)
+    rows = [
+        (
+            "succeeded" if result.error is None else "failed",
+            json_param(result.output) if result.error is None else None,
+            json_param(result.error),
+            stamp,
+            request.run.tenant_id,
+            call.idempotency_key,
+        )
         for request, _ in live
         for call, result in request.completed_calls
     ]
-    if params:
-        conn.execute(_FINISH_LEDGER, params)
+    executemany(conn, bulk.sql(FINISH_LEDGER), rows)
 
 
 def _claim_ledger(
     conn: Connection,
+    bulk: Bulk,
     live: list[tuple[CheckpointRequest, CheckpointResult]],
     now: datetime,
     services: Services,
@@ -361,7 +327,7 @@ def _claim_ledger(
         ).all()
         for row in rows:
             existing[(tenant_id, row.key)] = row
-    inserts: list[dict[str, Any]] = []
+    inserts: list[tuple[Any, ...]] = []
     claimed_now: set[tuple[str, str]] = set()
     for request, result, call in wanted:
         run = request.run
@@ -385,13 +351,21 @@ def _claim_ledger(
         row = existing.get(ident)
         if row is None and ident not in claimed_now:
             inserts.append(
-                {
-                    "tenant_id": run.tenant_id,
-                    "key": call.idempotency_key,
-                    "calls": 1,
-                    "created_at": now,
-                    **claim_values,
-                }
+                (
+                    run.tenant_id,
+                    call.idempotency_key,
+                    run.id,
+                    call.token,
+                    call.step_id,
+                    call.action_id,
+                    call.version,
+                    call.attempt,
+                    bulk.time(lease),
+                    bulk.time(now),
+                    bulk.time(now),
+                    call.timeout_ms,
+                    json_param(call.input),
+                )
             )
             claimed_now.add(ident)
             result.execute.append(call)
@@ -421,8 +395,7 @@ def _claim_ledger(
         # Another live run holds the key right now (a shared idempotencyKey): ask again
         # shortly; when it finishes, its stored output answers this call too.
         result.busy.append(call)
-    if inserts:
-        conn.execute(ledger.insert(), inserts)
+    executemany(conn, bulk.sql(INSERT_LEDGER), inserts)
 
 
 def _insert_wait(
