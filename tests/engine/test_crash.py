@@ -56,7 +56,7 @@ def test_sigkill_worker_loses_nothing_and_duplicates_no_effect(tmp_path: Path) -
     registry.register(crash_actions)
     engine = Engine(url, registry=registry)
     engine.publish(definition())
-    runs = [engine.start("crashy", {}) for _ in range(80)]
+    runs = [engine.start("crashy", {}) for _ in range(200)]
     rng = random.Random(7)
     kills = 0
     deadline = time.monotonic() + 120

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,6 +32,7 @@ ActionsOption = Annotated[
 
 
 def action_modules(actions: list[str] | None) -> list[str]:
+    """``--actions`` values, then the comma-separated ``FLOWPIN_ACTIONS``."""
     modules = list(actions or [])
     env = os.environ.get("FLOWPIN_ACTIONS", "")
     modules += [m.strip() for m in env.split(",") if m.strip()]
@@ -40,15 +40,10 @@ def action_modules(actions: list[str] | None) -> list[str]:
 
 
 def open_engine(db: str | None, actions: list[str] | None) -> Any:
+    from flowpin.cli.validate_cmd import registry_from
     from flowpin.engine import Engine
-    from flowpin.registry.catalog import Registry
 
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    registry = Registry()
-    for module in action_modules(actions):
-        registry.load_module(module)
-    return Engine(db, registry=registry)
+    return Engine(db, registry=registry_from(action_modules(actions)))
 
 
 def emit(value: Any) -> None:

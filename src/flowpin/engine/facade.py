@@ -332,7 +332,7 @@ class Engine:
                     code="run.not_finished",
                 )
             definition = self.core.definition_in(conn, run.version_id)
-            state = retry_state(definition, run.state, from_step, payload)
+            state = retry_state(definition, run.state, from_step, payload, now=now)
             conn.execute(
                 t.runs.update()
                 .where(t.runs.c.id == run_id, t.runs.c.status == run.status)

@@ -98,7 +98,7 @@ class ActionExecutor:
             is_async = spec.is_async
             wants_ctx = spec.takes_context
             try:
-                value = spec.input_model.model_validate(raw_input)
+                value = spec.validate_input(raw_input)
             except ValidationError as exc:
                 raise _Failed(
                     _error(
@@ -143,9 +143,7 @@ class ActionExecutor:
         if spec is None:
             return _to_json(output)
         try:
-            validated = spec.output_model.model_validate(
-                output.model_dump(mode="json") if isinstance(output, BaseModel) else output
-            )
+            return spec.validate_output(output)
         except ValidationError as exc:
             raise _Failed(
                 _error(
@@ -154,7 +152,6 @@ class ActionExecutor:
                     data={"errors": _errors(exc)},
                 )
             ) from None
-        return validated.model_dump(mode="json")
 
 
 class _Failed(Exception):
