@@ -1,1 +1,37 @@
-"""flowpin: a durable, data-defined workflow engine."""
+"""flowpin: a durable, data-defined workflow engine for Python applications.
+
+    from flowpin import Engine, action
+
+The names below are the public API; everything else may change between releases.
+"""
+
+from flowpin.engine import Engine
+from flowpin.errors import (
+    ConflictError,
+    DefinitionError,
+    ExpressionError,
+    FlowpinError,
+    LimitError,
+    NotFoundError,
+    RegistryError,
+)
+from flowpin.registry import ActionContext, ActionError, Registry, RetryAfter, action, schema
+from flowpin.worker.loop import WorkerOptions
+
+__all__ = [
+    "ActionContext",
+    "ActionError",
+    "ConflictError",
+    "DefinitionError",
+    "Engine",
+    "ExpressionError",
+    "FlowpinError",
+    "LimitError",
+    "NotFoundError",
+    "Registry",
+    "RegistryError",
+    "RetryAfter",
+    "WorkerOptions",
+    "action",
+    "schema",
+]
