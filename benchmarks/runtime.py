@@ -14,21 +14,18 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import sys
 import tempfile
 import time
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from flowpin.engine import Engine  # noqa: E402
-from flowpin.registry.actions import action  # noqa: E402
-from flowpin.registry.catalog import Registry  # noqa: E402
-from flowpin.store.database import Database  # noqa: E402
+from flowpin.engine import Engine
+from flowpin.registry.actions import action
+from flowpin.registry.catalog import Registry
+from flowpin.store.database import Database
 
 
 class Count(BaseModel):
@@ -132,13 +129,22 @@ def run_benchmarks(url: str, runs: int) -> list[tuple[str, float, str]]:
     ids = [engine.start("bench-w2", {}, subject=f"c{i}") for i in range(runs)]
     engine.run_worker(until_idle=True)
     t0 = time.perf_counter()
-    for i in range(runs):
-        engine.send_event("bench.go", f"c{i}", {"i": i})
+    # Events arrive the way an application sends them: one call each, from 16 threads at once
+    # (request handlers); concurrent calls share group commits.
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: engine.send_event("bench.go", f"c{i}", {"i": i}), range(runs)))
+    submitted = time.perf_counter() - t0
     engine.run_worker(until_idle=True)
     elapsed = time.perf_counter() - t0
     done = sum(engine.get_run(i)["status"] == "SUCCEEDED" for i in ids)
     assert done == runs, f"W2: only {done} of {runs} runs succeeded"
-    results.append(("W2 events/s (submit→done)", runs / elapsed, f"{runs} in {elapsed:.2f}s"))
+    results.append(
+        (
+            "W2 events/s (submit→done)",
+            runs / elapsed,
+            f"{runs} in {elapsed:.2f}s (submitting {submitted:.2f}s)",
+        )
+    )
 
     ids = [engine.start("bench-w3", {}) for _ in range(runs)]
     t0 = time.perf_counter()

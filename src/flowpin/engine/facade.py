@@ -11,7 +11,7 @@ engine.get_run(run_id)["status"]
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from flowpin.clock import Clock, SystemClock
 from flowpin.definitions.loader import load_document
 from flowpin.definitions.models import Definition
 from flowpin.engine import views
+from flowpin.engine.batching import GroupCommitter
 from flowpin.engine.core import Core
 from flowpin.engine.publishing import (
     PublishedVersion,
@@ -33,7 +34,7 @@ from flowpin.engine.publishing import (
 )
 from flowpin.engine.signals import EventOutcome, add_inbox, claim_wait, wake_runs
 from flowpin.engine.starting import NewRun, check_payload, existing_run_by_key, insert_run
-from flowpin.engine.triggers import submit_event
+from flowpin.engine.triggers import EventIn, submit_events
 from flowpin.errors import ConflictError, FlowpinError
 from flowpin.registry.catalog import Registry
 from flowpin.runtime.interpreter import resume_timers, retry_state
@@ -75,6 +76,7 @@ class Engine:
             stubs=stubs,
             lease_seconds=lease_seconds,
         )
+        self._events: GroupCommitter[EventIn, EventOutcome] = GroupCommitter(self._submit_events)
 
     def close(self) -> None:
         self.core.executor.close()
@@ -219,23 +221,28 @@ class Engine:
         event_id: str | None = None,
         ttl_ms: int | None = None,
     ) -> EventOutcome:
-        """Store the event, resume matching waits and start triggered runs (one transaction)."""
+        """Store the event, resume matching waits and start triggered runs (one transaction,
+        shared with events other threads submit at the same moment)."""
+        return self._events.submit(EventIn(name, key, payload, event_id, ttl_ms))
+
+    def send_events(self, events: list[EventIn | dict[str, Any]]) -> list[EventOutcome]:
+        """Submit many events in one transaction; each gets its own outcome, in order."""
+        items = [e if isinstance(e, EventIn) else _event_in(e) for e in events]
+        return self._submit_events(items)
+
+    def _submit_events(self, items: Sequence[EventIn]) -> list[EventOutcome]:
         with self.db.write() as conn:
-            outcome = submit_event(
+            outcomes = submit_events(
                 conn,
                 self.tenant,
-                name,
-                key,
-                payload,
+                items,
                 self.clock.now(),
                 self.core.definition_in,
                 self.registry,
-                event_id=event_id,
-                ttl_ms=ttl_ms,
             )
-        if outcome.resumed or outcome.started:
+        if any(o.resumed or o.started for o in outcomes):
             self.core.notify()
-        return outcome
+        return outcomes
 
     def list_tasks(
         self, *, status: str | None = "open", assignee: str | None = None
@@ -450,3 +457,13 @@ def _document(definition: dict[str, Any] | Definition | str | Path) -> dict[str,
     if isinstance(definition, dict):
         return definition
     return load_document(Path(definition))
+
+
+def _event_in(data: dict[str, Any]) -> EventIn:
+    return EventIn(
+        name=data["name"],
+        key=data.get("key"),
+        payload=data.get("payload"),
+        event_id=data.get("eventId"),
+        ttl_ms=data.get("ttlMs"),
+    )

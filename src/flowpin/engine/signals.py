@@ -9,9 +9,8 @@ records the input in the run's inbox and wakes the run, in the same transaction.
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -87,56 +86,6 @@ class EventOutcome:
         }
 
 
-def resume_waits_for_event(
-    conn: Connection,
-    tenant_id: str,
-    event: dict[str, Any],
-    event_row_id: str,
-    now: datetime,
-    *,
-    buffered: bool,
-) -> list[str]:
-    """Resume every open wait for this event's name and key whose filter accepts it, each
-    exactly once."""
-    key_condition = (
-        t.waits.c.correlation_key.is_(None)
-        if event["key"] is None
-        else t.waits.c.correlation_key == event["key"]
-    )
-    rows = conn.execute(
-        sa.select(
-            t.waits.c.id,
-            t.waits.c.run_id,
-            t.waits.c.token,
-            t.waits.c.filter,
-            t.waits.c.filter_envelope,
-        )
-        .where(
-            t.waits.c.tenant_id == tenant_id,
-            t.waits.c.event_name == event["name"],
-            key_condition,
-            t.waits.c.status == "open",
-            t.waits.c.kind == "event",
-        )
-        .order_by(t.waits.c.id)
-    ).all()
-    resumed: list[str] = []
-    for row in rows:
-        if not event_accepted(row.filter, row.filter_envelope, event):
-            continue
-        if not claim_wait(conn, row.id, now):
-            continue
-        add_inbox(conn, row.run_id, row.token, "event", {"event": event}, now)
-        if buffered and row.run_id not in resumed:
-            conn.execute(
-                t.event_consumptions.insert().values(event_row_id=event_row_id, run_id=row.run_id)
-            )
-        if row.run_id not in resumed:
-            resumed.append(row.run_id)
-    wake_runs(conn, resumed, now)
-    return resumed
-
-
 def match_buffered_event(
     conn: Connection,
     tenant_id: str,
@@ -187,43 +136,3 @@ def event_shape(row: Any) -> dict[str, Any]:
         "payload": row.payload,
         "receivedAt": iso(row.received_at),
     }
-
-
-def insert_event(
-    conn: Connection,
-    tenant_id: str,
-    name: str,
-    key: str | None,
-    payload: Any,
-    now: datetime,
-    *,
-    event_id: str | None = None,
-    ttl_ms: int | None = None,
-    source_run_id: str | None = None,
-) -> tuple[Any, bool]:
-    """Insert the event row, or return the earlier one with the same ``event_id``
-    (``(row, False)``)."""
-    if event_id is not None:
-        existing = conn.execute(
-            sa.select(t.events).where(
-                t.events.c.tenant_id == tenant_id, t.events.c.event_id == event_id
-            )
-        ).first()
-        if existing is not None:
-            return existing, False
-    row_id = str(uuid.uuid4())
-    conn.execute(
-        t.events.insert().values(
-            id=row_id,
-            tenant_id=tenant_id,
-            event_id=event_id,
-            name=name,
-            key=key,
-            payload=payload,
-            source_run_id=source_run_id,
-            received_at=now,
-            expires_at=now + timedelta(milliseconds=ttl_ms) if ttl_ms else None,
-        )
-    )
-    row = conn.execute(sa.select(t.events).where(t.events.c.id == row_id)).one()
-    return row, True

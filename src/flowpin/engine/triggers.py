@@ -7,20 +7,17 @@ version has a matching event trigger — all in the caller's transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowpin.definitions.models import Definition, EventTrigger
-from flowpin.engine.signals import (
-    EventOutcome,
-    event_shape,
-    insert_event,
-    resume_waits_for_event,
-)
+from flowpin.engine.signals import EventOutcome, event_accepted, iso, wake_runs
 from flowpin.engine.starting import NewRun, check_payload, insert_run
 from flowpin.errors import ExpressionError, FlowpinError
 from flowpin.expressions.values import resolve
@@ -29,6 +26,18 @@ from flowpin.store import tables as t
 log = logging.getLogger("flowpin.triggers")
 
 DefinitionLookup = Callable[[Connection, int], Definition]
+
+
+@dataclass(frozen=True, slots=True)
+class EventIn:
+    """One event to submit (SPEC §4.4)."""
+
+    name: str
+    key: str | None = None
+    payload: Any = None
+    event_id: str | None = None
+    ttl_ms: int | None = None
+    source_run_id: str | None = None
 
 
 def submit_event(
@@ -45,40 +54,171 @@ def submit_event(
     ttl_ms: int | None = None,
     source_run_id: str | None = None,
 ) -> EventOutcome:
-    row, created = insert_event(
-        conn,
-        tenant_id,
-        name,
-        key,
-        payload,
-        now,
-        event_id=event_id,
-        ttl_ms=ttl_ms,
-        source_run_id=source_run_id,
-    )
-    if not created:
-        earlier = row.result or {}
-        return EventOutcome(
-            event_id=row.event_id or row.id,
-            resumed=list(earlier.get("resumed", [])),
-            started=list(earlier.get("started", [])),
-            duplicate=True,
+    event = EventIn(name, key, payload, event_id, ttl_ms, source_run_id)
+    return submit_events(conn, tenant_id, [event], now, definitions, schemas)[0]
+
+
+def submit_events(
+    conn: Connection,
+    tenant_id: str,
+    events: Sequence[EventIn],
+    now: datetime,
+    definitions: DefinitionLookup,
+    schemas: Any,
+) -> list[EventOutcome]:
+    """Store events, resume every matching open wait exactly once, start triggered runs — for a
+    whole batch with a fixed number of statements, in the caller's transaction.
+
+    The open waits are read inside the write transaction (SQLite: the writer lock; PostgreSQL:
+    ``FOR UPDATE``), so an event and a timeout cannot both resolve one wait: whichever
+    transaction resolves it first wins, the other no longer sees it open.
+    """
+    outcomes: list[EventOutcome | None] = [None] * len(events)
+    earlier = _earlier_events(conn, tenant_id, events)
+    fresh: list[tuple[int, EventIn, dict[str, Any]]] = []
+    seen_ids: dict[str, int] = {}
+    for index, item in enumerate(events):
+        if item.event_id is not None and item.event_id in earlier:
+            outcomes[index] = _duplicate(earlier[item.event_id])
+            continue
+        if item.event_id is not None and item.event_id in seen_ids:
+            continue  # a duplicate inside this batch: answered after the first is processed
+        row_id = str(uuid.uuid4())
+        if item.event_id is not None:
+            seen_ids[item.event_id] = index
+        shape = {
+            "id": item.event_id or row_id,
+            "name": item.name,
+            "key": item.key,
+            "payload": item.payload,
+            "receivedAt": iso(now),
+            "_row": row_id,
+        }
+        fresh.append((index, item, shape))
+    waits = _open_waits(conn, tenant_id, [(item.name, item.key) for _, item, _ in fresh])
+    claimed: set[int] = set()
+    inbox_rows: list[dict[str, Any]] = []
+    consumptions: list[dict[str, Any]] = []
+    woken: list[str] = []
+    event_rows: list[dict[str, Any]] = []
+    for index, item, shape in fresh:
+        event = {k: v for k, v in shape.items() if k != "_row"}
+        outcome = EventOutcome(event_id=event["id"])
+        for wait in waits.get((item.name, item.key), []):
+            if wait.id in claimed or not event_accepted(wait.filter, wait.filter_envelope, event):
+                continue
+            claimed.add(wait.id)
+            inbox_rows.append(
+                {
+                    "run_id": wait.run_id,
+                    "token": wait.token,
+                    "kind": "event",
+                    "body": {"event": event},
+                    "at": now,
+                }
+            )
+            if wait.run_id not in outcome.resumed:
+                outcome.resumed.append(wait.run_id)
+                if item.ttl_ms:
+                    consumptions.append({"event_row_id": shape["_row"], "run_id": wait.run_id})
+        woken.extend(outcome.resumed)
+        outcome.started = start_triggered_runs(conn, tenant_id, event, now, definitions, schemas)
+        outcomes[index] = outcome
+        event_rows.append(
+            {
+                "id": shape["_row"],
+                "tenant_id": tenant_id,
+                "event_id": item.event_id,
+                "name": item.name,
+                "key": item.key,
+                "payload": item.payload,
+                "source_run_id": item.source_run_id,
+                "received_at": now,
+                "expires_at": now + timedelta(milliseconds=item.ttl_ms) if item.ttl_ms else None,
+                "result": {"resumed": outcome.resumed, "started": outcome.started},
+                "matched": bool(outcome.resumed or outcome.started),
+            }
         )
-    event = event_shape(row)
-    outcome = EventOutcome(event_id=event["id"])
-    outcome.resumed = resume_waits_for_event(
-        conn, tenant_id, event, row.id, now, buffered=row.expires_at is not None
-    )
-    outcome.started = start_triggered_runs(conn, tenant_id, event, now, definitions, schemas)
-    conn.execute(
-        t.events.update()
-        .where(t.events.c.id == row.id)
-        .values(
-            result={"resumed": outcome.resumed, "started": outcome.started},
-            matched=bool(outcome.resumed or outcome.started),
+    if claimed:
+        conn.execute(
+            t.waits.update()
+            .where(t.waits.c.id.in_(sorted(claimed)), t.waits.c.status == "open")
+            .values(status="resolved", resolved_at=now)
         )
+    if inbox_rows:
+        conn.execute(t.run_inbox.insert(), inbox_rows)
+    if consumptions:
+        conn.execute(t.event_consumptions.insert(), consumptions)
+    wake_runs(conn, list(dict.fromkeys(woken)), now)
+    if event_rows:
+        conn.execute(t.events.insert(), event_rows)
+    for index, item in enumerate(events):
+        if outcomes[index] is None:  # duplicate of an event earlier in this batch
+            first = outcomes[seen_ids[item.event_id or ""]]
+            assert first is not None
+            outcomes[index] = EventOutcome(
+                first.event_id, list(first.resumed), list(first.started), duplicate=True
+            )
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _earlier_events(conn: Connection, tenant_id: str, events: Sequence[EventIn]) -> dict[str, Any]:
+    ids = [item.event_id for item in events if item.event_id is not None]
+    if not ids:
+        return {}
+    rows = conn.execute(
+        sa.select(t.events.c.event_id, t.events.c.id, t.events.c.result).where(
+            t.events.c.tenant_id == tenant_id, t.events.c.event_id.in_(ids)
+        )
+    ).all()
+    return {row.event_id: row for row in rows}
+
+
+def _duplicate(row: Any) -> EventOutcome:
+    result = row.result or {}
+    return EventOutcome(
+        event_id=row.event_id or row.id,
+        resumed=list(result.get("resumed", [])),
+        started=list(result.get("started", [])),
+        duplicate=True,
     )
-    return outcome
+
+
+def _open_waits(
+    conn: Connection, tenant_id: str, pairs: list[tuple[str, str | None]]
+) -> dict[tuple[str, str | None], list[Any]]:
+    if not pairs:
+        return {}
+    names = sorted({name for name, _ in pairs})
+    keys = sorted({key for _, key in pairs if key is not None})
+    key_condition = t.waits.c.correlation_key.in_(keys) if keys else sa.false()
+    if any(key is None for _, key in pairs):
+        key_condition = sa.or_(key_condition, t.waits.c.correlation_key.is_(None))
+    query = (
+        sa.select(
+            t.waits.c.id,
+            t.waits.c.run_id,
+            t.waits.c.token,
+            t.waits.c.event_name,
+            t.waits.c.correlation_key,
+            t.waits.c.filter,
+            t.waits.c.filter_envelope,
+        )
+        .where(
+            t.waits.c.tenant_id == tenant_id,
+            t.waits.c.kind == "event",
+            t.waits.c.status == "open",
+            t.waits.c.event_name.in_(names),
+            key_condition,
+        )
+        .order_by(t.waits.c.id)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    grouped: dict[tuple[str, str | None], list[Any]] = {}
+    for row in conn.execute(query):
+        grouped.setdefault((row.event_name, row.correlation_key), []).append(row)
+    return grouped
 
 
 def start_triggered_runs(
