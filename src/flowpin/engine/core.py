@@ -13,10 +13,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowpin.clock import Clock
-from flowpin.definitions.models import Definition, RetryPolicy
+from flowpin.definitions.models import Definition, NodeStep, RetryPolicy
+from flowpin.definitions.walk import index_steps
 from flowpin.engine.publishing import next_slot
 from flowpin.engine.signals import add_inbox, iso, wake_runs
 from flowpin.engine.starting import NewRun, insert_run
+from flowpin.expressions.values import iter_secrets
 from flowpin.store import claims
 from flowpin.store import tables as t
 from flowpin.store.database import Database
@@ -67,6 +69,7 @@ class Core:
             registry, clock, secrets or EnvironmentSecrets(), stubs=stubs
         )
         self._definitions: dict[int, Definition] = {}
+        self._secret_steps: dict[int, frozenset[str]] = {}
         self._definitions_lock = threading.Lock()
         self._listeners: list[Callable[[], None]] = []
         self._listeners_lock = threading.Lock()
@@ -113,6 +116,20 @@ class Core:
             return cached
         with self.db.read() as conn:
             return self.definition_in(conn, version_id)
+
+    def secret_steps(self, version_id: int, definition: Definition) -> frozenset[str]:
+        """Ids of the steps whose config references a ``$secret`` (only their inputs need the
+        substitution walk at call time)."""
+        cached = self._secret_steps.get(version_id)
+        if cached is None:
+            cached = frozenset(
+                entry.id
+                for entry in index_steps(definition).entries
+                if isinstance(entry.node, NodeStep)
+                and next(iter_secrets(entry.node.config), None) is not None
+            )
+            self._secret_steps[version_id] = cached
+        return cached
 
     def action_retry(self, action_id: str, version: int) -> RetryPolicy | None:
         spec = self.registry.action(action_id, version)

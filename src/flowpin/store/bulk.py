@@ -59,9 +59,12 @@ def executemany(conn: Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> 
         conn.exec_driver_sql(sql, list(rows))
 
 
-UPDATE_ACTIVE_RUNS = (
-    "UPDATE runs SET state = ?, status = ?, current_step = ?, updated_at = ?, wake_at = ?, "
-    "lease_owner = ?, lease_expires_at = ? WHERE id = ?"
+UPDATE_HELD_RUNS = (
+    "UPDATE runs SET state = ?, status = ?, current_step = ?, updated_at = ? WHERE id = ?"
+)
+RELEASE_RUNS = (
+    "UPDATE runs SET state = ?, status = ?, current_step = ?, updated_at = ?, wake_at = NULL, "
+    "lease_owner = NULL, lease_expires_at = NULL WHERE id = ?"
 )
 UPDATE_TERMINAL_RUNS = (
     "UPDATE runs SET state = ?, status = ?, current_step = NULL, output = ?, error = ?, "

@@ -39,7 +39,8 @@ from flowpin.store.bulk import (
     FINISH_LEDGER,
     INSERT_HISTORY,
     INSERT_LEDGER,
-    UPDATE_ACTIVE_RUNS,
+    RELEASE_RUNS,
+    UPDATE_HELD_RUNS,
     UPDATE_TERMINAL_RUNS,
     Bulk,
     dumps,
@@ -153,27 +154,26 @@ def write_checkpoints(
     if active:
         inbox = _pending_inbox(conn, [req.run.id for req, _res in active])
         stamp = bulk.time(now)
-        lease = bulk.time(now + timedelta(seconds=services.lease_seconds))
-        rows = []
+        held: list[tuple[Any, ...]] = []
+        released: list[tuple[Any, ...]] = []
         for request, result in active:
             result.inbox = inbox.get(request.run.id, [])
             outcome = request.outcome
             outstanding = any(isinstance(c, CallAction) for c in outcome.commands)
             idle = not (result.inbox or outstanding or result.ledger_hits or result.busy)
             result.released = outcome.status.value == "WAITING" and idle
-            rows.append(
-                (
-                    dumps(outcome.state),
-                    outcome.status.value,
-                    outcome.current_steps[0] if outcome.current_steps else None,
-                    stamp,
-                    None if result.released else stamp,
-                    None if result.released else services.lease_owner,
-                    None if result.released else lease,
-                    request.run.id,
-                )
+            row = (
+                dumps(outcome.state),
+                outcome.status.value,
+                outcome.current_steps[0] if outcome.current_steps else None,
+                stamp,
+                request.run.id,
             )
-        executemany(conn, bulk.sql(UPDATE_ACTIVE_RUNS), rows)
+            (released if result.released else held).append(row)
+        # A run still held keeps its wake_at and lease columns as the claim set them (the
+        # renewer extends the lease), so its row's indexes are not rewritten on every step.
+        executemany(conn, bulk.sql(UPDATE_HELD_RUNS), held)
+        executemany(conn, bulk.sql(RELEASE_RUNS), released)
     executemany(conn, bulk.sql(INSERT_HISTORY), history_rows)
     return results
 
@@ -328,6 +328,8 @@ def _claim_ledger(
         for row in rows:
             existing[(tenant_id, row.key)] = row
     inserts: list[tuple[Any, ...]] = []
+    now_text = bulk.time(now)
+    lease_text = bulk.time(now + timedelta(seconds=services.lease_seconds))
     claimed_now: set[tuple[str, str]] = set()
     for request, result, call in wanted:
         run = request.run
@@ -360,9 +362,9 @@ def _claim_ledger(
                     call.action_id,
                     call.version,
                     call.attempt,
-                    bulk.time(lease),
-                    bulk.time(now),
-                    bulk.time(now),
+                    lease_text if call.timeout_ms is None else bulk.time(lease),
+                    now_text,
+                    now_text,
                     call.timeout_ms,
                     json_param(call.input),
                 )

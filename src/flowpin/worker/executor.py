@@ -47,6 +47,7 @@ class ActionExecutor:
         self.clock = clock
         self.secrets = secrets
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="flowpin-action")
+        self._sync = _SyncBatcher(self.pool, threads)
         self.stubs = stubs or {}
 
     def close(self) -> None:
@@ -73,12 +74,16 @@ class ActionExecutor:
                     f"action {call.action_id}@{call.version} is not registered in this worker",
                 )
             )
-        try:
-            raw_input = substitute_secrets(
-                call.input, lambda name: self.secrets(context["tenant_id"], name)
-            )
-        except KeyError as exc:
-            raise _Failed(_error("ValidationError", f"unknown secret {exc.args[0]!r}")) from None
+        raw_input = call.input
+        if call.step_id in context["secret_steps"]:
+            try:
+                raw_input = substitute_secrets(
+                    call.input, lambda name: self.secrets(context["tenant_id"], name)
+                )
+            except KeyError as exc:
+                raise _Failed(
+                    _error("ValidationError", f"unknown secret {exc.args[0]!r}")
+                ) from None
         ctx = ActionContext(
             run_id=context["run_id"],
             step_id=call.step_id,
@@ -113,10 +118,8 @@ class ActionExecutor:
             if is_async:
                 output = await asyncio.wait_for(handler(*args), timeout)
             else:
-                loop = asyncio.get_running_loop()
-                output = await asyncio.wait_for(
-                    loop.run_in_executor(self.pool, lambda: handler(*args)), timeout
-                )
+                pending = self._sync.submit(lambda: handler(*args))
+                output = await (asyncio.wait_for(pending, timeout) if timeout else pending)
         except TimeoutError:
             raise _Failed(
                 _error("TimeoutError", f"action timed out after {call.timeout_ms} ms")
@@ -152,6 +155,61 @@ class ActionExecutor:
                     data={"errors": _errors(exc)},
                 )
             ) from None
+
+
+class _SyncBatcher:
+    """Hands sync handler calls to the thread pool in chunks.
+
+    One thread hop per call dominated a trivial action's cost (measured: more than the
+    checkpoint), so the calls that become ready in one event-loop iteration are split into one
+    chunk per thread; each thread runs its chunk and posts all results back at once. A slow
+    handler delays only the calls queued behind it in its own chunk.
+    """
+
+    def __init__(self, pool: ThreadPoolExecutor, threads: int) -> None:
+        self.pool = pool
+        self.threads = threads
+        self.queue: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
+        self.scheduled = False
+
+    def submit(self, fn: Callable[[], Any]) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self.queue.append((fn, future))
+        if not self.scheduled:
+            self.scheduled = True
+            loop.call_soon(self._flush, loop)
+        return future
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.scheduled = False
+        items, self.queue = self.queue, []
+        size = max(1, -(-len(items) // self.threads))
+        for start in range(0, len(items), size):
+            self.pool.submit(self._run, loop, items[start : start + size])
+
+    def _run(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        chunk: list[tuple[Callable[[], Any], asyncio.Future[Any]]],
+    ) -> None:
+        done: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        for fn, future in chunk:
+            try:
+                done.append((future, fn(), None))
+            except BaseException as exc:
+                done.append((future, None, exc))
+        loop.call_soon_threadsafe(self._deliver, done)
+
+    @staticmethod
+    def _deliver(done: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+        for future, value, exc in done:
+            if future.done():
+                continue  # timed out meanwhile
+            if exc is not None:
+                future.set_exception(exc)
+            else:
+                future.set_result(value)
 
 
 class _Failed(Exception):

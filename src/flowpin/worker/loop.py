@@ -302,6 +302,7 @@ class Worker:
             tenant_id=run.tenant_id,
         )
         context = {
+            "secret_steps": core.secret_steps(run.version_id, definition),
             "run_id": run.id,
             "workflow_key": run.workflow_key,
             "version": run.version_number,
