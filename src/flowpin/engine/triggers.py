@@ -96,6 +96,7 @@ def submit_events(
         }
         fresh.append((index, item, shape))
     waits = _open_waits(conn, tenant_id, [(item.name, item.key) for _, item, _ in fresh])
+    triggers = _event_triggers(conn, tenant_id, sorted({item.name for _, item, _ in fresh}))
     claimed: set[int] = set()
     inbox_rows: list[dict[str, Any]] = []
     consumptions: list[dict[str, Any]] = []
@@ -122,7 +123,15 @@ def submit_events(
                 if item.ttl_ms:
                     consumptions.append({"event_row_id": shape["_row"], "run_id": wait.run_id})
         woken.extend(outcome.resumed)
-        outcome.started = start_triggered_runs(conn, tenant_id, event, now, definitions, schemas)
+        outcome.started = start_triggered_runs(
+            conn,
+            tenant_id,
+            event,
+            now,
+            definitions,
+            schemas,
+            triggers=triggers.get(item.name, []),
+        )
         outcomes[index] = outcome
         event_rows.append(
             {
@@ -221,16 +230,13 @@ def _open_waits(
     return grouped
 
 
-def start_triggered_runs(
-    conn: Connection,
-    tenant_id: str,
-    event: dict[str, Any],
-    now: datetime,
-    definitions: DefinitionLookup,
-    schemas: Any,
-) -> list[str]:
+def _event_triggers(conn: Connection, tenant_id: str, names: list[str]) -> dict[str, list[Any]]:
+    """The event triggers of the latest versions, by event name, for a batch of names."""
+    if not names:
+        return {}
     rows = conn.execute(
         sa.select(
+            t.event_triggers.c.event_name,
             t.event_triggers.c.workflow_id,
             t.event_triggers.c.version_id,
             t.event_triggers.c.trigger_index,
@@ -240,12 +246,30 @@ def start_triggered_runs(
         )
         .join(t.workflows, t.workflows.c.id == t.event_triggers.c.workflow_id)
         .join(t.workflow_versions, t.workflow_versions.c.id == t.event_triggers.c.version_id)
-        .where(
-            t.event_triggers.c.tenant_id == tenant_id,
-            t.event_triggers.c.event_name == event["name"],
-        )
+        .where(t.event_triggers.c.tenant_id == tenant_id, t.event_triggers.c.event_name.in_(names))
         .order_by(t.event_triggers.c.id)
     ).all()
+    grouped: dict[str, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row.event_name, []).append(row)
+    return grouped
+
+
+def start_triggered_runs(
+    conn: Connection,
+    tenant_id: str,
+    event: dict[str, Any],
+    now: datetime,
+    definitions: DefinitionLookup,
+    schemas: Any,
+    *,
+    triggers: list[Any] | None = None,
+) -> list[str]:
+    rows = (
+        triggers
+        if triggers is not None
+        else _event_triggers(conn, tenant_id, [event["name"]]).get(event["name"], [])
+    )
     started: list[str] = []
     for row in rows:
         if row.paused:
