@@ -153,8 +153,28 @@ def run_benchmarks(url: str, runs: int) -> list[tuple[str, float, str]]:
     done = sum(engine.get_run(i)["status"] == "SUCCEEDED" for i in ids)
     assert done == runs, f"W3: only {done} of {runs} runs succeeded"
     results.append(("W3 pure steps/s", runs * 20 / elapsed, f"{runs}×20 in {elapsed:.2f}s"))
+    results.append(parked_memory(engine))
     engine.close()
     return results
+
+
+def parked_memory(engine: Engine, parked: int = 20_000) -> tuple[str, float, str]:
+    """A worker's memory must not grow with the number of parked runs: it never loads them.
+    Park ``parked`` runs, then measure the RSS growth of a worker pass over the database."""
+    for i in range(parked):
+        engine.start("bench-w2", {}, subject=f"parked-{i}")
+    engine.run_worker(until_idle=True)  # parks them all
+    before = current_rss_mb()
+    for _ in range(5):
+        engine.run_worker(until_idle=True)
+    grown = current_rss_mb() - before
+    return (f"RSS growth, {parked:,} parked runs", grown, "MB over 5 idle worker passes")
+
+
+def current_rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def main() -> None:
@@ -170,7 +190,10 @@ def main() -> None:
     print(f"physical limit: raw single-row INSERT+COMMIT = {physical:,.0f}/s")
     print(f"{'workload':34} {'rate':>12} {'× raw commit':>13}  detail")
     for name, rate, detail in results:
-        print(f"{name:34} {rate:12,.0f} {rate / physical:13.2f}  {detail}")
+        if name.startswith("RSS"):
+            print(f"{name:34} {rate:12,.1f} {'':13}  {detail}")
+        else:
+            print(f"{name:34} {rate:12,.0f} {rate / physical:13.2f}  {detail}")
     print(f"peak RSS: {rss_mb():.0f} MB")
 
 
