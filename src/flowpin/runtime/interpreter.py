@@ -23,6 +23,7 @@ from flowpin.expressions.jsonata import DEFAULT_LIMITS, Limits
 from flowpin.expressions.paths import MISSING, lookup
 from flowpin.runtime._utils import ms
 from flowpin.runtime.decisions import (
+    CallAction,
     Input,
     Outcome,
     RunInfo,
@@ -44,7 +45,14 @@ from flowpin.runtime.state import (
 )
 from flowpin.types import JSONObject
 
-__all__ = ["ActionRetry", "advance", "resume_timers", "retry_state", "start_state"]
+__all__ = [
+    "ActionRetry",
+    "advance",
+    "pending_calls",
+    "resume_timers",
+    "retry_state",
+    "start_state",
+]
 
 
 # --------------------------------------------------------------------------- public API
@@ -179,3 +187,33 @@ def _frames_to(program: Program, state: JSONObject, step_id: str) -> JSONObject:
                     caught = saved
             frame["e"] = caught
     return frame
+
+
+def pending_calls(definition: Definition, state: JSONObject) -> list[CallAction]:
+    """The action calls a checkpointed state is waiting for, rebuilt from its frames.
+
+    A worker that takes over a run (after a crash, or after giving the run back while another
+    run held its idempotency key) issues these again; the ledger decides whether the handler
+    really runs. Calls whose frame predates the recorded key are left to the ledger's rows."""
+    program = program_for(definition)
+    calls = []
+    for ctx in leaves(state):
+        frame = ctx.frame
+        if frame.get("st") != "call" or "k" not in frame:
+            continue
+        info = program.steps.get(frame["s"])
+        if info is None or info.kind != ACTION:
+            continue
+        calls.append(
+            CallAction(
+                ctx.prefix + frame["s"],
+                frame["s"],
+                info.config.action_id,
+                info.config.version,
+                frame.get("in"),
+                frame["k"],
+                frame.get("n", 1),
+                info.step.timeout_ms,
+            )
+        )
+    return calls

@@ -441,6 +441,7 @@ class Machine(NodeSteps):
                 )
                 frame.pop("st", None)
                 frame.pop("due", None)
+                frame.pop("k", None)
                 frame["n"] = attempt + 1
                 frame.setdefault("t0", now_ms)
                 if delay <= 0:
@@ -451,6 +452,7 @@ class Machine(NodeSteps):
                 self.commands.append(WaitUntil(token, info.step.id, due, "retry"))
                 return None
         inputs = frame.pop("in", None)
+        frame.pop("k", None)
         if info.step.on_error == "continue":
             self._hist(ctx, info, "continued", now, attempt=attempt, input=inputs, error=error)
             self.env["meta"] = {**self.env["meta"], "lastError": error}

@@ -144,6 +144,7 @@ class NodeSteps:
             key = idempotency_key(self.run_id, ident, config.action_id, config.version)
         frame["st"] = "call"
         frame["in"] = arguments
+        frame["k"] = key
         if "t0" not in frame:
             frame["t0"] = self._ms(now)
         self.commands.append(

@@ -98,6 +98,22 @@ def renew_leases(
     )
 
 
+def defer(
+    conn: Connection, owner: str, run_id: str, claim_count: int, now: datetime, seconds: float
+) -> None:
+    """Give a claimed run back, claimable again after ``seconds``."""
+    conn.execute(
+        t.runs.update()
+        .where(
+            t.runs.c.id == run_id,
+            t.runs.c.lease_owner == owner,
+            t.runs.c.claim_count == claim_count,
+            t.runs.c.status.in_(ACTIVE),
+        )
+        .values(lease_owner=None, lease_expires_at=None, wake_at=now + timedelta(seconds=seconds))
+    )
+
+
 def release_all(conn: Connection, owner: str, now: datetime) -> None:
     """On a graceful stop: hand every run back at once instead of waiting for lease expiry."""
     conn.execute(

@@ -33,7 +33,7 @@ from flowpin.runtime.decisions import (
     RunInfo,
     WaitResolved,
 )
-from flowpin.runtime.interpreter import advance
+from flowpin.runtime.interpreter import advance, pending_calls
 from flowpin.store import claims
 from flowpin.types import RunStatus
 from flowpin.worker.checkpoint import (
@@ -47,6 +47,9 @@ if TYPE_CHECKING:
     from flowpin.engine.core import Core
 
 log = logging.getLogger("flowpin.worker")
+
+BUSY_ROUNDS = 50
+"""How many 20 ms rounds a run waits for another run's hold on an idempotency key."""
 
 
 @dataclass(slots=True)
@@ -224,6 +227,11 @@ class Worker:
         with self.core.db.read() as conn:
             return claims.next_wakeup(conn, self.core.clock.now())
 
+    def _defer(self, run: ClaimedRun, seconds: float) -> None:
+        now = self.core.clock.now()
+        with self.core.db.write() as conn:
+            claims.defer(conn, self.owner, run.id, run.claim_count, now, seconds)
+
     def _release_all(self) -> None:
         with self.core.db.write() as conn:
             claims.release_all(conn, self.owner, self.core.clock.now())
@@ -320,7 +328,10 @@ class Worker:
         consumed = [row.id for row in inbox]
         completed: list[tuple[CallAction, ActionResult]] = []
         inflight: dict[str, tuple[CallAction, asyncio.Task[ActionResult]]] = {}
-        recovered = [_call_of(row) for row in started]
+        # Calls the last checkpoint was waiting for: re-issued, and the ledger decides whether
+        # a handler really runs (a previous claimant may have died mid-call).
+        recovered = pending_calls(definition, state) + [_call_of(row) for row in started]
+        busy_rounds = 0
         busy: list[CallAction] = []
         idle_rounds = 0
         outcome: Outcome | None = None
@@ -382,6 +393,12 @@ class Worker:
             if inputs:
                 continue
             if busy and not inflight:
+                busy_rounds += 1
+                if busy_rounds > BUSY_ROUNDS:
+                    # The key's holder is slow or dead: give the run back and look again once
+                    # the holder's lease may have expired, instead of spinning here.
+                    await self._in_db(self._defer, run, self.options.lease_seconds / 3)
+                    return
                 await asyncio.sleep(0.02)
                 continue
             if not inflight:
