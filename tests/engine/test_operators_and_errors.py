@@ -283,20 +283,7 @@ def test_canceled_run_is_not_revived_by_a_stale_worker(harness) -> None:
     definition = engine.core.definition_by_version(row.version_id)
     info = RunInfo(run, row.workflow_key, row.version_number, row.subject, row.created_at)
     outcome = advance(definition, row.state, info, [])
-    held = ClaimedRun(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        workflow_id=row.workflow_id,
-        workflow_key=row.workflow_key,
-        version_id=row.version_id,
-        version_number=row.version_number,
-        subject=row.subject,
-        created_at=row.created_at,
-        parent_run_id=None,
-        parent_token=None,
-        state=row.state,
-        claim_count=row.claim_count,
-    )
+    held = ClaimedRun.from_row(row)
     with engine.db.write() as conn:
         [result] = write_checkpoints(
             conn,

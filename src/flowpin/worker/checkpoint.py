@@ -47,6 +47,7 @@ from flowpin.store.bulk import (
     executemany,
     json_param,
 )
+from flowpin.store.claims import inbox_for
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")
 
@@ -67,6 +68,24 @@ class ClaimedRun:
     parent_token: str | None
     state: dict[str, Any]
     claim_count: int
+
+    @classmethod
+    def from_row(cls, row: Any) -> ClaimedRun:
+        """From a ``runs`` row as ``claims.claim_runs`` returns it."""
+        return cls(
+            id=row.id,
+            tenant_id=row.tenant_id,
+            workflow_id=row.workflow_id,
+            workflow_key=row.workflow_key,
+            version_id=row.version_id,
+            version_number=row.version_number,
+            subject=row.subject,
+            created_at=row.created_at,
+            parent_run_id=row.parent_run_id,
+            parent_token=row.parent_token,
+            state=row.state,
+            claim_count=row.claim_count,
+        )
 
 
 @dataclass(slots=True)
@@ -152,7 +171,7 @@ def write_checkpoints(
         )
         _close_runs(conn, [req for req, _res in terminal], now)
     if active:
-        inbox = _pending_inbox(conn, [req.run.id for req, _res in active])
+        inbox = inbox_for(conn, [req.run.id for req, _res in active])
         stamp = bulk.time(now)
         held: list[tuple[Any, ...]] = []
         released: list[tuple[Any, ...]] = []
@@ -206,16 +225,6 @@ def _fence(
         else:
             live.append((request, result))
     return live
-
-
-def _pending_inbox(conn: Connection, run_ids: list[str]) -> dict[str, list[Any]]:
-    rows = conn.execute(
-        sa.select(t.run_inbox).where(t.run_inbox.c.run_id.in_(run_ids)).order_by(t.run_inbox.c.id)
-    ).all()
-    grouped: dict[str, list[Any]] = {}
-    for row in rows:
-        grouped.setdefault(row.run_id, []).append(row)
-    return grouped
 
 
 def _apply_command(

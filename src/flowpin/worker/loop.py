@@ -195,20 +195,7 @@ class Worker:
             started = claims.started_calls_for(conn, ids)
         return [
             (
-                ClaimedRun(
-                    id=row.id,
-                    tenant_id=row.tenant_id,
-                    workflow_id=row.workflow_id,
-                    workflow_key=row.workflow_key,
-                    version_id=row.version_id,
-                    version_number=row.version_number,
-                    subject=row.subject,
-                    created_at=row.created_at,
-                    parent_run_id=row.parent_run_id,
-                    parent_token=row.parent_token,
-                    state=row.state,
-                    claim_count=row.claim_count,
-                ),
+                ClaimedRun.from_row(row),
                 inbox.get(row.id, []),
                 started.get(row.id, []),
             )
