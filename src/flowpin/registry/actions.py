@@ -94,7 +94,10 @@ class ActionContext:
     )
     """A logger whose records carry the run, step and attempt; one is made when not given."""
 
-    def __post_init__(self) -> None:
+    @property
+    def log(self) -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+        """A logger whose records carry the run, step and attempt (made on first use: most
+        handlers never log, and a context is built for every call)."""
         if self.logger is None:
             adapter = logging.LoggerAdapter(
                 logging.getLogger("flowpin.action"),
@@ -108,10 +111,7 @@ class ActionContext:
                 },
             )
             object.__setattr__(self, "logger", adapter)
-
-    @property
-    def log(self) -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
-        assert self.logger is not None  # set in __post_init__
+        assert self.logger is not None
         return self.logger
 
 
