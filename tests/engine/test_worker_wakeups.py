@@ -1,0 +1,53 @@
+"""A running worker is woken by new work in its own process, not by its poll interval."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from flowpin.engine import Engine
+from flowpin.worker.loop import WorkerOptions
+
+
+def wait_until(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
+
+
+def test_start_and_event_wake_a_sleeping_worker(db_url: str) -> None:
+    engine = Engine(db_url)
+    engine.publish(
+        {
+            "key": "wake",
+            "steps": [
+                {
+                    "id": "w",
+                    "type": "event.wait",
+                    "config": {"eventName": "go", "timeoutMs": 60000},
+                },
+                {"id": "s", "type": "state.set", "config": {"state": "DONE"}},
+            ],
+        }
+    )
+    stop = threading.Event()
+    # A poll interval far longer than the test: only the in-process wake-up can explain speed.
+    options = WorkerOptions(poll_seconds=60)
+    worker = threading.Thread(target=lambda: engine.run_worker(options=options, stop=stop))
+    worker.start()
+    try:
+        time.sleep(0.2)  # the worker is idle, sleeping on its poll
+        started = time.monotonic()
+        run = engine.start("wake", {}, subject="x")
+        assert wait_until(lambda: engine.get_run(run)["status"] == "WAITING", 5)
+        engine.send_event("go", "x")
+        assert wait_until(lambda: engine.get_run(run)["status"] == "SUCCEEDED", 5)
+        assert time.monotonic() - started < 5
+    finally:
+        stop.set()
+        worker.join(10)
+        engine.close()
+    assert not worker.is_alive()
