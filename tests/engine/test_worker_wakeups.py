@@ -51,3 +51,44 @@ def test_start_and_event_wake_a_sleeping_worker(db_url: str) -> None:
         worker.join(10)
         engine.close()
     assert not worker.is_alive()
+
+
+def test_work_from_another_process_wakes_the_worker_through_listen_notify(db_url: str) -> None:
+    """Two engines share nothing in memory, as two processes would: only the database can tell
+    the worker of one that the other created work."""
+    if db_url.startswith("sqlite"):
+        import pytest
+
+        pytest.skip("needs LISTEN/NOTIFY (PostgreSQL); SQLite's cross-process backstop is the poll")
+    worker_side = Engine(db_url)
+    client_side = Engine(db_url)
+    client_side.publish(
+        {
+            "key": "remote",
+            "steps": [
+                {
+                    "id": "w",
+                    "type": "event.wait",
+                    "config": {"eventName": "go", "timeoutMs": 60000},
+                },
+                {"id": "nap", "type": "time.wait", "config": {"durationMs": 300}},
+            ],
+        }
+    )
+    stop = threading.Event()
+    options = WorkerOptions(poll_seconds=60)
+    worker = threading.Thread(target=lambda: worker_side.run_worker(options=options, stop=stop))
+    worker.start()
+    try:
+        time.sleep(0.5)  # the worker is idle, sleeping on its 60 s poll
+        run = client_side.start("remote", {}, subject="r")
+        assert wait_until(lambda: client_side.get_run(run)["status"] == "WAITING", 5)
+        client_side.send_event("go", "r")
+        # resumed by the notification, then a 300 ms timer it learned of by notification too
+        assert wait_until(lambda: client_side.get_run(run)["status"] == "SUCCEEDED", 5)
+    finally:
+        stop.set()
+        worker.join(10)
+        worker_side.close()
+        client_side.close()
+    assert not worker.is_alive()

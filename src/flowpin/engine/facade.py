@@ -22,7 +22,8 @@ import sqlalchemy as sa
 from flowpin.clock import Clock, SystemClock
 from flowpin.definitions.loader import load_document
 from flowpin.definitions.models import Definition
-from flowpin.engine import views
+from flowpin.engine import tenancy, views
+from flowpin.engine import workflows_admin as admin
 from flowpin.engine.batching import GroupCommitter
 from flowpin.engine.core import Core
 from flowpin.engine.publishing import (
@@ -77,6 +78,7 @@ class Engine:
             lease_seconds=lease_seconds,
         )
         self._events: GroupCommitter[EventIn, EventOutcome] = GroupCommitter(self._submit_events)
+        self._tenant_views: dict[str, Engine] = {tenant: self}
 
     def close(self) -> None:
         self.core.executor.close()
@@ -371,6 +373,114 @@ class Engine:
             subject=run.subject,
             version=None if latest else run.version_number,
         )
+
+    # ---------------------------------------------------------------- tenants and keys
+
+    def for_tenant(self, tenant: str) -> Engine:
+        """The same engine seen as ``tenant``: shares the database, registry, clock, core and
+        workers (nothing is re-created; views are cached). Close only the original engine."""
+        view = self._tenant_views.get(tenant)
+        if view is not None:
+            return view
+        view = object.__new__(Engine)
+        view.db, view.registry, view.clock, view.core = (
+            self.db,
+            self.registry,
+            self.clock,
+            self.core,
+        )
+        view.tenant = tenant
+        view._events = GroupCommitter(view._submit_events)
+        view._tenant_views = self._tenant_views
+        return self._tenant_views.setdefault(tenant, view)
+
+    def create_api_key(self, role: str, *, name: str | None = None) -> tenancy.NewKey:
+        """A new API key of this tenant; the returned ``key`` is shown once, only its hash is
+        stored."""
+        with self.db.write() as conn:
+            return tenancy.create_key(conn, self.tenant, role, self.clock.now(), name=name)
+
+    def list_api_keys(self) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            return tenancy.list_keys(conn, self.tenant)
+
+    def authenticate(self, key: str) -> tenancy.Principal | None:
+        """The tenant and role of an API key (any tenant), or None when it is unknown."""
+        with self.db.read() as conn:
+            return tenancy.authenticate(conn, key)
+
+    def has_api_keys(self) -> bool:
+        with self.db.read() as conn:
+            return tenancy.any_key(conn)
+
+    # ---------------------------------------------------------------- workflow administration
+
+    def list_workflows(
+        self, *, search: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> dict[str, Any]:
+        with self.db.read() as conn:
+            return admin.list_workflows(
+                conn, self.tenant, search=search, limit=limit, cursor=cursor
+            )
+
+    def get_workflow(self, key: str) -> dict[str, Any]:
+        with self.db.read() as conn:
+            return admin.workflow_view(conn, self.tenant, key)
+
+    def create_workflow(
+        self, key: str, *, name: str | None = None, draft: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        with self.db.write() as conn:
+            admin.create_workflow(conn, self.tenant, key, name, draft, self.clock.now())
+            return admin.workflow_view(conn, self.tenant, key)
+
+    def set_layout(self, key: str, layout: dict[str, Any]) -> dict[str, Any]:
+        with self.db.write() as conn:
+            return admin.set_layout(conn, self.tenant, key, layout, self.clock.now())
+
+    def update_workflow(self, key: str, **changes: Any) -> dict[str, Any]:
+        """Change settings: ``name``, ``paused``, ``concurrencyLimit``."""
+        with self.db.write() as conn:
+            admin.update_settings(conn, self.tenant, key, changes, self.clock.now())
+            return admin.workflow_view(conn, self.tenant, key)
+
+    def duplicate_workflow(
+        self, key: str, new_key: str, *, name: str | None = None
+    ) -> dict[str, Any]:
+        with self.db.write() as conn:
+            admin.duplicate_workflow(conn, self.tenant, key, new_key, name, self.clock.now())
+            return admin.workflow_view(conn, self.tenant, new_key)
+
+    def delete_workflow(self, key: str) -> None:
+        with self.db.write() as conn:
+            admin.delete_workflow(conn, self.tenant, key)
+
+    def cancel_all(self, key: str) -> list[str]:
+        """Cancel every active run of a workflow (children with their parents)."""
+        now = self.clock.now()
+        with self.db.write() as conn:
+            run_ids = admin.active_top_level_runs(conn, self.tenant, key)
+            for run_id in run_ids:
+                _cancel_tree(conn, run_id, now)
+        return run_ids
+
+    def page_runs(self, **filters: Any) -> dict[str, Any]:
+        """Runs newest first with filters (see ``workflows_admin.page_runs``) and a cursor."""
+        with self.db.read() as conn:
+            return admin.page_runs(conn, self.tenant, **filters)
+
+    def list_events(
+        self,
+        *,
+        name: str | None = None,
+        key: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        with self.db.read() as conn:
+            return admin.page_events(
+                conn, self.tenant, name=name, key=key, limit=limit, cursor=cursor
+            )
 
     # ---------------------------------------------------------------- workers
 

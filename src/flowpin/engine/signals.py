@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from flowpin.errors import ExpressionError
 from flowpin.expressions.jsonata import compile_expression
 from flowpin.store import tables as t
+from flowpin.store.notify import signal_work
 
 log = logging.getLogger("flowpin.events")
 
@@ -45,6 +46,7 @@ def wake_runs(conn: Connection, run_ids: list[str], now: datetime) -> None:
         .where(t.runs.c.id.in_(run_ids), t.runs.c.status.in_(ACTIVE), t.runs.c.wake_at.is_(None))
         .values(wake_at=now)
     )
+    signal_work(conn)
 
 
 def claim_wait(conn: Connection, wait_id: int, now: datetime, status: str = "resolved") -> bool:

@@ -21,6 +21,7 @@ from flowpin.definitions.models import Definition
 from flowpin.errors import FlowpinError
 from flowpin.runtime.interpreter import start_state
 from flowpin.store import tables as t
+from flowpin.store.notify import signal_work
 
 
 class PayloadInvalid(FlowpinError):
@@ -99,6 +100,7 @@ def insert_run(conn: Connection, new: NewRun, definition: Definition, now: datet
             conn.execute(t.runs.insert().values(**values))
     except IntegrityError:
         return None
+    signal_work(conn)
     return run_id
 
 

@@ -48,6 +48,7 @@ from flowpin.store.bulk import (
     json_param,
 )
 from flowpin.store.claims import inbox_for
+from flowpin.store.notify import signal_work
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")
 
@@ -418,6 +419,8 @@ def _insert_wait(
     now: datetime,
     **values: Any,
 ) -> int:
+    if values.get("due_at") is not None:
+        signal_work(conn)  # other workers recompute when they next have something due
     return int(
         conn.execute(
             t.waits.insert()

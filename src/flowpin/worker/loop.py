@@ -35,6 +35,7 @@ from flowpin.runtime.decisions import (
 )
 from flowpin.runtime.interpreter import advance, pending_calls
 from flowpin.store import claims
+from flowpin.store.notify import Listener
 from flowpin.types import RunStatus
 from flowpin.worker.checkpoint import (
     CheckpointRequest,
@@ -101,6 +102,10 @@ class Worker:
         self._wake = asyncio.Event()
         self._commit_wake = asyncio.Event()
         unsubscribe = self.core.subscribe(lambda: loop.call_soon_threadsafe(self._wake_up))
+        listener = None
+        if not self.core.db.is_sqlite:
+            listener = Listener(self.core.db.url, lambda: loop.call_soon_threadsafe(self._wake_up))
+            listener.start()
         committer = asyncio.create_task(self._committer())
         renewer = asyncio.create_task(self._renewer())
         try:
@@ -118,6 +123,8 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
             unsubscribe()
+            if listener is not None:
+                await asyncio.get_running_loop().run_in_executor(None, listener.stop)
             await self._in_db(self._release_all)
             self._db.shutdown(wait=True)
 

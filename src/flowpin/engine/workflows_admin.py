@@ -1,0 +1,444 @@
+"""Workflow administration and paged listings for the HTTP API (SPEC §5, §7): list and get
+workflows, create, layout, settings, duplicate, delete; runs and events with cursor paging.
+
+Every function takes the tenant and filters by it: another tenant's rows look like missing ones.
+Cursors are opaque strings (base64 of the last row's sort key), stable under inserts.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from flowpin.engine.publishing import ensure_tenant, save_draft, workflow_row
+from flowpin.engine.views import iso
+from flowpin.errors import ConflictError, FlowpinError
+from flowpin.store import tables as t
+
+TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")
+KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+MAX_PAGE = 500
+
+
+class BadRequest(FlowpinError):
+    code = "request.invalid"
+
+
+# ---------------------------------------------------------------- cursors
+
+
+def encode_cursor(*parts: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, size: int) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        parts = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("malformed cursor", code="request.bad_cursor") from None
+    if not isinstance(parts, list) or len(parts) != size:
+        raise BadRequest("malformed cursor", code="request.bad_cursor")
+    return parts
+
+
+def _limit(limit: int) -> int:
+    return max(1, min(int(limit), MAX_PAGE))
+
+
+def _time(value: str | datetime | None) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(f"not an ISO time: {value!r}", code="request.bad_time") from None
+    if moment.tzinfo is None:
+        raise BadRequest(f"time needs a zone (e.g. Z): {value!r}", code="request.bad_time")
+    return moment
+
+
+# ---------------------------------------------------------------- workflows
+
+
+def _active_counts(conn: Connection, tenant_id: str) -> sa.Subquery:
+    return (
+        sa.select(t.runs.c.workflow_id, sa.func.count().label("active"))
+        .where(t.runs.c.tenant_id == tenant_id, t.runs.c.status.not_in(TERMINAL))
+        .group_by(t.runs.c.workflow_id)
+        .subquery()
+    )
+
+
+def _latest_versions() -> sa.Subquery:
+    return (
+        sa.select(
+            t.workflow_versions.c.workflow_id,
+            sa.func.max(t.workflow_versions.c.number).label("latest"),
+        )
+        .group_by(t.workflow_versions.c.workflow_id)
+        .subquery()
+    )
+
+
+def list_workflows(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    search: str | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Workflows by key, with their latest version and active run count; ``search`` matches
+    key or name (case-insensitive substring)."""
+    active = _active_counts(conn, tenant_id)
+    latest = _latest_versions()
+    query = (
+        sa.select(
+            t.workflows.c.key,
+            t.workflows.c.name,
+            t.workflows.c.paused,
+            t.workflows.c.concurrency_limit,
+            t.workflows.c.draft_revision,
+            t.workflows.c.updated_at,
+            latest.c.latest,
+            active.c.active,
+        )
+        .select_from(
+            t.workflows.outerjoin(latest, latest.c.workflow_id == t.workflows.c.id).outerjoin(
+                active, active.c.workflow_id == t.workflows.c.id
+            )
+        )
+        .where(t.workflows.c.tenant_id == tenant_id)
+    )
+    if search:
+        pattern = f"%{search.lower()}%"
+        query = query.where(
+            sa.or_(
+                sa.func.lower(t.workflows.c.key).like(pattern),
+                sa.func.lower(sa.func.coalesce(t.workflows.c.name, "")).like(pattern),
+            )
+        )
+    if cursor:
+        (after,) = decode_cursor(cursor, 1)
+        query = query.where(t.workflows.c.key > str(after))
+    size = _limit(limit)
+    rows = conn.execute(query.order_by(t.workflows.c.key).limit(size + 1)).all()
+    items = [
+        {
+            "key": r.key,
+            "name": r.name,
+            "paused": bool(r.paused),
+            "concurrencyLimit": r.concurrency_limit,
+            "draftRevision": r.draft_revision,
+            "latestVersion": r.latest,
+            "activeRuns": r.active or 0,
+            "updatedAt": iso(r.updated_at),
+        }
+        for r in rows[:size]
+    ]
+    next_cursor = encode_cursor(rows[size - 1].key) if len(rows) > size else None
+    return {"items": items, "nextCursor": next_cursor}
+
+
+def workflow_view(conn: Connection, tenant_id: str, key: str) -> dict[str, Any]:
+    row = workflow_row(conn, tenant_id, key)
+    versions = conn.execute(
+        sa.select(t.workflow_versions.c.number, t.workflow_versions.c.hash)
+        .where(t.workflow_versions.c.workflow_id == row.id)
+        .order_by(t.workflow_versions.c.number.desc())
+        .limit(1)
+    ).first()
+    active = conn.execute(
+        sa.select(t.runs.c.version_number, sa.func.count())
+        .where(t.runs.c.workflow_id == row.id, t.runs.c.status.not_in(TERMINAL))
+        .group_by(t.runs.c.version_number)
+    ).all()
+    by_version = {str(number): count for number, count in active}
+    latest = versions.number if versions else None
+    older = sum(count for number, count in active if latest is not None and number < latest)
+    return {
+        "key": row.key,
+        "name": row.name,
+        "draft": row.draft,
+        "draftRevision": row.draft_revision,
+        "layout": row.layout or {},
+        "paused": bool(row.paused),
+        "concurrencyLimit": row.concurrency_limit,
+        "latestVersion": latest,
+        "latestHash": versions.hash if versions else None,
+        "activeRuns": {"total": sum(by_version.values()), "byVersion": by_version},
+        "runsOnOlderVersions": older,
+        "createdAt": iso(row.created_at),
+        "updatedAt": iso(row.updated_at),
+    }
+
+
+def check_key(key: Any) -> str:
+    if not isinstance(key, str) or not KEY_PATTERN.match(key):
+        raise BadRequest(
+            f"workflow key {key!r} must match {KEY_PATTERN.pattern}", code="workflow.bad_key"
+        )
+    return key
+
+
+def create_workflow(
+    conn: Connection,
+    tenant_id: str,
+    key: str,
+    name: str | None,
+    draft: dict[str, Any] | None,
+    now: datetime,
+) -> int:
+    """A new workflow with its first draft; 409 when the key is taken."""
+    check_key(key)
+    ensure_tenant(conn, tenant_id, now)
+    exists = conn.execute(
+        sa.select(t.workflows.c.id).where(
+            t.workflows.c.tenant_id == tenant_id, t.workflows.c.key == key
+        )
+    ).first()
+    if exists is not None:
+        raise ConflictError(f"workflow {key!r} already exists", code="workflow.exists")
+    document = dict(draft) if draft is not None else {"key": key, "steps": []}
+    document["key"] = key
+    if name is not None:
+        document["name"] = name
+    document.setdefault("name", key)
+    return save_draft(conn, tenant_id, document, now)
+
+
+def set_layout(
+    conn: Connection, tenant_id: str, key: str, layout: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    row = workflow_row(conn, tenant_id, key)
+    conn.execute(
+        t.workflows.update().where(t.workflows.c.id == row.id).values(layout=layout, updated_at=now)
+    )
+    return layout
+
+
+def update_settings(
+    conn: Connection, tenant_id: str, key: str, changes: dict[str, Any], now: datetime
+) -> None:
+    row = workflow_row(conn, tenant_id, key)
+    values: dict[str, Any] = {}
+    if "name" in changes:
+        values["name"] = changes["name"]
+    if "paused" in changes:
+        values["paused"] = bool(changes["paused"])
+    if "concurrencyLimit" in changes:
+        limit = changes["concurrencyLimit"]
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise BadRequest("concurrencyLimit must be a positive integer or null")
+        values["concurrency_limit"] = limit
+    if values:
+        values["updated_at"] = now
+        conn.execute(t.workflows.update().where(t.workflows.c.id == row.id).values(**values))
+
+
+def duplicate_workflow(
+    conn: Connection,
+    tenant_id: str,
+    key: str,
+    new_key: str,
+    name: str | None,
+    now: datetime,
+) -> None:
+    """A new workflow whose draft is the source's draft (or latest version) and whose layout is
+    the source's; versions and runs are not copied."""
+    source = workflow_row(conn, tenant_id, key)
+    draft = source.draft
+    if draft is None:
+        draft = conn.execute(
+            sa.select(t.workflow_versions.c.definition)
+            .where(t.workflow_versions.c.workflow_id == source.id)
+            .order_by(t.workflow_versions.c.number.desc())
+            .limit(1)
+        ).scalar()
+    document = dict(draft or {"steps": []})
+    document["name"] = name or f"{source.name or key} (copy)"
+    create_workflow(conn, tenant_id, new_key, document["name"], document, now)
+    if source.layout:
+        set_layout(conn, tenant_id, new_key, source.layout, now)
+
+
+def delete_workflow(conn: Connection, tenant_id: str, key: str) -> None:
+    """Delete a workflow with its versions, triggers and finished runs; 409 while runs of it
+    are active (cancel them first)."""
+    row = workflow_row(conn, tenant_id, key)
+    active = conn.execute(
+        sa.select(sa.func.count()).where(
+            t.runs.c.workflow_id == row.id, t.runs.c.status.not_in(TERMINAL)
+        )
+    ).scalar_one()
+    if active:
+        raise ConflictError(
+            f"workflow {key!r} has {active} active run(s); cancel them first",
+            code="workflow.has_active_runs",
+            details={"activeRuns": active},
+        )
+    run_ids = sa.select(t.runs.c.id).where(t.runs.c.workflow_id == row.id).scalar_subquery()
+    for table in (
+        t.step_history,
+        t.waits,
+        t.human_tasks,
+        t.run_inbox,
+        t.action_ledger,
+        t.event_consumptions,
+    ):
+        conn.execute(table.delete().where(table.c.run_id.in_(run_ids)))
+    conn.execute(t.runs.delete().where(t.runs.c.workflow_id == row.id))
+    conn.execute(t.event_triggers.delete().where(t.event_triggers.c.workflow_id == row.id))
+    conn.execute(t.schedules.delete().where(t.schedules.c.workflow_id == row.id))
+    conn.execute(t.workflow_versions.delete().where(t.workflow_versions.c.workflow_id == row.id))
+    conn.execute(t.workflows.delete().where(t.workflows.c.id == row.id))
+
+
+def active_top_level_runs(conn: Connection, tenant_id: str, key: str) -> list[str]:
+    row = workflow_row(conn, tenant_id, key)
+    return list(
+        conn.execute(
+            sa.select(t.runs.c.id)
+            .where(
+                t.runs.c.workflow_id == row.id,
+                t.runs.c.tenant_id == tenant_id,
+                t.runs.c.status.not_in(TERMINAL),
+            )
+            .order_by(t.runs.c.created_at)
+        ).scalars()
+    )
+
+
+# ---------------------------------------------------------------- runs and events
+
+
+def page_runs(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    workflow: str | None = None,
+    status: str | None = None,
+    subject: str | None = None,
+    version: int | None = None,
+    step: str | None = None,
+    created_after: str | datetime | None = None,
+    created_before: str | datetime | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Runs newest first, with filters; ``nextCursor`` continues after the last item."""
+    query = sa.select(
+        t.runs.c.id,
+        t.runs.c.workflow_key,
+        t.runs.c.version_number,
+        t.runs.c.status,
+        t.runs.c.subject,
+        t.runs.c.current_step,
+        t.runs.c.parent_run_id,
+        t.runs.c.created_at,
+        t.runs.c.finished_at,
+    ).where(t.runs.c.tenant_id == tenant_id)
+    if workflow:
+        query = query.where(t.runs.c.workflow_key == workflow)
+    if status:
+        query = query.where(t.runs.c.status == status.upper())
+    if subject:
+        query = query.where(t.runs.c.subject == subject)
+    if version is not None:
+        query = query.where(t.runs.c.version_number == version)
+    if step:
+        query = query.where(t.runs.c.current_step == step)
+    after, before = _time(created_after), _time(created_before)
+    if after is not None:
+        query = query.where(t.runs.c.created_at >= after)
+    if before is not None:
+        query = query.where(t.runs.c.created_at < before)
+    if cursor:
+        at, run_id = decode_cursor(cursor, 2)
+        moment = _time(at)
+        query = query.where(
+            sa.or_(
+                t.runs.c.created_at < moment,
+                sa.and_(t.runs.c.created_at == moment, t.runs.c.id < str(run_id)),
+            )
+        )
+    size = _limit(limit)
+    rows = conn.execute(
+        query.order_by(t.runs.c.created_at.desc(), t.runs.c.id.desc()).limit(size + 1)
+    ).all()
+    items = [
+        {
+            "runId": r.id,
+            "workflow": r.workflow_key,
+            "version": r.version_number,
+            "status": r.status,
+            "subject": r.subject,
+            "currentStep": r.current_step,
+            "parentRunId": r.parent_run_id,
+            "createdAt": iso(r.created_at),
+            "finishedAt": iso(r.finished_at),
+        }
+        for r in rows[:size]
+    ]
+    next_cursor = None
+    if len(rows) > size:
+        last = rows[size - 1]
+        next_cursor = encode_cursor(last.created_at.isoformat(), last.id)
+    return {"items": items, "nextCursor": next_cursor}
+
+
+def page_events(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    name: str | None = None,
+    key: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Stored events newest first."""
+    query = sa.select(t.events).where(t.events.c.tenant_id == tenant_id)
+    if name:
+        query = query.where(t.events.c.name == name)
+    if key:
+        query = query.where(t.events.c.key == key)
+    if cursor:
+        at, row_id = decode_cursor(cursor, 2)
+        moment = _time(at)
+        query = query.where(
+            sa.or_(
+                t.events.c.received_at < moment,
+                sa.and_(t.events.c.received_at == moment, t.events.c.id < str(row_id)),
+            )
+        )
+    size = _limit(limit)
+    rows = conn.execute(
+        query.order_by(t.events.c.received_at.desc(), t.events.c.id.desc()).limit(size + 1)
+    ).all()
+    items = [
+        {
+            "id": r.id,
+            "eventId": r.event_id,
+            "name": r.name,
+            "key": r.key,
+            "payload": r.payload,
+            "sourceRunId": r.source_run_id,
+            "receivedAt": iso(r.received_at),
+            "expiresAt": iso(r.expires_at),
+            "matched": bool(r.matched),
+            "result": r.result,
+        }
+        for r in rows[:size]
+    ]
+    next_cursor = None
+    if len(rows) > size:
+        last = rows[size - 1]
+        next_cursor = encode_cursor(last.received_at.isoformat(), last.id)
+    return {"items": items, "nextCursor": next_cursor}
