@@ -103,7 +103,7 @@ class Worker:
         self._commit_wake = asyncio.Event()
         unsubscribe = self.core.subscribe(lambda: loop.call_soon_threadsafe(self._wake_up))
         listener = None
-        if not self.core.db.is_sqlite:
+        if not self.core.db.is_sqlite and not until_idle:  # a pass over due work needs no ear
             listener = Listener(self.core.db.url, lambda: loop.call_soon_threadsafe(self._wake_up))
             listener.start()
         committer = asyncio.create_task(self._committer())
