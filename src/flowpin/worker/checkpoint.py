@@ -44,7 +44,6 @@ from flowpin.store.bulk import (
     UPDATE_TERMINAL_RUNS,
     Bulk,
     dumps,
-    executemany,
     json_param,
 )
 from flowpin.store.claims import inbox_for
@@ -154,9 +153,9 @@ def write_checkpoints(
     active = [(req, res) for req, res in live if req.outcome.status.value not in TERMINAL]
     if terminal:
         stamp = bulk.time(now)
-        executemany(
+        bulk.write(
             conn,
-            bulk.sql(UPDATE_TERMINAL_RUNS),
+            UPDATE_TERMINAL_RUNS,
             [
                 (
                     dumps(req.outcome.state),
@@ -192,9 +191,9 @@ def write_checkpoints(
             (released if result.released else held).append(row)
         # A run still held keeps its wake_at and lease columns as the claim set them (the
         # renewer extends the lease), so its row's indexes are not rewritten on every step.
-        executemany(conn, bulk.sql(UPDATE_HELD_RUNS), held)
-        executemany(conn, bulk.sql(RELEASE_RUNS), released)
-    executemany(conn, bulk.sql(INSERT_HISTORY), history_rows)
+        bulk.write(conn, UPDATE_HELD_RUNS, held)
+        bulk.write(conn, RELEASE_RUNS, released)
+    bulk.write(conn, INSERT_HISTORY, history_rows)
     return results
 
 
@@ -305,7 +304,7 @@ def _finish_ledger(
         for request, _ in live
         for call, result in request.completed_calls
     ]
-    executemany(conn, bulk.sql(FINISH_LEDGER), rows)
+    bulk.write(conn, FINISH_LEDGER, rows)
 
 
 def _claim_ledger(
@@ -407,7 +406,7 @@ def _claim_ledger(
         # Another live run holds the key right now (a shared idempotencyKey): ask again
         # shortly; when it finishes, its stored output answers this call too.
         result.busy.append(call)
-    executemany(conn, bulk.sql(INSERT_LEDGER), inserts)
+    bulk.write(conn, INSERT_LEDGER, inserts)
 
 
 def _insert_wait(
