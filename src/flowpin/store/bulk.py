@@ -59,6 +59,7 @@ class Bulk:
 
     def __init__(self, conn: Connection) -> None:
         self.sqlite = conn.dialect.name == "sqlite"
+        self._times: dict[datetime, str] = {}
 
     def time(self, value: datetime | None) -> Any:
         if value is None:
@@ -66,8 +67,13 @@ class Bulk:
         if not self.sqlite:
             return value
         # The storage format of SQLAlchemy's SQLite DateTime (naive UTC, fixed width), so
-        # values written here compare and read back like those written through Core.
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        # values written here compare and read back like those written through Core. A batch
+        # has few distinct times (many history rows share their logical time): format each once.
+        text = self._times.get(value)
+        if text is None:
+            text = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            self._times[value] = text
+        return text
 
     def write(
         self, conn: Connection, statement: Statement, rows: Sequence[tuple[Any, ...]]
