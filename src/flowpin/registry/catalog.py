@@ -7,7 +7,7 @@ Schema for the designer and the HTTP API (``to_json()``).
 There is no process-global registry: ``@action`` and ``@schema`` only mark functions and
 classes, and each ``Registry`` collects what it is given::
 
-    registry = Registry()                  # the built-in node types are included
+    registry = Registry()                  # built-in node types and actions are included
     registry.register(send_email)          # one @action function
     registry.register(my_app.actions)      # every @action / @schema defined in a module
     registry.load_module("my_app.actions") # the same, by name (CLI --actions, FLOWPIN_ACTIONS)
@@ -37,6 +37,7 @@ from flowpin.registry.actions import (
     action,
     action_spec,
 )
+from flowpin.registry.builtin import BUILTIN_ACTIONS
 from flowpin.registry.node_types import BUILTIN_NODE_TYPES, NodeTypeSpec
 from flowpin.registry.schemas import (
     SchemaSpec,
@@ -59,6 +60,8 @@ class Registry:
         if builtins:
             for spec in BUILTIN_NODE_TYPES:
                 self.register_node_type(spec)
+            for action_spec_ in BUILTIN_ACTIONS:  # http.request@1, email.send@1
+                self.register_action(action_spec_)
 
     def __repr__(self) -> str:
         return (
