@@ -164,3 +164,40 @@ def test_a_permanent_webhook_failure_fails_the_run(
     assert run["error"]["data"]["status"] == status
     assert run["error"]["data"]["body"] == {"error": "bad ticket"}
     assert len(http_server.requests) == 1  # not retryable: one attempt
+
+
+def test_the_step_timeout_applies_to_a_webhook(sqlite_url, http_server, monkeypatch) -> None:
+    """The worker's per-step ``timeoutMs`` bounds the call even when the action's own timeout
+    (10 s by default) is longer."""
+    monkeypatch.setenv("FLOWPIN_HTTP_ALLOW", "127.0.0.1")
+
+    def slow(seen: Any) -> tuple[int, dict[str, str], bytes]:
+        http_server.release.wait(5)
+        return 200, {}, b"late"
+
+    http_server.routes["/slow"] = slow
+    document = {
+        "key": "slow-hook",
+        "steps": [
+            {
+                "id": "hook",
+                "type": "action.call",
+                "config": {
+                    "actionId": "http.request",
+                    "version": 1,
+                    "inputMapping": {"url": http_server.url("/slow")},
+                },
+                "timeoutMs": 200,
+            }
+        ],
+    }
+    engine = Engine(sqlite_url, clock=FakeClock())
+    try:
+        engine.publish(document)
+        run_id = engine.start("slow-hook", {})
+        engine.run_worker(until_idle=True)
+        run = engine.get_run(run_id)
+    finally:
+        engine.close()
+    assert run["status"] == "FAILED"
+    assert run["error"]["category"] == "TimeoutError"
