@@ -332,3 +332,19 @@ human_tasks = sa.Table(
     sa.Index("ix_human_tasks_inbox", "tenant_id", "status", "assignee"),
     sa.Index("ix_human_tasks_run", "run_id"),
 )
+
+# Invariants: the API key itself is never stored, only sha256(key), unique; each key belongs to
+# one tenant and has one role. A revoked key (revoked_at set) authenticates nothing.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(200), nullable=True),
+    _now_column("created_at"),
+    _now_column("revoked_at", nullable=True),
+    sa.CheckConstraint("role IN ('viewer', 'editor', 'admin')", name="role_known"),
+    sa.Index("ix_api_keys_tenant", "tenant_id"),
+)

@@ -1,0 +1,126 @@
+"""``create_app(engine)``: the FastAPI application (routes under ``/api``, OpenAPI at
+``/docs`` and ``/openapi.json``).
+
+    app = create_app(Engine("sqlite:///flowpin.db"))      # the caller owns (and closes) it
+    app = create_app(lambda: Engine(url))                 # created at startup, closed at shutdown
+
+Requests authenticate with ``Authorization: Bearer <key>``; each is served by the engine's view
+of the key's tenant, so no handler can see another tenant's rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from flowpin.api import errors
+from flowpin.api.auth import KeyCache
+from flowpin.api.routers import events, registry, runs, tasks, workflows
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413 (declared or streamed)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            if declared.isdigit() and int(declared) > self.limit:
+                await self._refuse(send)
+                return
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                await self._refuse(send)
+                return
+            if not message.get("more_body"):
+                break
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps(
+            errors.error_body(
+                "request.too_large",
+                f"request body is larger than {self.limit} bytes",
+                {"limit": self.limit},
+            )
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def create_app(
+    engine: Any,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    key_cache_seconds: float = 30.0,
+) -> FastAPI:
+    """The API over ``engine`` (an Engine, or a callable returning one at startup)."""
+    factory: Callable[[], Any] | None = engine if callable(engine) else None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if factory is not None:
+            app.state.engine = factory()
+        try:
+            yield
+        finally:
+            if factory is not None:
+                app.state.engine.close()
+
+    app = FastAPI(
+        title="flowpin",
+        summary="Durable, data-defined workflows: definitions, runs, events, tasks.",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    if factory is None:
+        app.state.engine = engine
+    app.state.key_cache = KeyCache(ttl=key_cache_seconds)
+    errors.install(app)
+    for module in (workflows, runs, events, tasks, registry):
+        app.include_router(module.router, prefix="/api")
+
+    @app.get("/api/health", tags=["meta"])
+    def health() -> dict[str, Any]:
+        return {"status": "ok"}
+
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    return app

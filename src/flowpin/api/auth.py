@@ -1,0 +1,91 @@
+"""``Authorization: Bearer <key>`` → the key's tenant and role, and an Engine view of that
+tenant (``engine.for_tenant``: shared database and workers, nothing created per request).
+
+Resolved keys are cached for a short time (hash → principal) so a busy client costs one
+indexed lookup per ``ttl`` seconds, not one per request.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from flowpin.api.errors import ApiError
+from flowpin.engine.tenancy import Principal, hash_key
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    principal: Principal
+    engine: Any
+
+    @property
+    def tenant(self) -> str:
+        return self.principal.tenant
+
+
+class KeyCache:
+    def __init__(self, ttl: float = 30.0, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._items: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> Principal | None:
+        with self._lock:
+            item = self._items.get(digest)
+        if item is None or item[0] < time.monotonic():
+            return None
+        return item[1]
+
+    def put(self, digest: str, principal: Principal) -> None:
+        with self._lock:
+            if len(self._items) >= self.size:
+                self._items.clear()
+            self._items[digest] = (time.monotonic() + self.ttl, principal)
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise ApiError("missing Authorization: Bearer <key>", code="auth.missing")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise ApiError("Authorization must be 'Bearer <key>'", code="auth.invalid")
+    return key.strip()
+
+
+def caller(request: Request) -> Caller:
+    key = _bearer(request)
+    state = request.app.state
+    digest = hash_key(key)
+    principal = state.key_cache.get(digest)
+    if principal is None:
+        principal = state.engine.authenticate(key)
+        if principal is None:
+            raise ApiError("unknown or revoked API key", code="auth.invalid")
+        state.key_cache.put(digest, principal)
+    return Caller(principal, state.engine.for_tenant(principal.tenant))
+
+
+def require(role: str) -> Any:
+    """A dependency giving the Caller when its role is at least ``role``."""
+
+    def dependency(who: Annotated[Caller, Depends(caller)]) -> Caller:
+        if not who.principal.allows(role):
+            raise ApiError(
+                f"this needs the {role!r} role; the key has {who.principal.role!r}",
+                code="auth.forbidden",
+            )
+        return who
+
+    return dependency
+
+
+Viewer = Annotated[Caller, Depends(require("viewer"))]
+Editor = Annotated[Caller, Depends(require("editor"))]
+Admin = Annotated[Caller, Depends(require("admin"))]

@@ -1,0 +1,124 @@
+"""FlowpinError → HTTP, in one table, and the JSON error body ``{"error": {code, message,
+details}}`` for every failure (including request validation and unknown routes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from flowpin.errors import (
+    ConflictError,
+    DefinitionError,
+    FlowpinError,
+    LimitError,
+    NotFoundError,
+)
+
+
+class ApiError(FlowpinError):
+    """An error raised by the HTTP layer itself (authentication, roles, body size)."""
+
+
+# Exact codes first; a code not listed falls back to its class (the ``type`` rows).
+STATUS: dict[str | type[FlowpinError], int] = {
+    # 400: the request itself is malformed
+    "request.invalid": 400,
+    "request.bad_cursor": 400,
+    "request.bad_time": 400,
+    "workflow.bad_key": 400,
+    "definition.not_json": 400,
+    "expression.error": 400,
+    "key.invalid_role": 400,
+    # 401 / 403
+    "auth.missing": 401,
+    "auth.invalid": 401,
+    "auth.forbidden": 403,
+    # 404 (also: another tenant's resource)
+    "not_found": 404,
+    "workflow.not_found": 404,
+    "version.not_found": 404,
+    "run.not_found": 404,
+    "task.not_found": 404,
+    "step.not_found": 404,
+    "schema.not_found": 404,
+    "route.not_found": 404,
+    # 405
+    "route.method_not_allowed": 405,
+    # 409: conflicts with the current state
+    "conflict": 409,
+    "workflow.exists": 409,
+    "workflow.draft_conflict": 409,
+    "workflow.has_active_runs": 409,
+    "run.conflict": 409,
+    "run.terminal": 409,
+    "run.not_finished": 409,
+    "run.nothing_to_retry": 409,
+    "run.retry_inside_loop": 409,
+    "task.not_open": 409,
+    # 413 / 422 / 429
+    "request.too_large": 413,
+    "limit.exceeded": 413,
+    "definition.invalid": 422,
+    "run.invalid_payload": 422,
+    "task.invalid_data": 422,
+    "limit.rate": 429,
+    # fallbacks by class
+    NotFoundError: 404,
+    ConflictError: 409,
+    DefinitionError: 422,
+    LimitError: 413,
+    FlowpinError: 400,
+}
+
+
+def status_for(exc: FlowpinError) -> int:
+    status = STATUS.get(exc.code)
+    if status is not None:
+        return status
+    for cls in type(exc).__mro__:
+        status = STATUS.get(cls)
+        if status is not None:
+            return status
+    return 400
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(FlowpinError)
+    async def _flowpin(_request: Request, exc: FlowpinError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if status_for(exc) == 401 else None
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.details),
+            status_code=status_for(exc),
+            headers=headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {
+                "path": "/" + "/".join(str(p) for p in e.get("loc", ()) if p != "body"),
+                "message": e.get("msg"),
+            }
+            for e in exc.errors()
+        ]
+        first = details[0]["message"] if details else "invalid request"
+        return JSONResponse(
+            error_body("request.invalid", f"invalid request: {first}", details), status_code=400
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "route.not_found", 405: "route.method_not_allowed"}.get(
+            exc.status_code, f"http.{exc.status_code}"
+        )
+        return JSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )

@@ -1,0 +1,82 @@
+"""Runs: start, list (filters, cursor), get, steps, cancel, resume, retry, replay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from flowpin.api.auth import Admin, Editor, Viewer
+from flowpin.api.schemas import ReplayBody, RetryBody, RunStart
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+
+
+@router.post("", status_code=201)
+def start(who: Editor, body: RunStart) -> dict[str, Any]:
+    run_id = who.engine.start(
+        body.workflow,
+        body.payload,
+        subject=body.subject,
+        version=body.version,
+        idempotency_key=body.idempotencyKey,
+    )
+    return who.engine.get_run(run_id)
+
+
+@router.get("")
+def list_runs(
+    who: Viewer,
+    workflow: str | None = None,
+    version: int | None = None,
+    status: str | None = None,
+    subject: str | None = None,
+    step: str | None = None,
+    createdAfter: str | None = None,
+    createdBefore: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    return who.engine.page_runs(
+        workflow=workflow,
+        version=version,
+        status=status,
+        subject=subject,
+        step=step,
+        created_after=createdAfter,
+        created_before=createdBefore,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get("/{run_id}")
+def get_run(who: Viewer, run_id: str) -> dict[str, Any]:
+    return who.engine.get_run(run_id)
+
+
+@router.get("/{run_id}/steps")
+def steps(who: Viewer, run_id: str) -> dict[str, Any]:
+    return {"items": who.engine.history(run_id)}
+
+
+@router.post("/{run_id}/cancel")
+def cancel(who: Admin, run_id: str) -> dict[str, Any]:
+    return who.engine.cancel(run_id)
+
+
+@router.post("/{run_id}/resume")
+def resume(who: Admin, run_id: str) -> dict[str, Any]:
+    return who.engine.resume(run_id)
+
+
+@router.post("/{run_id}/retry")
+def retry(who: Admin, run_id: str, body: RetryBody | None = None) -> dict[str, Any]:
+    body = body or RetryBody()
+    return who.engine.retry(run_id, from_step=body.fromStep, payload=body.payload)
+
+
+@router.post("/{run_id}/replay", status_code=201)
+def replay(who: Admin, run_id: str, body: ReplayBody | None = None) -> dict[str, Any]:
+    body = body or ReplayBody()
+    return who.engine.get_run(who.engine.replay(run_id, latest=body.latest))

@@ -1,0 +1,127 @@
+"""Workflows: list, create, get, draft, validate, publish, versions, layout, settings,
+duplicate, delete, cancel-all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from flowpin.api.auth import Admin, Editor, Viewer
+from flowpin.api.schemas import (
+    DefinitionBody,
+    DraftUpdate,
+    DuplicateBody,
+    LayoutBody,
+    WorkflowCreate,
+    WorkflowPatch,
+)
+from flowpin.definitions.validate import validate
+from flowpin.engine.workflows_admin import BadRequest
+
+router = APIRouter(prefix="/workflows", tags=["workflows"])
+
+
+def _document(who: Any, key: str, body: DefinitionBody | None) -> dict[str, Any]:
+    if body is not None and body.definition is not None:
+        document = dict(body.definition)
+    else:
+        document = who.engine.get_workflow(key)["draft"]
+        if document is None:
+            raise BadRequest(f"workflow {key!r} has no draft", code="request.invalid")
+        document = dict(document)
+    if document.setdefault("key", key) != key:
+        raise BadRequest(
+            f"the definition's key {document['key']!r} is not {key!r}", code="request.invalid"
+        )
+    return document
+
+
+@router.get("")
+def list_workflows(
+    who: Viewer, search: str | None = None, limit: int = 100, cursor: str | None = None
+) -> dict[str, Any]:
+    return who.engine.list_workflows(search=search, limit=limit, cursor=cursor)
+
+
+@router.post("", status_code=201)
+def create_workflow(who: Editor, body: WorkflowCreate) -> dict[str, Any]:
+    return who.engine.create_workflow(body.key, name=body.name, draft=body.draft)
+
+
+@router.get("/{key}")
+def get_workflow(who: Viewer, key: str) -> dict[str, Any]:
+    return who.engine.get_workflow(key)
+
+
+@router.put("/{key}/draft")
+def save_draft(who: Editor, key: str, body: DraftUpdate) -> dict[str, Any]:
+    who.engine.get_workflow(key)  # 404 rather than creating a workflow by accident
+    document = _document(who, key, DefinitionBody(definition=body.draft))
+    revision = who.engine.save_draft(document, expected_revision=body.expectedRevision)
+    problems = [p.to_dict() for p in validate(document, who.engine.registry)]
+    return {"revision": revision, "problems": problems}
+
+
+@router.post("/{key}/validate")
+def validate_workflow(who: Viewer, key: str, body: DefinitionBody | None = None) -> dict[str, Any]:
+    document = _document(who, key, body)
+    problems = [p.to_dict() for p in validate(document, who.engine.registry)]
+    return {"valid": not any(p["severity"] == "error" for p in problems), "problems": problems}
+
+
+@router.post("/{key}/publish")
+def publish(
+    who: Admin, key: str, response: Response, body: DefinitionBody | None = None
+) -> dict[str, Any]:
+    published = who.engine.publish(_document(who, key, body))
+    response.status_code = 201 if published.created else 200
+    return {
+        "workflow": published.workflow,
+        "version": published.version,
+        "hash": published.hash,
+        "created": published.created,
+        "problems": published.problems,
+    }
+
+
+@router.get("/{key}/versions")
+def versions(who: Viewer, key: str) -> dict[str, Any]:
+    return {"items": who.engine.versions(key)}
+
+
+@router.get("/{key}/versions/{number}")
+def version(who: Viewer, key: str, number: int) -> dict[str, Any]:
+    return who.engine.get_version(key, number)
+
+
+@router.get("/{key}/layout")
+def get_layout(who: Viewer, key: str) -> dict[str, Any]:
+    return {"layout": who.engine.get_workflow(key)["layout"]}
+
+
+@router.put("/{key}/layout")
+def put_layout(who: Editor, key: str, body: LayoutBody) -> dict[str, Any]:
+    return {"layout": who.engine.set_layout(key, body.layout)}
+
+
+@router.patch("/{key}")
+def update_settings(who: Editor, key: str, body: WorkflowPatch) -> dict[str, Any]:
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    return who.engine.update_workflow(key, **changes)
+
+
+@router.post("/{key}/duplicate", status_code=201)
+def duplicate(who: Editor, key: str, body: DuplicateBody) -> dict[str, Any]:
+    return who.engine.duplicate_workflow(key, body.key, name=body.name)
+
+
+@router.delete("/{key}", status_code=204)
+def delete(who: Admin, key: str) -> Response:
+    who.engine.delete_workflow(key)
+    return Response(status_code=204)
+
+
+@router.post("/{key}/runs/cancel-all")
+def cancel_all(who: Admin, key: str) -> dict[str, Any]:
+    return {"canceled": who.engine.cancel_all(key)}

@@ -1,0 +1,83 @@
+"""Request bodies (camelCase, like every JSON flowpin prints). Unknown fields are refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorkflowCreate(_Body):
+    key: str = Field(description="[a-z0-9][a-z0-9._-]{0,63}")
+    name: str | None = None
+    draft: dict[str, Any] | None = Field(
+        None, description="The first draft (a definition, valid or not); default: no steps."
+    )
+
+
+class DraftUpdate(_Body):
+    draft: dict[str, Any]
+    expectedRevision: int | None = Field(
+        None, description="The revision this edit is based on; 409 when someone saved since."
+    )
+
+
+class DefinitionBody(_Body):
+    definition: dict[str, Any] | None = Field(
+        None, description="The definition to use instead of the stored draft."
+    )
+
+
+class LayoutBody(_Body):
+    layout: dict[str, Any] = Field(description="Node positions by step id, e.g. {x, y}.")
+
+
+class WorkflowPatch(_Body):
+    name: str | None = None
+    paused: bool | None = None
+    concurrencyLimit: int | None = Field(None, ge=1)
+
+
+class DuplicateBody(_Body):
+    key: str
+    name: str | None = None
+
+
+class RunStart(_Body):
+    workflow: str
+    version: int | None = None
+    payload: Any = None
+    subject: str | None = None
+    idempotencyKey: str | None = None
+
+
+class RetryBody(_Body):
+    fromStep: str | None = None
+    payload: Any = None
+
+
+class ReplayBody(_Body):
+    latest: bool = False
+
+
+class EventBody(_Body):
+    name: str = Field(min_length=1, max_length=200)
+    key: str | None = Field(None, max_length=500)
+    payload: Any = None
+    eventId: str | None = Field(None, max_length=200)
+    ttlMs: int | None = Field(None, ge=0)
+
+
+class TaskComplete(_Body):
+    data: Any = None
+
+
+class ExpressionCheck(_Body):
+    expression: str
+    sampleEnvelope: Any = Field(
+        None, description="When given, the expression is also evaluated against it."
+    )

@@ -1,0 +1,43 @@
+"""``flowpin keys create|list``: API keys per tenant (SPEC §8). A new key is printed once; only
+its sha256 is stored."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from flowpin.cli.runtime_cmds import DbOption, emit, fail
+from flowpin.engine.tenancy import ROLES
+from flowpin.errors import FlowpinError
+
+
+def register(app: typer.Typer) -> None:
+    keys_app = typer.Typer(help="API keys (per tenant, with a role).", no_args_is_help=True)
+    app.add_typer(keys_app, name="keys")
+
+    @keys_app.command("create")
+    def keys_create(
+        tenant: Annotated[str, typer.Option("--tenant")] = "default",
+        role: Annotated[str, typer.Option("--role", help=" | ".join(ROLES))] = "viewer",
+        name: Annotated[str | None, typer.Option("--name")] = None,
+        db: DbOption = None,
+    ) -> None:
+        """Create a key for TENANT with ROLE and print it (it cannot be shown again)."""
+        from flowpin.engine import Engine
+
+        try:
+            with Engine(db, tenant=tenant) as engine:
+                emit(engine.create_api_key(role, name=name).to_dict())
+        except FlowpinError as exc:
+            fail(exc)
+
+    @keys_app.command("list")
+    def keys_list(
+        tenant: Annotated[str, typer.Option("--tenant")] = "default", db: DbOption = None
+    ) -> None:
+        """The keys of TENANT (ids, roles; never the keys themselves)."""
+        from flowpin.engine import Engine
+
+        with Engine(db, tenant=tenant) as engine:
+            emit(engine.list_api_keys())

@@ -1,0 +1,106 @@
+"""``flowpin serve``: the HTTP API plus an in-process worker on one database (SQLite by default).
+
+On first start (no API key in the database) it creates the default tenant and prints an admin
+key once, as ``FLOWPIN_API_KEY=fp_…``. ``--examples`` registers ``examples.actions`` and
+publishes the shipped examples (``examples/*.json`` except ``invalid.json``).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from flowpin.cli.runtime_cmds import ActionsOption, DbOption, action_modules
+from flowpin.errors import FlowpinError
+
+
+def find_examples(explicit: Path | None) -> Path | None:
+    """``--examples-dir``, else ``./examples``, else the repository's ``examples``."""
+    candidates = [explicit] if explicit else []
+    candidates += [Path.cwd() / "examples", Path(__file__).resolve().parents[3] / "examples"]
+    for candidate in candidates:
+        if candidate is not None and (candidate / "actions.py").is_file():
+            return candidate.resolve()
+    return None
+
+
+def say(text: str) -> None:
+    typer.echo(text)
+    sys.stdout.flush()
+
+
+def bootstrap(engine: Any, examples: Path | None) -> None:
+    """First start: an admin key for the default tenant; then the examples, if asked."""
+    if not engine.has_api_keys():
+        key = engine.create_api_key("admin", name="created by flowpin serve")
+        say(f"flowpin: created tenant {key.tenant!r} and an admin API key (shown only once):")
+        say(f"FLOWPIN_API_KEY={key.key}")
+    if examples is None:
+        return
+    for path in sorted(examples.glob("*.json")):
+        if path.name == "invalid.json":
+            continue
+        try:
+            published = engine.publish(path)
+        except FlowpinError as exc:
+            say(f"flowpin: example {path.name} not published: {exc.message}")
+            continue
+        say(f"flowpin: example {published.workflow} version {published.version} published")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port")] = 8000,
+        examples: Annotated[
+            bool,
+            typer.Option("--examples", help="Register examples.actions and publish examples/."),
+        ] = False,
+        examples_dir: Annotated[Path | None, typer.Option("--examples-dir")] = None,
+        worker: Annotated[
+            bool, typer.Option("--worker/--no-worker", help="Run a worker in this process.")
+        ] = True,
+        db: DbOption = None,
+        actions: ActionsOption = None,
+    ) -> None:
+        """Serve the HTTP API (OpenAPI at /docs) with an in-process worker."""
+        import uvicorn
+
+        from flowpin.api import create_app
+        from flowpin.cli.validate_cmd import registry_from
+        from flowpin.engine import Engine
+
+        modules = action_modules(actions)
+        folder = find_examples(examples_dir) if examples else None
+        if examples:
+            if folder is None:
+                raise typer.BadParameter("no examples directory found (use --examples-dir)")
+            if str(folder.parent) not in sys.path:
+                sys.path.insert(0, str(folder.parent))
+            if "examples.actions" not in modules:
+                modules.append("examples.actions")
+        engine = Engine(db, registry=registry_from(modules))
+        stop = threading.Event()
+        thread: threading.Thread | None = None
+        try:
+            bootstrap(engine, folder)
+            if worker:
+                thread = threading.Thread(
+                    target=engine.run_worker, kwargs={"stop": stop}, name="flowpin-worker"
+                )
+                thread.start()
+            say(f"flowpin: serving http://{host}:{port}/api (docs at /docs)")
+            config = uvicorn.Config(create_app(engine), host=host, port=port, log_level="info")
+            uvicorn.Server(config).run()
+        except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it handled: a clean stop
+            pass
+        finally:
+            stop.set()
+            if thread is not None:
+                thread.join(timeout=30)
+            engine.close()
