@@ -282,6 +282,12 @@ def test_bad_urls_and_response_limit(http_server, allow_loopback) -> None:
         call({"url": http_server.url("/big"), "maxResponseBytes": 1000})
     with pytest.raises(Exception, match="extra"):
         SPEC.validate_input({"url": "http://a", "fail_on_status_typo": True})
+    with pytest.raises(Exception, match="line break"):
+        SPEC.validate_input({"url": "http://a", "headers": {"X-A": "1\r\nX-Injected: 1"}})
+    with pytest.raises(Exception, match="not a valid header name"):
+        SPEC.validate_input({"url": "http://a", "headers": {"X A": "1"}})
+    with pytest.raises(Exception, match="pattern"):
+        SPEC.validate_input({"url": "http://a", "idempotencyHeader": "Bad Header"})
 
 
 def test_https_keeps_sni_and_certificate_checks_on_the_host_name(http_factory, tmp_path) -> None:

@@ -58,6 +58,7 @@ import asyncio
 import inspect
 import ipaddress
 import os
+import re
 import socket
 import ssl
 import time
@@ -67,7 +68,7 @@ from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from flowpin.registry.actions import ActionContext, action
 from flowpin.registry.errors import ActionError, RetryAfter
@@ -224,6 +225,8 @@ def _is_public(address: Address) -> bool:
 
 
 Scalar = str | int | float | bool
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
+"""An HTTP header name (RFC 9110 token)."""
 
 
 class HttpRequestInput(BaseModel):
@@ -243,8 +246,18 @@ class HttpRequestInput(BaseModel):
     timeout_ms: int = Field(10_000, alias="timeoutMs", ge=1, le=600_000)
     max_response_bytes: int = Field(1_048_576, alias="maxResponseBytes", ge=0, le=64 * 1_048_576)
     idempotency_header: str | None = Field(
-        "Idempotency-Key", alias="idempotencyHeader", min_length=1, max_length=128
+        "Idempotency-Key", alias="idempotencyHeader", pattern=_TOKEN.pattern
     )
+
+    @field_validator("headers")
+    @classmethod
+    def _valid_headers(cls, value: dict[str, Scalar]) -> dict[str, Scalar]:
+        for name, text in value.items():
+            if not _TOKEN.match(name):
+                raise ValueError(f"{name!r} is not a valid header name")
+            if isinstance(text, str) and any(c in text for c in "\r\n\0"):
+                raise ValueError(f"header {name!r} may not contain a line break or NUL")
+        return value
 
 
 class HttpResponse(BaseModel):
