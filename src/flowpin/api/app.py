@@ -20,7 +20,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flowpin.api import errors
 from flowpin.api.auth import KeyCache
-from flowpin.api.routers import events, registry, runs, tasks, workflows
+from flowpin.api.routers import events, registry, runs, secrets, tasks, workflows
+from flowpin.engine.redaction import DEFAULT_KEYS, Redactor
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
@@ -89,8 +90,12 @@ def create_app(
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     key_cache_seconds: float = 30.0,
+    redact_keys: str | None = DEFAULT_KEYS,
 ) -> FastAPI:
-    """The API over ``engine`` (an Engine, or a callable returning one at startup)."""
+    """The API over ``engine`` (an Engine, or a callable returning one at startup).
+
+    ``redact_keys``: a regex; values under matching object keys are returned as
+    ``"[redacted]"`` in run states, outputs and step history (None: no redaction)."""
     factory: Callable[[], Any] | None = engine if callable(engine) else None
 
     @asynccontextmanager
@@ -114,8 +119,9 @@ def create_app(
     if factory is None:
         app.state.engine = engine
     app.state.key_cache = KeyCache(ttl=key_cache_seconds)
+    app.state.redact = Redactor(redact_keys)
     errors.install(app)
-    for module in (workflows, runs, events, tasks, registry):
+    for module in (workflows, runs, events, tasks, registry, secrets):
         app.include_router(module.router, prefix="/api")
 
     @app.get("/api/health", tags=["meta"])

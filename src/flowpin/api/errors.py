@@ -33,6 +33,8 @@ STATUS: dict[str | type[FlowpinError], int] = {
     "definition.not_json": 400,
     "expression.error": 400,
     "key.invalid_role": 400,
+    "secret.bad_name": 400,
+    "secrets.no_key": 409,
     # 401 / 403
     "auth.missing": 401,
     "auth.invalid": 401,
@@ -45,6 +47,7 @@ STATUS: dict[str | type[FlowpinError], int] = {
     "task.not_found": 404,
     "step.not_found": 404,
     "schema.not_found": 404,
+    "secret.not_found": 404,
     "route.not_found": 404,
     # 405
     "route.method_not_allowed": 405,

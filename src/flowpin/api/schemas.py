@@ -81,3 +81,7 @@ class ExpressionCheck(_Body):
     sampleEnvelope: Any = Field(
         None, description="When given, the expression is also evaluated against it."
     )
+
+
+class SecretBody(_Body):
+    value: str = Field(max_length=65536, description="Stored encrypted; never returned.")

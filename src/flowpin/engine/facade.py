@@ -22,10 +22,10 @@ import sqlalchemy as sa
 from flowpin.clock import Clock, SystemClock
 from flowpin.definitions.loader import load_document
 from flowpin.definitions.models import Definition
-from flowpin.engine import tenancy, views
+from flowpin.engine import secret_store, tenancy, views
 from flowpin.engine import workflows_admin as admin
 from flowpin.engine.batching import GroupCommitter
-from flowpin.engine.core import Core
+from flowpin.engine.core import Core, EnvironmentSecrets
 from flowpin.engine.publishing import (
     PublishedVersion,
     publish,
@@ -73,7 +73,9 @@ class Engine:
             self.db,
             self.registry,
             self.clock,
-            secrets=secrets,
+            secrets=secrets
+            if secrets is not None
+            else secret_store.StoredSecrets(self.db, EnvironmentSecrets()),
             stubs=stubs,
             lease_seconds=lease_seconds,
         )
@@ -412,6 +414,26 @@ class Engine:
     def has_api_keys(self) -> bool:
         with self.db.read() as conn:
             return tenancy.any_key(conn)
+
+    # ---------------------------------------------------------------- secrets
+
+    def put_secret(self, name: str, value: str) -> bool:
+        """Store a secret of this tenant, encrypted (``FLOWPIN_SECRET_KEY``); True if new."""
+        with self.db.write() as conn:
+            return secret_store.put(conn, self.tenant, name, value, self.clock.now())
+
+    def list_secrets(self) -> list[dict[str, Any]]:
+        """Names and times of this tenant's secrets (never the values)."""
+        with self.db.read() as conn:
+            return secret_store.describe(conn, self.tenant)
+
+    def get_secret_info(self, name: str) -> dict[str, Any]:
+        with self.db.read() as conn:
+            return secret_store.describe(conn, self.tenant, name)[0]
+
+    def delete_secret(self, name: str) -> None:
+        with self.db.write() as conn:
+            secret_store.delete(conn, self.tenant, name)
 
     # ---------------------------------------------------------------- workflow administration
 

@@ -348,3 +348,15 @@ api_keys = sa.Table(
     sa.CheckConstraint("role IN ('viewer', 'editor', 'admin')", name="role_known"),
     sa.Index("ix_api_keys_tenant", "tenant_id"),
 )
+
+# Invariants: one row per (tenant, name); `ciphertext` is Fernet (FLOWPIN_SECRET_KEY), the value
+# is never stored in clear and never returned by the API.
+secrets = sa.Table(
+    "secrets",
+    metadata,
+    sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("ciphertext", sa.Text, nullable=False),
+    _now_column("created_at"),
+    _now_column("updated_at"),
+)

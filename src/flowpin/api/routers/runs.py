@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from flowpin.api.auth import Admin, Editor, Viewer
 from flowpin.api.schemas import ReplayBody, RetryBody, RunStart
@@ -13,7 +13,7 @@ router = APIRouter(prefix="/runs", tags=["runs"])
 
 
 @router.post("", status_code=201)
-def start(who: Editor, body: RunStart) -> dict[str, Any]:
+def start(who: Editor, body: RunStart, request: Request) -> dict[str, Any]:
     run_id = who.engine.start(
         body.workflow,
         body.payload,
@@ -21,7 +21,11 @@ def start(who: Editor, body: RunStart) -> dict[str, Any]:
         version=body.version,
         idempotency_key=body.idempotencyKey,
     )
-    return who.engine.get_run(run_id)
+    return _view(request, who.engine.get_run(run_id))
+
+
+def _view(request: Request, view: dict[str, Any]) -> dict[str, Any]:
+    return request.app.state.redact.run(view)  # type: ignore[no-any-return]
 
 
 @router.get("")
@@ -51,32 +55,37 @@ def list_runs(
 
 
 @router.get("/{run_id}")
-def get_run(who: Viewer, run_id: str) -> dict[str, Any]:
-    return who.engine.get_run(run_id)
+def get_run(who: Viewer, run_id: str, request: Request) -> dict[str, Any]:
+    return _view(request, who.engine.get_run(run_id))
 
 
 @router.get("/{run_id}/steps")
-def steps(who: Viewer, run_id: str) -> dict[str, Any]:
-    return {"items": who.engine.history(run_id)}
+def steps(who: Viewer, run_id: str, request: Request) -> dict[str, Any]:
+    redact = request.app.state.redact
+    return {"items": [redact.step(item) for item in who.engine.history(run_id)]}
 
 
 @router.post("/{run_id}/cancel")
-def cancel(who: Admin, run_id: str) -> dict[str, Any]:
-    return who.engine.cancel(run_id)
+def cancel(who: Admin, run_id: str, request: Request) -> dict[str, Any]:
+    return _view(request, who.engine.cancel(run_id))
 
 
 @router.post("/{run_id}/resume")
-def resume(who: Admin, run_id: str) -> dict[str, Any]:
-    return who.engine.resume(run_id)
+def resume(who: Admin, run_id: str, request: Request) -> dict[str, Any]:
+    return _view(request, who.engine.resume(run_id))
 
 
 @router.post("/{run_id}/retry")
-def retry(who: Admin, run_id: str, body: RetryBody | None = None) -> dict[str, Any]:
+def retry(
+    who: Admin, run_id: str, request: Request, body: RetryBody | None = None
+) -> dict[str, Any]:
     body = body or RetryBody()
-    return who.engine.retry(run_id, from_step=body.fromStep, payload=body.payload)
+    return _view(request, who.engine.retry(run_id, from_step=body.fromStep, payload=body.payload))
 
 
 @router.post("/{run_id}/replay", status_code=201)
-def replay(who: Admin, run_id: str, body: ReplayBody | None = None) -> dict[str, Any]:
+def replay(
+    who: Admin, run_id: str, request: Request, body: ReplayBody | None = None
+) -> dict[str, Any]:
     body = body or ReplayBody()
-    return who.engine.get_run(who.engine.replay(run_id, latest=body.latest))
+    return _view(request, who.engine.get_run(who.engine.replay(run_id, latest=body.latest)))
