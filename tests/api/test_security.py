@@ -175,3 +175,19 @@ def test_app_from_a_factory_owns_the_engine(sqlite_url: str) -> None:
 
     asyncio.run(lifetime())
     assert len(created) == 1
+
+
+def test_event_rate_limit_per_tenant(engine: Engine, keys: dict[str, str]) -> None:
+    app: Any = create_app(engine, events_per_second=0.001)
+    client = Client(app, keys["editor"])
+    try:
+        assert client.post("/api/events", json={"name": "a"}).status_code == 202
+        limited = client.post("/api/events", json={"name": "a"})
+        assert limited.status_code == 429 and error_code(limited) == "limit.rate"
+        assert int(limited.headers["retry-after"]) >= 1
+        # another tenant has its own budget
+        assert (
+            client.as_key(keys["other"]).post("/api/events", json={"name": "a"}).status_code == 202
+        )
+    finally:
+        client.close()

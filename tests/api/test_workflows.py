@@ -7,6 +7,8 @@ import copy
 
 from apikit import TASKER, WAITER, Client, error_code
 
+from flowpin import Engine
+
 
 def test_create_get_list_and_page(client: Client) -> None:
     created = client.post("/api/workflows", json={"key": "waiter", "draft": WAITER})
@@ -133,3 +135,17 @@ def test_delete_refused_while_runs_are_active_then_cancel_all(client: Client) ->
     assert client.get("/api/workflows/waiter").status_code == 404
     assert client.get(f"/api/runs/{runs[0]}").status_code == 404
     assert client.post("/api/workflows/nope/runs/cancel-all").status_code == 404
+
+
+def test_step_counts(client: Client, engine: Engine) -> None:
+    client.post("/api/workflows", json={"key": "waiter", "draft": WAITER})
+    client.post("/api/workflows/waiter/publish")
+    for subject in ("a", "b"):
+        client.post("/api/runs", json={"workflow": "waiter", "subject": subject})
+    engine.run_worker(until_idle=True)
+    client.post("/api/runs", json={"workflow": "waiter", "subject": "c"})
+    counts = client.get("/api/workflows/waiter/counts").json()
+    assert counts["total"] == 3
+    assert counts["byVersion"]["1"]["wait"] == {"waiting": 2, "running": 0}
+    assert sum(c["running"] for c in counts["byVersion"]["1"].values()) == 1
+    assert client.get("/api/workflows/nope/counts").status_code == 404

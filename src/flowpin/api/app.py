@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flowpin.api import errors
-from flowpin.api.auth import KeyCache
+from flowpin.api.auth import KeyCache, RateLimiter
 from flowpin.api.routers import events, registry, runs, secrets, tasks, workflows
 from flowpin.engine.redaction import DEFAULT_KEYS, Redactor
 
@@ -91,11 +91,13 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     key_cache_seconds: float = 30.0,
     redact_keys: str | None = DEFAULT_KEYS,
+    events_per_second: float | None = None,
 ) -> FastAPI:
     """The API over ``engine`` (an Engine, or a callable returning one at startup).
 
     ``redact_keys``: a regex; values under matching object keys are returned as
-    ``"[redacted]"`` in run states, outputs and step history (None: no redaction)."""
+    ``"[redacted]"`` in run states, outputs and step history (None: no redaction).
+    ``events_per_second``: per-tenant limit on ``POST /api/events`` (429 beyond it)."""
     factory: Callable[[], Any] | None = engine if callable(engine) else None
 
     @asynccontextmanager
@@ -120,6 +122,7 @@ def create_app(
         app.state.engine = engine
     app.state.key_cache = KeyCache(ttl=key_cache_seconds)
     app.state.redact = Redactor(redact_keys)
+    app.state.event_limiter = RateLimiter(events_per_second) if events_per_second else None
     errors.install(app)
     for module in (workflows, runs, events, tasks, registry, secrets):
         app.include_router(module.router, prefix="/api")

@@ -89,3 +89,28 @@ def require(role: str) -> Any:
 Viewer = Annotated[Caller, Depends(require("viewer"))]
 Editor = Annotated[Caller, Depends(require("editor"))]
 Admin = Annotated[Caller, Depends(require("admin"))]
+
+
+class RateLimiter:
+    """A token bucket per tenant: ``rate`` per second, bursts up to ``burst``."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, tenant: str, cost: float = 1.0) -> None:
+        now = time.monotonic()
+        with self._lock:
+            tokens, at = self._buckets.get(tenant, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - at) * self.rate)
+            if tokens < cost:
+                self._buckets[tenant] = (tokens, now)
+                wait = (cost - tokens) / self.rate
+                raise ApiError(
+                    f"more than {self.rate:g} events per second for this tenant",
+                    code="limit.rate",
+                    details={"retryAfterSeconds": round(wait, 3)},
+                )
+            self._buckets[tenant] = (tokens - cost, now)

@@ -3,6 +3,7 @@ details}}`` for every failure (including request validation and unknown routes).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -97,6 +98,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(FlowpinError)
     async def _flowpin(_request: Request, exc: FlowpinError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if status_for(exc) == 401 else None
+        if exc.code == "limit.rate" and isinstance(exc.details, dict):
+            wait = exc.details.get("retryAfterSeconds", 1)
+            headers = {"Retry-After": str(max(1, math.ceil(wait)))}
         return JSONResponse(
             error_body(exc.code, exc.message, exc.details),
             status_code=status_for(exc),

@@ -449,6 +449,11 @@ class Engine:
         with self.db.read() as conn:
             return admin.workflow_view(conn, self.tenant, key)
 
+    def step_counts(self, key: str) -> dict[str, Any]:
+        """Active runs of a workflow at each step, per version."""
+        with self.db.read() as conn:
+            return admin.step_counts(conn, self.tenant, key)
+
     def create_workflow(
         self, key: str, *, name: str | None = None, draft: dict[str, Any] | None = None
     ) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from flowpin.api.auth import Editor, Viewer
 from flowpin.api.schemas import EventBody
@@ -13,7 +13,10 @@ router = APIRouter(prefix="/events", tags=["events"])
 
 
 @router.post("", status_code=202)
-def submit(who: Editor, body: EventBody) -> dict[str, Any]:
+def submit(who: Editor, body: EventBody, request: Request) -> dict[str, Any]:
+    limiter = request.app.state.event_limiter
+    if limiter is not None:
+        limiter.take(who.tenant)
     outcome = who.engine.send_event(
         body.name, body.key, body.payload, event_id=body.eventId, ttl_ms=body.ttlMs
     )

@@ -95,6 +95,12 @@ def version(who: Viewer, key: str, number: int) -> dict[str, Any]:
     return who.engine.get_version(key, number)
 
 
+@router.get("/{key}/counts")
+def step_counts(who: Viewer, key: str) -> dict[str, Any]:
+    """Active runs at each step, per version (the designer's count badges)."""
+    return who.engine.step_counts(key)
+
+
 @router.get("/{key}/layout")
 def get_layout(who: Viewer, key: str) -> dict[str, Any]:
     return {"layout": who.engine.get_workflow(key)["layout"]}
