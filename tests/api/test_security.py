@@ -191,3 +191,15 @@ def test_event_rate_limit_per_tenant(engine: Engine, keys: dict[str, str]) -> No
         )
     finally:
         client.close()
+
+
+def test_revoked_key_is_refused(engine: Engine) -> None:
+    new = engine.create_api_key("viewer")
+    client = Client(create_app(engine, key_cache_seconds=0), new.key)
+    try:
+        assert client.get("/api/workflows").status_code == 200
+        engine.revoke_api_key(new.key_id)
+        refused = client.get("/api/workflows")
+        assert refused.status_code == 401 and error_code(refused) == "auth.invalid"
+    finally:
+        client.close()

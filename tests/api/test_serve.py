@@ -134,6 +134,16 @@ def test_keys_create_prints_the_key_once(tmp_path: Path) -> None:
         timeout=60,
     )
     assert created["key"] not in listed.stdout and created["keyId"] in listed.stdout
+    revoked = subprocess.run(
+        [*CLI, "keys", "revoke", created["keyId"], "--tenant", "acme", "--db", db],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert revoked.returncode == 0, revoked.stdout + revoked.stderr
+    with Engine(db) as engine:
+        assert engine.authenticate(created["key"]) is None
     bad = subprocess.run(
         [*CLI, "keys", "create", "--role", "root", "--db", db],
         env=_env(),

@@ -49,6 +49,7 @@ STATUS: dict[str | type[FlowpinError], int] = {
     "step.not_found": 404,
     "schema.not_found": 404,
     "secret.not_found": 404,
+    "key.not_found": 404,
     "route.not_found": 404,
     # 405
     "route.method_not_allowed": 405,

@@ -41,3 +41,19 @@ def register(app: typer.Typer) -> None:
 
         with Engine(db, tenant=tenant) as engine:
             emit(engine.list_api_keys())
+
+    @keys_app.command("revoke")
+    def keys_revoke(
+        key_id: Annotated[str, typer.Argument(help="The keyId printed by create/list.")],
+        tenant: Annotated[str, typer.Option("--tenant")] = "default",
+        db: DbOption = None,
+    ) -> None:
+        """Revoke a key: it authenticates nothing from now on."""
+        from flowpin.engine import Engine
+
+        try:
+            with Engine(db, tenant=tenant) as engine:
+                engine.revoke_api_key(key_id)
+                emit({"keyId": key_id, "revoked": True})
+        except FlowpinError as exc:
+            fail(exc)

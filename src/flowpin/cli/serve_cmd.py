@@ -65,6 +65,13 @@ def register(app: typer.Typer) -> None:
         worker: Annotated[
             bool, typer.Option("--worker/--no-worker", help="Run a worker in this process.")
         ] = True,
+        events_per_second: Annotated[
+            float | None,
+            typer.Option("--events-per-second", help="Per-tenant limit on POST /api/events."),
+        ] = None,
+        max_body_bytes: Annotated[
+            int, typer.Option("--max-body-bytes", help="Larger request bodies get 413.")
+        ] = 1024 * 1024,
         db: DbOption = None,
         actions: ActionsOption = None,
     ) -> None:
@@ -95,7 +102,10 @@ def register(app: typer.Typer) -> None:
                 )
                 thread.start()
             say(f"flowpin: serving http://{host}:{port}/api (docs at /docs)")
-            config = uvicorn.Config(create_app(engine), host=host, port=port, log_level="info")
+            app = create_app(
+                engine, max_body_bytes=max_body_bytes, events_per_second=events_per_second
+            )
+            config = uvicorn.Config(app, host=host, port=port, log_level="info")
             uvicorn.Server(config).run()
         except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it handled: a clean stop
             pass

@@ -406,6 +406,12 @@ class Engine:
         with self.db.read() as conn:
             return tenancy.list_keys(conn, self.tenant)
 
+    def revoke_api_key(self, key_id: str) -> None:
+        """Revoke a key of this tenant (an API process may honour it for up to its key cache
+        time, 30 s by default)."""
+        with self.db.write() as conn:
+            tenancy.revoke_key(conn, self.tenant, key_id, self.clock.now())
+
     def authenticate(self, key: str) -> tenancy.Principal | None:
         """The tenant and role of an API key (any tenant), or None when it is unknown."""
         with self.db.read() as conn:

@@ -108,3 +108,19 @@ def list_keys(conn: Connection, tenant_id: str) -> list[dict[str, Any]]:
 
 def any_key(conn: Connection) -> bool:
     return conn.execute(sa.select(t.api_keys.c.id).limit(1)).first() is not None
+
+
+def revoke_key(conn: Connection, tenant_id: str, key_id: str, now: datetime) -> None:
+    from flowpin.errors import NotFoundError
+
+    revoked = conn.execute(
+        t.api_keys.update()
+        .where(
+            t.api_keys.c.id == key_id,
+            t.api_keys.c.tenant_id == tenant_id,
+            t.api_keys.c.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    ).rowcount
+    if not revoked:
+        raise NotFoundError(f"no active key {key_id} in this tenant", code="key.not_found")
