@@ -202,17 +202,16 @@ class Engine:
         step: str | None = None,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
-        with self.db.read() as conn:
-            return views.list_runs(
-                conn,
-                self.tenant,
-                workflow=workflow,
-                status=status,
-                subject=subject,
-                version=version,
-                step=step,
-                limit=limit,
-            )
+        """Newest first; at most ``limit`` (capped at a page); ``page_runs`` pages further."""
+        page = self.page_runs(
+            workflow=workflow,
+            status=status,
+            subject=subject,
+            version=version,
+            step=step,
+            limit=limit,
+        )
+        return list(page["items"])
 
     # ---------------------------------------------------------------- events and tasks
 

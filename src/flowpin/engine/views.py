@@ -101,53 +101,6 @@ def history(conn: Connection, run_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def list_runs(
-    conn: Connection,
-    tenant_id: str,
-    *,
-    workflow: str | None = None,
-    status: str | None = None,
-    subject: str | None = None,
-    version: int | None = None,
-    step: str | None = None,
-    limit: int = 100,
-) -> list[dict[str, Any]]:
-    query = sa.select(
-        t.runs.c.id,
-        t.runs.c.workflow_key,
-        t.runs.c.version_number,
-        t.runs.c.status,
-        t.runs.c.subject,
-        t.runs.c.current_step,
-        t.runs.c.created_at,
-        t.runs.c.finished_at,
-    ).where(t.runs.c.tenant_id == tenant_id)
-    if workflow:
-        query = query.where(t.runs.c.workflow_key == workflow)
-    if status:
-        query = query.where(t.runs.c.status == status.upper())
-    if subject:
-        query = query.where(t.runs.c.subject == subject)
-    if version is not None:
-        query = query.where(t.runs.c.version_number == version)
-    if step:
-        query = query.where(t.runs.c.current_step == step)
-    rows = conn.execute(query.order_by(t.runs.c.created_at.desc(), t.runs.c.id).limit(limit))
-    return [
-        {
-            "runId": r.id,
-            "workflow": r.workflow_key,
-            "version": r.version_number,
-            "status": r.status,
-            "subject": r.subject,
-            "currentStep": r.current_step,
-            "createdAt": iso(r.created_at),
-            "finishedAt": iso(r.finished_at),
-        }
-        for r in rows
-    ]
-
-
 def task_row(conn: Connection, tenant_id: str, task_id: str) -> Any:
     row = conn.execute(
         sa.select(t.human_tasks).where(
