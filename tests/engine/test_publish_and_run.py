@@ -190,3 +190,15 @@ def test_invalid_action_input_fails_the_run_with_validation_error(harness) -> No
     assert run["status"] == "FAILED"
     assert run["error"]["category"] == "ValidationError"
     assert run["error"]["stepId"] == "one"
+
+
+def test_pausing_a_workflow_holds_its_runs_until_it_resumes(harness) -> None:
+    engine = harness.engine
+    engine.publish(hello("pausable"))
+    engine.update_workflow("pausable", paused=True)
+    run = engine.start("pausable", {"name": "Ada", "plan": "free"})
+    harness.work()  # returns: nothing of a paused workflow is due
+    assert engine.get_run(run)["status"] == "PENDING"
+    engine.update_workflow("pausable", paused=False)
+    harness.work()
+    assert engine.get_run(run)["status"] == "SUCCEEDED"

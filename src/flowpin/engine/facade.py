@@ -474,7 +474,9 @@ class Engine:
         """Change settings: ``name``, ``paused``, ``concurrencyLimit``."""
         with self.db.write() as conn:
             admin.update_settings(conn, self.tenant, key, changes, self.clock.now())
-            return admin.workflow_view(conn, self.tenant, key)
+            view = admin.workflow_view(conn, self.tenant, key)
+        self.core.notify()  # a resumed workflow's held runs are claimable again
+        return view
 
     def duplicate_workflow(
         self, key: str, new_key: str, *, name: str | None = None

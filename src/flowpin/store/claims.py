@@ -26,10 +26,14 @@ ACTIVE = ("PENDING", "RUNNING", "WAITING")
 
 
 def claimable_condition(now: datetime) -> Any:
+    """Due, unleased, active — and not of a paused workflow: pausing holds runs where they
+    are (they keep their wake-up and continue on resume); nothing is lost or skipped."""
+    paused = sa.select(t.workflows.c.id).where(t.workflows.c.paused.is_(True))
     return sa.and_(
         t.runs.c.wake_at <= now,
         sa.or_(t.runs.c.lease_expires_at.is_(None), t.runs.c.lease_expires_at < now),
         t.runs.c.status.in_(ACTIVE),
+        t.runs.c.workflow_id.not_in(paused),
     )
 
 
@@ -164,7 +168,13 @@ def next_wakeup(conn: Connection, now: datetime) -> datetime | None:
         conn.execute(
             sa.select(
                 sa.func.min(sa.func.coalesce(t.runs.c.lease_expires_at, t.runs.c.wake_at))
-            ).where(t.runs.c.wake_at.is_not(None), t.runs.c.status.in_(ACTIVE))
+            ).where(
+                t.runs.c.wake_at.is_not(None),
+                t.runs.c.status.in_(ACTIVE),
+                t.runs.c.workflow_id.not_in(
+                    sa.select(t.workflows.c.id).where(t.workflows.c.paused.is_(True))
+                ),
+            )
         ).scalar(),
     ]
     found = [_aware(c) for c in candidates if c is not None]
