@@ -125,7 +125,8 @@ def test_webhook_and_email_workflow(db_url, http_server, smtp_factory, monkeypat
     assert run["output"] == {"ticket": 7, "messageId": f"<{mail_key}@flowpin>"}
     # secrets are resolved at call time only: never in the stored history
     assert HOOK_TOKEN not in history and SMTP_PASSWORD not in history
-    assert "HOOK_TOKEN" in history
+    # and the Authorization header (a sensitive key) is masked in the stored input
+    assert '"Authorization": "[redacted]"' in history
 
 
 def _advance(engine: Engine, clock: FakeClock, **delta: float) -> None:

@@ -397,3 +397,35 @@ def test_event_and_timeout_race_exactly_one_wins(harness, winner: str) -> None:
     with engine.db.read() as conn:
         statuses = conn.execute(sa.select(t.waits.c.status)).scalars().all()
     assert statuses == ["resolved"]
+
+
+def test_stored_history_masks_sensitive_keys_but_the_run_keeps_them(harness) -> None:
+    engine = harness.engine
+    definition = {
+        "key": "login",
+        "steps": [
+            {
+                "id": "creds",
+                "type": "transform.assign",
+                "config": {"assign": {"vars.login": {"user": "ada", "password": "hunter2"}}},
+            },
+            {
+                "id": "call",
+                "type": "action.call",
+                "config": {
+                    "actionId": "test.echo",
+                    "version": 1,
+                    "inputMapping": {"text": {"$expr": "vars.login.password"}},
+                    "saveAs": "vars.echoed",
+                },
+            },
+        ],
+        "output": {"$expr": "vars.echoed.text"},
+    }
+    run = harness.run(definition)
+    assert run["output"] == "HUNTER2"  # the state the run worked from was never masked
+    with engine.db.read() as conn:
+        rows = conn.execute(sa.select(t.step_history.c.output)).scalars().all()
+    stored = repr(rows)
+    assert "hunter2" not in stored
+    assert "[redacted]" in stored

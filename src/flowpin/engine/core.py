@@ -16,6 +16,7 @@ from flowpin.clock import Clock
 from flowpin.definitions.models import Definition, NodeStep, RetryPolicy
 from flowpin.definitions.walk import index_steps
 from flowpin.engine.publishing import next_slot
+from flowpin.engine.redaction import DEFAULT_KEYS, Redactor
 from flowpin.engine.signals import add_inbox, iso, wake_runs
 from flowpin.engine.starting import NewRun, insert_run
 from flowpin.expressions.values import iter_secrets
@@ -47,7 +48,7 @@ class _Services(Services):
         return self.core.definition_in(conn, version_id)
 
     def redact(self, value: Any) -> Any:
-        return value
+        return self.core.redactor(value)
 
 
 class Core:
@@ -60,8 +61,11 @@ class Core:
         secrets: Callable[[str, str], str] | None = None,
         stubs: dict[str, Callable[..., Any]] | None = None,
         lease_seconds: float = 30.0,
+        redact_keys: str | None = DEFAULT_KEYS,
     ) -> None:
         self.db = db
+        self.redactor = Redactor(redact_keys)
+        """Masks sensitive keys in stored step history (the run's state keeps real values)."""
         self.registry = registry
         self.clock = clock
         self.lease_seconds = lease_seconds

@@ -33,6 +33,7 @@ from flowpin.engine.publishing import (
     version_row,
     workflow_row,
 )
+from flowpin.engine.redaction import DEFAULT_KEYS
 from flowpin.engine.signals import EventOutcome, add_inbox, claim_wait, wake_runs
 from flowpin.engine.starting import NewRun, check_payload, existing_run_by_key, insert_run
 from flowpin.engine.triggers import EventIn, submit_events
@@ -62,7 +63,10 @@ class Engine:
         stubs: dict[str, Callable[..., Any]] | None = None,
         lease_seconds: float = 30.0,
         upgrade: bool = True,
+        redact_keys: str | None = DEFAULT_KEYS,
     ) -> None:
+        """``redact_keys``: a regex of object keys whose values are masked in stored step
+        history (``None``: store history as is). Run state is never masked."""
         self.db = Database(url)
         if upgrade:
             self.db.upgrade()
@@ -78,6 +82,7 @@ class Engine:
             else secret_store.StoredSecrets(self.db, EnvironmentSecrets()),
             stubs=stubs,
             lease_seconds=lease_seconds,
+            redact_keys=redact_keys,
         )
         self._events: GroupCommitter[EventIn, EventOutcome] = GroupCommitter(self._submit_events)
         self._tenant_views: dict[str, Engine] = {tenant: self}
