@@ -384,19 +384,7 @@ def page_runs(
         query = query.where(t.runs.c.created_at >= after)
     if before is not None:
         query = query.where(t.runs.c.created_at < before)
-    if cursor:
-        at, run_id = decode_cursor(cursor, 2)
-        moment = _time(at)
-        query = query.where(
-            sa.or_(
-                t.runs.c.created_at < moment,
-                sa.and_(t.runs.c.created_at == moment, t.runs.c.id < str(run_id)),
-            )
-        )
-    size = _limit(limit)
-    rows = conn.execute(
-        query.order_by(t.runs.c.created_at.desc(), t.runs.c.id.desc()).limit(size + 1)
-    ).all()
+    rows, size, next_cursor = _keyset_page(conn, query, t.runs, "created_at", cursor, limit)
     items = [
         {
             "runId": r.id,
@@ -411,11 +399,34 @@ def page_runs(
         }
         for r in rows[:size]
     ]
+    return {"items": items, "nextCursor": next_cursor}
+
+
+def _keyset_page(
+    conn: Connection,
+    query: Any,
+    table: sa.Table,
+    time_column: str,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Any], int, str | None]:
+    """Newest first by (time, id); the cursor is the last (time, id) seen, so pages stay stable
+    while rows are added. Returns the rows (one extra when more follow), the page size and the
+    next cursor."""
+    moment_col, id_col = table.c[time_column], table.c.id
+    if cursor:
+        at, last_id = decode_cursor(cursor, 2)
+        moment = _time(at)
+        query = query.where(
+            sa.or_(moment_col < moment, sa.and_(moment_col == moment, id_col < str(last_id)))
+        )
+    size = _limit(limit)
+    rows = conn.execute(query.order_by(moment_col.desc(), id_col.desc()).limit(size + 1)).all()
     next_cursor = None
     if len(rows) > size:
         last = rows[size - 1]
-        next_cursor = encode_cursor(last.created_at.isoformat(), last.id)
-    return {"items": items, "nextCursor": next_cursor}
+        next_cursor = encode_cursor(getattr(last, time_column).isoformat(), last.id)
+    return rows, size, next_cursor
 
 
 def page_events(
@@ -433,19 +444,7 @@ def page_events(
         query = query.where(t.events.c.name == name)
     if key:
         query = query.where(t.events.c.key == key)
-    if cursor:
-        at, row_id = decode_cursor(cursor, 2)
-        moment = _time(at)
-        query = query.where(
-            sa.or_(
-                t.events.c.received_at < moment,
-                sa.and_(t.events.c.received_at == moment, t.events.c.id < str(row_id)),
-            )
-        )
-    size = _limit(limit)
-    rows = conn.execute(
-        query.order_by(t.events.c.received_at.desc(), t.events.c.id.desc()).limit(size + 1)
-    ).all()
+    rows, size, next_cursor = _keyset_page(conn, query, t.events, "received_at", cursor, limit)
     items = [
         {
             "id": r.id,
@@ -461,8 +460,4 @@ def page_events(
         }
         for r in rows[:size]
     ]
-    next_cursor = None
-    if len(rows) > size:
-        last = rows[size - 1]
-        next_cursor = encode_cursor(last.received_at.isoformat(), last.id)
     return {"items": items, "nextCursor": next_cursor}
