@@ -71,3 +71,16 @@ def flaky(data: Flaky, ctx: ActionContext) -> Empty:
             raise RetryAfter(7)
         raise ActionError(f"temporary failure {seen + 1}", retryable=True)
     return Empty()
+
+
+class Size(BaseModel):
+    bytes: int
+
+
+class Blob(BaseModel):
+    data: str
+
+
+@action("test.blob", version=1, effect="none")
+def blob(data: Size) -> Blob:
+    return Blob(data="x" * data.bytes)

@@ -202,3 +202,47 @@ def test_pausing_a_workflow_holds_its_runs_until_it_resumes(harness) -> None:
     engine.update_workflow("pausable", paused=False)
     harness.work()
     assert engine.get_run(run)["status"] == "SUCCEEDED"
+
+
+def test_run_input_over_the_limit_is_refused(harness) -> None:
+    from flowpin.errors import LimitError
+
+    harness.engine.publish(hello("sized"))
+    with pytest.raises(LimitError) as caught:
+        harness.engine.start("sized", {"name": "x" * (600 * 1024)})
+    assert caught.value.code == "limit.input_size"
+    assert harness.engine.list_runs(workflow="sized") == []
+
+
+def test_action_output_over_the_limit_fails_the_step(harness) -> None:
+    definition = {
+        "key": "blobs",
+        "steps": [
+            {
+                "id": "small",
+                "type": "action.call",
+                "config": {
+                    "actionId": "test.blob",
+                    "version": 1,
+                    "inputMapping": {"bytes": 1000},
+                    "saveAs": "vars.small",
+                },
+            },
+            {
+                "id": "huge",
+                "type": "action.call",
+                "config": {
+                    "actionId": "test.blob",
+                    "version": 1,
+                    "inputMapping": {"bytes": 2 * 1024 * 1024},
+                    "saveAs": "vars.huge",
+                },
+            },
+        ],
+    }
+    run = harness.run(definition)
+    assert run["status"] == "FAILED"
+    assert run["error"]["stepId"] == "huge"
+    assert run["error"]["category"] == "ValidationError"
+    assert "limit" in run["error"]["message"]
+    assert len(run["state"]["vars"]["small"]["data"]) == 1000

@@ -67,6 +67,7 @@ STATUS: dict[str | type[FlowpinError], int] = {
     # 413 / 422 / 429
     "request.too_large": 413,
     "limit.exceeded": 413,
+    "limit.input_size": 413,
     "definition.invalid": 422,
     "run.invalid_payload": 422,
     "task.invalid_data": 422,

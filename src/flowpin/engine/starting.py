@@ -18,9 +18,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from flowpin.definitions.models import Definition
-from flowpin.errors import FlowpinError
+from flowpin.errors import FlowpinError, LimitError
 from flowpin.runtime.interpreter import start_state
 from flowpin.store import tables as t
+from flowpin.store.bulk import dumps
 from flowpin.store.notify import signal_work
 
 
@@ -48,7 +49,22 @@ class NewRun:
     trigger: str | None = None
 
 
+MAX_INPUT_BYTES = 512 * 1024
+"""Default bound on a run's input as JSON (SPEC §8 limits)."""
+
+
+def check_input_size(payload: Any, limit: int = MAX_INPUT_BYTES) -> None:
+    size = len(dumps(payload))
+    if size > limit:
+        raise LimitError(
+            f"run input is {size} bytes as JSON; the limit is {limit}",
+            code="limit.input_size",
+            details={"size": size, "limit": limit},
+        )
+
+
 def check_payload(definition: Definition, payload: Any, schemas: Any) -> None:
+    check_input_size(payload)
     schema = definition.payload_schema
     if not schema:
         return

@@ -22,6 +22,7 @@ from flowpin.clock import Clock
 from flowpin.expressions.values import substitute_secrets
 from flowpin.registry.actions import ActionContext, ActionError, RetryAfter
 from flowpin.runtime.decisions import ActionResult, CallAction
+from flowpin.store.bulk import dumps
 
 log = logging.getLogger("flowpin.worker")
 
@@ -42,13 +43,16 @@ class ActionExecutor:
         *,
         threads: int = 16,
         stubs: dict[str, Callable[..., Any]] | None = None,
+        max_output_bytes: int = 1024 * 1024,
     ) -> None:
+        """``max_output_bytes``: bound on an action's output as JSON (SPEC §8 limits)."""
         self.registry = registry
         self.clock = clock
         self.secrets = secrets
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="flowpin-action")
         self._sync = _SyncBatcher(self.pool, threads)
         self.stubs = stubs or {}
+        self.max_output_bytes = max_output_bytes
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -146,7 +150,7 @@ class ActionExecutor:
         if spec is None:
             return _to_json(output)
         try:
-            return spec.validate_output(output)
+            validated = spec.validate_output(output)
         except ValidationError as exc:
             raise _Failed(
                 _error(
@@ -155,6 +159,16 @@ class ActionExecutor:
                     data={"errors": _errors(exc)},
                 )
             ) from None
+        size = len(dumps(validated))
+        if size > self.max_output_bytes:
+            raise _Failed(
+                _error(
+                    "ValidationError",
+                    f"output of {call.action_id}@{call.version} is {size} bytes as JSON; "
+                    f"the limit is {self.max_output_bytes}",
+                )
+            )
+        return validated
 
 
 class _SyncBatcher:
