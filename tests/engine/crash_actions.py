@@ -1,11 +1,14 @@
-"""Actions for the crash test: each call records itself in a separate SQLite file, keyed by the
-idempotency key — as a downstream service that honours idempotency keys would."""
+"""Actions for the crash test. ``crash.effect`` records each call in a separate SQLite file,
+keyed by the idempotency key — as a downstream service that honours idempotency keys would.
+``crash.record`` is transactional: its effect is a row of ``crash_records`` in flowpin's own
+database, committed with the ledger's record of the call."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
 
+import sqlalchemy as sa
 from pydantic import BaseModel
 
 from flowpin.registry.actions import ActionContext, action
@@ -38,4 +41,21 @@ def effect(data: Step, ctx: ActionContext) -> Done:
             (ctx.idempotency_key,),
         )
     conn.close()
+    return Done(n=data.n + 1)
+
+
+RECORDS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS crash_records (key VARCHAR(200) PRIMARY KEY, calls INTEGER)"
+)
+
+
+@action("crash.record", version=1, effect="side_effect", transactional=True)
+def record(data: Step, ctx: ActionContext) -> Done:
+    ctx.connection.execute(
+        sa.text(
+            "INSERT INTO crash_records (key, calls) VALUES (:key, 1) "
+            "ON CONFLICT (key) DO UPDATE SET calls = crash_records.calls + 1"
+        ),
+        {"key": ctx.idempotency_key},
+    )
     return Done(n=data.n + 1)

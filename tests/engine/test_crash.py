@@ -1,5 +1,6 @@
 """Kill -9 a worker process at random points while it works W1-like runs; restart it each time.
-Every run must complete, and every side effect must be applied once per idempotency key."""
+Every run must complete; every external side effect must be applied once per idempotency key
+(delivered at least once), and every transactional action called exactly once."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from flowpin.engine import Engine
 from flowpin.registry.catalog import Registry
 
 HERE = Path(__file__).parent
-STEPS = 5
+STEPS = 6
+"""Even steps call ``crash.effect`` (an external effect), odd ones ``crash.record`` (a
+transactional action)."""
 
 
 def definition() -> dict:
@@ -30,7 +33,7 @@ def definition() -> dict:
                 "id": f"s{i}",
                 "type": "action.call",
                 "config": {
-                    "actionId": "crash.effect",
+                    "actionId": "crash.record" if i % 2 else "crash.effect",
                     "version": 1,
                     "inputMapping": {"n": {"$expr": f"$exists(vars.r) ? vars.r.n : {i}"}},
                     "saveAs": "vars.r",
@@ -64,6 +67,8 @@ def test_sigkill_worker_loses_nothing_and_duplicates_no_effect(tmp_path: Path, d
     registry = Registry()
     registry.register(crash_actions)
     engine = Engine(url, registry=registry)
+    with engine.db.write() as db:
+        db.exec_driver_sql(crash_actions.RECORDS_TABLE)
     engine.publish(definition())
     sqlite = url.startswith("sqlite")
     # PostgreSQL commits cost more here (issue 4 tunes them): fewer runs, longer lifetimes, so
@@ -115,7 +120,7 @@ def test_sigkill_worker_loses_nothing_and_duplicates_no_effect(tmp_path: Path, d
     conn = sqlite3.connect(effects)
     rows = conn.execute("SELECT key, calls, applied FROM effects").fetchall()
     conn.close()
-    assert len(rows) == len(runs) * STEPS  # one idempotency key per run and step
+    assert len(rows) == len(runs) * STEPS // 2  # one idempotency key per run and step
     assert all(applied == 1 for _key, _calls, applied in rows)
     redelivered = sum(calls - 1 for _key, calls, _applied in rows)
     # A kill between a handler's return and the checkpoint's commit re-delivers that call with
@@ -128,5 +133,15 @@ def test_sigkill_worker_loses_nothing_and_duplicates_no_effect(tmp_path: Path, d
     with engine.db.read() as db:
         ledger = dict(db.execute(sa.select(t.action_ledger.c.key, t.action_ledger.c.calls)).all())
     assert all(ledger[key] >= calls for key, calls, _applied in rows)
-    print(f"\ncrash test: {kills} kills, {len(rows)} keys, {redelivered} re-deliveries")
+    with engine.db.read() as db:
+        records = db.execute(sa.text("SELECT key, calls FROM crash_records")).all()
+    # Transactional: the effect and the ledger's record commit together, so a kill either
+    # loses both (the call runs again, for the first time as far as anyone can see) or keeps
+    # both (the ledger answers): exactly one committed call per key.
+    assert len(records) == len(runs) * STEPS // 2
+    assert [key for key, calls in records if calls != 1] == []
+    print(
+        f"\ncrash test: {kills} kills, {len(rows)} external keys, {redelivered} re-deliveries; "
+        f"{len(records)} transactional keys, each called once"
+    )
     engine.close()

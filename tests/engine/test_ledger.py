@@ -80,3 +80,61 @@ def test_live_entry_makes_the_run_wait_until_its_lease_expires(harness) -> None:
     harness.advance(seconds=61)  # the holder never finished: its lease expires
     assert harness.engine.get_run(run)["status"] == "SUCCEEDED"
     assert ledger_row(harness).run_id == run
+
+
+def flaky_workflow(failures: int) -> dict:
+    return {
+        "key": "flaky",
+        "steps": [
+            {
+                "id": "call",
+                "type": "action.call",
+                "config": {
+                    "actionId": "test.flaky",
+                    "version": 1,
+                    "inputMapping": {"key": "k", "failures": failures},
+                },
+                "retry": {"maxAttempts": 3, "backoffMs": 1000},
+            },
+        ],
+    }
+
+
+def test_a_repeatable_action_records_its_result_in_one_entry(harness) -> None:
+    """An idempotent action gets no "started" entry before its call (repeating it changes
+    nothing), but its result is in the ledger like a side effect's."""
+    harness.engine.publish(flaky_workflow(failures=0))
+    run = harness.engine.start("flaky", {})
+    harness.work()
+    assert harness.engine.get_run(run)["status"] == "SUCCEEDED"
+    row = ledger_row(harness)
+    assert (row.status, row.run_id, row.step_id, row.calls) == ("succeeded", run, "call", 1)
+    assert row.input == {"key": "k", "failures": 0}
+    assert sample_actions.FLAKY == {"k": 1}
+
+
+def test_a_failed_repeatable_call_is_retried_under_its_key(harness) -> None:
+    harness.engine.publish(flaky_workflow(failures=2))
+    run = harness.engine.start("flaky", {})
+    harness.advance(seconds=60)
+    assert harness.engine.get_run(run)["status"] == "SUCCEEDED"
+    row = ledger_row(harness)
+    assert (row.status, row.attempt, row.calls) == ("succeeded", 3, 3)
+    assert sample_actions.FLAKY == {"k": 3}
+
+
+def test_a_side_effect_is_claimed_before_its_handler_runs(harness) -> None:
+    seen: list[str] = []
+
+    def spy(data: dict, ctx) -> dict:
+        with harness.engine.db.read() as conn:
+            seen.append(conn.execute(sa.select(t.action_ledger.c.status)).scalar_one())
+        return {"ticketId": "T-9"}
+
+    harness.engine.core.executor.stubs["crm.create_ticket@1"] = spy
+    harness.engine.publish(shared_key_workflow())
+    run = harness.engine.start("shared", {})
+    harness.work()
+    assert harness.engine.get_run(run)["output"] == "T-9"
+    assert seen == ["started"]
+    assert (ledger_row(harness).status, ledger_row(harness).calls) == ("succeeded", 1)

@@ -139,6 +139,7 @@ def test_export_for_the_designer() -> None:
             "actionId": "crm.create",
             "version": 2,
             "effect": "idempotent",
+            "transactional": False,
             "description": "Create a record.",
             "inputSchema": In.model_json_schema(),
             "outputSchema": Out.model_json_schema(),

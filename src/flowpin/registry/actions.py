@@ -24,6 +24,12 @@ The handler takes ``(input)`` or ``(input, ctx)``, sync or async. The input mode
 first parameter's annotation (or ``input_model=``) and must be a pydantic model. The output comes
 from the return annotation (or ``output_model=``): a pydantic model, ``None`` (no output) or any
 type pydantic can validate (``dict[str, Any]``), which is wrapped in a ``RootModel``.
+
+``transactional=True`` is for a handler whose effect lives in flowpin's own database (a ticket
+row, a contact update): it runs inside a write transaction of that database, reached as
+``ctx.connection`` (SQLAlchemy), which also marks its ledger entry succeeded. Its writes and the
+record that it ran commit together or not at all, so even a worker killed mid-call never
+repeats it: exactly once, not at least once. It must be sync and quick (it holds the writer).
 """
 
 from __future__ import annotations
@@ -89,6 +95,9 @@ class ActionContext:
     """Stable across retries of this call; forward it to the remote system when it can dedupe
     (e.g. as an ``Idempotency-Key`` header)."""
     tenant_id: str = "default"
+    connection: Any = field(default=None, compare=False, repr=False)
+    """A transactional action's database connection (SQLAlchemy), inside the transaction that
+    records the call; ``None`` for other actions."""
     logger: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = field(
         default=None, compare=False, repr=False
     )
@@ -133,6 +142,8 @@ class ActionSpec:
     """The default retry policy of ``action.call`` steps that have none of their own."""
     retryable: Retryable = None
     description: str | None = None
+    transactional: bool = False
+    """The handler runs inside the database transaction that records it (exactly once)."""
 
     @property
     def key(self) -> str:
@@ -176,6 +187,7 @@ class ActionSpec:
             "actionId": self.action_id,
             "version": self.version,
             "effect": self.effect,
+            "transactional": self.transactional,
             "description": self.description,
             "inputSchema": self.input_json_schema(),
             "outputSchema": self.output_json_schema(),
@@ -202,6 +214,7 @@ def action(
     input_model: type[BaseModel] | None = None,
     output_model: Any = None,
     description: str | None = None,
+    transactional: bool = False,
 ) -> Callable[[F], F]:
     """Mark a function as the handler of ``action_id@version`` (see the module docstring).
 
@@ -228,6 +241,7 @@ def action(
             input_model=input_model,
             output_model=output_model,
             description=description,
+            transactional=transactional,
         )
         try:
             setattr(fn, ACTION_ATTRIBUTE, spec)
@@ -255,6 +269,7 @@ def make_action_spec(
     input_model: type[BaseModel] | None = None,
     output_model: Any = None,
     description: str | None = None,
+    transactional: bool = False,
 ) -> ActionSpec:
     """Build (and check) the spec of a handler without marking it."""
     where = _check_declaration(action_id, version, effect)
@@ -276,6 +291,11 @@ def make_action_spec(
     output = _output_model(
         output_model if output_model is not None else hints.get("return", Any), where
     )
+    if transactional and (_is_async(fn) or not takes_context):
+        raise RegistryError(
+            f"{where}: a transactional handler must be sync and take (input, ctx) "
+            "(it writes through ctx.connection, inside the transaction that records it)"
+        )
     return ActionSpec(
         action_id=action_id,
         version=version,
@@ -288,6 +308,7 @@ def make_action_spec(
         retry=_retry_policy(retry, where),
         retryable=_retryable(retryable, where),
         description=description if description is not None else _doc(fn),
+        transactional=transactional,
     )
 
 

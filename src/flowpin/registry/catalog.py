@@ -177,6 +177,7 @@ class Registry:
         input_model: type[BaseModel] | None = None,
         output_model: Any = None,
         description: str | None = None,
+        transactional: bool = False,
     ) -> Callable[[F], F]:
         """``@action(...)`` that also registers the function here at once."""
         mark = action(
@@ -188,6 +189,7 @@ class Registry:
             input_model=input_model,
             output_model=output_model,
             description=description,
+            transactional=transactional,
         )
 
         def decorate(fn: F) -> F:

@@ -38,20 +38,15 @@ def json_param(value: Any) -> str | None:
 @dataclass(frozen=True, slots=True)
 class Statement:
     """One hot statement in two forms: SQLite runs ``sqlite`` through ``executemany`` (one
-    prepared statement, C loop); PostgreSQL gets one multi-row statement per chunk, because a
-    round of parse/bind/execute per row cost ~50 µs there even when pipelined (measured)."""
+    prepared statement, C loop); PostgreSQL runs ``pg`` once for the whole batch, with one
+    array parameter per column (``unnest(%s::jsonb[], …)``). Its text never changes with the
+    batch size, so psycopg parses it once and the server prepares it once; a multi-row
+    ``VALUES`` list with a placeholder per value cost a regex pass over thousands of
+    placeholders on every call, and a round of parse/bind/execute per row cost ~50 µs even
+    when pipelined (measured)."""
 
     sqlite: str
-    pg_head: str
-    pg_row: str
-    """One row's placeholders, with casts (VALUES lists carry no column types of their own)."""
-    pg_tail: str = ""
-
-    def pg(self, rows: int) -> str:
-        return self.pg_head + ", ".join([self.pg_row] * rows) + self.pg_tail
-
-
-PG_CHUNK = 1000
+    pg: str
 
 
 class Bulk:
@@ -83,67 +78,126 @@ class Bulk:
         if self.sqlite:
             conn.exec_driver_sql(statement.sqlite, list(rows))
             return
-        for start in range(0, len(rows), PG_CHUNK):
-            chunk = rows[start : start + PG_CHUNK]
-            params = tuple(value for row in chunk for value in row)
-            conn.exec_driver_sql(statement.pg(len(chunk)), params)
+        conn.exec_driver_sql(
+            statement.pg, tuple(list(column) for column in zip(*rows, strict=True))
+        )
 
 
-def _row(casts: list[str]) -> str:
-    return "(" + ", ".join(f"%s::{cast}" if cast else "%s" for cast in casts) + ")"
+def _unnest(columns: str, casts: str, *, ordinality: bool = False) -> str:
+    """``unnest(%s::a[], %s::b[], …) AS v(columns)``: the batch as a relation, one array per
+    column (``casts``: the element types, in order). Binary parameters (``%b``): the text
+    format escapes every element with a regex (measured: 4× slower for JSON documents)."""
+    arrays = ", ".join(f"%b::{cast}[]" for cast in casts.split())
+    ordinal = " WITH ORDINALITY" if ordinality else ""
+    return f"unnest({arrays}){ordinal} AS v({columns})"
 
+
+_RUN_COLUMNS = "state, status, current_step, updated_at, id"
+_RUN_CASTS = "jsonb varchar varchar timestamptz varchar"
 
 UPDATE_HELD_RUNS = Statement(
     sqlite="UPDATE runs SET state = ?, status = ?, current_step = ?, updated_at = ? WHERE id = ?",
-    pg_head="UPDATE runs AS r SET state = v.state, status = v.status, "
-    "current_step = v.current_step, updated_at = v.updated_at FROM (VALUES ",
-    pg_row=_row(["jsonb", "varchar", "varchar", "timestamptz", "varchar"]),
-    pg_tail=") AS v(state, status, current_step, updated_at, id) WHERE r.id = v.id",
+    pg="UPDATE runs AS r SET state = v.state, status = v.status, "
+    "current_step = v.current_step, updated_at = v.updated_at "
+    f"FROM {_unnest(_RUN_COLUMNS, _RUN_CASTS)} WHERE r.id = v.id",
 )
 RELEASE_RUNS = Statement(
     sqlite="UPDATE runs SET state = ?, status = ?, current_step = ?, updated_at = ?, "
     "wake_at = NULL, lease_owner = NULL, lease_expires_at = NULL WHERE id = ?",
-    pg_head="UPDATE runs AS r SET state = v.state, status = v.status, "
+    pg="UPDATE runs AS r SET state = v.state, status = v.status, "
     "current_step = v.current_step, updated_at = v.updated_at, wake_at = NULL, "
-    "lease_owner = NULL, lease_expires_at = NULL FROM (VALUES ",
-    pg_row=_row(["jsonb", "varchar", "varchar", "timestamptz", "varchar"]),
-    pg_tail=") AS v(state, status, current_step, updated_at, id) WHERE r.id = v.id",
+    "lease_owner = NULL, lease_expires_at = NULL "
+    f"FROM {_unnest(_RUN_COLUMNS, _RUN_CASTS)} WHERE r.id = v.id",
 )
 UPDATE_TERMINAL_RUNS = Statement(
     sqlite="UPDATE runs SET state = ?, status = ?, current_step = NULL, output = ?, error = ?, "
     "updated_at = ?, finished_at = ?, wake_at = NULL, lease_owner = NULL, "
     "lease_expires_at = NULL, active_subject_key = NULL WHERE id = ?",
-    pg_head="UPDATE runs AS r SET state = v.state, status = v.status, current_step = NULL, "
+    pg="UPDATE runs AS r SET state = v.state, status = v.status, current_step = NULL, "
     "output = v.output, error = v.error, updated_at = v.updated_at, "
     "finished_at = v.finished_at, wake_at = NULL, lease_owner = NULL, "
-    "lease_expires_at = NULL, active_subject_key = NULL FROM (VALUES ",
-    pg_row=_row(["jsonb", "varchar", "jsonb", "jsonb", "timestamptz", "timestamptz", "varchar"]),
-    pg_tail=") AS v(state, status, output, error, updated_at, finished_at, id) WHERE r.id = v.id",
+    "lease_expires_at = NULL, active_subject_key = NULL FROM "
+    + _unnest(
+        "state, status, output, error, updated_at, finished_at, id",
+        "jsonb varchar jsonb jsonb timestamptz timestamptz varchar",
+    )
+    + " WHERE r.id = v.id",
+)
+_HISTORY_COLUMNS = (
+    "run_id, step_id, token, step_type, version_number, attempt, status, logical_time, "
+    "recorded_at, input, output, error"
 )
 INSERT_HISTORY = Statement(
-    sqlite="INSERT INTO step_history (run_id, step_id, token, step_type, version_number, "
-    "attempt, status, logical_time, recorded_at, input, output, error) "
+    sqlite=f"INSERT INTO step_history ({_HISTORY_COLUMNS}) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    pg_head="INSERT INTO step_history (run_id, step_id, token, step_type, version_number, "
-    "attempt, status, logical_time, recorded_at, input, output, error) VALUES ",
-    pg_row=_row(["", "", "", "", "", "", "", "", "", "jsonb", "jsonb", "jsonb"]),
+    # WITH ORDINALITY … ORDER BY: ids follow the batch's order (history is read by id).
+    pg=f"INSERT INTO step_history ({_HISTORY_COLUMNS}) SELECT {_HISTORY_COLUMNS} FROM "
+    + _unnest(
+        _HISTORY_COLUMNS + ", n",
+        "varchar varchar varchar varchar int int varchar timestamptz timestamptz jsonb jsonb jsonb",
+        ordinality=True,
+    )
+    + " ORDER BY n",
 )
 FINISH_LEDGER = Statement(
     sqlite="UPDATE action_ledger SET status = ?, output = ?, error = ?, "
     "lease_expires_at = NULL, updated_at = ? WHERE tenant_id = ? AND key = ? "
     "AND status = 'started'",
-    pg_head="UPDATE action_ledger AS l SET status = v.status, output = v.output, "
-    "error = v.error, lease_expires_at = NULL, updated_at = v.updated_at FROM (VALUES ",
-    pg_row=_row(["varchar", "jsonb", "jsonb", "timestamptz", "varchar", "varchar"]),
-    pg_tail=") AS v(status, output, error, updated_at, tenant_id, key) "
-    "WHERE l.tenant_id = v.tenant_id AND l.key = v.key AND l.status = 'started'",
+    pg="UPDATE action_ledger AS l SET status = v.status, output = v.output, "
+    "error = v.error, lease_expires_at = NULL, updated_at = v.updated_at FROM "
+    + _unnest(
+        "status, output, error, updated_at, tenant_id, key",
+        "varchar jsonb jsonb timestamptz varchar varchar",
+    )
+    + " WHERE l.tenant_id = v.tenant_id AND l.key = v.key AND l.status = 'started'",
+)
+_UPSERT_COLUMNS = (
+    "tenant_id, key, run_id, token, step_id, action_id, action_version, attempt, status, "
+    "calls, lease_expires_at, created_at, updated_at, timeout_ms, input, output, error"
+)
+_UPSERT_TAIL = (
+    " ON CONFLICT (tenant_id, key) DO UPDATE SET run_id = excluded.run_id, "
+    "token = excluded.token, step_id = excluded.step_id, action_id = excluded.action_id, "
+    "action_version = excluded.action_version, attempt = excluded.attempt, "
+    "status = excluded.status, calls = action_ledger.calls + 1, lease_expires_at = NULL, "
+    "updated_at = excluded.updated_at, timeout_ms = excluded.timeout_ms, "
+    "input = excluded.input, output = excluded.output, error = excluded.error "
+    "WHERE action_ledger.status <> 'succeeded'"
+)
+_RECORD_COLUMNS = (
+    "tenant_id, key, run_id, token, step_id, action_id, action_version, attempt, status, "
+    "created_at, updated_at, timeout_ms, input, output, error"
+)
+RECORD_LEDGER = Statement(
+    sqlite=f"INSERT INTO action_ledger ({_UPSERT_COLUMNS}) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, NULL, ?, ?, ?, ?, ?, ?)" + _UPSERT_TAIL,
+    pg=f"INSERT INTO action_ledger ({_UPSERT_COLUMNS}) SELECT tenant_id, key, run_id, token, "
+    "step_id, action_id, action_version, attempt, status, 1, NULL::timestamptz, created_at, "
+    "updated_at, timeout_ms, input, output, error FROM "
+    + _unnest(
+        _RECORD_COLUMNS,
+        "varchar varchar varchar varchar varchar varchar int int varchar timestamptz "
+        "timestamptz int jsonb jsonb jsonb",
+    )
+    + _UPSERT_TAIL,
+)
+"""The result of a call that had no "started" entry (a repeatable action, see checkpoint)."""
+_STARTED_COLUMNS = (
+    "tenant_id, key, run_id, token, step_id, action_id, action_version, attempt, "
+    "lease_expires_at, created_at, updated_at, timeout_ms, input"
 )
 INSERT_LEDGER = Statement(
     sqlite="INSERT INTO action_ledger (tenant_id, key, run_id, token, step_id, action_id, "
     "action_version, attempt, status, calls, lease_expires_at, created_at, updated_at, "
     "timeout_ms, input) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'started', 1, ?, ?, ?, ?, ?)",
-    pg_head="INSERT INTO action_ledger (tenant_id, key, run_id, token, step_id, action_id, "
+    pg="INSERT INTO action_ledger (tenant_id, key, run_id, token, step_id, action_id, "
     "action_version, attempt, status, calls, lease_expires_at, created_at, updated_at, "
-    "timeout_ms, input) VALUES ",
-    pg_row="(%s, %s, %s, %s, %s, %s, %s, %s, 'started', 1, %s, %s, %s, %s, %s::jsonb)",
+    "timeout_ms, input) SELECT tenant_id, key, run_id, token, step_id, action_id, "
+    "action_version, attempt, 'started', 1, lease_expires_at, created_at, updated_at, "
+    "timeout_ms, input FROM "
+    + _unnest(
+        _STARTED_COLUMNS,
+        "varchar varchar varchar varchar varchar varchar int int timestamptz timestamptz "
+        "timestamptz int jsonb",
+    ),
 )

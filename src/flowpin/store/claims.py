@@ -10,6 +10,12 @@ claimable when the lease expires. Parking releases the lease (``lease_owner`` NU
 On SQLite the claim runs inside ``BEGIN IMMEDIATE`` (one writer at a time), so select-then-update
 is atomic. On PostgreSQL the select uses ``FOR UPDATE SKIP LOCKED`` so concurrent claimers take
 disjoint batches without waiting on each other.
+
+A workflow with a ``concurrency_limit`` has at most that many runs *executing* (holding a live
+lease) at once; parked runs do not count. Its runs are claimed apart from the others: the
+claimer locks the workflow's row (PostgreSQL ``FOR NO KEY UPDATE``; SQLite is serialized),
+counts its live leases and takes at most the free slots, oldest wake-up first. Claimers of the
+same limited workflow therefore queue on that row; unlimited workflows never touch it.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 from flowpin.store import tables as t
@@ -25,22 +32,49 @@ from flowpin.store import tables as t
 ACTIVE = ("PENDING", "RUNNING", "WAITING")
 
 
-def claimable_condition(now: datetime) -> Any:
+def among(conn: Connection, column: Any, ids: list[Any]) -> Any:
+    """``column IN ids``; on PostgreSQL ``column = ANY(%s)`` with ONE array parameter, so the
+    statement's text does not change with the number of ids (psycopg parses it once, the
+    server can prepare it) instead of a placeholder per id."""
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(ids), type_=ARRAY(column.type)))
+    return column.in_(ids)
+
+
+def claimable_condition(now: datetime, *, limited: bool = False) -> Any:
     """Due, unleased, active — and not of a paused workflow: pausing holds runs where they
-    are (they keep their wake-up and continue on resume); nothing is lost or skipped."""
-    paused = sa.select(t.workflows.c.id).where(t.workflows.c.paused.is_(True))
-    return sa.and_(
+    are (they keep their wake-up and continue on resume); nothing is lost or skipped.
+
+    Runs of workflows with a concurrency limit are left out (``_claim_limited`` claims them
+    per workflow); ``limited``: only the due-unleased-active part, for that caller."""
+    due = sa.and_(
         t.runs.c.wake_at <= now,
         sa.or_(t.runs.c.lease_expires_at.is_(None), t.runs.c.lease_expires_at < now),
         t.runs.c.status.in_(ACTIVE),
-        t.runs.c.workflow_id.not_in(paused),
+    )
+    if limited:
+        return due
+    held = sa.select(t.workflows.c.id).where(
+        sa.or_(t.workflows.c.paused.is_(True), t.workflows.c.concurrency_limit.is_not(None))
+    )
+    return sa.and_(due, t.runs.c.workflow_id.not_in(held))
+
+
+def _executing(now: datetime) -> Any:
+    """A run a worker is executing right now: it holds a live lease."""
+    return sa.and_(
+        t.runs.c.lease_owner.is_not(None),
+        t.runs.c.lease_expires_at >= now,
+        t.runs.c.status.in_(ACTIVE),
     )
 
 
 def claim_runs(
     conn: Connection, owner: str, now: datetime, lease_seconds: float, limit: int
 ) -> list[Any]:
-    """Claim up to ``limit`` runnable runs, oldest wake-up first; returns the claimed rows."""
+    """Claim up to ``limit`` runnable runs, oldest wake-up first; returns the claimed rows.
+    On PostgreSQL the pick (``FOR UPDATE SKIP LOCKED``), the lease and the read of the rows are
+    one ``UPDATE … RETURNING`` (one round trip instead of three)."""
     if limit <= 0:
         return []
     select = (
@@ -50,26 +84,154 @@ def claim_runs(
         .limit(limit)
     )
     if conn.dialect.name == "postgresql":
-        select = select.with_for_update(skip_locked=True)
+        expires = now + timedelta(seconds=lease_seconds)
+        params = {"now": now, "claim_limit": limit, "claim_owner": owner, "claim_expires": expires}
+        rows = list(conn.execute(_PG_CLAIM, params).all())
+        if len(rows) < limit:
+            limited = _claim_limited(conn, now, limit - len(rows))
+            if limited:
+                rows += _lease(conn, among(conn, t.runs.c.id, limited), owner, now, lease_seconds)
+        return rows
     ids = list(conn.execute(select).scalars())
+    if len(ids) < limit:
+        ids += _claim_limited(conn, now, limit - len(ids))
     if not ids:
         return []
     conn.execute(
         t.runs.update()
-        .where(t.runs.c.id.in_(ids))
+        .where(among(conn, t.runs.c.id, ids))
+        .values(**_lease_values(owner, now, lease_seconds))
+    )
+    return list(conn.execute(sa.select(t.runs).where(among(conn, t.runs.c.id, ids))).all())
+
+
+def _pg_claim() -> Any:
+    """The PostgreSQL claim, built once with parameters (``now``, ``claim_limit``,
+    ``claim_owner``, ``claim_expires``): an idle worker claims after every wake-up, and building
+    and cache-keying the expression each time cost more CPU than the statement itself."""
+    now = sa.bindparam("now", type_=t.runs.c.wake_at.type)
+    picked = (
+        sa.select(t.runs.c.id)
+        .where(claimable_condition(now))
+        .order_by(t.runs.c.wake_at)
+        .limit(sa.bindparam("claim_limit", type_=sa.Integer))
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    return (
+        t.runs.update()
+        .where(t.runs.c.id.in_(picked))
         .values(
-            lease_owner=owner,
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            lease_owner=sa.bindparam("claim_owner", type_=t.runs.c.lease_owner.type),
+            lease_expires_at=sa.bindparam("claim_expires", type_=t.runs.c.lease_expires_at.type),
             claim_count=t.runs.c.claim_count + 1,
             status=sa.case((t.runs.c.status == "PENDING", "RUNNING"), else_=t.runs.c.status),
         )
+        .returning(*t.runs.c)
     )
-    return list(conn.execute(sa.select(t.runs).where(t.runs.c.id.in_(ids))).all())
+
+
+def _lease_values(owner: str, now: datetime, lease_seconds: float) -> dict[str, Any]:
+    return {
+        "lease_owner": owner,
+        "lease_expires_at": now + timedelta(seconds=lease_seconds),
+        "claim_count": t.runs.c.claim_count + 1,
+        "status": sa.case((t.runs.c.status == "PENDING", "RUNNING"), else_=t.runs.c.status),
+    }
+
+
+def _lease(
+    conn: Connection, which: Any, owner: str, now: datetime, lease_seconds: float
+) -> list[Any]:
+    return list(
+        conn.execute(
+            t.runs.update()
+            .where(which)
+            .values(**_lease_values(owner, now, lease_seconds))
+            .returning(*t.runs.c)
+        ).all()
+    )
+
+
+_LIMITED_WORKFLOWS = (
+    sa.select(t.workflows.c.id, t.workflows.c.tenant_id, t.workflows.c.concurrency_limit)
+    .where(t.workflows.c.concurrency_limit.is_not(None), t.workflows.c.paused.is_(False))
+    .order_by(t.workflows.c.id)
+)
+"""Built once: every claim that finds fewer runs than it could take asks it."""
+
+
+def _claim_limited(conn: Connection, now: datetime, limit: int) -> list[str]:
+    """Ids of runnable runs of concurrency-limited workflows, within each one's free slots."""
+    workflows = conn.execute(_LIMITED_WORKFLOWS).all()
+    ids: list[str] = []
+    for workflow in workflows:
+        if len(ids) >= limit:
+            break
+        of_workflow = sa.and_(
+            t.runs.c.tenant_id == workflow.tenant_id, t.runs.c.workflow_id == workflow.id
+        )
+        if not conn.execute(
+            sa.select(t.runs.c.id)
+            .where(of_workflow, claimable_condition(now, limited=True))
+            .limit(1)
+        ).first():
+            continue  # nothing runnable: do not queue on the workflow's row
+        if conn.dialect.name == "postgresql":
+            # Claimers of this workflow serialize here, so each counts the others' committed
+            # leases (READ COMMITTED: the count below runs after the lock is granted). FOR NO
+            # KEY UPDATE: inserting a run of the workflow (its foreign key takes KEY SHARE on
+            # this row) does not wait for a claim.
+            limit_now = conn.execute(
+                sa.select(t.workflows.c.concurrency_limit)
+                .where(t.workflows.c.id == workflow.id)
+                .with_for_update(key_share=True)
+            ).scalar()
+            if limit_now is None:
+                continue
+        else:
+            limit_now = workflow.concurrency_limit
+        executing = conn.execute(
+            sa.select(sa.func.count()).select_from(t.runs).where(of_workflow, _executing(now))
+        ).scalar_one()
+        free = min(limit_now - executing, limit - len(ids))
+        if free <= 0:
+            continue
+        select = (
+            sa.select(t.runs.c.id)
+            .where(of_workflow, claimable_condition(now, limited=True))
+            .order_by(t.runs.c.wake_at, t.runs.c.created_at)
+            .limit(free)
+        )
+        if conn.dialect.name == "postgresql":
+            select = select.with_for_update(skip_locked=True)
+        ids += conn.execute(select).scalars()
+    return ids
+
+
+def saturated_workflows(now: datetime) -> Any:
+    """Ids of the workflows whose concurrency limit is reached (their queued runs are not due
+    until a slot frees)."""
+    executing = (
+        sa.select(sa.func.count())
+        .select_from(t.runs)
+        .where(
+            t.runs.c.tenant_id == t.workflows.c.tenant_id,
+            t.runs.c.workflow_id == t.workflows.c.id,
+            _executing(now),
+        )
+        .scalar_subquery()
+    )
+    return sa.select(t.workflows.c.id).where(
+        t.workflows.c.concurrency_limit.is_not(None), executing >= t.workflows.c.concurrency_limit
+    )
 
 
 def inbox_for(conn: Connection, run_ids: list[str]) -> dict[str, list[Any]]:
     rows = conn.execute(
-        sa.select(t.run_inbox).where(t.run_inbox.c.run_id.in_(run_ids)).order_by(t.run_inbox.c.id)
+        sa.select(t.run_inbox)
+        .where(among(conn, t.run_inbox.c.run_id, run_ids))
+        .order_by(t.run_inbox.c.id)
     ).all()
     grouped: dict[str, list[Any]] = {}
     for row in rows:
@@ -81,7 +243,8 @@ def started_calls_for(conn: Connection, run_ids: list[str]) -> dict[str, list[An
     """Ledger entries a previous claimant started and never finished (it died mid-call)."""
     rows = conn.execute(
         sa.select(t.action_ledger).where(
-            t.action_ledger.c.run_id.in_(run_ids), t.action_ledger.c.status == "started"
+            among(conn, t.action_ledger.c.run_id, run_ids),
+            t.action_ledger.c.status == "started",
         )
     ).all()
     grouped: dict[str, list[Any]] = {}
@@ -97,7 +260,7 @@ def renew_leases(
         return
     conn.execute(
         t.runs.update()
-        .where(t.runs.c.id.in_(run_ids), t.runs.c.lease_owner == owner)
+        .where(among(conn, t.runs.c.id, run_ids), t.runs.c.lease_owner == owner)
         .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
     )
 
@@ -127,17 +290,38 @@ def release_all(conn: Connection, owner: str, now: datetime) -> None:
     )
 
 
-def fire_due_waits(conn: Connection, now: datetime, limit: int = 1000) -> list[Any]:
+FIRE_BATCH = 5000
+"""Due waits resolved per transaction: large, set-based batches (a wave of timers is a few
+statements per batch, not a few per timer); concurrent workers take disjoint batches."""
+
+
+def fire_due_waits(conn: Connection, now: datetime, limit: int = FIRE_BATCH) -> list[Any]:
     """Resolve open waits whose deadline passed (timers, event/task timeouts); returns them.
-    Each is resolved by ``UPDATE … WHERE status='open'`` so it competes fairly with events."""
+    Each is resolved by ``UPDATE … WHERE status='open'`` so it competes fairly with events.
+    On PostgreSQL the pick (``FOR UPDATE SKIP LOCKED``) and the update are one statement."""
     select = (
         sa.select(t.waits.c.id)
         .where(t.waits.c.status == "open", t.waits.c.due_at <= now)
         .order_by(t.waits.c.due_at)
         .limit(limit)
     )
+    returning = (
+        t.waits.c.id,
+        t.waits.c.run_id,
+        t.waits.c.token,
+        t.waits.c.kind,
+        t.waits.c.ref_id,
+    )
     if conn.dialect.name == "postgresql":
-        select = select.with_for_update(skip_locked=True)
+        picked = select.with_for_update(skip_locked=True).scalar_subquery()
+        return list(
+            conn.execute(
+                t.waits.update()
+                .where(t.waits.c.id.in_(picked), t.waits.c.status == "open")
+                .values(status="resolved", resolved_at=now)
+                .returning(*returning)
+            ).all()
+        )
     ids = list(conn.execute(select).scalars())
     if not ids:
         return []
@@ -146,39 +330,79 @@ def fire_due_waits(conn: Connection, now: datetime, limit: int = 1000) -> list[A
             t.waits.update()
             .where(t.waits.c.id.in_(ids), t.waits.c.status == "open")
             .values(status="resolved", resolved_at=now)
-            .returning(
-                t.waits.c.id,
-                t.waits.c.run_id,
-                t.waits.c.token,
-                t.waits.c.kind,
-                t.waits.c.ref_id,
-            )
+            .returning(*returning)
         ).all()
     )
 
 
+_RESOLVE_DUE_PG = sa.text(
+    """
+    WITH due AS (
+        SELECT id FROM waits WHERE status = 'open' AND due_at <= :now
+        ORDER BY due_at LIMIT :limit FOR UPDATE SKIP LOCKED
+    ), fired AS (
+        UPDATE waits SET status = 'resolved', resolved_at = :now FROM due
+        WHERE waits.id = due.id AND waits.status = 'open'
+        RETURNING waits.run_id, waits.token, waits.kind, waits.ref_id
+    ), inbox AS (
+        INSERT INTO run_inbox (run_id, token, kind, body, at)
+        SELECT run_id, token, CASE WHEN kind = 'timer' THEN 'timer' ELSE 'timeout' END,
+               '{}'::jsonb, :now
+        FROM fired
+    ), tasks AS (
+        UPDATE human_tasks SET status = 'timed_out', completed_at = :now
+        WHERE id IN (SELECT ref_id FROM fired WHERE kind = 'task') AND status = 'open'
+    ), woken AS (
+        UPDATE runs SET wake_at = :now
+        WHERE id IN (SELECT run_id FROM fired)
+          AND status IN ('PENDING', 'RUNNING', 'WAITING') AND wake_at IS NULL
+    )
+    SELECT count(*) FROM fired
+    """
+)
+
+
+def resolve_due_waits_pg(conn: Connection, now: datetime, limit: int = FIRE_BATCH) -> int:
+    """PostgreSQL: the whole of firing a batch of due waits in ONE statement (one round trip):
+    resolve them (``FOR UPDATE SKIP LOCKED``, ``WHERE status = 'open'`` as every resolver), add
+    each one's inbox row (``timer``, or ``timeout`` for an event/task deadline), time out the
+    tasks behind task waits, and wake the runs. Same effects as ``fire_due_waits`` followed by
+    the engine's inbox and wake-up writes; returns how many fired."""
+    return int(conn.execute(_RESOLVE_DUE_PG, {"now": now, "limit": limit}).scalar_one())
+
+
 def next_wakeup(conn: Connection, now: datetime) -> datetime | None:
     """The earliest moment something becomes due: a run's wake-up or lease expiry, a wait's
-    deadline, or a schedule slot."""
-    candidates = [
-        conn.execute(
-            sa.select(sa.func.min(t.waits.c.due_at)).where(t.waits.c.status == "open")
-        ).scalar(),
-        conn.execute(sa.select(sa.func.min(t.schedules.c.next_fire_at))).scalar(),
-        conn.execute(
-            sa.select(
-                sa.func.min(sa.func.coalesce(t.runs.c.lease_expires_at, t.runs.c.wake_at))
-            ).where(
-                t.runs.c.wake_at.is_not(None),
-                t.runs.c.status.in_(ACTIVE),
-                t.runs.c.workflow_id.not_in(
-                    sa.select(t.workflows.c.id).where(t.workflows.c.paused.is_(True))
-                ),
-            )
-        ).scalar(),
-    ]
+    deadline, or a schedule slot. (An idle worker asks after every wake-up: on PostgreSQL the
+    three minima are one statement built once, ``LEAST`` ignoring the empty ones.)"""
+    if conn.dialect.name == "postgresql":
+        earliest = conn.execute(_PG_NEXT_WAKEUP, {"now": now}).scalar()
+        return None if earliest is None else _aware(earliest)
+    candidates = [conn.execute(query).scalar() for query in _wakeup_queries(now)]
     found = [_aware(c) for c in candidates if c is not None]
     return min(found) if found else None
+
+
+def _wakeup_queries(now: Any) -> tuple[Any, Any, Any]:
+    waits = sa.select(sa.func.min(t.waits.c.due_at)).where(t.waits.c.status == "open")
+    schedules = sa.select(sa.func.min(t.schedules.c.next_fire_at))
+    runs = sa.select(
+        sa.func.min(sa.func.coalesce(t.runs.c.lease_expires_at, t.runs.c.wake_at))
+    ).where(
+        t.runs.c.wake_at.is_not(None),
+        t.runs.c.status.in_(ACTIVE),
+        t.runs.c.workflow_id.not_in(
+            sa.select(t.workflows.c.id).where(t.workflows.c.paused.is_(True))
+        ),
+        # A queued run of a workflow at its limit is due when a slot frees: when an executing
+        # run's lease expires (counted here), or when it finishes or parks (the worker that
+        # held it looks again).
+        sa.or_(
+            t.runs.c.lease_owner.is_not(None),
+            t.runs.c.workflow_id.not_in(saturated_workflows(now)),
+        ),
+    )
+    return waits, schedules, runs
 
 
 def _aware(value: Any) -> datetime:
@@ -189,3 +413,14 @@ def _aware(value: Any) -> datetime:
 
         value = value.replace(tzinfo=UTC)
     return value
+
+
+_PG_CLAIM = _pg_claim()
+_PG_NEXT_WAKEUP = sa.select(
+    sa.func.least(
+        *(
+            query.scalar_subquery()
+            for query in _wakeup_queries(sa.bindparam("now", type_=t.runs.c.wake_at.type))
+        )
+    )
+)

@@ -28,6 +28,7 @@ from flowpin.store.bulk import dumps, loads
 
 DEFAULT_URL = "sqlite:///flowpin.db"
 BUSY_TIMEOUT_MS = 30_000
+WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -48,6 +49,9 @@ def _setup_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        # A worker checkpoints the log on a thread of its own (``store.wal``); a commit does it
+        # only past this backstop (~40 MB of log), not at SQLite's default of 1,000 pages.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 

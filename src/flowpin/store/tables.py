@@ -182,7 +182,19 @@ runs = sa.Table(
         name="terminal_never_wakes",
     ),
     sa.UniqueConstraint("workflow_id", "idempotency_key"),
-    sa.Index("ix_runs_wake", "wake_at"),
+    # Partial (migration 0004): parked runs, the bulk of a large database, are in neither.
+    sa.Index(
+        "ix_runs_due",
+        "wake_at",
+        postgresql_where=sa.text("wake_at IS NOT NULL"),
+        sqlite_where=sa.text("wake_at IS NOT NULL"),
+    ),
+    sa.Index(
+        "ix_runs_leased",
+        "workflow_id",
+        postgresql_where=sa.text("lease_owner IS NOT NULL"),
+        sqlite_where=sa.text("lease_owner IS NOT NULL"),
+    ),
     sa.Index("ix_runs_by_step", "tenant_id", "workflow_id", "status", "current_step"),
     sa.Index("ix_runs_by_subject", "tenant_id", "subject"),
     sa.Index("ix_runs_by_parent", "parent_run_id"),

@@ -39,6 +39,7 @@ from flowpin.store.bulk import (
     FINISH_LEDGER,
     INSERT_HISTORY,
     INSERT_LEDGER,
+    RECORD_LEDGER,
     RELEASE_RUNS,
     UPDATE_HELD_RUNS,
     UPDATE_TERMINAL_RUNS,
@@ -48,6 +49,7 @@ from flowpin.store.bulk import (
 )
 from flowpin.store.claims import inbox_for
 from flowpin.store.notify import signal_work
+from flowpin.types import RunStatus
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")
 
@@ -118,12 +120,21 @@ class Services:
     lease_owner: str
     lease_seconds: float
     schemas: Any
+    max_steps_per_run: int | None = None
+    """History steps a run may record before it fails with ``limit.steps`` (None: no limit)."""
 
     def definition(self, conn: Connection, version_id: int) -> Definition:  # pragma: no cover
         raise NotImplementedError
 
     def redact(self, value: Any) -> Any:  # pragma: no cover
         return value
+
+    def history_redactor(
+        self, conn: Connection, run: ClaimedRun, state: dict[str, Any]
+    ) -> Callable[[Any], Any]:
+        """What masks this run's history payloads (key patterns, and the values at the
+        workflow's redaction pointers in ``state``)."""
+        return self.redact
 
 
 def write_checkpoints(
@@ -136,17 +147,21 @@ def write_checkpoints(
     live = _fence(conn, requests, results, services)
     if not live:
         return results
+    if services.max_steps_per_run is not None:
+        _limit_steps(live, services.max_steps_per_run)
     consumed = [row_id for request, _ in live for row_id in request.consumed_inbox]
     if consumed:
         conn.execute(t.run_inbox.delete().where(t.run_inbox.c.id.in_(consumed)))
-    _finish_ledger(conn, bulk, live, now)
+    _finish_ledger(conn, bulk, live, now, services)
     _claim_ledger(conn, bulk, live, now, services)
     history_rows: list[tuple[Any, ...]] = []
     recorded = bulk.time(now)
     for request, _result in live:
         run = request.run
+        if request.outcome.history:
+            redact = services.history_redactor(conn, run, request.outcome.state)
         for entry in request.outcome.history:
-            history_rows.append(_history_row(bulk, run, entry, recorded, services))
+            history_rows.append(_history_row(bulk, run, entry, recorded, redact))
         for command in request.outcome.commands:
             _apply_command(conn, run, command, now, services)
     terminal = [(req, res) for req, res in live if req.outcome.status.value in TERMINAL]
@@ -266,8 +281,43 @@ def _apply_command(
         _cancel_token(conn, run, command.token, now)
 
 
+def _limit_steps(live: list[tuple[CheckpointRequest, CheckpointResult]], limit: int) -> None:
+    """Count each run's history steps in its state (``hs``: no query) and fail a run that
+    goes past ``limit``: a loop that never ends must not grow its history for ever. The
+    failure is the engine's, not a step's, so no tryCatch can swallow it."""
+    for request, _result in live:
+        outcome = request.outcome
+        if not outcome.history:
+            continue
+        state = outcome.state
+        count = int(state.get("hs", 0)) + len(outcome.history)
+        state["hs"] = count
+        if count <= limit or outcome.status in (RunStatus.FAILED, RunStatus.CANCELED):
+            continue
+        error = {
+            "category": "LimitError",
+            "code": "limit.steps",
+            "message": f"the run recorded {count} steps; the limit is {limit} per run",
+            "stepId": outcome.history[-1].step_id,
+            "data": {"limit": limit, "steps": count},
+        }
+        state["status"] = RunStatus.FAILED.value
+        state.pop("output", None)
+        state["envelope"] = {**state["envelope"], "error": error}
+        outcome.status = RunStatus.FAILED
+        outcome.error = error
+        outcome.output = None
+        outcome.commands = []
+        outcome.current_steps = []
+        request.new_calls = []
+
+
 def _history_row(
-    bulk: Bulk, run: ClaimedRun, entry: HistoryEntry, recorded: Any, services: Services
+    bulk: Bulk,
+    run: ClaimedRun,
+    entry: HistoryEntry,
+    recorded: Any,
+    redact: Callable[[Any], Any],
 ) -> tuple[Any, ...]:
     return (
         run.id,
@@ -279,9 +329,34 @@ def _history_row(
         entry.status,
         bulk.time(entry.at),
         recorded,
-        json_param(services.redact(entry.input)),
-        json_param(services.redact(entry.output)),
-        json_param(entry.error),
+        json_param(redact(entry.input)),
+        json_param(redact(entry.output)),
+        json_param(redact(entry.error)),
+    )
+
+
+def _repeatable(services: Services, call: CallAction) -> bool:
+    """Whether calling ``call``'s action again changes nothing more (effect ``none`` or
+    ``idempotent``, and not transactional). Such a call gets no "started" entry before it runs
+    - the entry exists to stop a second call of a side effect - only its result afterwards: one
+    ledger write instead of two. An action this worker does not know is a side effect."""
+    registry = services.schemas
+    action = getattr(registry, "action", None)
+    spec = action(call.action_id, call.version) if action is not None else None
+    return spec is not None and spec.effect != "side_effect" and not spec.transactional
+
+
+def _ledger_identity(run: ClaimedRun, call: CallAction) -> tuple[Any, ...]:
+    """The leading columns of a ledger row: whose call it is (INSERT_LEDGER, RECORD_LEDGER)."""
+    return (
+        run.tenant_id,
+        call.idempotency_key,
+        run.id,
+        call.token,
+        call.step_id,
+        call.action_id,
+        call.version,
+        call.attempt,
     )
 
 
@@ -290,21 +365,36 @@ def _finish_ledger(
     bulk: Bulk,
     live: list[tuple[CheckpointRequest, CheckpointResult]],
     now: datetime,
+    services: Services,
 ) -> None:
     stamp = bulk.time(now)
-    rows = [
-        (
-            "succeeded" if result.error is None else "failed",
-            json_param(result.output) if result.error is None else None,
-            json_param(result.error),
-            stamp,
-            request.run.tenant_id,
-            call.idempotency_key,
-        )
-        for request, _ in live
-        for call, result in request.completed_calls
-    ]
-    bulk.write(conn, FINISH_LEDGER, rows)
+    finished: list[tuple[Any, ...]] = []
+    recorded: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for request, _ in live:
+        run = request.run
+        for call, result in request.completed_calls:
+            status = "succeeded" if result.error is None else "failed"
+            output = json_param(result.output) if result.error is None else None
+            error = json_param(result.error)
+            if not _repeatable(services, call):
+                finished.append((status, output, error, stamp, run.tenant_id, call.idempotency_key))
+                continue
+            # One row per key and statement (two runs sharing a key may finish together).
+            recorded.setdefault(
+                (run.tenant_id, call.idempotency_key),
+                (
+                    *_ledger_identity(run, call),
+                    status,
+                    stamp,
+                    stamp,
+                    call.timeout_ms,
+                    json_param(call.input),
+                    output,
+                    error,
+                ),
+            )
+    bulk.write(conn, FINISH_LEDGER, finished)
+    bulk.write(conn, RECORD_LEDGER, list(recorded.values()))
 
 
 def _claim_ledger(
@@ -360,17 +450,14 @@ def _claim_ledger(
             "updated_at": now,
         }
         row = existing.get(ident)
+        if row is None and ident not in claimed_now and _repeatable(services, call):
+            claimed_now.add(ident)
+            result.execute.append(call)
+            continue
         if row is None and ident not in claimed_now:
             inserts.append(
                 (
-                    run.tenant_id,
-                    call.idempotency_key,
-                    run.id,
-                    call.token,
-                    call.step_id,
-                    call.action_id,
-                    call.version,
-                    call.attempt,
+                    *_ledger_identity(run, call),
                     lease_text if call.timeout_ms is None else bulk.time(lease),
                     now_text,
                     now_text,
@@ -391,6 +478,10 @@ def _claim_ledger(
             continue
         ours = row.run_id == run.id and row.token == call.token
         stale = row.lease_expires_at is None or row.lease_expires_at <= now
+        if row.status == "failed" and ident not in claimed_now and _repeatable(services, call):
+            claimed_now.add(ident)  # its result will replace the failed entry
+            result.execute.append(call)
+            continue
         if (row.status == "failed" or ours or stale) and ident not in claimed_now:
             # A failed key may be retried; a started entry of this very run was left by a
             # worker that died (we hold the run's claim now); another run's entry past its
@@ -419,7 +510,7 @@ def _insert_wait(
     **values: Any,
 ) -> int:
     if values.get("due_at") is not None:
-        signal_work(conn)  # other workers recompute when they next have something due
+        signal_work(conn, values["due_at"])  # listening workers wake at the deadline
     return int(
         conn.execute(
             t.waits.insert()

@@ -13,18 +13,23 @@ import inspect
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from flowpin.clock import Clock
+from flowpin.engine.redaction import scrub_secrets
 from flowpin.expressions.values import substitute_secrets
 from flowpin.registry.actions import ActionContext, ActionError, RetryAfter
 from flowpin.runtime.decisions import ActionResult, CallAction
 from flowpin.store.bulk import dumps
 
 log = logging.getLogger("flowpin.worker")
+
+Deliver = Callable[[Any, BaseException | None], None]
+"""Receives a sync handler's return value or exception, on the event loop."""
 
 SecretLookup = Callable[[str, str], str]
 """(tenant_id, name) -> value; raises KeyError when the secret is unknown."""
@@ -59,16 +64,91 @@ class ActionExecutor:
 
     async def execute(self, call: CallAction, context: dict[str, Any]) -> ActionResult:
         try:
-            output = await self._execute(call, context)
+            prepared = self._prepare(call, context)
         except _Failed as failed:
-            return ActionResult(
-                token=call.token, attempt=call.attempt, at=self.clock.now(), error=failed.error
-            )
-        return ActionResult(
-            token=call.token, attempt=call.attempt, at=self.clock.now(), output=output
-        )
+            return self._failure(call, failed)
+        try:
+            if prepared.is_async:
+                output = await asyncio.wait_for(prepared.invoke(), prepared.timeout)
+            else:
+                pending = self._sync.submit(prepared.invoke)
+                output = await (
+                    asyncio.wait_for(pending, prepared.timeout) if prepared.timeout else pending
+                )
+        except Exception as exc:
+            return self._result(call, prepared, None, exc)
+        return self._result(call, prepared, output, None)
 
-    async def _execute(self, call: CallAction, context: dict[str, Any]) -> Any:
+    def submit(
+        self,
+        call: CallAction,
+        context: dict[str, Any],
+        on_done: Callable[[ActionResult], None],
+    ) -> asyncio.Future[Any] | None:
+        """The worker's form of ``execute``: ``on_done`` gets the result on the event loop.
+
+        A sync handler costs no task and no future here, only a place in a thread's chunk;
+        that per-call overhead was a large share of a trivial action step. Returns what can
+        be cancelled (an async handler's task), if anything.
+        """
+        try:
+            prepared = self._prepare(call, context)
+        except _Failed as failed:
+            on_done(self._failure(call, failed))
+            return None
+        finished = False
+
+        def finish(output: Any, exc: BaseException | None) -> None:
+            nonlocal finished
+            if finished:
+                return  # timed out meanwhile, or the handler returned after its timeout
+            finished = True
+            on_done(self._result(call, prepared, output, exc))
+
+        if prepared.is_async:
+            task = asyncio.ensure_future(asyncio.wait_for(prepared.invoke(), prepared.timeout))
+
+            def collect(done: asyncio.Future[Any]) -> None:
+                if not done.cancelled():
+                    exc = done.exception()
+                    finish(None if exc else done.result(), exc)
+
+            task.add_done_callback(collect)
+            return task
+        self._sync.submit_callback(prepared.invoke, finish)
+        if prepared.timeout:
+            asyncio.get_running_loop().call_later(prepared.timeout, finish, None, TimeoutError())
+        return None
+
+    def is_transactional(self, call: CallAction) -> bool:
+        """Whether ``call`` runs inside the database transaction that records it (a stub
+        never does)."""
+        spec = self.registry.action(call.action_id, call.version)
+        if spec is None or not spec.transactional:
+            return False
+        stubbed = f"{call.action_id}@{call.version}" in self.stubs or call.action_id in self.stubs
+        return not stubbed
+
+    def run_in_transaction(
+        self, call: CallAction, context: dict[str, Any], connection: Any
+    ) -> ActionResult:
+        """Call a transactional handler on this thread with ``ctx.connection``; the caller
+        owns the transaction (and rolls the handler's writes back if this is an error)."""
+        try:
+            prepared = self._prepare(call, context, connection=connection)
+        except _Failed as failed:
+            return self._failure(call, failed)
+        try:
+            output = prepared.invoke()
+        except Exception as exc:
+            return self._result(call, prepared, None, exc)
+        return self._result(call, prepared, output, None)
+
+    def _prepare(
+        self, call: CallAction, context: dict[str, Any], connection: Any = None
+    ) -> _Prepared:
+        """Resolve the handler, substitute secrets and validate the input; ``_Failed`` if the
+        call cannot be made."""
         stub = self.stubs.get(f"{call.action_id}@{call.version}") or self.stubs.get(call.action_id)
         spec = self.registry.action(call.action_id, call.version)
         if spec is None and stub is None:
@@ -79,11 +159,16 @@ class ActionExecutor:
                 )
             )
         raw_input = call.input
+        resolved: list[str] = []
         if call.step_id in context["secret_steps"]:
+
+            def lookup(name: str) -> str:
+                value = self.secrets(context["tenant_id"], name)
+                resolved.append(value)
+                return value
+
             try:
-                raw_input = substitute_secrets(
-                    call.input, lambda name: self.secrets(context["tenant_id"], name)
-                )
+                raw_input = substitute_secrets(call.input, lookup)
             except KeyError as exc:
                 raise _Failed(
                     _error("ValidationError", f"unknown secret {exc.args[0]!r}")
@@ -96,6 +181,7 @@ class ActionExecutor:
             attempt=call.attempt,
             idempotency_key=call.idempotency_key,
             tenant_id=context["tenant_id"],
+            connection=connection,
         )
         if stub is not None:
             handler: Callable[..., Any] = stub
@@ -109,26 +195,53 @@ class ActionExecutor:
             try:
                 value = spec.validate_input(raw_input)
             except ValidationError as exc:
-                raise _Failed(
-                    _error(
-                        "ValidationError",
-                        f"input of {call.action_id}@{call.version} is invalid: {_first_error(exc)}",
-                        data={"errors": _errors(exc)},
-                    )
-                ) from None
+                error = _error(
+                    "ValidationError",
+                    f"input of {call.action_id}@{call.version} is invalid: {_first_error(exc)}",
+                    data={"errors": _errors(exc)},
+                )
+                raise _Failed(scrub_secrets(error, resolved)) from None
         args = (value, ctx) if wants_ctx else (value,)
         timeout = call.timeout_ms / 1000 if call.timeout_ms else None
+        return _Prepared(
+            handler=handler,
+            args=args,
+            is_async=is_async,
+            spec=None if stub is not None else spec,
+            timeout=timeout,
+            secrets=tuple(resolved),
+        )
+
+    def _failure(self, call: CallAction, failed: _Failed) -> ActionResult:
+        return ActionResult(
+            token=call.token, attempt=call.attempt, at=self.clock.now(), error=failed.error
+        )
+
+    def _result(
+        self, call: CallAction, prepared: _Prepared, output: Any, exc: BaseException | None
+    ) -> ActionResult:
+        """What the handler returned or raised, as data for the interpreter. The secret values
+        resolved for the call are scrubbed from both: a handler echoing its secret must not
+        put it into the run's state, the ledger or history."""
         try:
-            if is_async:
-                output = await asyncio.wait_for(handler(*args), timeout)
-            else:
-                pending = self._sync.submit(lambda: handler(*args))
-                output = await (asyncio.wait_for(pending, timeout) if timeout else pending)
-        except TimeoutError:
-            raise _Failed(
-                _error("TimeoutError", f"action timed out after {call.timeout_ms} ms")
-            ) from None
-        except RetryAfter as exc:
+            value = self._check(call, prepared, output, exc)
+        except _Failed as failed:
+            if prepared.secrets:
+                failed.error = scrub_secrets(failed.error, prepared.secrets)
+            return self._failure(call, failed)
+        if prepared.secrets:
+            value = scrub_secrets(value, prepared.secrets)
+        return ActionResult(
+            token=call.token, attempt=call.attempt, at=self.clock.now(), output=value
+        )
+
+    def _check(
+        self, call: CallAction, prepared: _Prepared, output: Any, exc: BaseException | None
+    ) -> Any:
+        spec = prepared.spec
+        if isinstance(exc, TimeoutError):
+            raise _Failed(_error("TimeoutError", f"action timed out after {call.timeout_ms} ms"))
+        if isinstance(exc, RetryAfter):
             raise _Failed(
                 _error(
                     "TransientError",
@@ -136,17 +249,24 @@ class ActionExecutor:
                     retryable=True,
                     retryAfterMs=int(exc.seconds * 1000),
                 )
-            ) from None
-        except ActionError as exc:
+            )
+        if isinstance(exc, ActionError):
             raise _Failed(
                 _error("ActionError", exc.message, retryable=exc.retryable, data=exc.data)
-            ) from None
-        except Exception as exc:  # a handler's bug or its dependency's failure is data
+            )
+        if exc is not None:  # a handler's bug or its dependency's failure is data
+            if not isinstance(exc, Exception):
+                raise exc
             retryable = bool(spec.is_retryable(exc)) if spec is not None else False
-            log.info("action %s@%s raised %r", call.action_id, call.version, exc)
+            log.info(
+                "action %s@%s raised %s",
+                call.action_id,
+                call.version,
+                scrub_secrets(repr(exc), prepared.secrets),
+            )
             raise _Failed(
                 _error("ActionError", f"{type(exc).__name__}: {exc}", retryable=retryable)
-            ) from None
+            )
         if spec is None:
             return _to_json(output)
         try:
@@ -171,6 +291,21 @@ class ActionExecutor:
         return validated
 
 
+@dataclass(slots=True)
+class _Prepared:
+    handler: Callable[..., Any]
+    args: tuple[Any, ...]
+    is_async: bool
+    spec: Any
+    """The registered action; ``None`` for a stub (its output is taken as is)."""
+    timeout: float | None
+    secrets: tuple[str, ...] = ()
+    """The secret values substituted into the input (scrubbed from the result)."""
+
+    def invoke(self) -> Any:
+        return self.handler(*self.args)
+
+
 class _SyncBatcher:
     """Hands sync handler calls to the thread pool in chunks.
 
@@ -183,17 +318,29 @@ class _SyncBatcher:
     def __init__(self, pool: ThreadPoolExecutor, threads: int) -> None:
         self.pool = pool
         self.threads = threads
-        self.queue: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
+        self.queue: list[tuple[Callable[[], Any], Deliver]] = []
         self.scheduled = False
 
     def submit(self, fn: Callable[[], Any]) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        self.queue.append((fn, future))
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        def deliver(value: Any, exc: BaseException | None) -> None:
+            if future.done():
+                return  # timed out meanwhile
+            if exc is not None:
+                future.set_exception(exc)
+            else:
+                future.set_result(value)
+
+        self.submit_callback(fn, deliver)
+        return future
+
+    def submit_callback(self, fn: Callable[[], Any], deliver: Deliver) -> None:
+        """Run ``fn`` in a thread; ``deliver(value, exception)`` is called on the loop."""
+        self.queue.append((fn, deliver))
         if not self.scheduled:
             self.scheduled = True
-            loop.call_soon(self._flush, loop)
-        return future
+            asyncio.get_running_loop().call_soon(self._flush, asyncio.get_running_loop())
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         self.scheduled = False
@@ -203,27 +350,23 @@ class _SyncBatcher:
             self.pool.submit(self._run, loop, items[start : start + size])
 
     def _run(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        chunk: list[tuple[Callable[[], Any], asyncio.Future[Any]]],
+        self, loop: asyncio.AbstractEventLoop, chunk: list[tuple[Callable[[], Any], Deliver]]
     ) -> None:
-        done: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
-        for fn, future in chunk:
+        done: list[tuple[Deliver, Any, BaseException | None]] = []
+        for fn, deliver in chunk:
             try:
-                done.append((future, fn(), None))
+                done.append((deliver, fn(), None))
             except BaseException as exc:
-                done.append((future, None, exc))
+                done.append((deliver, None, exc))
         loop.call_soon_threadsafe(self._deliver, done)
 
     @staticmethod
-    def _deliver(done: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
-        for future, value, exc in done:
-            if future.done():
-                continue  # timed out meanwhile
-            if exc is not None:
-                future.set_exception(exc)
-            else:
-                future.set_result(value)
+    def _deliver(done: list[tuple[Deliver, Any, BaseException | None]]) -> None:
+        for deliver, value, exc in done:
+            try:
+                deliver(value, exc)
+            except Exception:  # one caller's failure must not lose the others' results
+                log.exception("delivering an action result failed")
 
 
 class _Failed(Exception):

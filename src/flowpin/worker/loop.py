@@ -3,8 +3,11 @@
 Shape of the loop (one asyncio event loop per worker):
 - the *claimer* claims up to the free slots whenever it is woken (new work in this process, a
   checkpoint that left work, a timer) or its poll interval passes — the poll is a backstop;
-- each claimed run is driven by its own task: advance → checkpoint → call actions → advance…,
-  until it parks (lease released), finishes, or loses its claim;
+- each claimed run is a *slot* driven by callbacks, not by a task of its own: runs that became
+  ready (claimed, an action result, a ledger answer) are advanced together in one pass of the
+  loop, their checkpoints queued for one commit, and each checkpoint's result dispatches the
+  run's action calls; a run leaves when it parks (lease released), finishes, or loses its claim.
+  (A task and a few futures per run per step cost more than the step's own work: measured.)
 - the *committer* writes the checkpoints of all runs that are ready in one transaction (group
   commit), on the single database thread;
 - the *timekeeper* fires due timers and timeouts and schedule slots;
@@ -24,6 +27,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from flowpin.definitions.models import Definition
 from flowpin.runtime.decisions import (
     ActionResult,
     CallAction,
@@ -34,8 +40,9 @@ from flowpin.runtime.decisions import (
     WaitResolved,
 )
 from flowpin.runtime.interpreter import advance, pending_calls
-from flowpin.store import claims
+from flowpin.store import claims, ledger
 from flowpin.store.notify import Listener
+from flowpin.store.wal import WalCheckpointer
 from flowpin.types import RunStatus
 from flowpin.worker.checkpoint import (
     CheckpointRequest,
@@ -63,10 +70,31 @@ class WorkerOptions:
     max_commit_batch: int = 512
 
 
-@dataclass(slots=True)
-class _Pending:
-    request: CheckpointRequest
-    future: asyncio.Future[CheckpointResult]
+@dataclass(slots=True, eq=False)
+class _Slot:
+    """A claimed run the worker drives: what it knows between two checkpoints."""
+
+    run: ClaimedRun
+    definition: Definition
+    info: RunInfo
+    context: dict[str, Any]
+    state: dict[str, Any]
+    inputs: list[Input]
+    consumed: list[int]
+    recovered: list[CallAction]
+    """Calls the last checkpoint was waiting for: re-issued, and the ledger decides whether a
+    handler really runs (a previous claimant may have died mid-call)."""
+    completed: list[tuple[CallAction, ActionResult]] = field(default_factory=list)
+    inflight: dict[str, CallAction] = field(default_factory=dict)
+    handles: list[asyncio.Future[Any]] = field(default_factory=list)
+    """Async handlers' tasks, cancelled if the claim is lost."""
+    busy: list[CallAction] = field(default_factory=list)
+    busy_rounds: int = 0
+    idle_rounds: int = 0
+    outcome: Outcome | None = None
+    committing: bool = False
+    queued: bool = False
+    closed: bool = False
 
 
 @dataclass(slots=True)
@@ -87,8 +115,14 @@ class Worker:
         self.owner = name or f"w-{uuid.uuid4().hex[:12]}"
         self.core_lease = self.options.lease_seconds
         self.stats = WorkerStats()
-        self._active: dict[str, asyncio.Task[None]] = {}
-        self._queue: list[_Pending] = []
+        self._active: dict[str, _Slot] = {}
+        self._ready: list[_Slot] = []
+        self._step_scheduled = False
+        self._queue: list[tuple[_Slot, CheckpointRequest]] = []
+        self._background: set[asyncio.Task[Any]] = set()
+        self._transactional: list[tuple[_Slot, CallAction]] = []
+        self._transacting = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._commit_wake: asyncio.Event | None = None
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowpin-db")
@@ -99,6 +133,7 @@ class Worker:
 
     async def run(self, *, until_idle: bool = False, stop: asyncio.Event | None = None) -> None:
         loop = asyncio.get_running_loop()
+        self._loop = loop
         self._wake = asyncio.Event()
         self._commit_wake = asyncio.Event()
         unsubscribe = self.core.subscribe(lambda: loop.call_soon_threadsafe(self._wake_up))
@@ -106,15 +141,18 @@ class Worker:
         if not self.core.db.is_sqlite and not until_idle:  # a pass over due work needs no ear
             listener = Listener(self.core.db.url, lambda: loop.call_soon_threadsafe(self._wake_up))
             listener.start()
+        checkpointer = None
+        if self.core.db.is_sqlite and self.core.db.engine.url.database:
+            checkpointer = WalCheckpointer(self.core.db.engine.url.database).start()
         committer = asyncio.create_task(self._committer())
         renewer = asyncio.create_task(self._renewer())
         try:
             await self._main(until_idle, stop)
         finally:
             self._stopping = True
-            for task in list(self._active.values()):
-                task.cancel()
-            await asyncio.gather(*self._active.values(), return_exceptions=True)
+            for slot in list(self._active.values()):
+                self._close(slot, cancel=True)
+            await asyncio.gather(*self._background, return_exceptions=True)
             await self._drain_commits()
             committer.cancel()
             renewer.cancel()
@@ -127,6 +165,8 @@ class Worker:
                 await asyncio.get_running_loop().run_in_executor(None, listener.stop)
             await self._in_db(self._release_all)
             self._db.shutdown(wait=True)
+            if checkpointer is not None:
+                checkpointer.stop()
 
     def _wake_up(self) -> None:
         if self._wake is not None:
@@ -138,25 +178,23 @@ class Worker:
         assert self._wake is not None
         while stop is None or not stop.is_set():
             self._wake.clear()
-            fired = await self._in_db(self._fire_due)
+            fired = await self._in_db_patiently(stop, self._fire_due)
             free = self.options.concurrency - len(self._active)
-            claimed = await self._in_db(self._claim, free) if free > 0 else []
-            for run, inbox, started in claimed:
+            claimed = await self._in_db_patiently(stop, self._claim, free) if free > 0 else []
+            for run, definition, inbox, started in claimed:
                 self.stats.claimed += 1
-                task = asyncio.create_task(self._drive(run, inbox, started))
-                self._active[run.id] = task
-                task.add_done_callback(lambda _t, run_id=run.id: self._done(run_id))
+                self._adopt(run, definition, inbox, started)
             if claimed or fired:
                 continue
             if until_idle and not self._active:
-                next_due = await self._in_db(self._next_wakeup)
+                next_due = await self._in_db_patiently(stop, self._next_wakeup)
                 now = self.core.clock.now()
                 if next_due is None or next_due > now:
                     return
                 continue
             timeout = self.options.poll_seconds
             if not self._active:
-                next_due = await self._in_db(self._next_wakeup)
+                next_due = await self._in_db_patiently(stop, self._next_wakeup)
                 if next_due is not None:
                     delta = (next_due - self.core.clock.now()).total_seconds()
                     timeout = max(0.0, min(timeout, delta))
@@ -169,11 +207,6 @@ class Worker:
             for waiter in pending:
                 waiter.cancel()
 
-    def _done(self, run_id: str) -> None:
-        self._active.pop(run_id, None)
-        if self._wake is not None:
-            self._wake.set()
-
     # ------------------------------------------------------------------ database helpers
 
     async def _in_db(self, fn: Any, *args: Any) -> Any:
@@ -185,7 +218,27 @@ class Worker:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._db, fn, *args)
 
-    def _claim(self, limit: int) -> list[tuple[ClaimedRun, list[Any], list[Any]]]:
+    async def _in_db_patiently(self, stop: asyncio.Event | None, fn: Any, *args: Any) -> Any:
+        """``_in_db`` for the main loop, which must outlive a database restart or a network
+        blip: on a lost or refused connection it waits (0.1 s doubling to 2 s) and tries again,
+        until the database answers or the worker is asked to stop. Each call is one whole
+        transaction, so trying it again is safe: a timer or slot fires once whoever tries, and
+        runs of a claim whose commit went unacknowledged are claimed again when it lapses."""
+        delay = 0.1
+        while True:
+            try:
+                return await self._in_db(fn, *args)
+            except DBAPIError as exc:
+                disconnected = exc.connection_invalidated or isinstance(
+                    exc, OperationalError | InterfaceError
+                )
+                if not disconnected or (stop is not None and stop.is_set()):
+                    raise
+                log.warning("database unavailable (%s); retrying in %.1f s", exc.orig, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    def _claim(self, limit: int) -> list[tuple[ClaimedRun, Definition, list[Any], list[Any]]]:
         now = self.core.clock.now()
         with self.core.db.write() as conn:
             rows = claims.claim_runs(
@@ -200,9 +253,14 @@ class Worker:
             ids = [row.id for row in rows]
             inbox = claims.inbox_for(conn, ids)
             started = claims.started_calls_for(conn, ids)
+            definitions = {
+                version_id: self.core.definition_in(conn, version_id)
+                for version_id in {row.version_id for row in rows}
+            }
         return [
             (
                 ClaimedRun.from_row(row),
+                definitions[row.version_id],
                 inbox.get(row.id, []),
                 started.get(row.id, []),
             )
@@ -237,13 +295,6 @@ class Worker:
 
     # ------------------------------------------------------------------ group commit
 
-    async def _checkpoint(self, request: CheckpointRequest) -> CheckpointResult:
-        assert self._commit_wake is not None
-        future: asyncio.Future[CheckpointResult] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(request, future))
-        self._commit_wake.set()
-        return await future
-
     async def _committer(self) -> None:
         assert self._commit_wake is not None
         while True:
@@ -256,18 +307,25 @@ class Worker:
             batch = self._queue[: self.options.max_commit_batch]
             del self._queue[: len(batch)]
             try:
-                results = await self._in_db(self._write, [p.request for p in batch])
-            except Exception as exc:
+                results = await self._in_db(self._write, [request for _slot, request in batch])
+            except Exception:
                 log.exception("checkpoint batch failed")
-                for pending in batch:
-                    if not pending.future.done():
-                        pending.future.set_exception(exc)
+                for slot, _request in batch:
+                    self._close(slot)  # the claims lapse; the runs are picked up again
                 continue
             self.stats.commits += 1
             self.stats.checkpoints += len(batch)
-            for pending, result in zip(batch, results, strict=True):
-                if not pending.future.done():
-                    pending.future.set_result(result)
+            finished = self.stats.finished
+            for (slot, _request), result in zip(batch, results, strict=True):
+                if slot.closed:
+                    continue
+                try:
+                    self._after_checkpoint(slot, result)
+                except Exception:
+                    log.exception("driving run %s failed", slot.run.id)
+                    self._close(slot)
+            if self.stats.finished != finished:
+                self.core.notify()  # once per batch: parents and waiters may have work now
 
     async def _drain_commits(self) -> None:
         with contextlib.suppress(Exception):
@@ -288,132 +346,253 @@ class Worker:
                 with contextlib.suppress(Exception):
                     await self._in_db(renew)
 
-    # ------------------------------------------------------------------ driving one run
+    # ------------------------------------------------------------------ driving runs
 
-    async def _drive(self, run: ClaimedRun, inbox: list[Any], started: list[Any]) -> None:
-        try:
-            await self._drive_inner(run, inbox, started)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # The claim lapses and another attempt picks the run up after the lease.
-            log.exception("driving run %s failed", run.id)
-
-    async def _drive_inner(self, run: ClaimedRun, inbox: list[Any], started: list[Any]) -> None:
+    def _adopt(
+        self, run: ClaimedRun, definition: Definition, inbox: list[Any], started: list[Any]
+    ) -> None:
         core = self.core
-        definition = await self._in_db(core.definition_by_version, run.version_id)
-        info = RunInfo(
-            run_id=run.id,
-            workflow_key=run.workflow_key,
-            version=run.version_number,
-            subject=run.subject,
-            started_at=run.created_at,
-            tenant_id=run.tenant_id,
+        slot = _Slot(
+            run=run,
+            definition=definition,
+            info=RunInfo(
+                run_id=run.id,
+                workflow_key=run.workflow_key,
+                version=run.version_number,
+                subject=run.subject,
+                started_at=run.created_at,
+                tenant_id=run.tenant_id,
+            ),
+            context={
+                "secret_steps": core.secret_steps(run.version_id, definition),
+                "run_id": run.id,
+                "workflow_key": run.workflow_key,
+                "version": run.version_number,
+                "tenant_id": run.tenant_id,
+            },
+            state=run.state,
+            inputs=[_input_of(row) for row in inbox],
+            consumed=[row.id for row in inbox],
+            recovered=_one_per_token(
+                pending_calls(definition, run.state) + [_call_of(row) for row in started]
+            ),
         )
-        context = {
-            "secret_steps": core.secret_steps(run.version_id, definition),
-            "run_id": run.id,
-            "workflow_key": run.workflow_key,
-            "version": run.version_number,
-            "tenant_id": run.tenant_id,
-        }
-        state = run.state
-        inputs: list[Input] = [_input_of(row) for row in inbox]
-        consumed = [row.id for row in inbox]
-        completed: list[tuple[CallAction, ActionResult]] = []
-        inflight: dict[str, tuple[CallAction, asyncio.Task[ActionResult]]] = {}
-        # Calls the last checkpoint was waiting for: re-issued, and the ledger decides whether
-        # a handler really runs (a previous claimant may have died mid-call).
-        recovered = pending_calls(definition, state) + [_call_of(row) for row in started]
-        busy_rounds = 0
-        busy: list[CallAction] = []
-        idle_rounds = 0
-        outcome: Outcome | None = None
-        while True:
-            if busy and not inputs and outcome is not None:
-                # Nothing new happened: only ask the ledger again for the busy keys.
-                outcome = Outcome(
-                    state=outcome.state,
-                    status=outcome.status,
-                    current_steps=outcome.current_steps,
-                )
-                new_calls, busy = busy, []
-            else:
-                outcome = advance(definition, state, info, inputs, action_retry=core.action_retry)
-                issued = [c for c in outcome.commands if isinstance(c, CallAction)]
-                waiting = {c.token for c in busy}
-                new_calls = [
-                    c for c in issued if c.token not in inflight and c.token not in waiting
-                ]
-                seen = {c.token for c in new_calls} | waiting
-                new_calls += [
-                    c for c in recovered if c.token not in seen and c.token not in inflight
-                ]
-                new_calls += busy
-                busy = []
-                recovered = []
-            request = CheckpointRequest(
-                run=run,
-                outcome=outcome,
-                consumed_inbox=consumed,
-                completed_calls=completed,
-                new_calls=new_calls,
+        self._active[run.id] = slot
+        self._make_ready(slot)
+
+    def _make_ready(self, slot: _Slot) -> None:
+        """Advance ``slot`` in the loop's next pass (with every other run ready by then); a
+        run whose checkpoint is being written is looked at again when it is written."""
+        if slot.closed or slot.committing or slot.queued or self._stopping:
+            return
+        slot.queued = True
+        self._ready.append(slot)
+        if not self._step_scheduled:
+            self._step_scheduled = True
+            assert self._loop is not None
+            self._loop.call_soon(self._step_ready)
+
+    def _step_ready(self) -> None:
+        self._step_scheduled = False
+        ready, self._ready = self._ready, []
+        for slot in ready:
+            slot.queued = False
+            if slot.closed:
+                continue
+            try:
+                request = self._next_request(slot)
+            except Exception:
+                log.exception("driving run %s failed", slot.run.id)
+                self._close(slot)
+                continue
+            slot.committing = True
+            self._queue.append((slot, request))
+        if self._queue:
+            assert self._commit_wake is not None
+            self._commit_wake.set()
+
+    def _next_request(self, slot: _Slot) -> CheckpointRequest:
+        if slot.busy and not slot.inputs and slot.outcome is not None:
+            # Nothing new happened: only ask the ledger again for the busy keys.
+            previous = slot.outcome
+            outcome = Outcome(
+                state=previous.state, status=previous.status, current_steps=previous.current_steps
             )
-            result = await self._checkpoint(request)
-            if result.lost:
-                for _call, task in inflight.values():
-                    task.cancel()
-                return
-            state = outcome.state
-            if outcome.status.terminal:
-                self.stats.finished += 1
-                core.notify()
-                return
-            for call in result.execute:
-                self.stats.actions_called += 1
-                task = asyncio.create_task(core.executor.execute(call, context))
-                inflight[call.token] = (call, task)
-            inputs = []
-            completed = []
-            consumed = []
-            for hit in result.ledger_hits:
-                inputs.append(hit)
-            busy = list(result.busy)
-            for row in result.inbox:
-                inputs.append(_input_of(row))
-                consumed.append(row.id)
-            if result.released:
-                return
-            if inputs:
-                continue
-            if busy and not inflight:
-                busy_rounds += 1
-                if busy_rounds > BUSY_ROUNDS:
-                    # The key's holder is slow or dead: give the run back and look again once
-                    # the holder's lease may have expired, instead of spinning here.
-                    await self._in_db(self._defer, run, self.options.lease_seconds / 3)
-                    return
-                await asyncio.sleep(0.02)
-                continue
-            if not inflight:
-                idle_rounds += 1
-                if idle_rounds > 2:
-                    # Nothing outstanding, nothing arrived, and it did not park: leave the run
-                    # to lease expiry rather than spin.
-                    log.error("run %s made no progress (status %s)", run.id, outcome.status)
-                    return
-                continue
-            idle_rounds = 0
-            done, _pending = await asyncio.wait(
-                [task for _call, task in inflight.values()],
-                timeout=0.02 if busy else None,
-                return_when=asyncio.FIRST_COMPLETED,
+            new_calls, slot.busy = slot.busy, []
+        else:
+            outcome = advance(
+                slot.definition,
+                slot.state,
+                slot.info,
+                slot.inputs,
+                action_retry=self.core.action_retry,
             )
-            for token in [tok for tok, (_c, task) in inflight.items() if task in done]:
-                call, task = inflight.pop(token)
-                action_result = task.result()
-                inputs.append(action_result)
-                completed.append((call, action_result))
+            inflight = slot.inflight
+            waiting = {c.token for c in slot.busy}
+            new_calls = [
+                c
+                for c in outcome.commands
+                if isinstance(c, CallAction) and c.token not in inflight and c.token not in waiting
+            ]
+            seen = {c.token for c in new_calls} | waiting
+            new_calls += [
+                c for c in slot.recovered if c.token not in seen and c.token not in inflight
+            ]
+            new_calls += slot.busy
+            slot.busy = []
+            slot.recovered = []
+        request = CheckpointRequest(
+            run=slot.run,
+            outcome=outcome,
+            consumed_inbox=slot.consumed,
+            completed_calls=slot.completed,
+            new_calls=new_calls,
+        )
+        slot.outcome = outcome
+        slot.state = outcome.state
+        slot.inputs = []
+        slot.consumed = []
+        slot.completed = []
+        return request
+
+    def _after_checkpoint(self, slot: _Slot, result: CheckpointResult) -> None:
+        slot.committing = False
+        if result.lost:
+            self._close(slot, cancel=True)
+            return
+        outcome = slot.outcome
+        assert outcome is not None
+        if outcome.status.terminal:
+            self.stats.finished += 1
+            self._close(slot)
+            return
+        if self._stopping:
+            return
+        executor = self.core.executor
+        for call in result.execute:
+            self.stats.actions_called += 1
+            slot.inflight[call.token] = call
+            if executor.is_transactional(call):
+                self._transactional.append((slot, call))
+                if not self._transacting:
+                    self._transacting = True
+                    self._spawn(self._run_transactional())
+                continue
+            handle = executor.submit(
+                call, slot.context, lambda r, s=slot, c=call: self._on_result(s, c, r)
+            )
+            if handle is not None:
+                slot.handles.append(handle)
+        slot.inputs.extend(result.ledger_hits)
+        slot.busy = list(result.busy)
+        for row in result.inbox:
+            slot.inputs.append(_input_of(row))
+            slot.consumed.append(row.id)
+        if result.released:
+            self._close(slot)
+            return
+        if slot.inputs:
+            self._make_ready(slot)
+            return
+        assert self._loop is not None
+        if slot.busy and not slot.inflight:
+            slot.busy_rounds += 1
+            if slot.busy_rounds > BUSY_ROUNDS:
+                # The key's holder is slow or dead: give the run back and look again once the
+                # holder's lease may have expired, instead of spinning here.
+                self._close(slot)
+                self._spawn(self._in_db(self._defer, slot.run, self.options.lease_seconds / 3))
+                return
+            self._loop.call_later(0.02, self._make_ready, slot)
+            return
+        if not slot.inflight:
+            slot.idle_rounds += 1
+            if slot.idle_rounds > 2:
+                # Nothing outstanding, nothing arrived, and it did not park: leave the run to
+                # lease expiry rather than spin.
+                log.error("run %s made no progress (status %s)", slot.run.id, outcome.status)
+                self._close(slot)
+                return
+            self._make_ready(slot)
+            return
+        slot.idle_rounds = 0
+        if slot.busy:
+            self._loop.call_later(0.02, self._make_ready, slot)
+
+    async def _run_transactional(self) -> None:
+        """Call the transactional handlers that are due, a batch per write transaction."""
+        try:
+            while self._transactional:
+                batch, self._transactional = self._transactional, []
+                try:
+                    results = await self._in_db(self._transact, batch)
+                except Exception:
+                    log.exception("a transaction of transactional actions failed")
+                    for slot, _call in batch:
+                        self._close(slot)  # the claims lapse; the calls run again later
+                    continue
+                for (slot, call), result in zip(batch, results, strict=True):
+                    if result is None:
+                        self._close(slot, cancel=True)
+                    else:
+                        self._on_result(slot, call, result)
+        finally:
+            self._transacting = False
+
+    def _transact(self, batch: list[tuple[_Slot, CallAction]]) -> list[ActionResult | None]:
+        """Each handler in a savepoint of one write transaction, fenced by its run's claim;
+        a success marks its ledger entry succeeded in the same transaction, an error rolls
+        the handler's writes back (the next checkpoint records the failure). ``None``: the
+        claim was lost, nothing ran."""
+        results: list[ActionResult | None] = []
+        now = self.core.clock.now()
+        with self.core.db.write() as conn:
+            for slot, call in batch:
+                if slot.closed or not ledger.holds(
+                    conn, self.owner, slot.run.id, slot.run.claim_count
+                ):
+                    results.append(None)
+                    continue
+                savepoint = conn.begin_nested()
+                try:
+                    result = self.core.executor.run_in_transaction(call, slot.context, conn)
+                    if result.error is not None:
+                        savepoint.rollback()
+                    else:
+                        ledger.ledger_succeeded(conn, slot.run, call, result.output, now)
+                        savepoint.commit()
+                except BaseException:
+                    savepoint.rollback()
+                    raise
+                results.append(result)
+        return results
+
+    def _on_result(self, slot: _Slot, call: CallAction, result: ActionResult) -> None:
+        if slot.closed or slot.inflight.pop(call.token, None) is None:
+            return
+        slot.inputs.append(result)
+        slot.completed.append((call, result))
+        if slot.handles:
+            slot.handles = [handle for handle in slot.handles if not handle.done()]
+        self._make_ready(slot)
+
+    def _close(self, slot: _Slot, *, cancel: bool = False) -> None:
+        """The worker lets go of the run (parked, finished, lost, or left to its lease)."""
+        if slot.closed:
+            return
+        slot.closed = True
+        if cancel:
+            for handle in slot.handles:
+                handle.cancel()
+        if self._active.get(slot.run.id) is slot:
+            del self._active[slot.run.id]
+        if self._wake is not None:
+            self._wake.set()
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
 
 def _input_of(row: Any) -> Input:
@@ -432,6 +611,16 @@ def _input_of(row: Any) -> Input:
         return WaitResolved(token=row.token, kind="task", at=row.at, data=body.get("data"))
     kind = "timer" if row.kind == "timer" else "timeout"
     return WaitResolved(token=row.token, kind=kind, at=row.at)
+
+
+def _one_per_token(calls: list[CallAction]) -> list[CallAction]:
+    """A call left in flight by a previous claimant is both in the checkpointed frames and a
+    ``started`` ledger row; issued twice, its second copy was claimed again (and sent) while
+    the first was still running. The first of each token is kept."""
+    first: dict[str, CallAction] = {}
+    for call in calls:
+        first.setdefault(call.token, call)
+    return list(first.values())
 
 
 def _call_of(row: Any) -> CallAction:

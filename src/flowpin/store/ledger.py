@@ -1,0 +1,49 @@
+"""Ledger and fence statements of transactional actions (see ``registry.actions``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from flowpin.store import tables as t
+
+
+def holds(conn: Connection, owner: str, run_id: str, claim_count: int) -> bool:
+    """Whether ``owner`` still holds its claim on the run (row-locked on PostgreSQL until the
+    transaction ends, so the claim cannot be taken meanwhile)."""
+    query = sa.select(t.runs.c.lease_owner, t.runs.c.claim_count, t.runs.c.status).where(
+        t.runs.c.id == run_id
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    return (
+        row is not None
+        and row.lease_owner == owner
+        and row.claim_count == claim_count
+        and row.status not in ("SUCCEEDED", "FAILED", "CANCELED")
+    )
+
+
+def ledger_succeeded(conn: Connection, run: Any, call: Any, output: Any, now: datetime) -> None:
+    """Mark the run's started entry of ``call`` succeeded, with the output."""
+    ledger = t.action_ledger
+    conn.execute(
+        ledger.update()
+        .where(
+            ledger.c.tenant_id == run.tenant_id,
+            ledger.c.key == call.idempotency_key,
+            ledger.c.run_id == run.id,
+            ledger.c.status == "started",
+        )
+        .values(
+            status="succeeded",
+            output=output,
+            error=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+    )
