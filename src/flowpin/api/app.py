@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flowpin.api import errors
 from flowpin.api.auth import KeyCache, RateLimiter
-from flowpin.api.routers import events, registry, runs, secrets, tasks, workflows
+from flowpin.api.routers import events, keys, registry, runs, secrets, tasks, workflows
 from flowpin.engine.redaction import DEFAULT_KEYS, Redactor
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -96,7 +96,11 @@ def create_app(
     """The API over ``engine`` (an Engine, or a callable returning one at startup).
 
     ``redact_keys``: a regex; values under matching object keys are returned as
-    ``"[redacted]"`` in run states, outputs and step history (None: no redaction).
+    ``"[redacted]"`` in run states, outputs and step history (None: no redaction). The
+    redaction pointers of the engine and of each run's workflow (``settings.redact``) apply
+    to every returned run as well.
+    ``key_cache_seconds``: how long a resolved API key is trusted without a lookup; a key
+    revoked by another process is refused here after at most this long (0: never cached).
     ``events_per_second``: per-tenant limit on ``POST /api/events`` (429 beyond it)."""
     factory: Callable[[], Any] | None = engine if callable(engine) else None
 
@@ -124,7 +128,7 @@ def create_app(
     app.state.redact = Redactor(redact_keys)
     app.state.event_limiter = RateLimiter(events_per_second) if events_per_second else None
     errors.install(app)
-    for module in (workflows, runs, events, tasks, registry, secrets):
+    for module in (workflows, runs, events, tasks, registry, secrets, keys):
         app.include_router(module.router, prefix="/api")
 
     @app.get("/api/health", tags=["meta"])

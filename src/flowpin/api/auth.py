@@ -2,7 +2,11 @@
 tenant (``engine.for_tenant``: shared database and workers, nothing created per request).
 
 Resolved keys are cached for a short time (hash → principal) so a busy client costs one
-indexed lookup per ``ttl`` seconds, not one per request.
+indexed lookup per ``ttl`` seconds, not one per request. A revocation made in this process
+(``DELETE /api/keys/{id}``, or ``Engine.revoke_api_key`` on the engine the app serves) empties the
+cache at once; one made by another process (``flowpin keys revoke``, another API server) is
+honoured here within ``ttl`` (``create_app(key_cache_seconds=…)``, 30 s by default; 0 disables
+the cache).
 """
 
 from __future__ import annotations
@@ -34,19 +38,32 @@ class KeyCache:
         self.size = size
         self._items: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
+        self._epoch = 0
 
-    def get(self, digest: str) -> Principal | None:
+    def get(self, digest: str, epoch: int = 0) -> Principal | None:
+        """The cached principal, unless expired or a key was revoked since (``epoch``: the
+        engine's revocation count)."""
         with self._lock:
+            if epoch != self._epoch:
+                self._items.clear()
+                self._epoch = epoch
             item = self._items.get(digest)
         if item is None or item[0] < time.monotonic():
             return None
         return item[1]
 
     def put(self, digest: str, principal: Principal) -> None:
+        if self.ttl <= 0:
+            return
         with self._lock:
             if len(self._items) >= self.size:
                 self._items.clear()
             self._items[digest] = (time.monotonic() + self.ttl, principal)
+
+    def forget(self, key_id: str) -> None:
+        """Drop the cached entry of a key (it was revoked)."""
+        with self._lock:
+            self._items = {d: item for d, item in self._items.items() if item[1].key_id != key_id}
 
 
 def _bearer(request: Request) -> str:
@@ -63,7 +80,8 @@ def caller(request: Request) -> Caller:
     key = _bearer(request)
     state = request.app.state
     digest = hash_key(key)
-    principal = state.key_cache.get(digest)
+    epoch = getattr(getattr(state.engine, "core", None), "key_revocations", 0)
+    principal = state.key_cache.get(digest, epoch)
     if principal is None:
         principal = state.engine.authenticate(key)
         if principal is None:

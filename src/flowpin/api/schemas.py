@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,7 +39,13 @@ class LayoutBody(_Body):
 class WorkflowPatch(_Body):
     name: str | None = None
     paused: bool | None = None
-    concurrencyLimit: int | None = Field(None, ge=1)
+    concurrencyLimit: int | None = Field(
+        None,
+        ge=1,
+        description="At most this many runs of the workflow executing (held by a worker) at "
+        "once; parked runs (waiting for an event, timer, task or child) do not count; the "
+        "others wait in order. null removes the limit.",
+    )
 
 
 class DuplicateBody(_Body):
@@ -85,3 +91,8 @@ class ExpressionCheck(_Body):
 
 class SecretBody(_Body):
     value: str = Field(max_length=65536, description="Stored encrypted; never returned.")
+
+
+class KeyBody(_Body):
+    role: Literal["viewer", "editor", "admin"]
+    name: str | None = Field(None, max_length=200)

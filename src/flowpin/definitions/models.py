@@ -20,8 +20,11 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    field_validator,
     model_validator,
 )
+
+from flowpin.definitions.pointers import parse_pointer
 
 StepId = Annotated[
     str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
@@ -295,6 +298,24 @@ Trigger = Annotated[EventTrigger | ScheduleTrigger | ManualTrigger, Field(discri
 # --------------------------------------------------------------------------- the definition
 
 
+class Settings(_Model):
+    """Workflow settings that travel with the definition (like an n8n workflow's ``settings``),
+    so every version says how its runs are treated.
+
+    ``redact``: JSON pointers (RFC 6901) into the run envelope - ``/payload/card/number``,
+    ``/vars/customer/ssn`` - whose values are masked in stored step history and in every run
+    the API returns; the run itself keeps the real values."""
+
+    redact: list[str] = Field(default_factory=list, max_length=100)
+
+    @field_validator("redact")
+    @classmethod
+    def _pointers(cls, value: list[str]) -> list[str]:
+        for text in value:
+            parse_pointer(text)
+        return value
+
+
 class Definition(_Model):
     key: WorkflowKey
     name: str | None = None
@@ -303,6 +324,7 @@ class Definition(_Model):
     triggers: list[Trigger] = Field(default_factory=list)
     steps: list[Step] = Field(default_factory=list)
     output: Value = None
+    settings: Settings | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The definition as JSON data, with the document's own key names."""

@@ -14,17 +14,28 @@ from sqlalchemy.engine import Connection
 
 from flowpin.clock import Clock
 from flowpin.definitions.models import Definition, NodeStep, RetryPolicy
+from flowpin.definitions.pointers import Pointer
 from flowpin.definitions.walk import index_steps
 from flowpin.engine.publishing import next_slot
-from flowpin.engine.redaction import DEFAULT_KEYS, Redactor
-from flowpin.engine.signals import add_inbox, iso, wake_runs
+from flowpin.engine.redaction import (
+    DEFAULT_KEYS,
+    Masks,
+    Redactor,
+    compile_pointers,
+    scoped_vars,
+)
+from flowpin.engine.signals import iso, wake_runs
 from flowpin.engine.starting import NewRun, insert_run
 from flowpin.expressions.values import iter_secrets
 from flowpin.store import claims
 from flowpin.store import tables as t
 from flowpin.store.database import Database
+from flowpin.store.notify import signal_work
 from flowpin.worker.checkpoint import Services
 from flowpin.worker.executor import ActionExecutor
+
+DEFAULT_MAX_STEPS_PER_RUN = 10_000
+MAX_STEPS_ENV = "FLOWPIN_MAX_STEPS_PER_RUN"
 
 
 class EnvironmentSecrets:
@@ -43,12 +54,31 @@ class _Services(Services):
         self.lease_owner = owner
         self.lease_seconds = core.lease_seconds
         self.schemas = core.registry
+        self.max_steps_per_run = core.max_steps_per_run
 
     def definition(self, conn: Connection, version_id: int) -> Definition:
         return self.core.definition_in(conn, version_id)
 
     def redact(self, value: Any) -> Any:
         return self.core.redactor(value)
+
+    def history_redactor(
+        self, conn: Connection, run: Any, state: dict[str, Any]
+    ) -> Callable[[Any], Any]:
+        pointers = self.core.pointers(run.version_id, self.definition(conn, run.version_id))
+        if not pointers:
+            return self.redact
+        earlier = run.state.get("envelope") if isinstance(run.state, dict) else None
+        masks = Masks(
+            pointers,
+            state.get("envelope"),
+            scoped_vars(state.get("root")),
+            earlier=() if earlier is None else (earlier,),
+        )
+        if not masks:
+            return self.redact
+        redactor = self.core.redactor
+        return lambda value: redactor(masks(value))
 
 
 class Core:
@@ -62,10 +92,23 @@ class Core:
         stubs: dict[str, Callable[..., Any]] | None = None,
         lease_seconds: float = 30.0,
         redact_keys: str | None = DEFAULT_KEYS,
+        redact_pointers: list[str] | None = None,
+        max_steps_per_run: int | None = None,
     ) -> None:
         self.db = db
         self.redactor = Redactor(redact_keys)
         """Masks sensitive keys in stored step history (the run's state keeps real values)."""
+        self.redact_pointers = compile_pointers(redact_pointers)
+        """Engine-wide redaction pointers, added to each workflow's ``settings.redact``."""
+        self.max_steps_per_run = (
+            max_steps_per_run
+            if max_steps_per_run is not None
+            else int(os.environ.get(MAX_STEPS_ENV, DEFAULT_MAX_STEPS_PER_RUN))
+        )
+        self._pointers: dict[int, tuple[Pointer, ...]] = {}
+        self.key_revocations = 0
+        """Counts API keys revoked through this process; API key caches drop their entries
+        when it changes (a revocation takes effect at once here)."""
         self.registry = registry
         self.clock = clock
         self.lease_seconds = lease_seconds
@@ -135,6 +178,34 @@ class Core:
             self._secret_steps[version_id] = cached
         return cached
 
+    def pointers(self, version_id: int, definition: Definition) -> tuple[Pointer, ...]:
+        """The redaction pointers of a version's runs: the engine's plus the definition's."""
+        cached = self._pointers.get(version_id)
+        if cached is None:
+            own = definition.settings.redact if definition.settings is not None else []
+            cached = self.redact_pointers + compile_pointers(own)
+            self._pointers[version_id] = cached
+        return cached
+
+    def masks_for_view(self, tenant_id: str, view: dict[str, Any]) -> Masks | None:
+        """The pointer masks of a run as ``get_run`` shows it (None when none apply)."""
+        with self.db.read() as conn:  # not cached: a deleted workflow's key may come back
+            version_id = conn.execute(
+                sa.select(t.workflow_versions.c.id)
+                .join(t.workflows, t.workflows.c.id == t.workflow_versions.c.workflow_id)
+                .where(
+                    t.workflows.c.tenant_id == tenant_id,
+                    t.workflows.c.key == view["workflow"],
+                    t.workflow_versions.c.number == view["version"],
+                )
+            ).scalar()
+        if version_id is None:
+            return None
+        pointers = self.pointers(version_id, self.definition_by_version(version_id))
+        if not pointers:
+            return None
+        return Masks(pointers, view.get("state"))
+
     def action_retry(self, action_id: str, version: int) -> RetryPolicy | None:
         spec = self.registry.action(action_id, version)
         return getattr(spec, "retry", None) if spec is not None else None
@@ -145,21 +216,37 @@ class Core:
     # ---------------------------------------------------------------- timekeeping
 
     def fire_due_waits(self, conn: Connection, now: datetime) -> int:
+        """Resolve due waits in set-based batches: one inbox insert, one task update and one
+        wake-up for the whole batch (on PostgreSQL: one statement for all of it)."""
+        if conn.dialect.name == "postgresql":
+            count = claims.resolve_due_waits_pg(conn, now)
+            if count:
+                signal_work(conn)
+            return count
         fired = claims.fire_due_waits(conn, now)
-        woken: list[str] = []
-        for wait in fired:
-            if wait.kind == "timer":
-                add_inbox(conn, wait.run_id, wait.token, "timer", {}, now)
-            else:
-                add_inbox(conn, wait.run_id, wait.token, "timeout", {}, now)
-                if wait.kind == "task":
-                    conn.execute(
-                        t.human_tasks.update()
-                        .where(t.human_tasks.c.id == wait.ref_id, t.human_tasks.c.status == "open")
-                        .values(status="timed_out", completed_at=now)
-                    )
-            woken.append(wait.run_id)
-        wake_runs(conn, woken, now)
+        if not fired:
+            return 0
+        conn.execute(
+            t.run_inbox.insert(),
+            [
+                {
+                    "run_id": wait.run_id,
+                    "token": wait.token,
+                    "kind": "timer" if wait.kind == "timer" else "timeout",
+                    "body": {},
+                    "at": now,
+                }
+                for wait in fired
+            ],
+        )
+        tasks = [wait.ref_id for wait in fired if wait.kind == "task"]
+        if tasks:
+            conn.execute(
+                t.human_tasks.update()
+                .where(t.human_tasks.c.id.in_(tasks), t.human_tasks.c.status == "open")
+                .values(status="timed_out", completed_at=now)
+            )
+        wake_runs(conn, [wait.run_id for wait in fired], now)
         return len(fired)
 
     def fire_schedules(self, conn: Connection, now: datetime) -> int:

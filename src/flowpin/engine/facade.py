@@ -64,9 +64,15 @@ class Engine:
         lease_seconds: float = 30.0,
         upgrade: bool = True,
         redact_keys: str | None = DEFAULT_KEYS,
+        redact_pointers: list[str] | None = None,
+        max_steps_per_run: int | None = None,
     ) -> None:
         """``redact_keys``: a regex of object keys whose values are masked in stored step
-        history (``None``: store history as is). Run state is never masked."""
+        history (``None``: store history as is). ``redact_pointers``: JSON pointers into every
+        run's envelope (``/payload/card/number``) whose values are masked there too, besides
+        each workflow's ``settings.redact``. Run state is never masked.
+        ``max_steps_per_run``: history steps after which a run fails with ``limit.steps``
+        (default ``FLOWPIN_MAX_STEPS_PER_RUN`` or 10,000)."""
         self.db = Database(url)
         if upgrade:
             self.db.upgrade()
@@ -83,6 +89,8 @@ class Engine:
             stubs=stubs,
             lease_seconds=lease_seconds,
             redact_keys=redact_keys,
+            redact_pointers=redact_pointers,
+            max_steps_per_run=max_steps_per_run,
         )
         self._events: GroupCommitter[EventIn, EventOutcome] = GroupCommitter(self._submit_events)
         self._tenant_views: dict[str, Engine] = {tenant: self}
@@ -411,10 +419,11 @@ class Engine:
             return tenancy.list_keys(conn, self.tenant)
 
     def revoke_api_key(self, key_id: str) -> None:
-        """Revoke a key of this tenant (an API process may honour it for up to its key cache
-        time, 30 s by default)."""
+        """Revoke a key of this tenant: at once for an API app serving this engine; another
+        process's API honours it within its key cache time (30 s by default)."""
         with self.db.write() as conn:
             tenancy.revoke_key(conn, self.tenant, key_id, self.clock.now())
+        self.core.key_revocations += 1
 
     def authenticate(self, key: str) -> tenancy.Principal | None:
         """The tenant and role of an API key (any tenant), or None when it is unknown."""

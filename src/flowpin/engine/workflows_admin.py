@@ -20,6 +20,7 @@ from flowpin.engine.publishing import ensure_tenant, save_draft, workflow_row
 from flowpin.engine.views import iso
 from flowpin.errors import ConflictError, FlowpinError
 from flowpin.store import tables as t
+from flowpin.store.notify import signal_work
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -265,6 +266,8 @@ def update_settings(
     if values:
         values["updated_at"] = now
         conn.execute(t.workflows.update().where(t.workflows.c.id == row.id).values(**values))
+    if "paused" in values or "concurrency_limit" in values:
+        signal_work(conn)  # held or queued runs may be claimable now, in every process
 
 
 def duplicate_workflow(

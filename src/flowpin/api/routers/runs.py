@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from flowpin.api.auth import Admin, Editor, Viewer
+from flowpin.api.auth import Admin, Caller, Editor, Viewer
 from flowpin.api.schemas import ReplayBody, RetryBody, RunStart
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -21,11 +21,14 @@ def start(who: Editor, body: RunStart, request: Request) -> dict[str, Any]:
         version=body.version,
         idempotency_key=body.idempotencyKey,
     )
-    return _view(request, who.engine.get_run(run_id))
+    return _view(request, who, who.engine.get_run(run_id))
 
 
-def _view(request: Request, view: dict[str, Any]) -> dict[str, Any]:
-    return request.app.state.redact.run(view)  # type: ignore[no-any-return]
+def _view(request: Request, who: Caller, view: dict[str, Any]) -> dict[str, Any]:
+    """What a client sees of a run: key patterns and the workflow's redaction pointers
+    masked (the stored run keeps its real values)."""
+    masks = who.engine.core.masks_for_view(who.tenant, view)
+    return request.app.state.redact.run(view, masks)  # type: ignore[no-any-return]
 
 
 @router.get("")
@@ -56,23 +59,24 @@ def list_runs(
 
 @router.get("/{run_id}")
 def get_run(who: Viewer, run_id: str, request: Request) -> dict[str, Any]:
-    return _view(request, who.engine.get_run(run_id))
+    return _view(request, who, who.engine.get_run(run_id))
 
 
 @router.get("/{run_id}/steps")
 def steps(who: Viewer, run_id: str, request: Request) -> dict[str, Any]:
     redact = request.app.state.redact
-    return {"items": [redact.step(item) for item in who.engine.history(run_id)]}
+    masks = who.engine.core.masks_for_view(who.tenant, who.engine.get_run(run_id))
+    return {"items": [redact.step(item, masks) for item in who.engine.history(run_id)]}
 
 
 @router.post("/{run_id}/cancel")
 def cancel(who: Admin, run_id: str, request: Request) -> dict[str, Any]:
-    return _view(request, who.engine.cancel(run_id))
+    return _view(request, who, who.engine.cancel(run_id))
 
 
 @router.post("/{run_id}/resume")
 def resume(who: Admin, run_id: str, request: Request) -> dict[str, Any]:
-    return _view(request, who.engine.resume(run_id))
+    return _view(request, who, who.engine.resume(run_id))
 
 
 @router.post("/{run_id}/retry")
@@ -80,7 +84,9 @@ def retry(
     who: Admin, run_id: str, request: Request, body: RetryBody | None = None
 ) -> dict[str, Any]:
     body = body or RetryBody()
-    return _view(request, who.engine.retry(run_id, from_step=body.fromStep, payload=body.payload))
+    return _view(
+        request, who, who.engine.retry(run_id, from_step=body.fromStep, payload=body.payload)
+    )
 
 
 @router.post("/{run_id}/replay", status_code=201)
@@ -88,4 +94,4 @@ def replay(
     who: Admin, run_id: str, request: Request, body: ReplayBody | None = None
 ) -> dict[str, Any]:
     body = body or ReplayBody()
-    return _view(request, who.engine.get_run(who.engine.replay(run_id, latest=body.latest)))
+    return _view(request, who, who.engine.get_run(who.engine.replay(run_id, latest=body.latest)))

@@ -113,6 +113,9 @@ def put_layout(who: Editor, key: str, body: LayoutBody) -> dict[str, Any]:
 
 @router.patch("/{key}")
 def update_settings(who: Editor, key: str, body: WorkflowPatch) -> dict[str, Any]:
+    """Name, ``paused`` and ``concurrencyLimit``; workers pick up held or queued runs at once.
+    Redaction pointers are not a setting here: they live in the definition
+    (``settings.redact``), so each published version says what its runs mask."""
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     return who.engine.update_workflow(key, **changes)
 
