@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import typer
 
-from flowpin.cli import keys_cmd, runtime_cmds, serve_cmd, validate_cmd
+from flowpin.cli import ingest_cmd, keys_cmd, runtime_cmds, serve_cmd, validate_cmd
 
-COMMAND_MODULES = (validate_cmd, runtime_cmds, serve_cmd, keys_cmd)
+COMMAND_MODULES = (validate_cmd, runtime_cmds, serve_cmd, keys_cmd, ingest_cmd)
 
 app = typer.Typer(
     name="flowpin",

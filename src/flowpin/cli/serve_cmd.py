@@ -2,14 +2,22 @@
 
 On first start (no API key in the database) it creates the default tenant and prints an admin
 key once, as ``FLOWPIN_API_KEY=fp_…``. ``--examples`` registers ``examples.actions`` and
-publishes the shipped examples (``examples/*.json`` except ``invalid.json``).
+publishes the shipped examples (``examples/*.json`` except ``invalid.json``), then installs every
+example package (``examples/<name>/__init__.py``):
+
+    def install(engine: Engine) -> None: ...           # register actions, create tables, publish
+    def mount(app: FastAPI, engine: Engine) -> None: ... # optional: add HTTP routes
+
+``install`` must be idempotent: it runs on every start.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 import threading
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated, Any
 
 import typer
@@ -33,14 +41,22 @@ def say(text: str) -> None:
     sys.stdout.flush()
 
 
-def bootstrap(engine: Any, examples: Path | None) -> None:
+def example_packages(folder: Path) -> list[ModuleType]:
+    """The packages under ``examples/`` (imported as ``examples.<name>``), by name."""
+    return [
+        importlib.import_module(f"{folder.name}.{path.parent.name}")
+        for path in sorted(folder.glob("*/__init__.py"))
+    ]
+
+
+def bootstrap(engine: Any, examples: Path | None) -> list[ModuleType]:
     """First start: an admin key for the default tenant; then the examples, if asked."""
     if not engine.has_api_keys():
         key = engine.create_api_key("admin", name="created by flowpin serve")
         say(f"flowpin: created tenant {key.tenant!r} and an admin API key (shown only once):")
         say(f"FLOWPIN_API_KEY={key.key}")
     if examples is None:
-        return
+        return []
     for path in sorted(examples.glob("*.json")):
         if path.name == "invalid.json":
             continue
@@ -50,6 +66,11 @@ def bootstrap(engine: Any, examples: Path | None) -> None:
             say(f"flowpin: example {path.name} not published: {exc.message}")
             continue
         say(f"flowpin: example {published.workflow} version {published.version} published")
+    packages = example_packages(examples)
+    for package in packages:
+        package.install(engine)
+        say(f"flowpin: example package {package.__name__} installed")
+    return packages
 
 
 def register(app: typer.Typer) -> None:
@@ -95,7 +116,7 @@ def register(app: typer.Typer) -> None:
         stop = threading.Event()
         thread: threading.Thread | None = None
         try:
-            bootstrap(engine, folder)
+            packages = bootstrap(engine, folder)
             if worker:
                 thread = threading.Thread(
                     target=engine.run_worker, kwargs={"stop": stop}, name="flowpin-worker"
@@ -105,6 +126,10 @@ def register(app: typer.Typer) -> None:
             app = create_app(
                 engine, max_body_bytes=max_body_bytes, events_per_second=events_per_second
             )
+            for package in packages:
+                mount = getattr(package, "mount", None)
+                if mount is not None:
+                    mount(app, engine)
             config = uvicorn.Config(app, host=host, port=port, log_level="info")
             uvicorn.Server(config).run()
         except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it handled: a clean stop
