@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -35,25 +36,40 @@ def pg_skip_reason() -> str | None:
     return _PG_REASON
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'flowpin.db'}"
-        return
+@contextmanager
+def pg_schema(prefix: str) -> Iterator[str]:
+    """A URL on a fresh PostgreSQL schema, dropped afterwards (skips when no server answers).
+    The drop waits up to 30 s for a connection: a test may have restarted the server."""
     reason = pg_skip_reason()
     if reason:
         pytest.skip(reason)
     import psycopg
 
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     raw = PG_URL.replace("+psycopg", "")
     with psycopg.connect(raw, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     try:
         yield f"{PG_URL}?options=-csearch_path%3D{schema}"
     finally:
-        with psycopg.connect(raw, autocommit=True) as conn:
+        with psycopg.connect(raw, autocommit=True, connect_timeout=30) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'flowpin.db'}"
+        return
+    with pg_schema("t") as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """PostgreSQL only (a fleet of worker processes on one database)."""
+    with pg_schema("fleet") as url:
+        yield url
 
 
 @pytest.fixture

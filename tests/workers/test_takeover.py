@@ -1,0 +1,68 @@
+"""A worker that takes over a run whose previous worker stopped in the middle of a call
+re-issues that call once: the call is both in the run's checkpointed frames and a ``started``
+ledger entry, and must not be sent twice (the second copy used to go out again while the first
+was still running)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import sqlalchemy as sa
+import takeover_actions
+
+from flowpin.engine import Engine
+from flowpin.registry.catalog import Registry
+from flowpin.store import tables as t
+
+
+def test_a_call_left_started_is_called_again_once(db_url: str) -> None:
+    takeover_actions.CALLS.clear()
+    takeover_actions.RELEASE.clear()
+    registry = Registry()
+    registry.register(takeover_actions)
+    engine = Engine(db_url, registry=registry)
+    engine.publish(
+        {
+            "key": "takeover",
+            "steps": [
+                {
+                    "id": "call",
+                    "type": "action.call",
+                    "config": {"actionId": "takeover.effect", "version": 1, "inputMapping": {}},
+                }
+            ],
+        }
+    )
+    run_id = engine.start("takeover", {})
+    stop = threading.Event()
+    first = threading.Thread(target=engine.run_worker, kwargs={"stop": stop})
+    first.start()
+    deadline = time.monotonic() + 10
+    while not takeover_actions.CALLS and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert takeover_actions.CALLS, "the first worker never called the action"
+    stop.set()  # the worker lets go of the run while the call is in flight …
+    deadline = time.monotonic() + 10
+    while _lease_owner(engine, run_id) is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    takeover_actions.RELEASE.set()  # … so the call's result, when it comes, is dropped
+    first.join(15)
+    with engine.db.read() as conn:
+        ledger = conn.execute(sa.select(t.action_ledger.c.status)).scalars().all()
+    assert ledger == ["started"]
+
+    engine.run_worker(until_idle=True)
+
+    assert engine.get_run(run_id)["status"] == "SUCCEEDED"
+    assert len(takeover_actions.CALLS) == 2  # the interrupted call, then exactly one more
+    with engine.db.read() as conn:
+        assert conn.execute(sa.select(t.action_ledger.c.calls)).scalars().all() == [2]
+    engine.close()
+
+
+def _lease_owner(engine: Engine, run_id: str) -> str | None:
+    with engine.db.read() as conn:
+        return conn.execute(
+            sa.select(t.runs.c.lease_owner).where(t.runs.c.id == run_id)
+        ).scalar_one()
