@@ -70,61 +70,60 @@ class ChaosResult:
 
 def run_chaos(url: str, log: Path, kills: int, seed: int) -> ChaosResult:
     rng = random.Random(seed)
-    engine = prepare(url, LEASE)
-    fleet = Fleet(url, log, LEASE, concurrency=CONCURRENCY)
-    expected: list[str] = []
-    canceled: dict[str, Frozen] = {}
-    parked: list[str] = []
-    began = time.monotonic()
-    try:
-        fleet.start(3)
-        engine.publish(tick_definition())
-        done = 0
-        while done < kills:
-            if _active(engine, "w1") < BACKLOG:
-                runs = start_many(engine, BATCH, batch=BATCH)
-                doomed = runs[rng.randrange(len(runs))]  # canceled as it starts
-                frozen = cancel(engine, doomed)
-                if frozen is not None:
-                    canceled[doomed] = frozen
-                expected += [r for r in runs if r not in canceled]
-            if rng.random() < 0.3:
-                parked += start_runs(engine, "parked", 1)
-            if parked and rng.random() < 0.2:
-                # canceled somewhere in its life: queued, calling, or parked for the hour
-                victim = parked.pop(rng.randrange(len(parked)))
+    with prepare(url, LEASE) as engine:  # closed even when an assertion fails
+        fleet = Fleet(url, log, LEASE, concurrency=CONCURRENCY)
+        expected: list[str] = []
+        canceled: dict[str, Frozen] = {}
+        parked: list[str] = []
+        began = time.monotonic()
+        try:
+            fleet.start(3)
+            engine.publish(tick_definition())
+            done = 0
+            while done < kills:
+                if _active(engine, "w1") < BACKLOG:
+                    runs = start_many(engine, BATCH, batch=BATCH)
+                    doomed = runs[rng.randrange(len(runs))]  # canceled as it starts
+                    frozen = cancel(engine, doomed)
+                    if frozen is not None:
+                        canceled[doomed] = frozen
+                    expected += [r for r in runs if r not in canceled]
+                if rng.random() < 0.3:
+                    parked += start_runs(engine, "parked", 1)
+                if parked and rng.random() < 0.2:
+                    # canceled somewhere in its life: queued, calling, or parked for the hour
+                    victim = parked.pop(rng.randrange(len(parked)))
+                    frozen = cancel(engine, victim)
+                    assert frozen is not None
+                    canceled[victim] = frozen
+                time.sleep(rng.uniform(0.2, 1.0))
+                fleet.kill_random(rng)
+                done += 1
+            chaos_over = time.monotonic()
+            for victim in parked:
                 frozen = cancel(engine, victim)
                 assert frozen is not None
                 canceled[victim] = frozen
-            time.sleep(rng.uniform(0.2, 1.0))
-            fleet.kill_random(rng)
-            done += 1
-        chaos_over = time.monotonic()
-        for victim in parked:
-            frozen = cancel(engine, victim)
-            assert frozen is not None
-            canceled[victim] = frozen
-        drain = wait_finished(engine, expected, timeout=LEASE + SLACK)
-        stuck = unfinished(engine, expected)
-        if stuck:  # stuck, or lost for good? give them a last chance before the audit
-            wait_finished(engine, expected, timeout=60)
-        time.sleep(1.0)  # let a stale claimant of a canceled run try to write (it must not)
-        assert not fleet.dead(), fleet.tail()
-    finally:
-        fleet.stop()
-    result = audit(engine, expected, canceled, fleet.killed)
-    details = [describe(engine, run_id) for run_id in result.lost[:3]]
-    engine.close()
-    return ChaosResult(
-        details=details,
-        kills=done,
-        kills_mid_work=len(fleet.killed & set(result.deliveries_per_pid)),
-        runs_started=len(expected) + len(canceled),
-        drain_seconds=drain,
-        stuck=stuck,
-        audit=result,
-        seconds=chaos_over - began,
-    )
+            drain = wait_finished(engine, expected, timeout=LEASE + SLACK)
+            stuck = unfinished(engine, expected)
+            if stuck:  # stuck, or lost for good? give them a last chance before the audit
+                wait_finished(engine, expected, timeout=60)
+            time.sleep(1.0)  # let a stale claimant of a canceled run try to write (it must not)
+            assert not fleet.dead(), fleet.tail()
+        finally:
+            fleet.stop()
+        result = audit(engine, expected, canceled, fleet.killed)
+        details = [describe(engine, run_id) for run_id in result.lost[:3]]
+        return ChaosResult(
+            details=details,
+            kills=done,
+            kills_mid_work=len(fleet.killed & set(result.deliveries_per_pid)),
+            runs_started=len(expected) + len(canceled),
+            drain_seconds=drain,
+            stuck=stuck,
+            audit=result,
+            seconds=chaos_over - began,
+        )
 
 
 def _active(engine: Engine, workflow: str) -> int:

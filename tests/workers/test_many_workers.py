@@ -5,6 +5,7 @@ side effect is called once, every timer fires once and the schedule once per slo
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,13 +23,17 @@ from fleet import (
     wait_finished,
 )
 
+from flowpin.engine import Engine
+
 RUNS = 2000
 LEASE = 10.0
 
 
 @pytest.mark.timeout(300)
-def test_four_workers_share_two_thousand_runs_without_overlap(pg_url: str, tmp_path: Path) -> None:
-    engine = prepare(pg_url, LEASE)
+def test_four_workers_share_two_thousand_runs_without_overlap(
+    pg_url: str, tmp_path: Path, closing: Callable[[Engine], Engine]
+) -> None:
+    engine = closing(prepare(pg_url, LEASE))
     fleet = Fleet(pg_url, tmp_path / "workers.log", LEASE)
     canceled: dict[str, Frozen] = {}
     try:
@@ -76,8 +81,9 @@ def test_four_workers_share_two_thousand_runs_without_overlap(pg_url: str, tmp_p
     slots = [_slot_time(key) for key in result.schedule_slots]
     assert slots == sorted(set(slots))
     assert set(_seconds_between(schedule_from, schedule_to)[:-1]) <= set(slots)
-    assert set(slots) <= set(_seconds_between(schedule_from, stopped_at))
-    engine.close()
+    # No slot from the future. A second of grace: CI's clock was seen stepped by NTP between
+    # a worker's firing and this process reading the time (a slot 'after' the stop).
+    assert set(slots) <= set(_seconds_between(schedule_from, stopped_at + timedelta(seconds=1)))
 
 
 def _parked_count(engine, run_ids: list[str]) -> int:  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import fleet_actions
@@ -18,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from fleet import Fleet, audit, make_engine, prepare, start_many, wait_finished
 
+from flowpin.engine import Engine
 from flowpin.store import tables as t
 from flowpin.worker.loop import WorkerOptions
 
@@ -51,10 +53,12 @@ def _finished_steps(engine) -> int:  # type: ignore[no-untyped-def]
 
 @pytest.mark.skipif(shutil.which("pg_ctlcluster") is None, reason="needs pg_ctlcluster")
 @pytest.mark.timeout(300)
-def test_workers_ride_out_a_postgres_restart(pg_url: str, tmp_path: Path) -> None:
-    engine = prepare(pg_url, LEASE)
+def test_workers_ride_out_a_postgres_restart(
+    pg_url: str, tmp_path: Path, closing: Callable[[Engine], Engine]
+) -> None:
+    engine = closing(prepare(pg_url, LEASE))
     fleet = Fleet(pg_url, tmp_path / "workers.log", LEASE)
-    local = make_engine(pg_url, LEASE)
+    local = closing(make_engine(pg_url, LEASE))
     stop = threading.Event()
     options = WorkerOptions(lease_seconds=LEASE, poll_seconds=0.2)
     in_process = threading.Thread(
@@ -91,5 +95,3 @@ def test_workers_ride_out_a_postgres_restart(pg_url: str, tmp_path: Path) -> Non
     assert result.step_anomalies == []
     assert result.timer_anomalies == []
     assert len(result.deliveries_per_pid) == 3  # both processes and the in-process worker
-    local.close()
-    engine.close()

@@ -21,7 +21,11 @@ def test_a_call_left_started_is_called_again_once(db_url: str) -> None:
     takeover_actions.RELEASE.clear()
     registry = Registry()
     registry.register(takeover_actions)
-    engine = Engine(db_url, registry=registry)
+    with Engine(db_url, registry=registry) as engine:
+        _take_over(engine)
+
+
+def _take_over(engine: Engine) -> None:
     engine.publish(
         {
             "key": "takeover",
@@ -58,7 +62,6 @@ def test_a_call_left_started_is_called_again_once(db_url: str) -> None:
     assert len(takeover_actions.CALLS) == 2  # the interrupted call, then exactly one more
     with engine.db.read() as conn:
         assert conn.execute(sa.select(t.action_ledger.c.calls)).scalars().all() == [2]
-    engine.close()
 
 
 def _lease_owner(engine: Engine, run_id: str) -> str | None:
