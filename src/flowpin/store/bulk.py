@@ -101,6 +101,15 @@ UPDATE_HELD_RUNS = Statement(
     "current_step = v.current_step, updated_at = v.updated_at "
     f"FROM {_unnest(_RUN_COLUMNS, _RUN_CASTS)} WHERE r.id = v.id",
 )
+UPDATE_STEPPED_RUNS = Statement(
+    sqlite="UPDATE runs SET state = ?, current_step = ?, updated_at = ? WHERE id = ?",
+    pg="UPDATE runs AS r SET state = v.state, current_step = v.current_step, "
+    "updated_at = v.updated_at FROM "
+    + _unnest("state, current_step, updated_at, id", "jsonb varchar timestamptz varchar")
+    + " WHERE r.id = v.id",
+)
+"""A held run whose status did not change: leaving ``status`` out of the SET spares SQLite the
+CHECK constraints and index entries that read it."""
 RELEASE_RUNS = Statement(
     sqlite="UPDATE runs SET state = ?, status = ?, current_step = ?, updated_at = ?, "
     "wake_at = NULL, lease_owner = NULL, lease_expires_at = NULL WHERE id = ?",

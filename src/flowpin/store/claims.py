@@ -28,17 +28,20 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 from flowpin.store import tables as t
+from flowpin.store.bulk import dumps
 
 ACTIVE = ("PENDING", "RUNNING", "WAITING")
 
 
 def among(conn: Connection, column: Any, ids: list[Any]) -> Any:
-    """``column IN ids``; on PostgreSQL ``column = ANY(%s)`` with ONE array parameter, so the
-    statement's text does not change with the number of ids (psycopg parses it once, the
-    server can prepare it) instead of a placeholder per id."""
+    """``column IN ids`` with ONE parameter, so the statement's text does not change with the
+    number of ids: SQLAlchemy compiles it once (an expanding ``IN`` is re-rendered on every
+    call: measured ~15 % of a checkpoint) and the driver prepares it once. PostgreSQL:
+    ``column = ANY(array)``; SQLite: ``column IN (SELECT value FROM json_each(json))``."""
     if conn.dialect.name == "postgresql":
         return column == sa.any_(sa.bindparam(None, list(ids), type_=ARRAY(column.type)))
-    return column.in_(ids)
+    listed = sa.func.json_each(sa.bindparam(None, dumps(list(ids)), type_=sa.String))
+    return column.in_(sa.select(sa.column("value")).select_from(listed))
 
 
 def claimable_condition(now: datetime, *, limited: bool = False) -> Any:
