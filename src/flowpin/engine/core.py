@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,9 +19,11 @@ from flowpin.definitions.walk import index_steps
 from flowpin.engine.publishing import next_slot
 from flowpin.engine.redaction import (
     DEFAULT_KEYS,
+    Delivery,
     Masks,
     Redactor,
     compile_pointers,
+    deliveries,
     scoped_vars,
 )
 from flowpin.engine.signals import iso, wake_runs
@@ -36,6 +38,11 @@ from flowpin.worker.executor import ActionExecutor
 
 DEFAULT_MAX_STEPS_PER_RUN = 10_000
 MAX_STEPS_ENV = "FLOWPIN_MAX_STEPS_PER_RUN"
+DELIVERY_SLACK = timedelta(minutes=5)
+"""How far before a run's last logical time a checkpoint looks for the task data and events
+it consumed (clocks of the API and worker processes may differ a little)."""
+DELIVERED_WAITS = 200
+"""At most this many of a run's latest resolved event waits are looked up for masks."""
 
 
 class EnvironmentSecrets:
@@ -65,15 +72,26 @@ class _Services(Services):
     def history_redactor(
         self, conn: Connection, run: Any, state: dict[str, Any]
     ) -> Callable[[Any], Any]:
-        pointers = self.core.pointers(run.version_id, self.definition(conn, run.version_id))
+        definition = self.definition(conn, run.version_id)
+        pointers = self.core.pointers(run.version_id, definition)
         if not pointers:
             return self.redact
-        earlier = run.state.get("envelope") if isinstance(run.state, dict) else None
+        claimed = run.state if isinstance(run.state, dict) else {}
+        earlier = [claimed["envelope"]] if claimed.get("envelope") is not None else []
+        steps = self.core.deliveries(run.version_id, definition)
+        if steps:  # task data and events consumed now, maybe overwritten before this write
+            last = claimed.get("t")
+            since = (
+                datetime.fromtimestamp(last / 1000, UTC) - DELIVERY_SLACK
+                if isinstance(last, int | float)
+                else None
+            )
+            earlier.extend(delivered(conn, run.tenant_id, run.id, steps, since))
         masks = Masks(
             pointers,
             state.get("envelope"),
             scoped_vars(state.get("root")),
-            earlier=() if earlier is None else (earlier,),
+            earlier=earlier,
         )
         if not masks:
             return self.redact
@@ -106,6 +124,7 @@ class Core:
             else int(os.environ.get(MAX_STEPS_ENV, DEFAULT_MAX_STEPS_PER_RUN))
         )
         self._pointers: dict[int, tuple[Pointer, ...]] = {}
+        self._deliveries: dict[int, tuple[Delivery, ...]] = {}
         self.key_revocations = 0
         """Counts API keys revoked through this process; API key caches drop their entries
         when it changes (a revocation takes effect at once here)."""
@@ -187,24 +206,46 @@ class Core:
             self._pointers[version_id] = cached
         return cached
 
+    def deliveries(self, version_id: int, definition: Definition) -> tuple[Delivery, ...]:
+        """The steps of a version that save task data or event payloads under a pointer."""
+        cached = self._deliveries.get(version_id)
+        if cached is None:
+            cached = deliveries(definition, self.pointers(version_id, definition))
+            self._deliveries[version_id] = cached
+        return cached
+
     def masks_for_view(self, tenant_id: str, view: dict[str, Any]) -> Masks | None:
         """The pointer masks of a run as ``get_run`` shows it (None when none apply)."""
-        with self.db.read() as conn:  # not cached: a deleted workflow's key may come back
-            version_id = conn.execute(
-                sa.select(t.workflow_versions.c.id)
-                .join(t.workflows, t.workflows.c.id == t.workflow_versions.c.workflow_id)
-                .where(
-                    t.workflows.c.tenant_id == tenant_id,
-                    t.workflows.c.key == view["workflow"],
-                    t.workflow_versions.c.number == view["version"],
+        return self.masks_for_runs(tenant_id, [view["runId"]]).get(view["runId"])
+
+    def masks_for_runs(self, tenant_id: str, run_ids: Iterable[str]) -> dict[str, Masks]:
+        """The pointer masks of each of ``run_ids`` (of this tenant) that has some: values at
+        the pointers in its envelope, its running scopes, and the task data and event payloads
+        its steps saved there."""
+        wanted = sorted({run_id for run_id in run_ids if run_id})
+        if not wanted:
+            return {}
+        result: dict[str, Masks] = {}
+        with self.db.read() as conn:
+            rows = conn.execute(
+                sa.select(t.runs.c.id, t.runs.c.version_id, t.runs.c.state).where(
+                    t.runs.c.tenant_id == tenant_id, t.runs.c.id.in_(wanted)
                 )
-            ).scalar()
-        if version_id is None:
-            return None
-        pointers = self.pointers(version_id, self.definition_by_version(version_id))
-        if not pointers:
-            return None
-        return Masks(pointers, view.get("state"))
+            ).all()
+            for row in rows:
+                definition = self.definition_in(conn, row.version_id)
+                pointers = self.pointers(row.version_id, definition)
+                if not pointers:
+                    continue
+                state = row.state if isinstance(row.state, dict) else {}
+                steps = self.deliveries(row.version_id, definition)
+                earlier = delivered(conn, tenant_id, row.id, steps, None) if steps else []
+                masks = Masks(
+                    pointers, state.get("envelope"), scoped_vars(state.get("root")), earlier
+                )
+                if masks:
+                    result[row.id] = masks
+        return result
 
     def action_retry(self, action_id: str, version: int) -> RetryPolicy | None:
         spec = self.registry.action(action_id, version)
@@ -287,3 +328,63 @@ class Core:
                 .values(next_fire_at=next_slot(row.cron, row.timezone, max(slot, now)))
             )
         return started
+
+
+def delivered(
+    conn: Connection,
+    tenant_id: str,
+    run_id: str,
+    steps: tuple[Delivery, ...],
+    since: datetime | None,
+) -> list[dict[str, Any]]:
+    """Envelope-shaped documents with the data of the run's completed tasks and the payloads
+    of the events its waits received, each at its step's ``saveAs`` (``since``: only those
+    completed or resolved from then on). An event is found by its wait's name, key and time;
+    another event of the same name and key received meanwhile is included too (masking more
+    than needed, never less)."""
+    documents: list[dict[str, Any]] = []
+    tasks = {step.step_id: step for step in steps if step.step_type == "human.task"}
+    if tasks:
+        query = sa.select(t.human_tasks.c.step_id, t.human_tasks.c.data).where(
+            t.human_tasks.c.run_id == run_id,
+            t.human_tasks.c.status == "completed",
+            t.human_tasks.c.step_id.in_(sorted(tasks)),
+        )
+        if since is not None:
+            query = query.where(t.human_tasks.c.completed_at >= since)
+        for row in conn.execute(query):
+            documents.append(tasks[row.step_id].placed(row.data))
+    events = {step.step_id: step for step in steps if step.step_type == "event.wait"}
+    if events:
+        query = (
+            sa.select(t.waits)
+            .where(
+                t.waits.c.run_id == run_id,
+                t.waits.c.status == "resolved",
+                t.waits.c.kind == "event",
+                t.waits.c.step_id.in_(sorted(events)),
+            )
+            .order_by(t.waits.c.id.desc())
+            .limit(DELIVERED_WAITS)
+        )
+        if since is not None:
+            query = query.where(t.waits.c.resolved_at >= since)
+        for wait in conn.execute(query).all():
+            key = t.events.c.key
+            payloads = conn.execute(
+                sa.select(t.events.c.payload)
+                .where(
+                    t.events.c.tenant_id == tenant_id,
+                    t.events.c.name == wait.event_name,
+                    key.is_(None) if wait.correlation_key is None else key == wait.correlation_key,
+                    t.events.c.received_at <= wait.resolved_at,
+                    sa.or_(
+                        t.events.c.received_at >= wait.created_at,
+                        t.events.c.expires_at >= wait.created_at,
+                    ),
+                )
+                .order_by(t.events.c.received_at.desc())
+                .limit(5)
+            ).scalars()
+            documents.extend(events[wait.step_id].placed(payload) for payload in payloads)
+    return documents

@@ -530,6 +530,11 @@ class Engine:
                 conn, self.tenant, name=name, key=key, limit=limit, cursor=cursor
             )
 
+    def event_runs(self, event_ids: list[str]) -> dict[str, list[str]]:
+        """The runs each stored event (``list_events``' ``id``) reached or came from."""
+        with self.db.read() as conn:
+            return admin.event_runs(conn, self.tenant, event_ids)
+
     # ---------------------------------------------------------------- workers
 
     def worker(self, options: WorkerOptions | None = None, name: str | None = None) -> Worker:

@@ -14,17 +14,26 @@ Three rules, all replacing a value by ``"[redacted]"``:
   call out of the handler's output and error text, before either reaches the run's state, the
   ledger or history — so a handler echoing its secret stores and returns the mask.
 
-Stored history is masked when it is written; the API masks what it returns. The run's own state
-keeps real values (pointers and key patterns), since the run resumes from it.
+What arrives from outside and is saved under a pointer (a human task's data, an event's
+payload: ``Delivery``) is masked by the same rule even once the run has moved on and the
+envelope no longer holds it: its value is placed at the step's ``saveAs`` and looked up there.
+
+Stored history is masked when it is written; the API masks what it returns (runs, step
+history, tasks, events). The run's own state keeps real values (pointers and key patterns),
+since the run resumes from it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from flowpin.definitions.models import Definition, NodeStep
 from flowpin.definitions.pointers import Pointer, parse_pointers
+from flowpin.definitions.walk import index_steps
+from flowpin.expressions.paths import PathError, parse_path
 
 DEFAULT_KEYS = r"(?i)(password|passwd|secret|token|api[_-]?key|authorization|credit[_-]?card)"
 MASK = "[redacted]"
@@ -99,13 +108,32 @@ class Redactor:
         return result
 
     def step(self, item: dict[str, Any], masks: Masks | None = None) -> dict[str, Any]:
+        return self.fields(item, ("input", "output", "error"), masks)
+
+    def task(self, view: dict[str, Any], masks: Masks | None = None) -> dict[str, Any]:
+        """A task view (``get_task``): its data, and the title and description (rendered from
+        the run), masked."""
+        return self.fields(view, ("title", "description", "data"), masks)
+
+    def event(self, item: dict[str, Any], masks: Iterable[Masks]) -> dict[str, Any]:
+        """A stored event: its payload masked by the key patterns and by the pointer rules of
+        every run it reached or came from."""
+        payload = item.get("payload")
+        for mask in masks:
+            payload = mask(payload)
+        return {**item, "payload": self(payload)}
+
+    def fields(
+        self, item: dict[str, Any], names: Iterable[str], masks: Masks | None = None
+    ) -> dict[str, Any]:
         if self.pattern is None and masks is None:
             return item
         return {
             **item,
             **{
                 f: self(masks(item.get(f)) if masks is not None else item.get(f))
-                for f in ("input", "output", "error")
+                for f in names
+                if f in item
             },
         }
 
@@ -169,6 +197,51 @@ class Masks:
         for pointer in self.pointers:
             result = _mask_at(result, pointer)
         return result
+
+
+DELIVERING = ("human.task", "event.wait")
+"""Step types whose saved output comes from outside the run (a person, an event)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A step that saves a delivered value (task data, event payload) where a pointer looks."""
+
+    step_id: str
+    step_type: str
+    save_as: tuple[str, ...]
+    event_name: str | None = None
+
+    def placed(self, value: Any) -> dict[str, Any]:
+        """An envelope-shaped document holding ``value`` at the step's ``saveAs``."""
+        document: Any = value
+        for segment in reversed(self.save_as):
+            document = {segment: document}
+        return document  # type: ignore[no-any-return]
+
+
+def deliveries(definition: Definition, pointers: Iterable[Pointer]) -> tuple[Delivery, ...]:
+    """The delivering steps of ``definition`` whose ``saveAs`` overlaps one of ``pointers``
+    (one is a prefix of the other): only their values can end up under a pointer."""
+    pointers = tuple(pointers)
+    found = []
+    for entry in index_steps(definition).entries:
+        node = entry.node
+        if not isinstance(node, NodeStep) or node.type not in DELIVERING:
+            continue
+        save_as = node.config.get("saveAs")
+        try:
+            path = parse_path(save_as) if isinstance(save_as, str) else None
+        except PathError:
+            path = None
+        if path is None:
+            continue
+        if any(p[: len(path)] == path or path[: len(p)] == p for p in pointers):
+            name = node.config.get("eventName")
+            found.append(
+                Delivery(node.id, node.type, path, name if isinstance(name, str) else None)
+            )
+    return tuple(found)
 
 
 def scoped_vars(frame: Any) -> Iterable[dict[str, Any]]:

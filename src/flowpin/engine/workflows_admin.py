@@ -148,6 +148,30 @@ def list_workflows(
     return {"items": items, "nextCursor": next_cursor}
 
 
+def event_runs(conn: Connection, tenant_id: str, event_ids: list[str]) -> dict[str, list[str]]:
+    """By stored event id: the runs it resumed or started, consumed it from the buffer, or
+    emitted it (whose redaction rules apply to its payload)."""
+    if not event_ids:
+        return {}
+    result: dict[str, list[str]] = {}
+    rows = conn.execute(
+        sa.select(t.events.c.id, t.events.c.result, t.events.c.source_run_id).where(
+            t.events.c.tenant_id == tenant_id, t.events.c.id.in_(event_ids)
+        )
+    ).all()
+    for row in rows:
+        outcome = row.result if isinstance(row.result, dict) else {}
+        ids = [*outcome.get("resumed", []), *outcome.get("started", []), row.source_run_id]
+        result[row.id] = [run_id for run_id in ids if run_id]
+    consumed = conn.execute(
+        sa.select(t.event_consumptions).where(t.event_consumptions.c.event_row_id.in_(event_ids))
+    ).all()
+    for row in consumed:
+        if row.event_row_id in result:
+            result[row.event_row_id].append(row.run_id)
+    return result
+
+
 def workflow_view(conn: Connection, tenant_id: str, key: str) -> dict[str, Any]:
     row = workflow_row(conn, tenant_id, key)
     versions = conn.execute(

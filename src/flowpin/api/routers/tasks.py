@@ -1,30 +1,39 @@
-"""Human tasks: list, get, complete (422 when the data does not fit the form)."""
+"""Human tasks: list, get, complete (422 when the data does not fit the form).
+
+What a task shows of its run (the data a person entered, a title or description rendered from
+the run) is masked like the run itself: key patterns and the workflow's redaction pointers."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from flowpin.api.auth import Editor, Viewer
+from flowpin.api.auth import Caller, Editor, Viewer
 from flowpin.api.schemas import TaskComplete
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 
+def _masked(request: Request, who: Caller, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    masks = who.engine.core.masks_for_runs(who.tenant, [view["runId"] for view in views])
+    redact = request.app.state.redact
+    return [redact.task(view, masks.get(view["runId"])) for view in views]
+
+
 @router.get("")
 def list_tasks(
-    who: Viewer, status: str | None = "open", assignee: str | None = None
+    who: Viewer, request: Request, status: str | None = "open", assignee: str | None = None
 ) -> dict[str, Any]:
     status = None if status in (None, "", "all") else status
-    return {"items": who.engine.list_tasks(status=status, assignee=assignee)}
+    return {"items": _masked(request, who, who.engine.list_tasks(status=status, assignee=assignee))}
 
 
 @router.get("/{task_id}")
-def get_task(who: Viewer, task_id: str) -> dict[str, Any]:
-    return who.engine.get_task(task_id)
+def get_task(who: Viewer, task_id: str, request: Request) -> dict[str, Any]:
+    return _masked(request, who, [who.engine.get_task(task_id)])[0]
 
 
 @router.post("/{task_id}/complete")
-def complete(who: Editor, task_id: str, body: TaskComplete) -> dict[str, Any]:
-    return who.engine.complete_task(task_id, body.data)
+def complete(who: Editor, task_id: str, body: TaskComplete, request: Request) -> dict[str, Any]:
+    return _masked(request, who, [who.engine.complete_task(task_id, body.data)])[0]

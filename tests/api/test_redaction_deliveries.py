@@ -1,0 +1,123 @@
+"""What arrives from outside a run and is saved under a redaction pointer - a person's task data,
+an event's payload - is masked in stored step history and in every API answer that shows it
+(steps, tasks, events), even after the run has overwritten the saved value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from apikit import Client
+
+from flowpin import Engine
+from flowpin.engine.redaction import MASK
+
+CARD = "4111111111111111"
+SSN = "078-05-1120"
+
+FORM = {"type": "object", "required": ["ssn"], "properties": {"ssn": {"type": "string"}}}
+
+KYC = {
+    "key": "kyc",
+    "settings": {"redact": ["/vars/card/number", "/vars/answer/ssn"]},
+    "steps": [
+        {
+            "id": "wait",
+            "type": "event.wait",
+            "config": {"eventName": "card", "saveAs": "vars.card"},
+        },
+        {"id": "forget-card", "type": "transform.assign", "config": {"assign": {"vars.card": 0}}},
+        {
+            "id": "ask",
+            "type": "human.task",
+            "config": {"title": "Identity", "formSchema": FORM, "saveAs": "vars.answer"},
+        },
+        {"id": "forget-ssn", "type": "transform.assign", "config": {"assign": {"vars.answer": 0}}},
+        {"id": "done", "type": "control.return", "output": {"ok": True}},
+    ],
+}
+
+
+def _published(client: Client) -> None:
+    assert client.post("/api/workflows", json={"key": "kyc", "draft": KYC}).status_code == 201
+    assert client.post("/api/workflows/kyc/publish").status_code == 201
+
+
+def _start(client: Client) -> str:
+    started = client.post("/api/runs", json={"workflow": "kyc", "subject": "c1", "payload": {}})
+    assert started.status_code == 201, started.text
+    return str(started.json()["runId"])
+
+
+def _send_card(client: Client, ttl_ms: int | None) -> None:
+    body: dict[str, Any] = {"name": "card", "key": "c1", "payload": {"number": CARD, "cvc": 7}}
+    if ttl_ms is not None:
+        body["ttlMs"] = ttl_ms
+    sent = client.post("/api/events", json=body)
+    assert sent.status_code == 202, sent.text
+    assert CARD not in sent.text
+
+
+@pytest.mark.parametrize("delivery", ["waiting", "buffered"])
+def test_task_data_and_event_payloads_under_pointers_are_masked_everywhere(
+    client: Client, engine: Engine, delivery: str
+) -> None:
+    _published(client)
+    if delivery == "buffered":  # sent before the run waits: held with ttlMs, consumed later
+        _send_card(client, ttl_ms=60_000)
+        run_id = _start(client)
+    else:
+        run_id = _start(client)
+        engine.run_worker(until_idle=True)
+        _send_card(client, ttl_ms=None)
+    engine.run_worker(until_idle=True)
+
+    events = client.get("/api/events?name=card")
+    assert events.status_code == 200
+    (event,) = events.json()["items"]
+    assert event["payload"] == {"number": MASK, "cvc": 7}
+
+    (task,) = client.get("/api/tasks").json()["items"]
+    completed = client.post(f"/api/tasks/{task['taskId']}/complete", json={"data": {"ssn": SSN}})
+    assert completed.status_code == 200, completed.text
+    assert completed.json()["data"] == {"ssn": MASK}
+    engine.run_worker(until_idle=True)
+
+    run = client.get(f"/api/runs/{run_id}").json()
+    assert run["status"] == "SUCCEEDED"
+    assert run["state"]["vars"] == {"card": 0, "answer": 0}  # the run overwrote both
+    assert client.get(f"/api/tasks/{task['taskId']}").json()["data"] == {"ssn": MASK}
+    assert SSN not in client.get("/api/tasks?status=all").text
+    assert client.get("/api/events").json()["items"][0]["payload"]["number"] == MASK
+    steps = {
+        item["stepId"]: item for item in client.get(f"/api/runs/{run_id}/steps").json()["items"]
+    }
+    assert steps["wait"]["output"] == {"number": MASK, "cvc": 7}
+    assert steps["ask"]["output"] == {"ssn": MASK}
+    for stored in engine.history(run_id):  # masked when written, not only when returned
+        assert CARD not in str(stored) and SSN not in str(stored), stored
+    assert engine.get_task(task["taskId"])["data"] == {"ssn": SSN}  # the task keeps the truth
+
+
+def test_event_payloads_are_masked_by_key_pattern_in_the_event_list(client: Client) -> None:
+    sent = client.post(
+        "/api/events", json={"name": "login", "key": "u1", "payload": {"password": "pw", "n": 1}}
+    )
+    assert sent.status_code == 202
+    (event,) = client.get("/api/events").json()["items"]
+    assert event["payload"] == {"password": MASK, "n": 1}
+    assert event["matched"] is False
+
+
+def test_other_events_and_runs_keep_their_values(client: Client, engine: Engine) -> None:
+    _published(client)
+    run_id = _start(client)
+    engine.run_worker(until_idle=True)
+    _send_card(client, ttl_ms=None)
+    other = client.post("/api/events", json={"name": "note", "key": "c1", "payload": {"n": CARD}})
+    assert other.status_code == 202
+    engine.run_worker(until_idle=True)
+    items = {item["name"]: item for item in client.get("/api/events").json()["items"]}
+    assert items["card"]["payload"]["number"] == MASK
+    assert items["note"]["payload"] == {"n": CARD}  # reached no run: no pointer applies
+    assert client.get(f"/api/runs/{run_id}").json()["status"] == "WAITING"
