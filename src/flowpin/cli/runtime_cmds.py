@@ -31,6 +31,44 @@ ActionsOption = Annotated[
 ]
 
 
+RedactOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--redact-pointer",
+        metavar="PTR",
+        help="JSON pointer into every run's envelope (/payload/card/number) whose values are "
+        "masked in stored history and API answers (repeatable; also FLOWPIN_REDACT_POINTERS, "
+        "comma-separated).",
+    ),
+]
+MaxStepsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-steps-per-run",
+        min=1,
+        envvar="FLOWPIN_MAX_STEPS_PER_RUN",
+        help="History steps after which a run fails with limit.steps (default 10000).",
+    ),
+]
+
+
+def redact_pointers(flags: list[str] | None) -> list[str]:
+    """``--redact-pointer`` values, then the comma-separated ``FLOWPIN_REDACT_POINTERS``; a
+    malformed one is a usage error that names it."""
+    from flowpin.engine.redaction import compile_pointers
+
+    env = os.environ.get("FLOWPIN_REDACT_POINTERS", "")
+    pointers = list(dict.fromkeys([*(flags or []), *(p.strip() for p in env.split(","))]))
+    pointers = [p for p in pointers if p]
+    try:
+        compile_pointers(pointers)
+    except ValueError as exc:
+        raise typer.BadParameter(
+            str(exc), param_hint="--redact-pointer or FLOWPIN_REDACT_POINTERS"
+        ) from None
+    return pointers
+
+
 def action_modules(actions: list[str] | None) -> list[str]:
     """``--actions`` values, then the comma-separated ``FLOWPIN_ACTIONS``."""
     modules = list(actions or [])
@@ -39,11 +77,23 @@ def action_modules(actions: list[str] | None) -> list[str]:
     return modules
 
 
-def open_engine(db: str | None, actions: list[str] | None) -> Any:
+def open_engine(
+    db: str | None,
+    actions: list[str] | None,
+    *,
+    redact: list[str] | None = None,
+    max_steps_per_run: int | None = None,
+) -> Any:
+    """An Engine for a command; redaction pointers from ``redact`` and the environment."""
     from flowpin.cli.validate_cmd import registry_from
     from flowpin.engine import Engine
 
-    return Engine(db, registry=registry_from(action_modules(actions)))
+    return Engine(
+        db,
+        registry=registry_from(action_modules(actions)),
+        redact_pointers=redact_pointers(redact),
+        max_steps_per_run=max_steps_per_run,
+    )
 
 
 def emit(value: Any) -> None:
@@ -131,9 +181,13 @@ def register(app: typer.Typer) -> None:
         ] = False,
         db: DbOption = None,
         actions: ActionsOption = None,
+        redact_pointer: RedactOption = None,
+        max_steps_per_run: MaxStepsOption = None,
     ) -> None:
         """Run a worker: claim runnable runs, execute them, fire timers and schedules."""
-        with open_engine(db, actions) as engine:
+        with open_engine(
+            db, actions, redact=redact_pointer, max_steps_per_run=max_steps_per_run
+        ) as engine:
             try:
                 worker = engine.run_worker(until_idle=until_idle)
             except KeyboardInterrupt:

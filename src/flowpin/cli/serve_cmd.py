@@ -22,7 +22,14 @@ from typing import Annotated, Any
 
 import typer
 
-from flowpin.cli.runtime_cmds import ActionsOption, DbOption, action_modules
+from flowpin.cli.runtime_cmds import (
+    ActionsOption,
+    DbOption,
+    MaxStepsOption,
+    RedactOption,
+    action_modules,
+    redact_pointers,
+)
 from flowpin.errors import FlowpinError
 
 
@@ -95,6 +102,8 @@ def register(app: typer.Typer) -> None:
         ] = 1024 * 1024,
         db: DbOption = None,
         actions: ActionsOption = None,
+        redact_pointer: RedactOption = None,
+        max_steps_per_run: MaxStepsOption = None,
     ) -> None:
         """Serve the HTTP API (OpenAPI at /docs) with an in-process worker."""
         import uvicorn
@@ -104,6 +113,7 @@ def register(app: typer.Typer) -> None:
         from flowpin.engine import Engine
 
         modules = action_modules(actions)
+        pointers = redact_pointers(redact_pointer)
         folder = find_examples(examples_dir) if examples else None
         if examples:
             if folder is None:
@@ -112,7 +122,12 @@ def register(app: typer.Typer) -> None:
                 sys.path.insert(0, str(folder.parent))
             if "examples.actions" not in modules:
                 modules.append("examples.actions")
-        engine = Engine(db, registry=registry_from(modules))
+        engine = Engine(
+            db,
+            registry=registry_from(modules),
+            redact_pointers=pointers,
+            max_steps_per_run=max_steps_per_run,
+        )
         stop = threading.Event()
         thread: threading.Thread | None = None
         try:
