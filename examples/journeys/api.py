@@ -5,10 +5,13 @@
     GET   /examples/journeys/contacts/{id}
     PATCH /examples/journeys/contacts/{id}               {"data"? (merged), "email"?, "subscribed"?}
     POST  /examples/journeys/contacts/{id}/unsubscribe
+    POST  /examples/journeys/contacts/{id}/track          {"event", "data"?, "eventId"?}
 
 Same API keys as ``/api`` (reads: viewer; writes: editor); a key sees its tenant's contacts only.
-What contacts *do* (sign up, open an email) goes to flowpin's ``POST /api/events`` with the contact
-id as the event key, which is the subject of the contact's journey runs.
+What contacts *do* (sign up, open an email) becomes a flowpin event with the contact id as the
+event key, which is the subject of the contact's journey runs: through ``.../track``, which keeps
+the event for the journey's window (``tracking.py``: an open during the welcome delay still
+counts), or straight through flowpin's ``POST /api/events``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from examples.journeys.contacts import ContactStore
-from fastapi import APIRouter
+from examples.journeys.tracking import track
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from flowpin.api.auth import Editor, Viewer
@@ -31,6 +35,14 @@ class ContactCreate(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
     subscribed: bool = True
     id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+class TrackBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event: str = Field(min_length=1, max_length=200, examples=["email.opened"])
+    data: dict[str, Any] = Field(default_factory=dict, description="The event's payload.")
+    eventId: str | None = Field(None, min_length=1, max_length=200)
 
 
 class ContactPatch(BaseModel):
@@ -74,5 +86,16 @@ def contacts_router(store: ContactStore) -> APIRouter:
     @router.post("/contacts/{contact_id}/unsubscribe")
     def unsubscribe(who: Editor, contact_id: str) -> dict[str, Any]:
         return store.update(who.tenant, contact_id, subscribed=False).to_json()
+
+    @router.post("/contacts/{contact_id}/track", status_code=202)
+    def track_contact(
+        who: Editor, contact_id: str, body: TrackBody, request: Request
+    ) -> dict[str, Any]:
+        store.get(who.tenant, contact_id)  # 404 for a contact this tenant does not have
+        limiter = request.app.state.event_limiter
+        if limiter is not None:
+            limiter.take(who.tenant)
+        outcome = track(who.engine, contact_id, body.event, body.data, event_id=body.eventId)
+        return outcome.to_dict()
 
     return router

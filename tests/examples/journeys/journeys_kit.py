@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -14,8 +16,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from examples.journeys.contacts import ContactStore
+from examples.journeys.tracking import track
 
-from examples.journeys import JourneySettings, install
+from examples.journeys import JourneySettings, install, mount
+from flowpin.api import create_app
 from flowpin.clock import FakeClock
 from flowpin.engine import Engine
 from flowpin.engine.signals import EventOutcome
@@ -44,9 +48,23 @@ class Journeys:
         return outcome
 
     def opened(self, contact_id: str) -> EventOutcome:
-        outcome = self.engine.send_event("email.opened", contact_id, {"campaign": "welcome"})
+        """The contact opened the email, reported through the example's tracking path."""
+        outcome = track(self.engine, contact_id, "email.opened", {"campaign": "welcome"})
         self.engine.run_worker(until_idle=True)
         return outcome
+
+    @contextmanager
+    def api(self) -> Iterator[tuple[ApiClient, dict[str, str]]]:
+        """flowpin's API with the example's routes over this engine (and its fake clock), and
+        the headers of an editor key."""
+        app = create_app(self.engine)
+        mount(app, self.engine)
+        key = self.engine.create_api_key("editor").key
+        client = ApiClient(app)
+        try:
+            yield client, {"Authorization": f"Bearer {key}"}
+        finally:
+            client.close()
 
     def advance(self, delta: timedelta) -> None:
         """Move the clock by ``delta``, firing every timer on the way, in order."""

@@ -4,6 +4,7 @@ contact, report its signup to ``POST /api/events``, find its journey by subject.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,36 @@ def test_a_signup_event_starts_the_contacts_journey(api: Any, smtp_sink: SmtpSin
     assert welcome["Subject"] == "Welcome aboard, Ann!"
     contact = client.get(f"{CONTACTS}/{ann['id']}", headers=editor).json()
     assert contact["data"] == {"firstName": "Ann", "track": "pro", "welcomeSeries": "started"}
+
+
+def test_tracked_events_are_kept_for_the_journeys_window(api: Any) -> None:
+    client, _, keys = api
+    editor = auth(keys["editor"])
+    client.post(CONTACTS, json={"email": "cat@example.test", "id": "cat"}, headers=editor)
+
+    tracked = client.post(
+        f"{CONTACTS}/cat/track", json={"event": "email.opened", "eventId": "o-1"}, headers=editor
+    )
+    assert tracked.status_code == 202, tracked.text
+    assert tracked.json()["resumed"] == [] and tracked.json()["started"] == []
+    [event] = client.get("/api/events", params={"name": "email.opened"}, headers=editor).json()[
+        "items"
+    ]
+    assert (event["key"], event["eventId"], event["payload"]) == ("cat", "o-1", {})
+    kept = datetime.fromisoformat(event["expiresAt"]) - datetime.fromisoformat(event["receivedAt"])
+    assert kept == timedelta(days=5)  # the 2-day delay plus the 3 days the journey waits
+
+    again = client.post(
+        f"{CONTACTS}/cat/track", json={"event": "email.opened", "eventId": "o-1"}, headers=editor
+    )
+    assert again.json()["duplicate"] is True
+    missing = client.post(f"{CONTACTS}/nobody/track", json={"event": "x"}, headers=editor)
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "contact.not_found")
+    other = client.post(f"{CONTACTS}/cat/track", json={"event": "x"}, headers=auth(keys["other"]))
+    assert other.status_code == 404
+    viewer = client.post(f"{CONTACTS}/cat/track", json={"event": "x"}, headers=auth(keys["viewer"]))
+    assert viewer.status_code == 403
+    assert client.post(f"{CONTACTS}/cat/track", json={}, headers=editor).status_code == 400
 
 
 def test_the_journey_validates_with_the_cli(monkeypatch: pytest.MonkeyPatch) -> None:

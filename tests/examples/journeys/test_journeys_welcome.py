@@ -86,23 +86,61 @@ def test_no_open_in_three_days_exits_with_a_reason(journeys: Journeys, smtp_sink
     assert journeys.opened(bob).resumed == []  # too late: nothing waits any more
 
 
-def test_an_open_during_the_delay_counts_when_the_event_carries_a_ttl(
+def test_an_open_tracked_during_the_delay_takes_the_opened_branch(
     journeys: Journeys, smtp_sink: SmtpSink
 ) -> None:
-    """Nothing waits for ``email.opened`` during the 2-day delay; an event with ``ttlMs`` stays
-    available, and the wait that registers later takes it."""
+    """Nothing waits for ``email.opened`` during the 2-day delay; the example's tracking
+    endpoint keeps the open for the journey's window, and the wait takes it when it starts."""
     ivy = journeys.contact("ivy@example.test", firstName="Ivy")
-    [run_id] = journeys.signup(ivy).started
-    journeys.advance(DAY)
-    early = journeys.engine.send_event(
-        "email.opened", ivy, {}, ttl_ms=int(5 * DAY / timedelta(milliseconds=1))
-    )
-    assert early.resumed == []
+    [run_id] = journeys.signup(ivy, plan="pro").started
+    started = journeys.clock.now()
+    journeys.advance(DAY + timedelta(hours=5))
+    assert journeys.run(run_id)["waitingFor"][0]["stepId"] == "delay"
 
-    journeys.advance(DAY)
+    with journeys.api() as (client, headers):
+        tracked = client.post(
+            f"/examples/journeys/contacts/{ivy}/track",
+            json={"event": "email.opened", "data": {"campaign": "welcome"}},
+            headers=headers,
+        )
+    assert tracked.status_code == 202, tracked.text
+    assert tracked.json()["resumed"] == []  # nothing waits yet
 
-    assert journeys.run(run_id)["output"]["exit"] == "completed"
-    assert len(smtp_sink.messages) == 2
+    journeys.advance(DAY)  # the delay ends: the wait starts and takes the open at once
+
+    run = journeys.run(run_id)
+    assert run["status"] == "SUCCEEDED"
+    assert run["output"]["exit"] == "completed"
+    assert run["finishedAt"] == (started + 2 * DAY).isoformat().replace("+00:00", "Z")
+    assert journeys.output_of(run_id, "wait-open") == {"campaign": "welcome"}
+    steps = journeys.steps(run_id)
+    assert "send-follow-up" in steps and "exit-not-opened" not in steps
+    assert [m["Subject"] for m in smtp_sink.messages] == [
+        "Welcome aboard, Ivy!",
+        "Ivy, three tips for your pro account",
+    ]
+
+
+def test_an_open_from_an_earlier_journey_does_not_count_for_the_next(
+    journeys: Journeys, smtp_sink: SmtpSink
+) -> None:
+    """The open is kept for five days, but the next journey of the same contact waits for an
+    open of its own."""
+    kim = journeys.contact("kim@example.test", firstName="Kim")
+    [first] = journeys.signup(kim).started
+    journeys.advance(DAY)
+    journeys.opened(kim)
+    journeys.advance(DAY)
+    assert journeys.run(first)["output"]["exit"] == "completed"
+
+    [second] = journeys.signup(kim).started
+    journeys.advance(2 * DAY + timedelta(hours=1))
+    [waiting] = journeys.run(second)["waitingFor"]
+    assert waiting["stepId"] == "wait-open"  # the first journey's open, still held, is not taken
+
+    journeys.advance(3 * DAY)
+    assert journeys.run(second)["output"]["exit"] == "not-opened"
+    assert len(smtp_sink.messages) == 3  # welcome, follow-up, welcome
 
 
 def test_an_unsubscribed_contact_gets_no_marketing_email_and_moves_on(
