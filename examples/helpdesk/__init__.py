@@ -13,7 +13,9 @@ Where a run is: ``meta.state`` (``state.set`` steps whose ids are the state name
 PROCESSING_INBOUND_EMAIL, CHECKING_EMAIL_THREADING, MATCHING_EMAIL_CLIENT,
 RESOLVING_TICKET_DEFAULTS, CREATING_TICKET, PROCESSING_ATTACHMENTS, EMAIL_PROCESSED; on failure
 ERROR_NO_TICKET_DEFAULTS or ERROR_PROCESSING_EMAIL, then AWAITING_MANUAL_RESOLUTION, a human task
-whose answer ends in EMAIL_PROCESSED or EMAIL_DISCARDED). The run's history lists them in order.
+whose answer ends in EMAIL_PROCESSED or EMAIL_DISCARDED; an answer that cannot be applied, such
+as a ticket that does not exist, goes back to AWAITING_MANUAL_RESOLUTION with a new task that
+says why, up to 10 times). The run's history lists them in order.
 
 Size: flowpin's limits (256 KiB per expression result, 512 KiB per run input) never see the
 message, only its reference; over HTTP the API's body limit applies (``flowpin serve

@@ -425,8 +425,10 @@ class HelpdeskActions:
                 ctx.tenant_id, decision.ticket_id
             ):
                 raise ActionError(
-                    f"no ticket {decision.ticket_id!r} to attach the email to",
-                    data={"code": ERROR_PROCESSING_EMAIL},
+                    f"there is no ticket {decision.ticket_id!r} to attach the email to: give "
+                    "the id of an existing ticket, or create a ticket instead",
+                    retryable=False,
+                    data={"code": ERROR_PROCESSING_EMAIL, "ticketId": decision.ticket_id},
                 )
             posted = self.store.add_comment(ctx.tenant_id, decision.ticket_id, **common)
         else:

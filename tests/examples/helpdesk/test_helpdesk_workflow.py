@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from examples.helpdesk.inbound import email_event, receive
 from helpdesk_kit import Helpdesk, message, states
+
+from flowpin.engine.facade import TaskDataInvalid
 
 HAPPY_NEW = [
     "PROCESSING_INBOUND_EMAIL",
@@ -164,6 +167,73 @@ def test_a_person_can_discard_the_email(helpdesk: Helpdesk) -> None:
     assert done["status"] == "SUCCEEDED"
     assert done["output"]["outcome"] == "discarded" and done["output"]["note"] == "spam"
     assert helpdesk.tickets() == []
+
+
+def test_a_ticket_that_does_not_exist_brings_the_person_back_with_the_reason(
+    helpdesk: Helpdesk,
+) -> None:
+    run = helpdesk.deliver("malformed.eml")
+    [first] = helpdesk.engine.list_tasks()
+    missing = "tk_0000000000000000"
+    helpdesk.engine.complete_task(
+        first["taskId"], {"decision": "attach-to-ticket", "ticketId": missing}
+    )
+    helpdesk.engine.run_worker(until_idle=True)
+
+    again = helpdesk.engine.get_run(run["runId"], history=True)
+    assert again["status"] == "WAITING", again["error"]
+    assert states(again)[-2:] == ["AWAITING_MANUAL_RESOLUTION", "AWAITING_MANUAL_RESOLUTION"]
+    [second] = helpdesk.engine.list_tasks()
+    assert second["taskId"] != first["taskId"] and second["stepId"] == "manual-resolution"
+    assert second["title"].startswith("Decide again - Inbound email needs a person")
+    assert second["description"].startswith(
+        f"YOUR LAST DECISION COULD NOT BE APPLIED: there is no ticket {missing!r} to attach "
+        "the email to: give the id of an existing ticket, or create a ticket instead\n\n"
+        "ERROR_PROCESSING_EMAIL: malformed email: "
+    )
+    assert helpdesk.tickets() == []
+
+    helpdesk.engine.complete_task(
+        second["taskId"], {"decision": "create-ticket", "subject": "Broken mail"}
+    )
+    helpdesk.engine.run_worker(until_idle=True)
+    done = helpdesk.engine.get_run(run["runId"])
+    assert done["status"] == "SUCCEEDED", done["error"]
+    assert done["output"]["outcome"] == "ticket-created" and done["output"]["attempts"] == 2
+    assert helpdesk.ticket(done["output"]["ticketId"])["subject"] == "Broken mail"
+
+
+def test_a_malformed_ticket_id_is_refused_by_the_form(helpdesk: Helpdesk) -> None:
+    run = helpdesk.deliver("malformed.eml")
+    [task] = helpdesk.engine.list_tasks()
+    with pytest.raises(TaskDataInvalid) as refused:
+        helpdesk.engine.complete_task(
+            task["taskId"], {"decision": "attach-to-ticket", "ticketId": "ticket 42"}
+        )
+    assert refused.value.details[0]["path"] == "/ticketId"
+    assert [t["taskId"] for t in helpdesk.engine.list_tasks()] == [task["taskId"]]  # still open
+    assert helpdesk.engine.get_run(run["runId"])["status"] == "WAITING"
+
+
+def test_ten_decisions_that_cannot_be_applied_fail_the_run_with_the_last_reason(
+    helpdesk: Helpdesk,
+) -> None:
+    run = helpdesk.deliver("malformed.eml")
+    for attempt in range(10):
+        [task] = helpdesk.engine.list_tasks()
+        ticket = f"tk_{attempt:016x}"
+        helpdesk.engine.complete_task(
+            task["taskId"], {"decision": "attach-to-ticket", "ticketId": ticket}
+        )
+        helpdesk.engine.run_worker(until_idle=True)
+
+    failed = helpdesk.engine.get_run(run["runId"])
+    assert failed["status"] == "FAILED"
+    assert failed["error"]["message"].startswith(
+        "no decision of the 10 asked for could be applied; the last one: there is no ticket "
+        f"'tk_{9:016x}'"
+    )
+    assert helpdesk.engine.list_tasks() == []
 
 
 def test_no_ticket_defaults_then_a_person_attaches_the_email(helpdesk: Helpdesk) -> None:
