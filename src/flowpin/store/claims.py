@@ -123,7 +123,7 @@ def _pg_claim() -> Any:
     )
     return (
         t.runs.update()
-        .where(t.runs.c.id.in_(picked))
+        .where(t.runs.c.id == sa.any_(sa.func.array(picked)))
         .values(
             lease_owner=sa.bindparam("claim_owner", type_=t.runs.c.lease_owner.type),
             lease_expires_at=sa.bindparam("claim_expires", type_=t.runs.c.lease_expires_at.type),
@@ -320,7 +320,7 @@ def fire_due_waits(conn: Connection, now: datetime, limit: int = FIRE_BATCH) -> 
         return list(
             conn.execute(
                 t.waits.update()
-                .where(t.waits.c.id.in_(picked), t.waits.c.status == "open")
+                .where(t.waits.c.id == sa.any_(sa.func.array(picked)), t.waits.c.status == "open")
                 .values(status="resolved", resolved_at=now)
                 .returning(*returning)
             ).all()
@@ -338,14 +338,19 @@ def fire_due_waits(conn: Connection, now: datetime, limit: int = FIRE_BATCH) -> 
     )
 
 
+# ``= ANY(ARRAY(SELECT …))`` rather than ``IN (SELECT …)`` or a join on the CTE: the array is
+# computed once and probed through the primary key whatever the planner believes about the
+# tables' sizes. With statistics from when the tables were small (a wave of timers after a
+# quiet spell, before autovacuum analyzes), the join form was planned as a nested loop over the
+# CTE: 5,000 timers took 4 s instead of 0.2 s (measured).
 _RESOLVE_DUE_PG = sa.text(
     """
     WITH due AS (
         SELECT id FROM waits WHERE status = 'open' AND due_at <= :now
         ORDER BY due_at LIMIT :limit FOR UPDATE SKIP LOCKED
     ), fired AS (
-        UPDATE waits SET status = 'resolved', resolved_at = :now FROM due
-        WHERE waits.id = due.id AND waits.status = 'open'
+        UPDATE waits SET status = 'resolved', resolved_at = :now
+        WHERE waits.id = ANY(ARRAY(SELECT id FROM due)) AND waits.status = 'open'
         RETURNING waits.run_id, waits.token, waits.kind, waits.ref_id
     ), inbox AS (
         INSERT INTO run_inbox (run_id, token, kind, body, at)
@@ -354,10 +359,11 @@ _RESOLVE_DUE_PG = sa.text(
         FROM fired
     ), tasks AS (
         UPDATE human_tasks SET status = 'timed_out', completed_at = :now
-        WHERE id IN (SELECT ref_id FROM fired WHERE kind = 'task') AND status = 'open'
+        WHERE id = ANY(ARRAY(SELECT ref_id FROM fired WHERE kind = 'task'))
+          AND status = 'open'
     ), woken AS (
         UPDATE runs SET wake_at = :now
-        WHERE id IN (SELECT run_id FROM fired)
+        WHERE id = ANY(ARRAY(SELECT run_id FROM fired))
           AND status IN ('PENDING', 'RUNNING', 'WAITING') AND wake_at IS NULL
     )
     SELECT count(*) FROM fired

@@ -61,6 +61,21 @@ def _setup_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN" if mode else "BEGIN IMMEDIATE")
 
 
+def _setup_postgres(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # psycopg prepares a statement run five times; PostgreSQL then caches a generic plan,
+        # made once from the statistics of that moment. A queue's tables go from empty to
+        # thousands of rows faster than autovacuum analyzes them, and a plan made for an empty
+        # ``run_inbox`` (a sequential scan) stayed in use at 5,000 rows: 20 ms a call instead
+        # of 0.3 ms (measured). Custom plans see the tables' current size; parsing is still
+        # saved, planning costs ~0.1 ms per statement, and flowpin's statements are per batch.
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SET plan_cache_mode = force_custom_plan")
+        cursor.close()
+        dbapi_connection.commit()
+
+
 class Database:
     """One database: an SQLAlchemy engine plus the transaction helpers every repo uses."""
 
@@ -82,6 +97,8 @@ class Database:
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
             _setup_sqlite(self.engine)
+        else:
+            _setup_postgres(self.engine)
 
     @property
     def is_sqlite(self) -> bool:
