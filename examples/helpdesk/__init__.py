@@ -37,7 +37,7 @@ from examples.helpdesk.actions import DECLARATIONS, HelpdeskActions
 from examples.helpdesk.settings import HelpdeskSettings
 from examples.helpdesk.store import HelpdeskStore
 
-from flowpin.errors import RegistryError
+from examples import binding
 
 __all__ = ["MESSAGES", "WORKFLOWS", "HelpdeskSettings", "HelpdeskStore", "install", "mount"]
 
@@ -53,17 +53,7 @@ def install(engine: Any, settings: HelpdeskSettings | None = None) -> None:
     store.create_tables()
     if settings.seed_defaults:
         store.set_defaults(engine.tenant, only_if_none=True)
-    for spec in HelpdeskActions(store, settings).specs():
-        existing = engine.registry.action(spec.action_id, spec.version)
-        if existing is None:
-            engine.registry.register_action(spec)
-        elif existing.handler is not spec.handler and existing.handler in DECLARATIONS:
-            raise RegistryError(
-                f"{existing.key} was registered unbound (--actions examples.helpdesk.actions?); "
-                "install(engine) registers the helpdesk actions itself"
-            )
-    for path in sorted(WORKFLOWS.glob("*.json")):
-        engine.publish(path)
+    binding.install(engine, "helpdesk", HelpdeskActions(store, settings).specs(), DECLARATIONS)
 
 
 def mount(app: Any, engine: Any) -> None:

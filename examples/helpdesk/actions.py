@@ -27,7 +27,6 @@ settings).specs()`` binds them to one database and attachments folder.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import tempfile
@@ -35,13 +34,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from examples.binding import bind
 from examples.helpdesk.mail import MalformedEmail, ParsedEmail, parse_message
 from examples.helpdesk.settings import HelpdeskSettings
 from examples.helpdesk.store import HelpdeskStore
 from pydantic import BaseModel, ConfigDict, Field
 
 from flowpin.registry import ActionContext, ActionError, ActionSpec, action
-from flowpin.registry.actions import action_spec
 
 ERROR_PROCESSING_EMAIL = "ERROR_PROCESSING_EMAIL"
 ERROR_NO_TICKET_DEFAULTS = "ERROR_NO_TICKET_DEFAULTS"
@@ -314,13 +313,7 @@ class HelpdeskActions:
         self.settings = settings
 
     def specs(self) -> list[ActionSpec]:
-        specs = []
-        for declaration in DECLARATIONS:
-            spec = action_spec(declaration)
-            assert spec is not None
-            handler = getattr(self, spec.action_id.split(".", 1)[1], None)
-            specs.append(dataclasses.replace(spec, handler=handler or declaration))
-        return specs
+        return bind(DECLARATIONS, self)
 
     def parse_email(self, input: EmailRefIn, ctx: ActionContext) -> ParsedEmailOut:
         try:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -192,20 +193,10 @@ class HelpdeskStore:
         ref = hashlib.sha256(raw).hexdigest()
         if self.has_inbound(tenant, ref):
             return ref, False
-        try:
-            with self.db.write() as conn:
-                conn.execute(
-                    inbound.insert().values(
-                        tenant_id=tenant,
-                        ref=ref,
-                        size=len(raw),
-                        received_at=self.clock.now(),
-                        raw=raw,
-                    )
-                )
-        except sa.exc.IntegrityError:  # the same bytes, stored at the same moment
-            return ref, False
-        return ref, True
+        statement = inbound.insert().values(
+            tenant_id=tenant, ref=ref, size=len(raw), received_at=self.clock.now(), raw=raw
+        )
+        return ref, self._insert_once(statement)  # False: the same bytes, stored just now
 
     def has_inbound(self, tenant: str, ref: str) -> bool:
         with self.db.read() as conn:
@@ -386,47 +377,28 @@ class HelpdeskStore:
         full_text: str | None,
     ) -> Posted:
         """A ticket with its initial comment, once per Message-ID."""
-        existing = self._posted(tenant, message_id)
-        if existing is not None:
-            return existing
-        now = self.clock.now()
-        ticket_id, comment_id, token = new_id("tk"), new_id("cm"), new_reply_token()
-        try:
-            with self.db.write() as conn:
-                conn.execute(
-                    tickets.insert().values(
-                        tenant_id=tenant,
-                        id=ticket_id,
-                        reply_token=token,
-                        subject=(subject or "(no subject)")[:998],
-                        board=defaults["board"],
-                        status=defaults["status"],
-                        priority=defaults["priority"],
-                        contact_id=contact_id,
-                        client_id=client_id or defaults.get("clientId"),
-                        source_message_id=message_id,
-                        created_at=now,
-                    )
-                )
-                _insert_comment(
-                    conn,
-                    tenant,
-                    ticket_id=ticket_id,
-                    comment_id=comment_id,
-                    message_id=message_id,
+
+        def new_ticket(conn: Connection, now: datetime) -> tuple[str, str]:
+            ticket_id, token = new_id("tk"), new_reply_token()
+            conn.execute(
+                tickets.insert().values(
+                    tenant_id=tenant,
+                    id=ticket_id,
+                    reply_token=token,
+                    subject=(subject or "(no subject)")[:998],
+                    board=defaults["board"],
+                    status=defaults["status"],
+                    priority=defaults["priority"],
                     contact_id=contact_id,
-                    author_email=author_email,
-                    body=body,
-                    full_text=full_text,
-                    initial=True,
-                    now=now,
+                    client_id=client_id or defaults.get("clientId"),
+                    source_message_id=message_id,
+                    created_at=now,
                 )
-        except sa.exc.IntegrityError:
-            existing = self._posted(tenant, message_id)
-            if existing is None:
-                raise
-            return existing
-        return Posted(ticket_id, comment_id, token, created=True)
+            )
+            return ticket_id, token
+
+        comment = _Comment(message_id, contact_id, author_email, body, full_text)
+        return self._post_once(tenant, new_ticket, comment, initial=True)
 
     def add_comment(
         self,
@@ -439,36 +411,45 @@ class HelpdeskStore:
         body: str,
         full_text: str | None,
     ) -> Posted:
-        """A comment on a ticket, once per Message-ID (a repeat returns the first one)."""
-        existing = self._posted(tenant, message_id)
+        """A comment on a ticket, once per Message-ID (a repeat returns the first one);
+        ``LookupError`` when the ticket does not exist."""
+
+        def existing_ticket(conn: Connection, now: datetime) -> tuple[str, str]:
+            ticket = _ticket(conn, tenant, ticket_id)
+            if ticket is None:
+                raise LookupError(f"no ticket {ticket_id!r}")
+            return ticket_id, ticket.reply_token
+
+        comment = _Comment(message_id, contact_id, author_email, body, full_text)
+        return self._post_once(tenant, existing_ticket, comment, initial=False)
+
+    def _post_once(
+        self,
+        tenant: str,
+        ticket: Callable[[Connection, datetime], tuple[str, str]],
+        comment: _Comment,
+        *,
+        initial: bool,
+    ) -> Posted:
+        """A comment from a message on the ticket ``ticket`` makes or finds (its id and reply
+        token), in one transaction, once per Message-ID: for a message posted before - or at
+        the same moment by another run, which the unique Message-ID row turns into an
+        IntegrityError here - what was posted then."""
+        existing = self._posted(tenant, comment.message_id)
         if existing is not None:
             return existing
         now = self.clock.now()
         comment_id = new_id("cm")
         try:
             with self.db.write() as conn:
-                ticket = _ticket(conn, tenant, ticket_id)
-                if ticket is None:
-                    raise LookupError(f"no ticket {ticket_id!r}")
-                _insert_comment(
-                    conn,
-                    tenant,
-                    ticket_id=ticket_id,
-                    comment_id=comment_id,
-                    message_id=message_id,
-                    contact_id=contact_id,
-                    author_email=author_email,
-                    body=body,
-                    full_text=full_text,
-                    initial=False,
-                    now=now,
-                )
+                ticket_id, token = ticket(conn, now)
+                _insert_comment(conn, tenant, ticket_id, comment_id, comment, initial, now)
         except sa.exc.IntegrityError:
-            existing = self._posted(tenant, message_id)
+            existing = self._posted(tenant, comment.message_id)
             if existing is None:
                 raise
             return existing
-        return Posted(ticket_id, comment_id, ticket.reply_token, created=True)
+        return Posted(ticket_id, comment_id, token, created=True)
 
     def add_attachment(
         self, tenant: str, *, ticket_id: str, comment_id: str | None, message_id: str, **fields: Any
@@ -483,12 +464,7 @@ class HelpdeskStore:
             "created_at": self.clock.now(),
             **fields,
         }
-        try:
-            with self.db.write() as conn:
-                conn.execute(attachments.insert().values(**row))
-            created = True
-        except sa.exc.IntegrityError:
-            created = False
+        created = self._insert_once(attachments.insert().values(**row))
         with self.db.read() as conn:
             stored = conn.execute(
                 sa.select(attachments).where(
@@ -498,6 +474,16 @@ class HelpdeskStore:
                 )
             ).one()
         return _attachment_json(stored), created
+
+    def _insert_once(self, statement: Any) -> bool:
+        """Run an INSERT guarded by a unique key; False when the row exists already (written
+        before, or by another run at the same moment)."""
+        try:
+            with self.db.write() as conn:
+                conn.execute(statement)
+        except sa.exc.IntegrityError:
+            return False
+        return True
 
     def _posted(self, tenant: str, message_id: str) -> Posted | None:
         with self.db.read() as conn:
@@ -599,17 +585,23 @@ class HelpdeskStore:
             }
 
 
+@dataclass(frozen=True, slots=True)
+class _Comment:
+    """What a comment takes from the message it comes from."""
+
+    message_id: str
+    contact_id: str | None
+    author_email: str | None
+    body: str
+    full_text: str | None
+
+
 def _insert_comment(
     conn: Connection,
     tenant: str,
-    *,
     ticket_id: str,
     comment_id: str,
-    message_id: str,
-    contact_id: str | None,
-    author_email: str | None,
-    body: str,
-    full_text: str | None,
+    comment: _Comment,
     initial: bool,
     now: datetime,
 ) -> None:
@@ -618,7 +610,7 @@ def _insert_comment(
     conn.execute(
         ticket_messages.insert().values(
             tenant_id=tenant,
-            message_id=message_id,
+            message_id=comment.message_id,
             ticket_id=ticket_id,
             comment_id=comment_id,
             created_at=now,
@@ -629,12 +621,12 @@ def _insert_comment(
             tenant_id=tenant,
             id=comment_id,
             ticket_id=ticket_id,
-            contact_id=contact_id,
-            author_email=author_email,
-            body=body,
-            full_text=full_text,
+            contact_id=comment.contact_id,
+            author_email=comment.author_email,
+            body=comment.body,
+            full_text=comment.full_text,
             initial=initial,
-            message_id=message_id,
+            message_id=comment.message_id,
             created_at=now,
         )
     )

@@ -19,11 +19,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from examples.journeys.actions import JourneyActions, is_declaration
+from examples.journeys.actions import DECLARATIONS, JourneyActions
 from examples.journeys.contacts import ContactStore
 from examples.journeys.settings import JourneySettings
 
-from flowpin.errors import RegistryError
+from examples import binding
 
 __all__ = ["WORKFLOWS", "JourneySettings", "install", "mount"]
 
@@ -36,17 +36,7 @@ def install(engine: Any, settings: JourneySettings | None = None) -> None:
     store = ContactStore(engine.db, engine.clock)
     store.create_table()
     bound = JourneyActions(store, settings or JourneySettings.from_env())
-    for spec in bound.specs():
-        existing = engine.registry.action(spec.action_id, spec.version)
-        if existing is None:
-            engine.registry.register_action(spec)
-        elif is_declaration(existing):
-            raise RegistryError(
-                f"{existing.key} was registered unbound (--actions examples.journeys.actions?); "
-                "install(engine) registers the journeys actions itself"
-            )
-    for path in sorted(WORKFLOWS.glob("*.json")):
-        engine.publish(path)
+    binding.install(engine, "journeys", bound.specs(), DECLARATIONS)
 
 
 def mount(app: Any, engine: Any) -> None:

@@ -10,16 +10,15 @@ binds the same declarations to a store and settings; ``install(engine)`` registe
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import sqlalchemy as sa
+from examples.binding import bind
 from examples.journeys.contacts import ContactNotFound, ContactStore
 from examples.journeys.settings import JourneySettings
 from pydantic import BaseModel, ConfigDict, Field
 
 from flowpin.registry import ActionContext, ActionError, ActionSpec, action
-from flowpin.registry.actions import action_spec
 from flowpin.registry.builtin.email_send import EmailSendInput, email_send
 
 
@@ -103,11 +102,6 @@ def config(input: ConfigIn, ctx: ActionContext) -> ConfigOut:
 DECLARATIONS = (send_email, update_contact, config)
 
 
-def is_declaration(spec: ActionSpec) -> bool:
-    """Whether ``spec`` is one of the unbound declarations above (not usable in a run)."""
-    return any(spec.handler is declaration for declaration in DECLARATIONS)
-
-
 class JourneyActions:
     """The handlers behind the declarations above, for one contact store and one settings."""
 
@@ -116,17 +110,7 @@ class JourneyActions:
         self.settings = settings
 
     def specs(self) -> list[ActionSpec]:
-        bound = [
-            (send_email, self.send_email),
-            (update_contact, self.update_contact),
-            (config, self.config),
-        ]
-        specs = []
-        for declaration, handler in bound:
-            spec = action_spec(declaration)
-            assert spec is not None
-            specs.append(dataclasses.replace(spec, handler=handler))
-        return specs
+        return bind(DECLARATIONS, self)
 
     def send_email(self, input: SendEmailIn, ctx: ActionContext) -> SendEmailOut:
         contact = self.contacts.find(ctx.tenant_id, input.contact_id)
