@@ -156,8 +156,8 @@ runs = sa.Table(
     sa.Column("parent_run_id", sa.String(36), nullable=True),
     sa.Column("parent_token", sa.String(500), nullable=True),
     sa.Column("idempotency_key", sa.String(500), nullable=True),
-    sa.Column("reentry_never_key", sa.String(700), nullable=True, unique=True),
-    sa.Column("active_subject_key", sa.String(700), nullable=True, unique=True),
+    sa.Column("reentry_never_key", sa.String(700), nullable=True),
+    sa.Column("active_subject_key", sa.String(700), nullable=True),
     sa.Column("trigger", sa.String(200), nullable=True),
     _now_column("created_at"),
     _now_column("updated_at"),
@@ -181,7 +181,27 @@ runs = sa.Table(
         "status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELED') OR wake_at IS NULL",
         name="terminal_never_wakes",
     ),
-    sa.UniqueConstraint("workflow_id", "idempotency_key"),
+    # Unique where present (migration 0005: partial on PostgreSQL, where an index entry per NULL
+    # would be rewritten by every update of the run; SQLite keeps plain UNIQUE constraints).
+    sa.Index(
+        "uq_runs_workflow_id_idempotency_key",
+        "workflow_id",
+        "idempotency_key",
+        unique=True,
+        postgresql_where=sa.text("idempotency_key IS NOT NULL"),
+    ),
+    sa.Index(
+        "uq_runs_reentry_never_key",
+        "reentry_never_key",
+        unique=True,
+        postgresql_where=sa.text("reentry_never_key IS NOT NULL"),
+    ),
+    sa.Index(
+        "uq_runs_active_subject_key",
+        "active_subject_key",
+        unique=True,
+        postgresql_where=sa.text("active_subject_key IS NOT NULL"),
+    ),
     # Partial (migration 0004): parked runs, the bulk of a large database, are in neither.
     sa.Index(
         "ix_runs_due",
@@ -197,7 +217,9 @@ runs = sa.Table(
     ),
     sa.Index("ix_runs_by_step", "tenant_id", "workflow_id", "status", "current_step"),
     sa.Index("ix_runs_by_subject", "tenant_id", "subject"),
-    sa.Index("ix_runs_by_parent", "parent_run_id"),
+    sa.Index(
+        "ix_runs_by_parent", "parent_run_id", postgresql_where=sa.text("parent_run_id IS NOT NULL")
+    ),
     sa.Index("ix_runs_created", "tenant_id", "created_at"),
 )
 
