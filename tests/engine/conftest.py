@@ -9,7 +9,7 @@ import sample_actions
 from flowpin.clock import FakeClock
 from flowpin.engine import Engine
 from flowpin.registry.catalog import Registry
-from flowpin.store import claims
+from flowpin.testing.kit import advance
 
 
 class Harness:
@@ -28,18 +28,7 @@ class Harness:
 
     def advance(self, **delta: float) -> None:
         """Move the clock, firing every timer on the way in order."""
-        target = self.clock.now() + timedelta(**delta)
-        self.work()
-        while True:
-            with self.engine.db.read() as conn:
-                due = claims.next_wakeup(conn, self.clock.now())
-            if due is None or due > target:
-                break
-            if due > self.clock.now():
-                self.clock.set(due)
-            self.work()
-        self.clock.set(target)
-        self.work()
+        advance(self.engine, self.clock, timedelta(**delta))
 
     def run(self, definition: dict, payload: dict | None = None, **kw: object) -> dict:
         self.engine.publish(definition)

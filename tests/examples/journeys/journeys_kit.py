@@ -23,7 +23,7 @@ from flowpin.api import create_app
 from flowpin.clock import FakeClock
 from flowpin.engine import Engine
 from flowpin.engine.signals import EventOutcome
-from flowpin.store import claims
+from flowpin.testing.kit import advance
 
 DAY = timedelta(days=1)
 
@@ -68,18 +68,7 @@ class Journeys:
 
     def advance(self, delta: timedelta) -> None:
         """Move the clock by ``delta``, firing every timer on the way, in order."""
-        target = self.clock.now() + delta
-        self.engine.run_worker(until_idle=True)
-        while True:
-            with self.engine.db.read() as conn:
-                due = claims.next_wakeup(conn, self.clock.now())
-            if due is None or due > target:
-                break
-            if due > self.clock.now():
-                self.clock.set(due)
-            self.engine.run_worker(until_idle=True)
-        self.clock.set(target)
-        self.engine.run_worker(until_idle=True)
+        advance(self.engine, self.clock, delta)
 
     def run(self, run_id: str) -> dict[str, Any]:
         return self.engine.get_run(run_id)
