@@ -14,7 +14,7 @@ from flowpin.clock import FakeClock
 from flowpin.definitions.validate import validate
 from flowpin.engine import Engine
 from flowpin.registry import Registry
-from flowpin.store import claims
+from flowpin.testing.kit import advance
 
 HOOK_TOKEN = "hook-token-0451"
 SMTP_PASSWORD = "smtp-pw-0451"
@@ -102,7 +102,7 @@ def test_webhook_and_email_workflow(db_url, http_server, smtp_factory, monkeypat
         )
         engine.run_worker(until_idle=True)
         assert engine.get_run(run_id)["status"] != "SUCCEEDED"  # parked for the retry
-        _advance(engine, clock, seconds=5)
+        advance(engine, clock, timedelta(seconds=5))
         run = engine.get_run(run_id)
         assert run["status"] == "SUCCEEDED", run
         history = json.dumps(engine.history(run_id), default=str)
@@ -127,22 +127,6 @@ def test_webhook_and_email_workflow(db_url, http_server, smtp_factory, monkeypat
     assert HOOK_TOKEN not in history and SMTP_PASSWORD not in history
     # and the Authorization header (a sensitive key) is masked in the stored input
     assert '"Authorization": "[redacted]"' in history
-
-
-def _advance(engine: Engine, clock: FakeClock, **delta: float) -> None:
-    """Move the clock, firing every timer on the way in order (as tests/engine's harness)."""
-    target = clock.now() + timedelta(**delta)
-    engine.run_worker(until_idle=True)
-    while True:
-        with engine.db.read() as conn:
-            due = claims.next_wakeup(conn, clock.now())
-        if due is None or due > target:
-            break
-        if due > clock.now():
-            clock.set(due)
-        engine.run_worker(until_idle=True)
-    clock.set(target)
-    engine.run_worker(until_idle=True)
 
 
 @pytest.mark.parametrize("status", [400])
