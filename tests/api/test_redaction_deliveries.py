@@ -1,6 +1,6 @@
-"""What arrives from outside a run and is saved under a redaction pointer - a person's task data,
-an event's payload - is masked in stored step history and in every API answer that shows it
-(steps, tasks, events), even after the run has overwritten the saved value."""
+"""What a step brings into a run and saves under a redaction pointer - a person's task data, an
+event's payload, an action's output - is masked in stored step history and in every API answer
+that shows it (steps, tasks, events), even after the run has overwritten the saved value."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 from apikit import Client
+from pydantic import BaseModel
 
 from flowpin import Engine
 from flowpin.engine.redaction import MASK
+from flowpin.registry.actions import action
 
 CARD = "4111111111111111"
 SSN = "078-05-1120"
@@ -121,3 +123,59 @@ def test_other_events_and_runs_keep_their_values(client: Client, engine: Engine)
     assert items["card"]["payload"]["number"] == MASK
     assert items["note"]["payload"] == {"n": CARD}  # reached no run: no pointer applies
     assert client.get(f"/api/runs/{run_id}").json()["status"] == "WAITING"
+
+
+class Lookup(BaseModel):
+    name: str
+
+
+class Person(BaseModel):
+    name: str
+    ssn: str
+
+
+@action("test.lookup_person", version=1, effect="none")
+def lookup_person(data: Lookup) -> Person:
+    return Person(name=data.name, ssn=SSN)
+
+
+LOOKUP = {
+    "key": "lookup",
+    "settings": {"redact": ["/vars/person/ssn"]},
+    "steps": [
+        {"id": "go", "type": "event.wait", "config": {"eventName": "go"}},
+        {
+            "id": "find",
+            "type": "action.call",
+            "config": {
+                "actionId": "test.lookup_person",
+                "version": 1,
+                "inputMapping": {"name": "Ann"},
+                "saveAs": "vars.person",
+            },
+        },
+        {"id": "forget", "type": "transform.assign", "config": {"assign": {"vars.person": 0}}},
+        {"id": "done", "type": "control.return", "output": "ok"},
+    ],
+}
+
+
+def test_an_action_output_under_a_pointer_is_masked_after_the_run_overwrote_it(
+    client: Client, engine: Engine
+) -> None:
+    engine.register(lookup_person)
+    assert client.post("/api/workflows", json={"key": "lookup", "draft": LOOKUP}).is_success
+    assert client.post("/api/workflows/lookup/publish").status_code == 201
+    started = client.post("/api/runs", json={"workflow": "lookup", "subject": "s", "payload": {}})
+    run_id = started.json()["runId"]
+    engine.run_worker(until_idle=True)  # parks at the wait: the next checkpoint is a later one
+    assert client.post("/api/events", json={"name": "go", "key": "s"}).status_code == 202
+    engine.run_worker(until_idle=True)
+
+    assert client.get(f"/api/runs/{run_id}").json()["status"] == "SUCCEEDED"
+    steps = {
+        item["stepId"]: item for item in client.get(f"/api/runs/{run_id}/steps").json()["items"]
+    }
+    assert steps["find"]["output"] == {"name": "Ann", "ssn": MASK}
+    for stored in engine.history(run_id):
+        assert SSN not in str(stored), stored

@@ -39,10 +39,11 @@ from flowpin.worker.executor import ActionExecutor
 DEFAULT_MAX_STEPS_PER_RUN = 10_000
 MAX_STEPS_ENV = "FLOWPIN_MAX_STEPS_PER_RUN"
 DELIVERY_SLACK = timedelta(minutes=5)
-"""How far before a run's last logical time a checkpoint looks for the task data and events
-it consumed (clocks of the API and worker processes may differ a little)."""
-DELIVERED_WAITS = 200
-"""At most this many of a run's latest resolved event waits are looked up for masks."""
+"""How far before a run's last logical time a checkpoint looks for the task data, events and
+action outputs it consumed (clocks of the API and worker processes may differ a little)."""
+DELIVERED_ROWS = 200
+"""At most this many of a run's latest resolved event waits, and action results, are looked
+up for masks."""
 
 
 class EnvironmentSecrets:
@@ -79,7 +80,7 @@ class _Services(Services):
         claimed = run.state if isinstance(run.state, dict) else {}
         earlier = [claimed["envelope"]] if claimed.get("envelope") is not None else []
         steps = self.core.deliveries(run.version_id, definition)
-        if steps:  # task data and events consumed now, maybe overwritten before this write
+        if steps:  # what steps saved now, maybe overwritten before this write
             last = claimed.get("t")
             since = (
                 datetime.fromtimestamp(last / 1000, UTC) - DELIVERY_SLACK
@@ -337,12 +338,29 @@ def delivered(
     steps: tuple[Delivery, ...],
     since: datetime | None,
 ) -> list[dict[str, Any]]:
-    """Envelope-shaped documents with the data of the run's completed tasks and the payloads
-    of the events its waits received, each at its step's ``saveAs`` (``since``: only those
-    completed or resolved from then on). An event is found by its wait's name, key and time;
-    another event of the same name and key received meanwhile is included too (masking more
-    than needed, never less)."""
+    """Envelope-shaped documents with the data of the run's completed tasks, the payloads of
+    the events its waits received and the outputs of its action calls (from the ledger), each
+    at its step's ``saveAs`` (``since``: only those completed or resolved from then on). An
+    event is found by its wait's name, key and time; another event of the same name and key
+    received meanwhile is included too (masking more than needed, never less)."""
     documents: list[dict[str, Any]] = []
+    calls = {step.step_id: step for step in steps if step.step_type == "action.call"}
+    if calls:
+        ledger = t.action_ledger
+        query = (
+            sa.select(ledger.c.step_id, ledger.c.output)
+            .where(
+                ledger.c.run_id == run_id,
+                ledger.c.status == "succeeded",
+                ledger.c.step_id.in_(sorted(calls)),
+            )
+            .order_by(ledger.c.updated_at.desc())
+            .limit(DELIVERED_ROWS)
+        )
+        if since is not None:
+            query = query.where(ledger.c.updated_at >= since)
+        for row in conn.execute(query):
+            documents.append(calls[row.step_id].placed(row.output))
     tasks = {step.step_id: step for step in steps if step.step_type == "human.task"}
     if tasks:
         query = sa.select(t.human_tasks.c.step_id, t.human_tasks.c.data).where(
@@ -365,7 +383,7 @@ def delivered(
                 t.waits.c.step_id.in_(sorted(events)),
             )
             .order_by(t.waits.c.id.desc())
-            .limit(DELIVERED_WAITS)
+            .limit(DELIVERED_ROWS)
         )
         if since is not None:
             query = query.where(t.waits.c.resolved_at >= since)

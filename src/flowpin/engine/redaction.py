@@ -14,9 +14,10 @@ Three rules, all replacing a value by ``"[redacted]"``:
   call out of the handler's output and error text, before either reaches the run's state, the
   ledger or history — so a handler echoing its secret stores and returns the mask.
 
-What arrives from outside and is saved under a pointer (a human task's data, an event's
-payload: ``Delivery``) is masked by the same rule even once the run has moved on and the
-envelope no longer holds it: its value is placed at the step's ``saveAs`` and looked up there.
+What a step brings into the run and saves under a pointer (a human task's data, an event's
+payload, an action's output: ``Delivery``) is masked by the same rule even once the run has
+moved on and the envelope no longer holds it: its value is placed at the step's ``saveAs`` and
+looked up there.
 
 Stored history is masked when it is written; the API masks what it returns (runs, step
 history, tasks, events). The run's own state keeps real values (pointers and key patterns),
@@ -199,13 +200,15 @@ class Masks:
         return result
 
 
-DELIVERING = ("human.task", "event.wait")
-"""Step types whose saved output comes from outside the run (a person, an event)."""
+DELIVERING = ("human.task", "event.wait", "action.call")
+"""Step types whose saved output comes from outside the run's state (a person, an event, an
+action), recorded where it can be read again (the task, the event, the action ledger)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """A step that saves a delivered value (task data, event payload) where a pointer looks."""
+    """A step that saves a delivered value (task data, event payload, action output) where a
+    pointer looks."""
 
     step_id: str
     step_type: str
