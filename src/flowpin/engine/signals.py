@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from flowpin.errors import ExpressionError
 from flowpin.expressions.jsonata import compile_expression
 from flowpin.store import tables as t
+from flowpin.store.claims import among
 from flowpin.store.notify import signal_work
 
 log = logging.getLogger("flowpin.events")
@@ -43,7 +44,11 @@ def wake_runs(conn: Connection, run_ids: list[str], now: datetime) -> None:
         return
     conn.execute(
         t.runs.update()
-        .where(t.runs.c.id.in_(run_ids), t.runs.c.status.in_(ACTIVE), t.runs.c.wake_at.is_(None))
+        .where(
+            among(conn, t.runs.c.id, run_ids),
+            t.runs.c.status.in_(ACTIVE),
+            t.runs.c.wake_at.is_(None),
+        )
         .values(wake_at=now)
     )
     signal_work(conn)

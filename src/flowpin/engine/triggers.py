@@ -22,6 +22,7 @@ from flowpin.engine.starting import NewRun, check_payload, insert_run
 from flowpin.errors import ExpressionError, FlowpinError
 from flowpin.expressions.values import resolve
 from flowpin.store import tables as t
+from flowpin.store.claims import among
 
 log = logging.getLogger("flowpin.triggers")
 
@@ -151,7 +152,7 @@ def submit_events(
     if claimed:
         conn.execute(
             t.waits.update()
-            .where(t.waits.c.id.in_(sorted(claimed)), t.waits.c.status == "open")
+            .where(among(conn, t.waits.c.id, sorted(claimed)), t.waits.c.status == "open")
             .values(status="resolved", resolved_at=now)
         )
     if inbox_rows:
@@ -177,7 +178,7 @@ def _earlier_events(conn: Connection, tenant_id: str, events: Sequence[EventIn])
         return {}
     rows = conn.execute(
         sa.select(t.events.c.event_id, t.events.c.id, t.events.c.result).where(
-            t.events.c.tenant_id == tenant_id, t.events.c.event_id.in_(ids)
+            t.events.c.tenant_id == tenant_id, among(conn, t.events.c.event_id, ids)
         )
     ).all()
     return {row.event_id: row for row in rows}
@@ -200,7 +201,7 @@ def _open_waits(
         return {}
     names = sorted({name for name, _ in pairs})
     keys = sorted({key for _, key in pairs if key is not None})
-    key_condition = t.waits.c.correlation_key.in_(keys) if keys else sa.false()
+    key_condition = among(conn, t.waits.c.correlation_key, keys) if keys else sa.false()
     if any(key is None for _, key in pairs):
         key_condition = sa.or_(key_condition, t.waits.c.correlation_key.is_(None))
     query = (
@@ -217,7 +218,7 @@ def _open_waits(
             t.waits.c.tenant_id == tenant_id,
             t.waits.c.kind == "event",
             t.waits.c.status == "open",
-            t.waits.c.event_name.in_(names),
+            among(conn, t.waits.c.event_name, names),
             key_condition,
         )
         .order_by(t.waits.c.id)
@@ -246,7 +247,10 @@ def _event_triggers(conn: Connection, tenant_id: str, names: list[str]) -> dict[
         )
         .join(t.workflows, t.workflows.c.id == t.event_triggers.c.workflow_id)
         .join(t.workflow_versions, t.workflow_versions.c.id == t.event_triggers.c.version_id)
-        .where(t.event_triggers.c.tenant_id == tenant_id, t.event_triggers.c.event_name.in_(names))
+        .where(
+            t.event_triggers.c.tenant_id == tenant_id,
+            among(conn, t.event_triggers.c.event_name, names),
+        )
         .order_by(t.event_triggers.c.id)
     ).all()
     grouped: dict[str, list[Any]] = {}

@@ -72,6 +72,26 @@ def _executing(now: datetime) -> Any:
     )
 
 
+CLAIMED = (
+    t.runs.c.id,
+    t.runs.c.tenant_id,
+    t.runs.c.workflow_id,
+    t.runs.c.workflow_key,
+    t.runs.c.version_id,
+    t.runs.c.version_number,
+    t.runs.c.subject,
+    t.runs.c.status,
+    t.runs.c.created_at,
+    t.runs.c.parent_run_id,
+    t.runs.c.parent_token,
+    t.runs.c.claim_count,
+    t.runs.c.state,
+)
+"""The columns a claim returns: what a worker drives the run with. Not the payload, output,
+error or the other times: decoding them (JSON, and SQLite's times from text) was half of a
+claim's cost (measured: 8 ms for 200 runs)."""
+
+
 def claim_runs(
     conn: Connection, owner: str, now: datetime, lease_seconds: float, limit: int
 ) -> list[Any]:
@@ -105,7 +125,7 @@ def claim_runs(
         .where(among(conn, t.runs.c.id, ids))
         .values(**_lease_values(owner, now, lease_seconds))
     )
-    return list(conn.execute(sa.select(t.runs).where(among(conn, t.runs.c.id, ids))).all())
+    return list(conn.execute(sa.select(*CLAIMED).where(among(conn, t.runs.c.id, ids))).all())
 
 
 def _pg_claim() -> Any:
@@ -130,7 +150,7 @@ def _pg_claim() -> Any:
             claim_count=t.runs.c.claim_count + 1,
             status=sa.case((t.runs.c.status == "PENDING", "RUNNING"), else_=t.runs.c.status),
         )
-        .returning(*t.runs.c)
+        .returning(*CLAIMED)
     )
 
 
@@ -151,7 +171,7 @@ def _lease(
             t.runs.update()
             .where(which)
             .values(**_lease_values(owner, now, lease_seconds))
-            .returning(*t.runs.c)
+            .returning(*CLAIMED)
         ).all()
     )
 
