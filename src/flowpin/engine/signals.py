@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from flowpin.errors import ExpressionError
 from flowpin.expressions.jsonata import compile_expression
 from flowpin.store import tables as t
-from flowpin.store.claims import among
+from flowpin.store.claims import built_once, list_param, listed
 from flowpin.store.notify import signal_work
 
 log = logging.getLogger("flowpin.events")
@@ -39,18 +39,23 @@ def add_inbox(
     )
 
 
-def wake_runs(conn: Connection, run_ids: list[str], now: datetime) -> None:
-    if not run_ids:
-        return
-    conn.execute(
+_WAKE_RUNS = built_once(
+    lambda dialect: (
         t.runs.update()
         .where(
-            among(conn, t.runs.c.id, run_ids),
+            listed(dialect, t.runs.c.id, "ids"),
             t.runs.c.status.in_(ACTIVE),
             t.runs.c.wake_at.is_(None),
         )
-        .values(wake_at=now)
+        .values(wake_at=sa.bindparam("now", type_=t.runs.c.wake_at.type))
     )
+)
+
+
+def wake_runs(conn: Connection, run_ids: list[str], now: datetime) -> None:
+    if not run_ids:
+        return
+    conn.execute(_WAKE_RUNS(conn), {"ids": list_param(conn, run_ids), "now": now})
     signal_work(conn)
 
 

@@ -22,7 +22,7 @@ from flowpin.engine.starting import NewRun, check_payload, insert_run
 from flowpin.errors import ExpressionError, FlowpinError
 from flowpin.expressions.values import resolve
 from flowpin.store import tables as t
-from flowpin.store.claims import among
+from flowpin.store.claims import built_once, list_param, listed
 
 log = logging.getLogger("flowpin.triggers")
 
@@ -150,11 +150,7 @@ def submit_events(
             }
         )
     if claimed:
-        conn.execute(
-            t.waits.update()
-            .where(among(conn, t.waits.c.id, sorted(claimed)), t.waits.c.status == "open")
-            .values(status="resolved", resolved_at=now)
-        )
+        conn.execute(_RESOLVE_WAITS(conn), {"ids": list_param(conn, sorted(claimed)), "now": now})
     if inbox_rows:
         conn.execute(t.run_inbox.insert(), inbox_rows)
     if consumptions:
@@ -172,14 +168,77 @@ def submit_events(
     return [outcome for outcome in outcomes if outcome is not None]
 
 
+# The statements of an event's path, built once per dialect (see ``claims.built_once``).
+_RESOLVE_WAITS = built_once(
+    lambda dialect: (
+        t.waits.update()
+        .where(listed(dialect, t.waits.c.id, "ids"), t.waits.c.status == "open")
+        .values(
+            status="resolved", resolved_at=sa.bindparam("now", type_=t.waits.c.resolved_at.type)
+        )
+    )
+)
+_EARLIER_EVENTS = built_once(
+    lambda dialect: sa.select(t.events.c.event_id, t.events.c.id, t.events.c.result).where(
+        t.events.c.tenant_id == sa.bindparam("tenant"), listed(dialect, t.events.c.event_id, "ids")
+    )
+)
+
+
+def _open_waits_query(dialect: str, with_null_key: bool) -> Any:
+    keys = listed(dialect, t.waits.c.correlation_key, "keys")
+    query = (
+        sa.select(
+            t.waits.c.id,
+            t.waits.c.run_id,
+            t.waits.c.token,
+            t.waits.c.event_name,
+            t.waits.c.correlation_key,
+            t.waits.c.filter,
+            t.waits.c.filter_envelope,
+        )
+        .where(
+            t.waits.c.tenant_id == sa.bindparam("tenant"),
+            t.waits.c.kind == "event",
+            t.waits.c.status == "open",
+            listed(dialect, t.waits.c.event_name, "names"),
+            sa.or_(keys, t.waits.c.correlation_key.is_(None)) if with_null_key else keys,
+        )
+        .order_by(t.waits.c.id)
+    )
+    return query.with_for_update() if dialect == "postgresql" else query
+
+
+_OPEN_WAITS = built_once(lambda dialect: _open_waits_query(dialect, False))
+_OPEN_WAITS_OR_KEYLESS = built_once(lambda dialect: _open_waits_query(dialect, True))
+_EVENT_TRIGGERS = built_once(
+    lambda dialect: (
+        sa.select(
+            t.event_triggers.c.event_name,
+            t.event_triggers.c.workflow_id,
+            t.event_triggers.c.version_id,
+            t.event_triggers.c.trigger_index,
+            t.workflows.c.key,
+            t.workflows.c.paused,
+            t.workflow_versions.c.number,
+        )
+        .join(t.workflows, t.workflows.c.id == t.event_triggers.c.workflow_id)
+        .join(t.workflow_versions, t.workflow_versions.c.id == t.event_triggers.c.version_id)
+        .where(
+            t.event_triggers.c.tenant_id == sa.bindparam("tenant"),
+            listed(dialect, t.event_triggers.c.event_name, "names"),
+        )
+        .order_by(t.event_triggers.c.id)
+    )
+)
+
+
 def _earlier_events(conn: Connection, tenant_id: str, events: Sequence[EventIn]) -> dict[str, Any]:
     ids = [item.event_id for item in events if item.event_id is not None]
     if not ids:
         return {}
     rows = conn.execute(
-        sa.select(t.events.c.event_id, t.events.c.id, t.events.c.result).where(
-            t.events.c.tenant_id == tenant_id, among(conn, t.events.c.event_id, ids)
-        )
+        _EARLIER_EVENTS(conn), {"tenant": tenant_id, "ids": list_param(conn, ids)}
     ).all()
     return {row.event_id: row for row in rows}
 
@@ -201,32 +260,15 @@ def _open_waits(
         return {}
     names = sorted({name for name, _ in pairs})
     keys = sorted({key for _, key in pairs if key is not None})
-    key_condition = among(conn, t.waits.c.correlation_key, keys) if keys else sa.false()
-    if any(key is None for _, key in pairs):
-        key_condition = sa.or_(key_condition, t.waits.c.correlation_key.is_(None))
-    query = (
-        sa.select(
-            t.waits.c.id,
-            t.waits.c.run_id,
-            t.waits.c.token,
-            t.waits.c.event_name,
-            t.waits.c.correlation_key,
-            t.waits.c.filter,
-            t.waits.c.filter_envelope,
-        )
-        .where(
-            t.waits.c.tenant_id == tenant_id,
-            t.waits.c.kind == "event",
-            t.waits.c.status == "open",
-            among(conn, t.waits.c.event_name, names),
-            key_condition,
-        )
-        .order_by(t.waits.c.id)
-    )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
+    keyless = any(key is None for _, key in pairs)
+    query = (_OPEN_WAITS_OR_KEYLESS if keyless else _OPEN_WAITS)(conn)
+    params = {
+        "tenant": tenant_id,
+        "names": list_param(conn, names),
+        "keys": list_param(conn, keys),
+    }
     grouped: dict[tuple[str, str | None], list[Any]] = {}
-    for row in conn.execute(query):
+    for row in conn.execute(query, params):
         grouped.setdefault((row.event_name, row.correlation_key), []).append(row)
     return grouped
 
@@ -236,22 +278,7 @@ def _event_triggers(conn: Connection, tenant_id: str, names: list[str]) -> dict[
     if not names:
         return {}
     rows = conn.execute(
-        sa.select(
-            t.event_triggers.c.event_name,
-            t.event_triggers.c.workflow_id,
-            t.event_triggers.c.version_id,
-            t.event_triggers.c.trigger_index,
-            t.workflows.c.key,
-            t.workflows.c.paused,
-            t.workflow_versions.c.number,
-        )
-        .join(t.workflows, t.workflows.c.id == t.event_triggers.c.workflow_id)
-        .join(t.workflow_versions, t.workflow_versions.c.id == t.event_triggers.c.version_id)
-        .where(
-            t.event_triggers.c.tenant_id == tenant_id,
-            among(conn, t.event_triggers.c.event_name, names),
-        )
-        .order_by(t.event_triggers.c.id)
+        _EVENT_TRIGGERS(conn), {"tenant": tenant_id, "names": list_param(conn, names)}
     ).all()
     grouped: dict[str, list[Any]] = {}
     for row in rows:
