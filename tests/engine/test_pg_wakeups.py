@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 import sqlalchemy as sa
+from polling import wait_until
 
 from flowpin.engine import Engine
 from flowpin.store import tables as t
@@ -230,12 +231,3 @@ def test_notifications_reach_listeners_of_the_channel(db_url: str) -> None:
     finally:
         database.dispose()
     assert payloads == [f"due:{int(datetime(2030, 1, 1, tzinfo=UTC).timestamp() * 1000)}"]
-
-
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()

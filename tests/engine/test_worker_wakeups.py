@@ -5,17 +5,10 @@ from __future__ import annotations
 import threading
 import time
 
+from polling import wait_until
+
 from flowpin.engine import Engine
 from flowpin.worker.loop import WorkerOptions
-
-
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 def test_start_and_event_wake_a_sleeping_worker(db_url: str) -> None:
