@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,18 +21,14 @@ from flowpin.engine.redaction import (
     DEFAULT_KEYS,
     Delivery,
     Masks,
-    Placement,
     Redactor,
     compile_pointers,
     deliveries,
-    placed,
-    placements,
     scoped_vars,
 )
 from flowpin.engine.signals import iso, wake_runs
 from flowpin.engine.starting import NewRun, insert_run
 from flowpin.expressions.values import iter_secrets
-from flowpin.runtime.decisions import HistoryEntry
 from flowpin.store import claims
 from flowpin.store import tables as t
 from flowpin.store.database import Database
@@ -42,14 +38,12 @@ from flowpin.worker.executor import ActionExecutor
 
 DEFAULT_MAX_STEPS_PER_RUN = 10_000
 MAX_STEPS_ENV = "FLOWPIN_MAX_STEPS_PER_RUN"
+DELIVERY_SLACK = timedelta(minutes=5)
+"""How far before a run's last logical time a checkpoint looks for the task data, events and
+action outputs it consumed (clocks of the API and worker processes may differ a little)."""
 DELIVERED_ROWS = 200
 """At most this many of a run's latest resolved event waits, and action results, are looked
-up for the masks of an API answer."""
-CARRIED_VALUES = 1_000
-"""At most this many values (the latest) found at a run's pointers are carried from one of
-its checkpoints to the next this process writes."""
-CARRIED_RUNS = 10_000
-"""Runs whose pointer values a process carries between checkpoints (the latest written)."""
+up for masks."""
 
 
 class EnvironmentSecrets:
@@ -77,36 +71,31 @@ class _Services(Services):
         return self.core.redactor(value)
 
     def history_redactor(
-        self,
-        conn: Connection,
-        run: Any,
-        state: dict[str, Any],
-        history: Sequence[HistoryEntry],
+        self, conn: Connection, run: Any, state: dict[str, Any]
     ) -> Callable[[Any], Any]:
-        """Masks from what this write already holds, no query: the values at the pointers in
-        ``state`` and in the envelope the run was claimed with, those ``history`` says its
-        steps saved there (maybe overwritten since), and those found by the earlier writes
-        this process made for the run (the claimed envelope is not updated between the writes
-        of a claim, and a value cleared before a release can show again after it)."""
         definition = self.definition(conn, run.version_id)
         pointers = self.core.pointers(run.version_id, definition)
         if not pointers:
             return self.redact
         claimed = run.state if isinstance(run.state, dict) else {}
         earlier = [claimed["envelope"]] if claimed.get("envelope") is not None else []
-        steps = self.core.placements(run.version_id, definition)
-        if steps:
-            earlier.extend(placed(history, steps))
+        steps = self.core.deliveries(run.version_id, definition)
+        if steps:  # what steps saved now, maybe overwritten before this write
+            last = claimed.get("t")
+            since = (
+                datetime.fromtimestamp(last / 1000, UTC) - DELIVERY_SLACK
+                if isinstance(last, int | float)
+                else None
+            )
+            earlier.extend(delivered(conn, run.tenant_id, run.id, steps, since))
         masks = Masks(
             pointers,
             state.get("envelope"),
             scoped_vars(state.get("root")),
             earlier=earlier,
-            values=self.core.carried(run.id),
         )
         if not masks:
             return self.redact
-        self.core.carry(run.id, masks)
         redactor = self.core.redactor
         return lambda value: redactor(masks(value))
 
@@ -137,11 +126,6 @@ class Core:
         )
         self._pointers: dict[int, tuple[Pointer, ...]] = {}
         self._deliveries: dict[int, tuple[Delivery, ...]] = {}
-        self._placements: dict[int, dict[str, Placement]] = {}
-        self._carried: dict[str, tuple[Any, ...]] = {}
-        """By run id: the values found at the run's pointers by the checkpoints this process
-        wrote for it (least recently written run first)."""
-        self._carried_lock = threading.Lock()
         self.key_revocations = 0
         """Counts API keys revoked through this process; API key caches drop their entries
         when it changes (a revocation takes effect at once here)."""
@@ -231,28 +215,6 @@ class Core:
             self._deliveries[version_id] = cached
         return cached
 
-    def placements(self, version_id: int, definition: Definition) -> dict[str, Placement]:
-        """The steps of a version whose history entries carry values written under a
-        pointer, and where they wrote them."""
-        cached = self._placements.get(version_id)
-        if cached is None:
-            cached = placements(definition, self.pointers(version_id, definition))
-            self._placements[version_id] = cached
-        return cached
-
-    def carried(self, run_id: str) -> tuple[Any, ...]:
-        """The values found at a run's pointers by the checkpoints this process wrote."""
-        return self._carried.get(run_id, ())
-
-    def carry(self, run_id: str, masks: Masks) -> None:
-        """Keep the values ``masks`` found for the run's next checkpoint."""
-        values = tuple(masks.found.values())[-CARRIED_VALUES:]
-        with self._carried_lock:
-            self._carried.pop(run_id, None)
-            self._carried[run_id] = values
-            while len(self._carried) > CARRIED_RUNS:
-                del self._carried[next(iter(self._carried))]
-
     def masks_for_view(self, tenant_id: str, view: dict[str, Any]) -> Masks | None:
         """The pointer masks of a run as ``get_run`` shows it (None when none apply)."""
         return self.masks_for_runs(tenant_id, [view["runId"]]).get(view["runId"])
@@ -278,7 +240,7 @@ class Core:
                     continue
                 state = row.state if isinstance(row.state, dict) else {}
                 steps = self.deliveries(row.version_id, definition)
-                earlier = delivered(conn, tenant_id, row.id, steps) if steps else []
+                earlier = delivered(conn, tenant_id, row.id, steps, None) if steps else []
                 masks = Masks(
                     pointers, state.get("envelope"), scoped_vars(state.get("root")), earlier
                 )
@@ -374,10 +336,11 @@ def delivered(
     tenant_id: str,
     run_id: str,
     steps: tuple[Delivery, ...],
+    since: datetime | None,
 ) -> list[dict[str, Any]]:
     """Envelope-shaped documents with the data of the run's completed tasks, the payloads of
     the events its waits received and the outputs of its action calls (from the ledger), each
-    at its step's ``saveAs``: what an API answer masks for a run long after it moved on. An
+    at its step's ``saveAs`` (``since``: only those completed or resolved from then on). An
     event is found by its wait's name, key and time; another event of the same name and key
     received meanwhile is included too (masking more than needed, never less)."""
     documents: list[dict[str, Any]] = []
@@ -394,6 +357,8 @@ def delivered(
             .order_by(ledger.c.updated_at.desc())
             .limit(DELIVERED_ROWS)
         )
+        if since is not None:
+            query = query.where(ledger.c.updated_at >= since)
         for row in conn.execute(query):
             documents.append(calls[row.step_id].placed(row.output))
     tasks = {step.step_id: step for step in steps if step.step_type == "human.task"}
@@ -403,6 +368,8 @@ def delivered(
             t.human_tasks.c.status == "completed",
             t.human_tasks.c.step_id.in_(sorted(tasks)),
         )
+        if since is not None:
+            query = query.where(t.human_tasks.c.completed_at >= since)
         for row in conn.execute(query):
             documents.append(tasks[row.step_id].placed(row.data))
     events = {step.step_id: step for step in steps if step.step_type == "event.wait"}
@@ -418,6 +385,8 @@ def delivered(
             .order_by(t.waits.c.id.desc())
             .limit(DELIVERED_ROWS)
         )
+        if since is not None:
+            query = query.where(t.waits.c.resolved_at >= since)
         for wait in conn.execute(query).all():
             key = t.events.c.key
             payloads = conn.execute(

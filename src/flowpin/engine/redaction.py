@@ -14,12 +14,10 @@ Three rules, all replacing a value by ``"[redacted]"``:
   call out of the handler's output and error text, before either reaches the run's state, the
   ledger or history — so a handler echoing its secret stores and returns the mask.
 
-What a step saves under a pointer (a human task's data, an event's payload, an action's
-output, an assignment) is masked by the same rule even once the run has moved on and the
-envelope no longer holds it: its value is placed where the step wrote it (``saveAs``,
-``captureErrorAs``, an assignment's paths) and looked up there. Stored history takes those
-values from the history entries it writes (``Placement``); the API, which shows tasks and
-events long after, reads them back (``Delivery``).
+What a step brings into the run and saves under a pointer (a human task's data, an event's
+payload, an action's output: ``Delivery``) is masked by the same rule even once the run has
+moved on and the envelope no longer holds it: its value is placed at the step's ``saveAs`` and
+looked up there.
 
 Stored history is masked when it is written; the API masks what it returns (runs, step
 history, tasks, events). The run's own state keeps real values (pointers and key patterns),
@@ -29,17 +27,14 @@ since the run resumes from it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flowpin.definitions.models import Definition, NodeStep
 from flowpin.definitions.pointers import Pointer, parse_pointers
 from flowpin.definitions.walk import index_steps
 from flowpin.expressions.paths import PathError, parse_path
-
-if TYPE_CHECKING:
-    from flowpin.runtime.decisions import HistoryEntry
 
 DEFAULT_KEYS = r"(?i)(password|passwd|secret|token|api[_-]?key|authorization|credit[_-]?card)"
 MASK = "[redacted]"
@@ -153,33 +148,25 @@ class Masks:
         envelope: dict[str, Any] | None,
         scopes: Iterable[dict[str, Any]] = (),
         earlier: Iterable[dict[str, Any] | None] = (),
-        values: Iterable[Any] = (),
     ) -> None:
         """``scopes``: the isolated ``vars`` of running forEach iterations and parallel
         branches; ``/vars/…`` pointers are looked up in each of them too. ``earlier``: other
-        envelope-shaped documents of the run (as it was claimed, values placed where steps
-        saved them), whose values are masked as well. ``values``: values found at the pointers
-        before (``Masks.found`` of an earlier write), masked as they are."""
+        envelopes of the run (as it was claimed), whose values are masked as well."""
         self.pointers = tuple(pointers)
-        found: dict[Any, Any] = {_key(value): value for value in values}
         documents = [envelope, *({"vars": scope} for scope in scopes), *earlier]
+        whole: set[Any] = set()
+        embedded: set[str] = set()
         for pointer in self.pointers:
             for document in documents:
-                value = _resolve(document, pointer)
-                if value is _MISSING:
+                found = _resolve(document, pointer)
+                if found is _MISSING:
                     continue
-                for leaf in _leaves(value):
-                    key = _key(leaf)
-                    found.pop(key, None)  # latest last: a cap on carried values keeps it
-                    found[key] = leaf
-        self.found = found
-        """Every value masked, by identity, oldest first."""
-        self.whole = found.keys()
-        self.embedded = sorted(
-            (v for v in found.values() if isinstance(v, str) and len(v) >= MIN_EMBEDDED),
-            key=len,
-            reverse=True,
-        )
+                for leaf in _leaves(found):
+                    whole.add(_key(leaf))
+                    if isinstance(leaf, str) and len(leaf) >= MIN_EMBEDDED:
+                        embedded.add(leaf)
+        self.whole = whole
+        self.embedded = sorted(embedded, key=len, reverse=True)
 
     def __bool__(self) -> bool:
         return bool(self.whole)
@@ -213,78 +200,6 @@ class Masks:
         return result
 
 
-@dataclass(frozen=True, slots=True)
-class Placement:
-    """Where a step writes the values its history entry carries, when that overlaps a
-    pointer: at ``save_as`` its output (a tryCatch's ``captureErrorAs``: the caught error), at
-    each of ``assigns`` (a ``transform.assign``: the path as written, and parsed) the value its
-    output holds under that path."""
-
-    save_as: tuple[str, ...] | None = None
-    assigns: tuple[tuple[str, tuple[str, ...]], ...] = ()
-
-
-def placements(definition: Definition, pointers: Iterable[Pointer]) -> dict[str, Placement]:
-    """By step id, the steps of ``definition`` that write where one of ``pointers`` looks
-    (one is a prefix of the other): only their entries can carry a value a pointer saw."""
-    pointers = tuple(pointers)
-
-    def overlaps(path: tuple[str, ...]) -> bool:
-        return any(p[: len(path)] == path or path[: len(p)] == p for p in pointers)
-
-    found: dict[str, Placement] = {}
-    for entry in index_steps(definition).entries:
-        node = entry.node
-        if entry.kind != "step":
-            continue
-        assigns: list[tuple[str, tuple[str, ...]]] = []
-        if isinstance(node, NodeStep):
-            save_as = _path(node.config.get("saveAs"))
-            assign = node.config.get("assign") if node.type == "transform.assign" else None
-            if isinstance(assign, dict):
-                for text in assign:
-                    path = _path(text)
-                    if path is not None and overlaps(path):
-                        assigns.append((text, path))
-        else:
-            save_as = _path(
-                getattr(node, "save_as", None) or getattr(node, "capture_error_as", None)
-            )
-        if save_as is not None and not overlaps(save_as):
-            save_as = None
-        if save_as is not None or assigns:
-            found[node.id] = Placement(save_as, tuple(assigns))
-    return found
-
-
-def placed(
-    entries: Sequence[HistoryEntry], steps: dict[str, Placement]
-) -> Iterator[dict[str, Any]]:
-    """Envelope-shaped documents holding the values ``entries`` say their steps wrote, each
-    where it was written."""
-    for entry in entries:
-        placement = steps.get(entry.step_id)
-        if placement is None:
-            continue
-        if placement.save_as is not None:
-            value = entry.error if entry.status == "caught" else entry.output
-            if value is not None:
-                yield place(placement.save_as, value)
-        output = entry.output
-        if placement.assigns and isinstance(output, dict):
-            for text, path in placement.assigns:
-                if text in output:
-                    yield place(path, output[text])
-
-
-def place(path: Sequence[str], value: Any) -> dict[str, Any]:
-    """An envelope-shaped document holding ``value`` at ``path``."""
-    document: Any = value
-    for segment in reversed(path):
-        document = {segment: document}
-    return document  # type: ignore[no-any-return]
-
-
 DELIVERING = ("human.task", "event.wait", "action.call")
 """Step types whose saved output comes from outside the run's state (a person, an event, an
 action), recorded where it can be read again (the task, the event, the action ledger)."""
@@ -302,7 +217,10 @@ class Delivery:
 
     def placed(self, value: Any) -> dict[str, Any]:
         """An envelope-shaped document holding ``value`` at the step's ``saveAs``."""
-        return place(self.save_as, value)
+        document: Any = value
+        for segment in reversed(self.save_as):
+            document = {segment: document}
+        return document  # type: ignore[no-any-return]
 
 
 def deliveries(definition: Definition, pointers: Iterable[Pointer]) -> tuple[Delivery, ...]:
@@ -314,7 +232,11 @@ def deliveries(definition: Definition, pointers: Iterable[Pointer]) -> tuple[Del
         node = entry.node
         if not isinstance(node, NodeStep) or node.type not in DELIVERING:
             continue
-        path = _path(node.config.get("saveAs"))
+        save_as = node.config.get("saveAs")
+        try:
+            path = parse_path(save_as) if isinstance(save_as, str) else None
+        except PathError:
+            path = None
         if path is None:
             continue
         if any(p[: len(path)] == path or path[: len(p)] == p for p in pointers):
@@ -368,16 +290,6 @@ def _scrub(value: Any, secrets: list[str]) -> Any:
 
 
 _MISSING = object()
-
-
-def _path(text: Any) -> tuple[str, ...] | None:
-    """A ``saveAs``-style path (``vars.a.b``) as segments; None when absent or invalid."""
-    if not isinstance(text, str):
-        return None
-    try:
-        return parse_path(text)
-    except PathError:
-        return None
 
 
 def _resolve(document: Any, pointer: Pointer) -> Any:
