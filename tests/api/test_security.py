@@ -203,3 +203,24 @@ def test_revoked_key_is_refused(engine: Engine) -> None:
         assert refused.status_code == 401 and error_code(refused) == "auth.invalid"
     finally:
         client.close()
+
+
+def test_out_of_range_numbers_are_refused_not_crashed(client: Client) -> None:
+    """Integers beyond what the database stores (found by schemathesis: a version of 2**63
+    crashed the runs listing on SQLite) are request errors, never a 500."""
+    client.post("/api/workflows", json={"key": "waiter", "draft": WAITER})
+    assert client.post("/api/workflows/waiter/publish").status_code == 201
+    huge = 2**63
+    checks = [
+        client.get(f"/api/runs?version={huge}"),
+        client.get(f"/api/runs?limit={huge}"),
+        client.get(f"/api/events?limit={huge}"),
+        client.get(f"/api/workflows?limit={huge}"),
+        client.get(f"/api/workflows/waiter/versions/{huge}"),
+        client.post("/api/runs", json={"workflow": "waiter", "version": huge}),
+        client.post("/api/events", json={"name": "go", "key": "k", "ttlMs": huge}),
+        client.patch("/api/workflows/waiter", json={"concurrencyLimit": huge}),
+        client.put("/api/workflows/waiter/draft", json={"draft": WAITER, "expectedRevision": huge}),
+    ]
+    for response in checks:
+        assert response.status_code in (400, 404, 422), (response.request.url, response.text)

@@ -259,3 +259,14 @@ def test_schedule_fires_once_per_slot(harness) -> None:
     runs = engine.list_runs(workflow="nightly")
     assert len(runs) == 3
     assert all(r["status"] == "SUCCEEDED" for r in runs)
+
+
+def test_an_event_with_an_impossible_ttl_is_refused_alone(harness) -> None:
+    """A ttlMs below 0 or beyond a year is the caller's error, raised before the event joins a
+    group commit (where it would fail other callers' events too)."""
+    engine = harness.engine
+    for ttl in (-1, 2**63):
+        with pytest.raises(FlowpinError) as refused:
+            engine.send_event("email.opened", "k", ttl_ms=ttl)
+        assert refused.value.code == "event.invalid"
+    assert engine.send_event("email.opened", "k", ttl_ms=366 * 24 * 3600 * 1000).duplicate is False

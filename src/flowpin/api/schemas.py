@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
+
+from flowpin.engine.triggers import TTL_MS_MAX
+
+INT32_MAX = 2**31 - 1
+"""The largest number the database's integer columns hold: anything above is a request error
+(on SQLite a larger Python int cannot even be bound)."""
+
+VersionQuery = Annotated[int | None, Query(ge=1, le=INT32_MAX)]
+VersionPath = Annotated[int, Path(ge=1, le=INT32_MAX)]
+PageLimit = Annotated[int, Query(ge=1, le=INT32_MAX, description="At most 500 are returned.")]
 
 
 class _Body(BaseModel):
@@ -22,7 +33,10 @@ class WorkflowCreate(_Body):
 class DraftUpdate(_Body):
     draft: dict[str, Any]
     expectedRevision: int | None = Field(
-        None, description="The revision this edit is based on; 409 when someone saved since."
+        None,
+        ge=0,
+        le=INT32_MAX,
+        description="The revision this edit is based on; 409 when someone saved since.",
     )
 
 
@@ -42,6 +56,7 @@ class WorkflowPatch(_Body):
     concurrencyLimit: int | None = Field(
         None,
         ge=1,
+        le=INT32_MAX,
         description="At most this many runs of the workflow executing (held by a worker) at "
         "once; parked runs (waiting for an event, timer, task or child) do not count; the "
         "others wait in order. null removes the limit.",
@@ -55,7 +70,7 @@ class DuplicateBody(_Body):
 
 class RunStart(_Body):
     workflow: str
-    version: int | None = None
+    version: int | None = Field(None, ge=1, le=INT32_MAX)
     payload: Any = None
     subject: str | None = None
     idempotencyKey: str | None = None
@@ -75,7 +90,7 @@ class EventBody(_Body):
     key: str | None = Field(None, max_length=500)
     payload: Any = None
     eventId: str | None = Field(None, max_length=200)
-    ttlMs: int | None = Field(None, ge=0)
+    ttlMs: int | None = Field(None, ge=0, le=TTL_MS_MAX)
 
 
 class TaskComplete(_Body):

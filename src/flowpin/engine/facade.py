@@ -36,7 +36,7 @@ from flowpin.engine.publishing import (
 from flowpin.engine.redaction import DEFAULT_KEYS
 from flowpin.engine.signals import EventOutcome, add_inbox, claim_wait, wake_runs
 from flowpin.engine.starting import NewRun, check_payload, existing_run_by_key, insert_run
-from flowpin.engine.triggers import EventIn, submit_events
+from flowpin.engine.triggers import EventIn, check_event, submit_events
 from flowpin.errors import ConflictError, FlowpinError
 from flowpin.registry.catalog import Registry
 from flowpin.runtime.interpreter import resume_timers, retry_state
@@ -239,11 +239,11 @@ class Engine:
     ) -> EventOutcome:
         """Store the event, resume matching waits and start triggered runs (one transaction,
         shared with events other threads submit at the same moment)."""
-        return self._events.submit(EventIn(name, key, payload, event_id, ttl_ms))
+        return self._events.submit(check_event(EventIn(name, key, payload, event_id, ttl_ms)))
 
     def send_events(self, events: list[EventIn | dict[str, Any]]) -> list[EventOutcome]:
         """Submit many events in one transaction; each gets its own outcome, in order."""
-        items = [e if isinstance(e, EventIn) else _event_in(e) for e in events]
+        items = [check_event(e if isinstance(e, EventIn) else _event_in(e)) for e in events]
         return self._submit_events(items)
 
     def _submit_events(self, items: Sequence[EventIn]) -> list[EventOutcome]:

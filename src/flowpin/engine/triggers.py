@@ -29,6 +29,11 @@ log = logging.getLogger("flowpin.triggers")
 DefinitionLookup = Callable[[Connection, int], Definition]
 
 
+TTL_MS_MAX = 366 * 24 * 3600 * 1000
+"""An event is buffered for waits that register later for at most a year (``time.wait`` is
+bounded the same way, SPEC §2)."""
+
+
 @dataclass(frozen=True, slots=True)
 class EventIn:
     """One event to submit (SPEC §4.4)."""
@@ -39,6 +44,17 @@ class EventIn:
     event_id: str | None = None
     ttl_ms: int | None = None
     source_run_id: str | None = None
+
+
+def check_event(item: EventIn) -> EventIn:
+    """Refuse an event that cannot be stored, before it joins a batch (a group commit shares
+    its transaction, and its failure, with other callers' events)."""
+    if item.ttl_ms is not None and not 0 <= item.ttl_ms <= TTL_MS_MAX:
+        raise FlowpinError(
+            f"ttlMs of event {item.name!r} must be between 0 and {TTL_MS_MAX} (a year)",
+            code="event.invalid",
+        )
+    return item
 
 
 def submit_event(

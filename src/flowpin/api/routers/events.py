@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from flowpin.api.auth import Editor, Viewer
-from flowpin.api.schemas import EventBody
+from flowpin.api.schemas import EventBody, PageLimit
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -32,7 +32,7 @@ def list_events(
     request: Request,
     name: str | None = None,
     key: str | None = None,
-    limit: int = 50,
+    limit: PageLimit = 50,
     cursor: str | None = None,
 ) -> dict[str, Any]:
     page = who.engine.list_events(name=name, key=key, limit=limit, cursor=cursor)

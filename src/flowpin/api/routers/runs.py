@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from flowpin.api.auth import Admin, Caller, Editor, Viewer
-from flowpin.api.schemas import ReplayBody, RetryBody, RunStart
+from flowpin.api.schemas import PageLimit, ReplayBody, RetryBody, RunStart, VersionQuery
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -35,13 +35,13 @@ def _view(request: Request, who: Caller, view: dict[str, Any]) -> dict[str, Any]
 def list_runs(
     who: Viewer,
     workflow: str | None = None,
-    version: int | None = None,
+    version: VersionQuery = None,
     status: str | None = None,
     subject: str | None = None,
     step: str | None = None,
     createdAfter: str | None = None,
     createdBefore: str | None = None,
-    limit: int = 50,
+    limit: PageLimit = 50,
     cursor: str | None = None,
 ) -> dict[str, Any]:
     return who.engine.page_runs(

@@ -13,6 +13,8 @@ from flowpin.api.schemas import (
     DraftUpdate,
     DuplicateBody,
     LayoutBody,
+    PageLimit,
+    VersionPath,
     WorkflowCreate,
     WorkflowPatch,
 )
@@ -39,7 +41,7 @@ def _document(who: Any, key: str, body: DefinitionBody | None) -> dict[str, Any]
 
 @router.get("")
 def list_workflows(
-    who: Viewer, search: str | None = None, limit: int = 100, cursor: str | None = None
+    who: Viewer, search: str | None = None, limit: PageLimit = 100, cursor: str | None = None
 ) -> dict[str, Any]:
     return who.engine.list_workflows(search=search, limit=limit, cursor=cursor)
 
@@ -91,7 +93,7 @@ def versions(who: Viewer, key: str) -> dict[str, Any]:
 
 
 @router.get("/{key}/versions/{number}")
-def version(who: Viewer, key: str, number: int) -> dict[str, Any]:
+def version(who: Viewer, key: str, number: VersionPath) -> dict[str, Any]:
     return who.engine.get_version(key, number)
 
 
