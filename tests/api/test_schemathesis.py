@@ -4,6 +4,7 @@ error answer has the documented shape."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -53,13 +54,28 @@ def _check(case: Any) -> None:
         assert {"code", "message", "details"} <= set(response.json()["error"])
 
 
+# Locally each run explores new inputs (and keeps failures in .hypothesis/); in CI the inputs
+# are fixed, so that a new finding shows up on a developer's machine, not as a random red CI.
+DERANDOMIZE = bool(os.environ.get("CI"))
+
+
 @reads.parametrize()
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=DERANDOMIZE,
+)
 def test_read_endpoints_never_fail(case: Any) -> None:
     _check(case)
 
 
 @validators.parametrize()
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=DERANDOMIZE,
+)
 def test_validators_never_fail(case: Any) -> None:
     _check(case)
