@@ -179,3 +179,221 @@ def test_an_action_output_under_a_pointer_is_masked_after_the_run_overwrote_it(
     assert steps["find"]["output"] == {"name": "Ann", "ssn": MASK}
     for stored in engine.history(run_id):
         assert SSN not in str(stored), stored
+
+
+class Check(BaseModel):
+    ssn: str
+
+
+class Verdict(BaseModel):
+    ok: bool
+
+
+@action("test.verify_ssn", version=1, effect="none")
+def verify_ssn(data: Check) -> Verdict:
+    return Verdict(ok=data.ssn == SSN)
+
+
+VERIFY = {
+    "key": "verify",
+    "settings": {"redact": ["/vars/answer/ssn"]},
+    "steps": [
+        {
+            "id": "ask",
+            "type": "human.task",
+            "config": {"title": "Identity", "formSchema": FORM, "saveAs": "vars.answer"},
+        },
+        {
+            "id": "verify",
+            "type": "action.call",
+            "config": {
+                "actionId": "test.verify_ssn",
+                "version": 1,
+                "inputMapping": {"ssn": {"$expr": "vars.answer.ssn"}},
+                "saveAs": "vars.verdict",
+            },
+        },
+        {"id": "forget", "type": "transform.assign", "config": {"assign": {"vars.answer": 0}}},
+        {"id": "done", "type": "control.return", "output": {"$expr": "vars.verdict"}},
+    ],
+}
+
+
+def test_task_data_sent_to_an_action_and_then_cleared_stays_masked_in_the_call_history(
+    client: Client, engine: Engine
+) -> None:
+    """The worker writes the task's data and, after the action ran, the call and the clearing
+    in a later checkpoint of the same claim: the call's input is still masked."""
+    engine.register(verify_ssn)
+    assert client.post("/api/workflows", json={"key": "verify", "draft": VERIFY}).is_success
+    assert client.post("/api/workflows/verify/publish").status_code == 201
+    started = client.post("/api/runs", json={"workflow": "verify", "subject": "s", "payload": {}})
+    run_id = started.json()["runId"]
+    engine.run_worker(until_idle=True)
+    (task,) = client.get("/api/tasks").json()["items"]
+    done = client.post(f"/api/tasks/{task['taskId']}/complete", json={"data": {"ssn": SSN}})
+    assert done.status_code == 200, done.text
+    engine.run_worker(until_idle=True)
+
+    run = client.get(f"/api/runs/{run_id}").json()
+    assert run["status"] == "SUCCEEDED" and run["output"] == {"ok": True}
+    steps = {
+        item["stepId"]: item for item in client.get(f"/api/runs/{run_id}/steps").json()["items"]
+    }
+    assert steps["verify"]["input"] == {"ssn": MASK}
+    for stored in engine.history(run_id):
+        assert SSN not in str(stored), stored
+
+
+class Found(BaseModel):
+    record: str
+
+
+@action("test.find_record", version=1, effect="none")
+def find_record(data: Lookup) -> Found:
+    return Found(record=f"{data.name}:{SSN}")
+
+
+COPY = {
+    "key": "copy",
+    "settings": {"redact": ["/vars/person/ssn"]},
+    "steps": [
+        {
+            "id": "find",
+            "type": "action.call",
+            "config": {
+                "actionId": "test.find_record",
+                "version": 1,
+                "inputMapping": {"name": "Ann"},
+                "saveAs": "vars.found",
+            },
+        },
+        {
+            "id": "pick",
+            "type": "transform.assign",
+            "config": {
+                "assign": {"vars.person.ssn": {"$expr": "$substring(vars.found.record, 4)"}}
+            },
+        },
+        {"id": "forget", "type": "transform.assign", "config": {"assign": {"vars.person": 0}}},
+        {"id": "done", "type": "control.return", "output": "ok"},
+    ],
+}
+
+
+def test_a_value_assigned_under_a_pointer_and_overwritten_before_the_checkpoint_is_masked(
+    client: Client, engine: Engine
+) -> None:
+    """An assignment's output places its values at their paths, as ``saveAs`` does: the
+    value is masked wherever it shows (here inside the action's output text too)."""
+    engine.register(find_record)
+    assert client.post("/api/workflows", json={"key": "copy", "draft": COPY}).is_success
+    assert client.post("/api/workflows/copy/publish").status_code == 201
+    started = client.post("/api/runs", json={"workflow": "copy", "subject": "s", "payload": {}})
+    run_id = started.json()["runId"]
+    engine.run_worker(until_idle=True)
+
+    assert client.get(f"/api/runs/{run_id}").json()["status"] == "SUCCEEDED"
+    steps = {
+        item["stepId"]: item for item in client.get(f"/api/runs/{run_id}/steps").json()["items"]
+    }
+    assert steps["pick"]["output"] == {"vars.person.ssn": MASK}
+    assert steps["find"]["output"] == {"record": f"Ann:{MASK}"}
+    for stored in engine.history(run_id):
+        assert SSN not in str(stored), stored
+
+
+KEEP = {
+    "key": "keep",
+    "settings": {"redact": ["/vars/answer/ssn"]},
+    "steps": [
+        {
+            "id": "ask",
+            "type": "human.task",
+            "config": {"title": "Identity", "formSchema": FORM, "saveAs": "vars.answer"},
+        },
+        {
+            "id": "copy",
+            "type": "transform.assign",
+            "config": {"assign": {"vars.copy": {"$expr": "vars.answer.ssn"}, "vars.answer": 0}},
+        },
+        {"id": "later", "type": "event.wait", "config": {"eventName": "go"}},
+        {"id": "done", "type": "control.return", "output": {"$expr": "vars.copy"}},
+    ],
+}
+
+
+def test_task_data_copied_and_cleared_before_the_run_parks_stays_masked_after_it_resumes(
+    client: Client, engine: Engine
+) -> None:
+    """The value is gone from the pointer when the run parks; the run's next claim still
+    masks its copy in the history it writes."""
+    assert client.post("/api/workflows", json={"key": "keep", "draft": KEEP}).is_success
+    assert client.post("/api/workflows/keep/publish").status_code == 201
+    started = client.post("/api/runs", json={"workflow": "keep", "subject": "s", "payload": {}})
+    run_id = started.json()["runId"]
+    engine.run_worker(until_idle=True)
+    (task,) = client.get("/api/tasks").json()["items"]
+    done = client.post(f"/api/tasks/{task['taskId']}/complete", json={"data": {"ssn": SSN}})
+    assert done.status_code == 200, done.text
+    engine.run_worker(until_idle=True)
+    assert client.get(f"/api/runs/{run_id}").json()["status"] == "WAITING"
+    assert client.post("/api/events", json={"name": "go", "key": "s"}).status_code == 202
+    engine.run_worker(until_idle=True)
+
+    run = client.get(f"/api/runs/{run_id}").json()
+    assert run["status"] == "SUCCEEDED" and run["output"] == MASK
+    steps = {
+        item["stepId"]: item for item in client.get(f"/api/runs/{run_id}/steps").json()["items"]
+    }
+    assert steps["done"]["output"] == MASK
+    for stored in engine.history(run_id):
+        assert SSN not in str(stored), stored
+
+
+GUARD = {
+    "key": "guard",
+    "settings": {"redact": ["/vars/err/message"]},
+    "steps": [
+        {
+            "id": "guard",
+            "type": "control.tryCatch",
+            "captureErrorAs": "vars.err",
+            "try": [
+                {
+                    "id": "refuse",
+                    "type": "control.fail",
+                    "message": {"$expr": "'refused: ' & payload.ssn"},
+                }
+            ],
+            "catch": [
+                {"id": "forget", "type": "transform.assign", "config": {"assign": {"vars.err": 0}}}
+            ],
+        },
+        {"id": "done", "type": "control.return", "output": "ok"},
+    ],
+}
+
+
+def test_a_caught_error_captured_under_a_pointer_and_cleared_is_masked_in_history(
+    client: Client, engine: Engine
+) -> None:
+    """``captureErrorAs`` places the caught error where it was captured: its message is masked
+    in the failing step's and the tryCatch's history though the catch cleared it."""
+    assert client.post("/api/workflows", json={"key": "guard", "draft": GUARD}).is_success
+    assert client.post("/api/workflows/guard/publish").status_code == 201
+    started = client.post(
+        "/api/runs", json={"workflow": "guard", "subject": "s", "payload": {"ssn": SSN}}
+    )
+    run_id = started.json()["runId"]
+    engine.run_worker(until_idle=True)
+
+    assert client.get(f"/api/runs/{run_id}").json()["status"] == "SUCCEEDED"
+    caught = [
+        item
+        for item in client.get(f"/api/runs/{run_id}/steps").json()["items"]
+        if item["stepId"] == "guard" and item["status"] == "caught"
+    ]
+    assert len(caught) == 1 and caught[0]["error"]["message"] == MASK
+    for stored in engine.history(run_id):
+        assert f"refused: {SSN}" not in str(stored), stored

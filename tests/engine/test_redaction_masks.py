@@ -3,10 +3,22 @@ at pointers, secret scrubbing."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from flowpin.definitions.models import Definition
 from flowpin.definitions.pointers import parse_pointer
-from flowpin.engine.redaction import MASK, Masks, compile_pointers, scoped_vars, scrub_secrets
+from flowpin.engine.redaction import (
+    MASK,
+    Masks,
+    compile_pointers,
+    placed,
+    placements,
+    scoped_vars,
+    scrub_secrets,
+)
+from flowpin.runtime.decisions import HistoryEntry
 
 
 def test_pointers_follow_rfc_6901() -> None:
@@ -102,3 +114,71 @@ def test_secret_values_are_scrubbed_from_text_and_keys() -> None:
         "other": "hunter",
     }
     assert scrub_secrets(value, []) is value
+
+
+def test_history_entries_place_their_values_where_their_steps_wrote_them() -> None:
+    """Stored history is masked with the values a write's entries carry, placed where their
+    steps saved them; steps writing elsewhere are not looked at."""
+    definition = Definition.model_validate(
+        {
+            "key": "kyc",
+            "steps": [
+                {
+                    "id": "ask",
+                    "type": "event.wait",
+                    "config": {"eventName": "a", "saveAs": "vars.a"},
+                },
+                {
+                    "id": "note",
+                    "type": "event.wait",
+                    "config": {"eventName": "n", "saveAs": "vars.n"},
+                },
+                {
+                    "id": "set",
+                    "type": "transform.assign",
+                    "config": {"assign": {"vars.a.pin": "1", "vars.n": "2"}},
+                },
+                {
+                    "id": "guard",
+                    "type": "control.tryCatch",
+                    "captureErrorAs": "vars.a.error",
+                    "try": [],
+                    "catch": [],
+                },
+            ],
+        }
+    )
+    pointers = compile_pointers(["/vars/a/ssn", "/vars/a/pin", "/vars/a/error/data"])
+    steps = placements(definition, pointers)
+    assert sorted(steps) == ["ask", "guard", "set"]
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    entries = [
+        HistoryEntry("ask", "ask", "event.wait", 1, "succeeded", at, output={"ssn": "111-22-3333"}),
+        HistoryEntry("note", "note", "event.wait", 1, "succeeded", at, output={"x": "public"}),
+        HistoryEntry(
+            "set",
+            "set",
+            "transform.assign",
+            1,
+            "succeeded",
+            at,
+            output={"vars.a.pin": "9876", "vars.n": "keep"},
+        ),
+        HistoryEntry(
+            "guard",
+            "guard",
+            "control.tryCatch",
+            1,
+            "caught",
+            at,
+            error={"message": "no", "data": "secret-data"},
+        ),
+    ]
+    masks = Masks(pointers, {"vars": {}}, earlier=placed(entries, steps))
+    assert masks(["111-22-3333", "9876", "secret-data", "public", "keep"]) == [
+        MASK,
+        MASK,
+        MASK,
+        "public",
+        "keep",
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,14 +21,18 @@ from flowpin.engine.redaction import (
     DEFAULT_KEYS,
     Delivery,
     Masks,
+    Placement,
     Redactor,
     compile_pointers,
     deliveries,
+    placed,
+    placements,
     scoped_vars,
 )
 from flowpin.engine.signals import iso, wake_runs
 from flowpin.engine.starting import NewRun, insert_run
 from flowpin.expressions.values import iter_secrets
+from flowpin.runtime.decisions import HistoryEntry
 from flowpin.store import claims
 from flowpin.store import tables as t
 from flowpin.store.database import Database
@@ -71,8 +75,16 @@ class _Services(Services):
         return self.core.redactor(value)
 
     def history_redactor(
-        self, conn: Connection, run: Any, state: dict[str, Any]
+        self,
+        conn: Connection,
+        run: Any,
+        state: dict[str, Any],
+        history: Sequence[HistoryEntry],
     ) -> Callable[[Any], Any]:
+        """Masks for the values at the workflow's pointers: in ``state`` and in the envelope
+        the run was claimed with, those ``history`` says its steps saved there (maybe
+        overwritten since), and those read back from the run's completed tasks, received
+        events and action results (saved by any claim, in any process)."""
         definition = self.definition(conn, run.version_id)
         pointers = self.core.pointers(run.version_id, definition)
         if not pointers:
@@ -88,6 +100,9 @@ class _Services(Services):
                 else None
             )
             earlier.extend(delivered(conn, run.tenant_id, run.id, steps, since))
+        placing = self.core.placements(run.version_id, definition)
+        if placing:  # what this write's steps saved, maybe overwritten before it
+            earlier.extend(placed(history, placing))
         masks = Masks(
             pointers,
             state.get("envelope"),
@@ -126,6 +141,7 @@ class Core:
         )
         self._pointers: dict[int, tuple[Pointer, ...]] = {}
         self._deliveries: dict[int, tuple[Delivery, ...]] = {}
+        self._placements: dict[int, dict[str, Placement]] = {}
         self.key_revocations = 0
         """Counts API keys revoked through this process; API key caches drop their entries
         when it changes (a revocation takes effect at once here)."""
@@ -213,6 +229,15 @@ class Core:
         if cached is None:
             cached = deliveries(definition, self.pointers(version_id, definition))
             self._deliveries[version_id] = cached
+        return cached
+
+    def placements(self, version_id: int, definition: Definition) -> dict[str, Placement]:
+        """The steps of a version whose history entries carry values written where a pointer
+        looks, and where they wrote them."""
+        cached = self._placements.get(version_id)
+        if cached is None:
+            cached = placements(definition, self.pointers(version_id, definition))
+            self._placements[version_id] = cached
         return cached
 
     def masks_for_view(self, tenant_id: str, view: dict[str, Any]) -> Masks | None:

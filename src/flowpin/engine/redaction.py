@@ -14,10 +14,13 @@ Three rules, all replacing a value by ``"[redacted]"``:
   call out of the handler's output and error text, before either reaches the run's state, the
   ledger or history — so a handler echoing its secret stores and returns the mask.
 
-What a step brings into the run and saves under a pointer (a human task's data, an event's
-payload, an action's output: ``Delivery``) is masked by the same rule even once the run has
-moved on and the envelope no longer holds it: its value is placed at the step's ``saveAs`` and
-looked up there.
+What a step saves under a pointer is masked by the same rule even once the run has moved on
+and the envelope no longer holds it: its value is placed where the step wrote it and looked up
+there. A checkpoint takes those values from the history entries it writes (``Placement``:
+``saveAs``, ``captureErrorAs``, each path of a ``transform.assign``) and reads back from the
+database what a person, an event or an action delivered (``Delivery``: task data, event
+payloads, ledger outputs), so a value saved by an earlier claim, in any process, still counts.
+The API, which shows tasks and events long after, reads them back too.
 
 Stored history is masked when it is written; the API masks what it returns (runs, step
 history, tasks, events). The run's own state keeps real values (pointers and key patterns),
@@ -27,14 +30,17 @@ since the run resumes from it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowpin.definitions.models import Definition, NodeStep
 from flowpin.definitions.pointers import Pointer, parse_pointers
 from flowpin.definitions.walk import index_steps
 from flowpin.expressions.paths import PathError, parse_path
+
+if TYPE_CHECKING:
+    from flowpin.runtime.decisions import HistoryEntry
 
 DEFAULT_KEYS = r"(?i)(password|passwd|secret|token|api[_-]?key|authorization|credit[_-]?card)"
 MASK = "[redacted]"
@@ -200,6 +206,76 @@ class Masks:
         return result
 
 
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a step writes the values its history entry carries, when that overlaps a
+    pointer: at ``save_as`` its output (a tryCatch's ``captureErrorAs``: the caught error), at
+    each of ``assigns`` (a ``transform.assign``: the path as written, and parsed) the value its
+    output holds under that path."""
+
+    save_as: tuple[str, ...] | None = None
+    assigns: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+def placements(definition: Definition, pointers: Iterable[Pointer]) -> dict[str, Placement]:
+    """By step id, the steps of ``definition`` that write where one of ``pointers`` looks
+    (one is a prefix of the other): only their entries can carry a value a pointer saw."""
+    pointers = tuple(pointers)
+
+    def overlaps(path: tuple[str, ...]) -> bool:
+        return any(p[: len(path)] == path or path[: len(p)] == p for p in pointers)
+
+    found: dict[str, Placement] = {}
+    for entry in index_steps(definition).steps():
+        node = entry.node
+        assigns: list[tuple[str, tuple[str, ...]]] = []
+        if isinstance(node, NodeStep):
+            save_as = _path(node.config.get("saveAs"))
+            assign = node.config.get("assign") if node.type == "transform.assign" else None
+            if isinstance(assign, dict):
+                for text in assign:
+                    path = _path(text)
+                    if path is not None and overlaps(path):
+                        assigns.append((text, path))
+        else:
+            save_as = _path(
+                getattr(node, "save_as", None) or getattr(node, "capture_error_as", None)
+            )
+        if save_as is not None and not overlaps(save_as):
+            save_as = None
+        if save_as is not None or assigns:
+            found[node.id] = Placement(save_as, tuple(assigns))
+    return found
+
+
+def placed(
+    entries: Sequence[HistoryEntry], steps: dict[str, Placement]
+) -> Iterator[dict[str, Any]]:
+    """Envelope-shaped documents holding the values ``entries`` say their steps wrote, each
+    where it was written (a value overwritten before the checkpoint is still masked)."""
+    for entry in entries:
+        placement = steps.get(entry.step_id)
+        if placement is None:
+            continue
+        if placement.save_as is not None:
+            value = entry.error if entry.status == "caught" else entry.output
+            if value is not None:
+                yield place(placement.save_as, value)
+        output = entry.output
+        if placement.assigns and isinstance(output, dict):
+            for text, path in placement.assigns:
+                if text in output:
+                    yield place(path, output[text])
+
+
+def place(path: Sequence[str], value: Any) -> dict[str, Any]:
+    """An envelope-shaped document holding ``value`` at ``path``."""
+    document: Any = value
+    for segment in reversed(path):
+        document = {segment: document}
+    return document  # type: ignore[no-any-return]
+
+
 DELIVERING = ("human.task", "event.wait", "action.call")
 """Step types whose saved output comes from outside the run's state (a person, an event, an
 action), recorded where it can be read again (the task, the event, the action ledger)."""
@@ -217,10 +293,7 @@ class Delivery:
 
     def placed(self, value: Any) -> dict[str, Any]:
         """An envelope-shaped document holding ``value`` at the step's ``saveAs``."""
-        document: Any = value
-        for segment in reversed(self.save_as):
-            document = {segment: document}
-        return document  # type: ignore[no-any-return]
+        return place(self.save_as, value)
 
 
 def deliveries(definition: Definition, pointers: Iterable[Pointer]) -> tuple[Delivery, ...]:
@@ -232,11 +305,7 @@ def deliveries(definition: Definition, pointers: Iterable[Pointer]) -> tuple[Del
         node = entry.node
         if not isinstance(node, NodeStep) or node.type not in DELIVERING:
             continue
-        save_as = node.config.get("saveAs")
-        try:
-            path = parse_path(save_as) if isinstance(save_as, str) else None
-        except PathError:
-            path = None
+        path = _path(node.config.get("saveAs"))
         if path is None:
             continue
         if any(p[: len(path)] == path or path[: len(p)] == p for p in pointers):
@@ -290,6 +359,16 @@ def _scrub(value: Any, secrets: list[str]) -> Any:
 
 
 _MISSING = object()
+
+
+def _path(text: Any) -> tuple[str, ...] | None:
+    """A ``saveAs``-style path (``vars.a.b``) as segments; None when absent or invalid."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return parse_path(text)
+    except PathError:
+        return None
 
 
 def _resolve(document: Any, pointer: Pointer) -> Any:

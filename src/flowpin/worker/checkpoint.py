@@ -10,7 +10,7 @@ commit is what makes durable steps cheap: the commit, not the SQL, is the physic
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -134,10 +134,14 @@ class Services:
         return value
 
     def history_redactor(
-        self, conn: Connection, run: ClaimedRun, state: dict[str, Any]
+        self,
+        conn: Connection,
+        run: ClaimedRun,
+        state: dict[str, Any],
+        history: Sequence[HistoryEntry],
     ) -> Callable[[Any], Any]:
-        """What masks this run's history payloads (key patterns, and the values at the
-        workflow's redaction pointers in ``state``)."""
+        """What masks this run's ``history`` payloads (key patterns, and the values at the
+        workflow's redaction pointers in ``state`` and where the entries' steps saved them)."""
         return self.redact
 
 
@@ -163,7 +167,9 @@ def write_checkpoints(
     for request, _result in live:
         run = request.run
         if request.outcome.history:
-            redact = services.history_redactor(conn, run, request.outcome.state)
+            redact = services.history_redactor(
+                conn, run, request.outcome.state, request.outcome.history
+            )
         for entry in request.outcome.history:
             history_rows.append(_history_row(bulk, run, entry, recorded, redact))
         for command in request.outcome.commands:
