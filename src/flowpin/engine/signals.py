@@ -19,8 +19,8 @@ from sqlalchemy.engine import Connection
 from flowpin.errors import ExpressionError
 from flowpin.expressions.jsonata import compile_expression
 from flowpin.store import tables as t
-from flowpin.store.claims import built_once, list_param, listed
 from flowpin.store.notify import signal_work
+from flowpin.store.statements import built_once, list_param, listed
 
 log = logging.getLogger("flowpin.events")
 

@@ -22,7 +22,7 @@ from flowpin.engine.starting import NewRun, check_payload, insert_run
 from flowpin.errors import ExpressionError, FlowpinError
 from flowpin.expressions.values import resolve
 from flowpin.store import tables as t
-from flowpin.store.claims import built_once, list_param, listed
+from flowpin.store.statements import built_once, list_param, listed
 
 log = logging.getLogger("flowpin.triggers")
 

@@ -24,53 +24,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 from flowpin.store import tables as t
-from flowpin.store.bulk import dumps
+from flowpin.store.statements import among
 
 ACTIVE = ("PENDING", "RUNNING", "WAITING")
-
-
-def among(conn: Connection, column: Any, ids: list[Any]) -> Any:
-    """``column IN ids`` with ONE parameter, so the statement's text does not change with the
-    number of ids: SQLAlchemy compiles it once (an expanding ``IN`` is re-rendered on every
-    call: measured ~15 % of a checkpoint) and the driver prepares it once. PostgreSQL:
-    ``column = ANY(array)``; SQLite: ``column IN (SELECT value FROM json_each(json))``."""
-    if conn.dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam(None, list(ids), type_=ARRAY(column.type)))
-    listed = sa.func.json_each(sa.bindparam(None, dumps(list(ids)), type_=sa.String))
-    return column.in_(sa.select(sa.column("value")).select_from(listed))
-
-
-def listed(dialect: str, column: Any, name: str) -> Any:
-    """``column IN :name`` for a statement built once: the list is ONE bound parameter
-    (``list_param`` gives its value), so the statement is not rebuilt or recompiled per call."""
-    if dialect == "postgresql":
-        return column == sa.any_(sa.bindparam(name, type_=ARRAY(column.type)))
-    listed = sa.func.json_each(sa.bindparam(name, type_=sa.String))
-    return column.in_(sa.select(sa.column("value")).select_from(listed))
-
-
-def list_param(conn: Connection, values: list[Any]) -> Any:
-    """The value of a ``listed`` parameter."""
-    return list(values) if conn.dialect.name == "postgresql" else dumps(list(values))
-
-
-def built_once(build: Any) -> Any:
-    """Cache ``build(dialect)`` per dialect: building a Core expression costs more CPU than a
-    small statement takes to run (measured on an event's path: ~1 ms of 2.7 ms)."""
-    cache: dict[str, Any] = {}
-
-    def get(conn: Connection) -> Any:
-        dialect = conn.dialect.name
-        statement = cache.get(dialect)
-        if statement is None:
-            statement = cache[dialect] = build(dialect)
-        return statement
-
-    return get
 
 
 def claimable_condition(now: datetime, *, limited: bool = False) -> Any:

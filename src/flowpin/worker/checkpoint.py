@@ -48,8 +48,9 @@ from flowpin.store.bulk import (
     dumps,
     json_param,
 )
-from flowpin.store.claims import among, inbox_for
+from flowpin.store.claims import inbox_for
 from flowpin.store.notify import signal_work
+from flowpin.store.statements import among
 from flowpin.types import RunStatus
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")
