@@ -79,6 +79,11 @@ class RunStart(_Body):
 class RetryBody(_Body):
     fromStep: str | None = None
     payload: Any = None
+    dryRun: bool = Field(
+        False,
+        description="Only show which action calls the retry would make again (nothing is "
+        "changed); the answer is the preview instead of the run.",
+    )
 
 
 class ReplayBody(_Body):

@@ -287,12 +287,18 @@ def _operator(runs_app: typer.Typer, verb: str) -> None:
         from_step: Annotated[
             str | None, typer.Option("--from-step", help="retry only: the step to restart at")
         ] = None,
+        dry_run: Annotated[
+            bool,
+            typer.Option("--dry-run", help="retry only: print which action calls would run again"),
+        ] = False,
         db: DbOption = None,
         actions: ActionsOption = None,
     ) -> None:
         try:
             with open_engine(db, actions) as engine:
-                if verb == "retry":
+                if verb == "retry" and dry_run:
+                    emit(engine.retry_preview(run_id, from_step=from_step))
+                elif verb == "retry":
                     emit(engine.retry(run_id, from_step=from_step))
                 else:
                     emit(getattr(engine, verb)(run_id))

@@ -40,6 +40,7 @@ from flowpin.engine.triggers import EventIn, check_event, submit_events
 from flowpin.errors import ConflictError, FlowpinError
 from flowpin.registry.catalog import Registry
 from flowpin.runtime.interpreter import resume_timers, retry_state
+from flowpin.runtime.preview import retry_targets
 from flowpin.store import tables as t
 from flowpin.store.database import Database
 from flowpin.worker.loop import Worker, WorkerOptions
@@ -376,6 +377,56 @@ class Engine:
             )
         self.core.notify()
         return self.get_run(run_id)
+
+    def retry_preview(self, run_id: str, *, from_step: str | None = None) -> dict[str, Any]:
+        """What ``retry(run_id, from_step=…)`` would call again, before the operator decides
+        (SPEC §4.6); writes nothing and raises what ``retry`` raises.
+
+        ``actions`` lists the ``action.call`` steps from the restart point on, read from the
+        definition in document order: steps that *may* run again, since routes (``if`` and
+        ``switch`` branches, a ``catch``, a ``forEach``'s items) are decided at run time. Each
+        names its ``effect`` (``unknown`` when the action is not registered here) and
+        ``answeredByLedger``: ``True`` when the call's key already has a succeeded entry, so
+        the ledger returns its output instead of calling; ``None`` when the key is not known
+        beforehand (an ``idempotencyKey`` expression, a position inside a loop). Restarting
+        without ``from_step`` keeps the failed calls' keys; with it, every call gets a new one.
+        """
+        with self.db.read() as conn:
+            run = views.run_row(conn, self.tenant, run_id)
+            if run.status not in TERMINAL:
+                raise ConflictError(
+                    f"run {run_id} is {run.status}; only finished runs can be retried",
+                    code="run.not_finished",
+                )
+            definition = self.core.definition_in(conn, run.version_id)
+            plan = retry_targets(definition, run.state, run_id, from_step)
+            keys = [target.key for target in plan.targets if target.key is not None]
+            ledger = t.action_ledger
+            answered = set(
+                conn.execute(
+                    sa.select(ledger.c.key).where(
+                        ledger.c.tenant_id == self.tenant,
+                        ledger.c.key.in_(keys),
+                        ledger.c.status == "succeeded",
+                    )
+                ).scalars()
+            )
+        actions = []
+        for target in plan.targets:
+            spec = self.registry.action(target.action_id, target.version)
+            actions.append(
+                {
+                    "stepId": target.step_id,
+                    "token": target.token,
+                    "actionId": target.action_id,
+                    "version": target.version,
+                    "effect": spec.effect if spec is not None else "unknown",
+                    "reason": target.reason,
+                    "idempotencyKey": target.key,
+                    "answeredByLedger": None if target.key is None else target.key in answered,
+                }
+            )
+        return {"runId": run_id, "fromStep": plan.restart_at, "actions": actions}
 
     def replay(self, run_id: str, *, latest: bool = False) -> str:
         """Start a new run with the input of ``run_id`` (same version unless ``latest``)."""

@@ -84,6 +84,8 @@ def retry(
     who: Admin, run_id: str, request: Request, body: RetryBody | None = None
 ) -> dict[str, Any]:
     body = body or RetryBody()
+    if body.dryRun:
+        return who.engine.retry_preview(run_id, from_step=body.fromStep)
     return _view(
         request, who, who.engine.retry(run_id, from_step=body.fromStep, payload=body.payload)
     )
