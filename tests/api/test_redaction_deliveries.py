@@ -60,6 +60,18 @@ def _send_card(client: Client, ttl_ms: int | None) -> None:
     assert CARD not in sent.text
 
 
+def _steps(client: Client, run_id: str) -> dict[str, dict]:
+    """The run's history as the API returns it, by step id."""
+    items = client.get(f"/api/runs/{run_id}/steps").json()["items"]
+    return {item["stepId"]: item for item in items}
+
+
+def _never_stored(engine: Engine, run_id: str, secret: str) -> None:
+    """Masked when written, not only when returned: the stored history never holds it."""
+    for stored in engine.history(run_id):
+        assert secret not in str(stored), stored
+
+
 @pytest.mark.parametrize("delivery", ["waiting", "buffered"])
 def test_task_data_and_event_payloads_under_pointers_are_masked_everywhere(
     client: Client, engine: Engine, delivery: str
@@ -91,9 +103,7 @@ def test_task_data_and_event_payloads_under_pointers_are_masked_everywhere(
     assert client.get(f"/api/tasks/{task['taskId']}").json()["data"] == {"ssn": MASK}
     assert SSN not in client.get("/api/tasks?status=all").text
     assert client.get("/api/events").json()["items"][0]["payload"]["number"] == MASK
-    steps = {
-        item["stepId"]: item for item in client.get(f"/api/runs/{run_id}/steps").json()["items"]
-    }
+    steps = _steps(client, run_id)
     assert steps["wait"]["output"] == {"number": MASK, "cvc": 7}
     assert steps["ask"]["output"] == {"ssn": MASK}
     for stored in engine.history(run_id):  # masked when written, not only when returned
@@ -173,12 +183,9 @@ def test_an_action_output_under_a_pointer_is_masked_after_the_run_overwrote_it(
     engine.run_worker(until_idle=True)
 
     assert client.get(f"/api/runs/{run_id}").json()["status"] == "SUCCEEDED"
-    steps = {
-        item["stepId"]: item for item in client.get(f"/api/runs/{run_id}/steps").json()["items"]
-    }
+    steps = _steps(client, run_id)
     assert steps["find"]["output"] == {"name": "Ann", "ssn": MASK}
-    for stored in engine.history(run_id):
-        assert SSN not in str(stored), stored
+    _never_stored(engine, run_id, SSN)
 
 
 class Check(BaseModel):
@@ -237,12 +244,9 @@ def test_task_data_sent_to_an_action_and_then_cleared_stays_masked_in_the_call_h
 
     run = client.get(f"/api/runs/{run_id}").json()
     assert run["status"] == "SUCCEEDED" and run["output"] == {"ok": True}
-    steps = {
-        item["stepId"]: item for item in client.get(f"/api/runs/{run_id}/steps").json()["items"]
-    }
+    steps = _steps(client, run_id)
     assert steps["verify"]["input"] == {"ssn": MASK}
-    for stored in engine.history(run_id):
-        assert SSN not in str(stored), stored
+    _never_stored(engine, run_id, SSN)
 
 
 class Found(BaseModel):
@@ -294,13 +298,10 @@ def test_a_value_assigned_under_a_pointer_and_overwritten_before_the_checkpoint_
     engine.run_worker(until_idle=True)
 
     assert client.get(f"/api/runs/{run_id}").json()["status"] == "SUCCEEDED"
-    steps = {
-        item["stepId"]: item for item in client.get(f"/api/runs/{run_id}/steps").json()["items"]
-    }
+    steps = _steps(client, run_id)
     assert steps["pick"]["output"] == {"vars.person.ssn": MASK}
     assert steps["find"]["output"] == {"record": f"Ann:{MASK}"}
-    for stored in engine.history(run_id):
-        assert SSN not in str(stored), stored
+    _never_stored(engine, run_id, SSN)
 
 
 KEEP = {
@@ -343,12 +344,9 @@ def test_task_data_copied_and_cleared_before_the_run_parks_stays_masked_after_it
 
     run = client.get(f"/api/runs/{run_id}").json()
     assert run["status"] == "SUCCEEDED" and run["output"] == MASK
-    steps = {
-        item["stepId"]: item for item in client.get(f"/api/runs/{run_id}/steps").json()["items"]
-    }
+    steps = _steps(client, run_id)
     assert steps["done"]["output"] == MASK
-    for stored in engine.history(run_id):
-        assert SSN not in str(stored), stored
+    _never_stored(engine, run_id, SSN)
 
 
 GUARD = {
