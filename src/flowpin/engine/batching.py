@@ -1,8 +1,9 @@
 """Group commit for calls that arrive on many threads at once (events from API handlers).
 
-The first caller to find no commit in progress becomes the leader: it takes everything queued
-so far, writes it in one transaction, hands each caller its own result and steps down. Callers
-that arrive meanwhile queue up and are served by the next leader. A lone caller pays one commit
+The first caller to find no commit in progress becomes the leader: it takes what is queued (the
+oldest ``max_batch`` submissions), writes it in one transaction, hands each caller its own result
+and steps down. Callers that arrive meanwhile queue up and are served by the next leader; every
+caller returns only once its own submission was written. A lone caller pays one commit
 and no waiting; a thousand concurrent callers share a handful of commits.
 """
 
@@ -34,17 +35,35 @@ class GroupCommitter(Generic[In, Out]):
         self._queue: list[_Slot[In, Out]] = []
         self._writing = False
 
+    @property
+    def queued(self) -> int:
+        """Submissions waiting for a leader to take them (for monitoring and tests)."""
+        with self._cond:
+            return len(self._queue)
+
     def submit(self, item: In) -> Out:
+        """Write ``item`` (alone or with others) and return its own result or raise its own error.
+
+        A leader writes the oldest ``max_batch`` submissions, which need not include its own: it
+        then leads again, or waits for whoever leads next, until its own slot is written. Never
+        return before that, or the caller would see an error for an event that is written later.
+        """
         slot: _Slot[In, Out] = _Slot(item)
         with self._cond:
             self._queue.append(slot)
-            while not slot.done and self._writing:
-                self._cond.wait()
-            if slot.done:
-                return self._answer(slot)
-            self._writing = True
-            batch = self._queue[: self._max_batch]
-            del self._queue[: len(batch)]
+        while True:
+            with self._cond:
+                while not slot.done and self._writing:
+                    self._cond.wait()
+                if slot.done:
+                    return self._answer(slot)
+                self._writing = True
+                batch = self._queue[: self._max_batch]
+                del self._queue[: len(batch)]
+            self._write_batch(batch)
+
+    def _write_batch(self, batch: list[_Slot[In, Out]]) -> None:
+        """One transaction for ``batch``; each slot gets its result, or the batch's error."""
         try:
             results = self._write([s.item for s in batch])
             for s, result in zip(batch, results, strict=True):
@@ -58,9 +77,6 @@ class GroupCommitter(Generic[In, Out]):
                     s.done = True
                 self._writing = False
                 self._cond.notify_all()
-        if not slot.done:  # pragma: no cover - our slot is always in the batch we wrote
-            raise RuntimeError("group commit lost a submission")
-        return self._answer(slot)
 
     @staticmethod
     def _answer(slot: _Slot[In, Out]) -> Out:
