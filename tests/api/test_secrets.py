@@ -13,7 +13,7 @@ from flowpin.store import tables as t
 @pytest.fixture(autouse=True)
 def secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLOWPIN_SECRET_KEY", "a passphrase for tests")
-    monkeypatch.delenv("FLOWPIN_SECRET_SMTP_PASSWORD", raising=False)
+    monkeypatch.delenv("FLOWPIN_ENV_SECRET_SMTP_PASSWORD", raising=False)
 
 
 def test_secrets_round_trip(client: Client, engine: Engine, keys: dict[str, str]) -> None:
@@ -53,7 +53,9 @@ def test_secrets_need_a_key(client: Client, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_environment_is_the_fallback(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FLOWPIN_SECRET_SMTP_PASSWORD", "from-env")
+    monkeypatch.setenv("FLOWPIN_ENV_SECRET_SMTP_PASSWORD", "from-env")
     assert engine.core.executor.secrets("acme", "SMTP_PASSWORD") == "from-env"
+    with pytest.raises(KeyError):  # by default only the engine's own tenant reads them
+        engine.core.executor.secrets("other", "SMTP_PASSWORD")
     engine.put_secret("SMTP_PASSWORD", "stored")
     assert engine.core.executor.secrets("acme", "SMTP_PASSWORD") == "stored"

@@ -86,8 +86,8 @@ def test_validation_knows_the_builtin_actions() -> None:
 
 def test_webhook_and_email_workflow(db_url, http_server, smtp_factory, monkeypatch) -> None:
     monkeypatch.setenv("FLOWPIN_HTTP_ALLOW", "127.0.0.1")
-    monkeypatch.setenv("FLOWPIN_SECRET_HOOK_TOKEN", HOOK_TOKEN)
-    monkeypatch.setenv("FLOWPIN_SECRET_SMTP_PASSWORD", SMTP_PASSWORD)
+    monkeypatch.setenv("FLOWPIN_ENV_SECRET_HOOK_TOKEN", HOOK_TOKEN)
+    monkeypatch.setenv("FLOWPIN_ENV_SECRET_SMTP_PASSWORD", SMTP_PASSWORD)
     answers = iter([(503, {}, b"busy"), (201, {"Content-Type": "application/json"}, b'{"id": 7}')])
     http_server.routes["/hook"] = lambda seen: next(answers)
     smtp = smtp_factory(credentials=("mailer", SMTP_PASSWORD))
@@ -134,7 +134,7 @@ def test_a_permanent_webhook_failure_fails_the_run(
     sqlite_url, http_server, monkeypatch, status: int
 ) -> None:
     monkeypatch.setenv("FLOWPIN_HTTP_ALLOW", "127.0.0.1")
-    monkeypatch.setenv("FLOWPIN_SECRET_HOOK_TOKEN", HOOK_TOKEN)
+    monkeypatch.setenv("FLOWPIN_ENV_SECRET_HOOK_TOKEN", HOOK_TOKEN)
     http_server.route("/hook", status, {"error": "bad ticket"})
     engine = Engine(sqlite_url, clock=FakeClock())
     try:

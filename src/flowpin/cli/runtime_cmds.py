@@ -50,6 +50,15 @@ MaxStepsOption = Annotated[
         help="History steps after which a run fails with limit.steps (default 10000).",
     ),
 ]
+EnvSecretsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--env-secrets-tenant",
+        metavar="TENANT",
+        help="Tenant whose workflows may read FLOWPIN_ENV_SECRET_<NAME> (repeatable; '*' for "
+        "every tenant; default FLOWPIN_ENV_SECRETS_TENANTS, else the default tenant only).",
+    ),
+]
 
 
 def redact_pointers(flags: list[str] | None) -> list[str]:
@@ -83,6 +92,7 @@ def open_engine(
     *,
     redact: list[str] | None = None,
     max_steps_per_run: int | None = None,
+    env_secrets_tenants: list[str] | None = None,
 ) -> Any:
     """An Engine for a command; redaction pointers from ``redact`` and the environment."""
     from flowpin.cli.validate_cmd import registry_from
@@ -93,6 +103,7 @@ def open_engine(
         registry=registry_from(action_modules(actions)),
         redact_pointers=redact_pointers(redact),
         max_steps_per_run=max_steps_per_run,
+        env_secret_tenants=env_secrets_tenants or None,
     )
 
 
@@ -183,10 +194,15 @@ def register(app: typer.Typer) -> None:
         actions: ActionsOption = None,
         redact_pointer: RedactOption = None,
         max_steps_per_run: MaxStepsOption = None,
+        env_secrets_tenant: EnvSecretsOption = None,
     ) -> None:
         """Run a worker: claim runnable runs, execute them, fire timers and schedules."""
         with open_engine(
-            db, actions, redact=redact_pointer, max_steps_per_run=max_steps_per_run
+            db,
+            actions,
+            redact=redact_pointer,
+            max_steps_per_run=max_steps_per_run,
+            env_secrets_tenants=env_secrets_tenant,
         ) as engine:
             try:
                 worker = engine.run_worker(until_idle=until_idle)

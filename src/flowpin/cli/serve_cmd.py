@@ -25,6 +25,7 @@ import typer
 from flowpin.cli.runtime_cmds import (
     ActionsOption,
     DbOption,
+    EnvSecretsOption,
     MaxStepsOption,
     RedactOption,
     action_modules,
@@ -104,6 +105,7 @@ def register(app: typer.Typer) -> None:
         actions: ActionsOption = None,
         redact_pointer: RedactOption = None,
         max_steps_per_run: MaxStepsOption = None,
+        env_secrets_tenant: EnvSecretsOption = None,
     ) -> None:
         """Serve the HTTP API (OpenAPI at /docs) with an in-process worker."""
         import uvicorn
@@ -127,6 +129,7 @@ def register(app: typer.Typer) -> None:
             registry=registry_from(modules),
             redact_pointers=pointers,
             max_steps_per_run=max_steps_per_run,
+            env_secret_tenants=env_secrets_tenant or None,
         )
         stop = threading.Event()
         thread: threading.Thread | None = None

@@ -50,14 +50,8 @@ DELIVERED_ROWS = 200
 up for masks."""
 
 
-class EnvironmentSecrets:
-    """Embedded mode: ``{"$secret": "SMTP_PASSWORD"}`` reads ``FLOWPIN_SECRET_SMTP_PASSWORD``."""
-
-    def __call__(self, tenant_id: str, name: str) -> str:
-        value = os.environ.get(f"FLOWPIN_SECRET_{name}")
-        if value is None:
-            raise KeyError(name)
-        return value
+def _no_secrets(tenant_id: str, name: str) -> str:
+    raise KeyError(name)
 
 
 class _Services(Services):
@@ -148,9 +142,7 @@ class Core:
         self.registry = registry
         self.clock = clock
         self.lease_seconds = lease_seconds
-        self.executor = ActionExecutor(
-            registry, clock, secrets or EnvironmentSecrets(), stubs=stubs
-        )
+        self.executor = ActionExecutor(registry, clock, secrets or _no_secrets, stubs=stubs)
         self._definitions: dict[int, Definition] = {}
         self._secret_steps: dict[int, frozenset[str]] = {}
         self._definitions_lock = threading.Lock()

@@ -11,7 +11,7 @@ engine.get_run(run_id)["status"]
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from flowpin.definitions.models import Definition
 from flowpin.engine import secret_store, tenancy, views
 from flowpin.engine import workflows_admin as admin
 from flowpin.engine.batching import GroupCommitter
-from flowpin.engine.core import Core, EnvironmentSecrets
+from flowpin.engine.core import Core
 from flowpin.engine.publishing import (
     PublishedVersion,
     publish,
@@ -41,6 +41,11 @@ from flowpin.errors import ConflictError, FlowpinError
 from flowpin.registry.catalog import Registry
 from flowpin.runtime.interpreter import resume_timers, retry_state
 from flowpin.runtime.preview import retry_targets
+from flowpin.security.secrets import (
+    EnvironmentSecrets,
+    tenants_for_env_secrets,
+    warn_legacy_secrets,
+)
 from flowpin.store import tables as t
 from flowpin.store.database import Database
 from flowpin.worker.loop import Worker, WorkerOptions
@@ -67,26 +72,33 @@ class Engine:
         redact_keys: str | None = DEFAULT_KEYS,
         redact_pointers: list[str] | None = None,
         max_steps_per_run: int | None = None,
+        env_secret_tenants: Iterable[str] | None = None,
     ) -> None:
         """``redact_keys``: a regex of object keys whose values are masked in stored step
         history (``None``: store history as is). ``redact_pointers``: JSON pointers into every
         run's envelope (``/payload/card/number``) whose values are masked there too, besides
         each workflow's ``settings.redact``. Run state is never masked.
         ``max_steps_per_run``: history steps after which a run fails with ``limit.steps``
-        (default ``FLOWPIN_MAX_STEPS_PER_RUN`` or 10,000)."""
+        (default ``FLOWPIN_MAX_STEPS_PER_RUN`` or 10,000).
+        ``env_secret_tenants``: the tenants whose ``{"$secret": NAME}`` may read
+        ``FLOWPIN_ENV_SECRET_<NAME>`` when the tenant stores no such secret (``"*"``: every
+        tenant; default ``FLOWPIN_ENV_SECRETS_TENANTS``, else ``tenant`` alone)."""
         self.db = Database(url)
         if upgrade:
             self.db.upgrade()
         self.registry = registry or Registry()
         self.clock = clock or SystemClock()
         self.tenant = tenant
+        warn_legacy_secrets()
         self.core = Core(
             self.db,
             self.registry,
             self.clock,
             secrets=secrets
             if secrets is not None
-            else secret_store.StoredSecrets(self.db, EnvironmentSecrets()),
+            else secret_store.StoredSecrets(
+                self.db, EnvironmentSecrets(tenants_for_env_secrets(env_secret_tenants, tenant))
+            ),
             stubs=stubs,
             lease_seconds=lease_seconds,
             redact_keys=redact_keys,

@@ -2,8 +2,8 @@
 
 Values are written encrypted, read only when an action call substitutes ``{"$secret": NAME}``,
 and never returned: listings give names and times. Without ``FLOWPIN_SECRET_KEY`` nothing can be
-stored (embedded mode then reads ``FLOWPIN_SECRET_<NAME>`` from the environment, which stays the
-fallback for names not stored).
+stored. A name a tenant has not stored falls back to ``FLOWPIN_ENV_SECRET_<NAME>`` for the
+tenants an operator names (``flowpin.security.secrets``).
 """
 
 from __future__ import annotations

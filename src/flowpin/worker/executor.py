@@ -170,8 +170,13 @@ class ActionExecutor:
             try:
                 raw_input = substitute_secrets(call.input, lookup)
             except KeyError as exc:
+                name = exc.args[0]
                 raise _Failed(
-                    _error("ValidationError", f"unknown secret {exc.args[0]!r}")
+                    _error(
+                        "ValidationError",
+                        f"secret {name!r} not found (secret.not_found)",
+                        data={"code": "secret.not_found", "secret": name},
+                    )
                 ) from None
         ctx = ActionContext(
             run_id=context["run_id"],
