@@ -45,7 +45,8 @@ def test_roles(client: Client, keys: dict[str, str]) -> None:
     viewer, editor = client.as_key(keys["viewer"]), client.as_key(keys["editor"])
     created = editor.post("/api/workflows", json={"key": "waiter", "draft": WAITER})
     assert created.status_code == 201
-    assert editor.put("/api/workflows/waiter/draft", json={"draft": WAITER}).status_code == 200
+    saved = editor.put("/api/workflows/waiter/draft", json={"draft": WAITER, "expectedRevision": 1})
+    assert saved.status_code == 200
     denied = viewer.post("/api/workflows/waiter/publish")
     assert denied.status_code == 403 and error_code(denied) == "auth.forbidden"
     assert editor.post("/api/workflows/waiter/publish").status_code == 403

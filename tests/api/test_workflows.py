@@ -43,8 +43,10 @@ def test_draft_validate_publish_versions(client: Client) -> None:
     assert saved.status_code == 200, saved.text
     assert saved.json()["revision"] == 2
     stale = client.put("/api/workflows/waiter/draft", json={"draft": WAITER, "expectedRevision": 1})
-    assert stale.status_code == 409 and error_code(stale) == "workflow.draft_conflict"
-    wrong_key = client.put("/api/workflows/waiter/draft", json={"draft": {**WAITER, "key": "x"}})
+    assert stale.status_code == 409 and error_code(stale) == "draft.conflict"
+    wrong_key = client.put(
+        "/api/workflows/waiter/draft", json={"draft": {**WAITER, "key": "x"}, "expectedRevision": 2}
+    )
     assert wrong_key.status_code == 400
     assert client.put("/api/workflows/nope/draft", json={"draft": WAITER}).status_code == 404
 

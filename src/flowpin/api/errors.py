@@ -36,6 +36,7 @@ STATUS: dict[str | type[FlowpinError], int] = {
     "key.invalid_role": 400,
     "secret.bad_name": 400,
     "secrets.no_key": 409,
+    "draft.bad_precondition": 400,
     # 401 / 403
     "auth.missing": 401,
     "auth.invalid": 401,
@@ -56,7 +57,8 @@ STATUS: dict[str | type[FlowpinError], int] = {
     # 409: conflicts with the current state
     "conflict": 409,
     "workflow.exists": 409,
-    "workflow.draft_conflict": 409,
+    "draft.conflict": 409,
+    "draft.missing": 409,
     "workflow.has_active_runs": 409,
     "run.conflict": 409,
     "run.terminal": 409,
@@ -64,7 +66,8 @@ STATUS: dict[str | type[FlowpinError], int] = {
     "run.nothing_to_retry": 409,
     "run.retry_inside_loop": 409,
     "task.not_open": 409,
-    # 413 / 422 / 429
+    # 413 / 422 / 428 / 429
+    "draft.precondition_required": 428,
     "request.too_large": 413,
     "limit.exceeded": 413,
     "limit.input_size": 413,
@@ -103,6 +106,8 @@ def install(app: FastAPI) -> None:
         if exc.code == "limit.rate" and isinstance(exc.details, dict):
             wait = exc.details.get("retryAfterSeconds", 1)
             headers = {"Retry-After": str(max(1, math.ceil(wait)))}
+        if exc.code == "draft.conflict" and isinstance(exc.details, dict):
+            headers = {"ETag": f'"{exc.details.get("currentRevision")}"'}
         return JSONResponse(
             error_body(exc.code, exc.message, exc.details),
             status_code=status_for(exc),

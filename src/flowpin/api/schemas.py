@@ -36,7 +36,8 @@ class DraftUpdate(_Body):
         None,
         ge=0,
         le=INT32_MAX,
-        description="The revision this edit is based on; 409 when someone saved since.",
+        description="The revision this edit is based on (or send it as If-Match; one is "
+        "required); 409 draft.conflict when someone saved since.",
     )
 
 

@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import typer
 
-from flowpin.cli import ingest_cmd, keys_cmd, runtime_cmds, serve_cmd, validate_cmd
+from flowpin.cli import (
+    ingest_cmd,
+    keys_cmd,
+    runtime_cmds,
+    serve_cmd,
+    validate_cmd,
+    workflows_cmd,
+)
 
-COMMAND_MODULES = (validate_cmd, runtime_cmds, serve_cmd, keys_cmd, ingest_cmd)
+COMMAND_MODULES = (validate_cmd, runtime_cmds, serve_cmd, keys_cmd, ingest_cmd, workflows_cmd)
 
 app = typer.Typer(
     name="flowpin",

@@ -22,12 +22,15 @@ import sqlalchemy as sa
 from flowpin.clock import Clock, SystemClock
 from flowpin.definitions.loader import load_document
 from flowpin.definitions.models import Definition
+from flowpin.definitions.validate import validate
 from flowpin.engine import secret_store, tenancy, views
 from flowpin.engine import workflows_admin as admin
 from flowpin.engine.batching import GroupCommitter
 from flowpin.engine.core import Core
 from flowpin.engine.publishing import (
     PublishedVersion,
+    draft_conflict,
+    locked_workflow_row,
     publish,
     save_draft,
     version_row,
@@ -128,10 +131,60 @@ class Engine:
     # ---------------------------------------------------------------- workflows
 
     def save_draft(self, document: dict[str, Any], *, expected_revision: int | None = None) -> int:
-        with self.db.write() as conn:
-            return save_draft(
-                conn, self.tenant, document, self.clock.now(), expected_revision=expected_revision
-            )
+        """Store a draft (valid or not) and return its new revision. With ``expected_revision``
+        (the revision the edit was based on) the save is a compare-and-set: a stale one raises
+        ``ConflictError`` ``draft.conflict`` whose details hold the current draft, its revision
+        and its problems. Without it the draft is overwritten (scripts; the HTTP API requires
+        it)."""
+        try:
+            with self.db.write() as conn:
+                return save_draft(
+                    conn,
+                    self.tenant,
+                    document,
+                    self.clock.now(),
+                    expected_revision=expected_revision,
+                )
+        except ConflictError as exc:
+            raise self._with_problems(exc) from None
+
+    def get_draft(self, key: str) -> dict[str, Any]:
+        """The draft of ``key`` with its revision and its validation problems."""
+        with self.db.read() as conn:
+            row = workflow_row(conn, self.tenant, key)
+        return {
+            "key": key,
+            "revision": row.draft_revision,
+            "draft": row.draft,
+            **self._problems(row.draft),
+        }
+
+    def publish_draft(self, key: str, *, expected_revision: int | None = None) -> PublishedVersion:
+        """Publish the stored draft of ``key``; with ``expected_revision``, only if the draft is
+        still that revision (else ``draft.conflict``), so an editor publishes what they saw."""
+        try:
+            with self.db.write() as conn:
+                row = locked_workflow_row(conn, self.tenant, key)
+                if expected_revision is not None and row.draft_revision != expected_revision:
+                    raise draft_conflict(conn, row.id, key, expected_revision)
+                if row.draft is None:
+                    raise ConflictError(f"workflow {key!r} has no draft", code="draft.missing")
+                document = {**row.draft, "key": key}
+                return publish(conn, self.tenant, document, self.registry, self.clock.now())
+        except ConflictError as exc:
+            raise self._with_problems(exc) from None
+
+    def _problems(self, document: Any) -> dict[str, Any]:
+        if not isinstance(document, dict):
+            return {"valid": False, "problems": []}
+        problems = [p.to_dict() for p in validate(document, self.registry)]
+        return {"valid": not any(p["severity"] == "error" for p in problems), "problems": problems}
+
+    def _with_problems(self, exc: ConflictError) -> ConflictError:
+        """A ``draft.conflict`` gains the current draft's problems, for the editor to show."""
+        if exc.code == "draft.conflict" and isinstance(exc.details, dict):
+            exc.details.update(self._problems(exc.details.get("draft")))
+        return exc
 
     def publish(self, definition: dict[str, Any] | Definition | str | Path) -> PublishedVersion:
         document = _document(definition)

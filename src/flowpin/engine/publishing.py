@@ -91,15 +91,44 @@ def save_draft(
         )
     )
     if result.rowcount != 1:
-        raise ConflictError(
-            f"draft of {key!r} was changed by someone else (expected revision {expected_revision})",
-            code="workflow.draft_conflict",
-        )
+        raise draft_conflict(conn, row.id, key, expected_revision)
     return int(
         conn.execute(
             sa.select(t.workflows.c.draft_revision).where(t.workflows.c.id == row.id)
         ).scalar_one()
     )
+
+
+def draft_conflict(
+    conn: Connection, workflow_id: int, key: str, expected_revision: int | None
+) -> ConflictError:
+    """The 409 of a stale save or publish: it carries the draft as it is now (read in the same
+    transaction), so the editor can merge or reload without another round trip."""
+    current = conn.execute(
+        sa.select(t.workflows.c.draft, t.workflows.c.draft_revision).where(
+            t.workflows.c.id == workflow_id
+        )
+    ).one()
+    return ConflictError(
+        f"the draft of {key!r} is at revision {current.draft_revision}, not "
+        f"{expected_revision}: someone saved since this edit began",
+        code="draft.conflict",
+        details={"currentRevision": current.draft_revision, "draft": current.draft},
+    )
+
+
+def locked_workflow_row(conn: Connection, tenant_id: str, key: str) -> Any:
+    """The workflow row, locked until the transaction ends (PostgreSQL; SQLite's write
+    transaction already holds the database), so a check of its draft revision stays true."""
+    query = sa.select(t.workflows).where(
+        t.workflows.c.tenant_id == tenant_id, t.workflows.c.key == key
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise NotFoundError(f"workflow {key!r} not found", code="workflow.not_found")
+    return row
 
 
 def publish(

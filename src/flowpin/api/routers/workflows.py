@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from flowpin.api.auth import Admin, Editor, Viewer
+from flowpin.api.drafts import IfMatch, PreconditionRequired, based_on, etag
 from flowpin.api.schemas import (
     DefinitionBody,
     DraftUpdate,
@@ -56,13 +57,36 @@ def get_workflow(who: Viewer, key: str) -> dict[str, Any]:
     return who.engine.get_workflow(key)
 
 
+@router.get("/{key}/draft")
+def get_draft(who: Viewer, key: str, response: Response) -> dict[str, Any]:
+    """The draft, its revision and its validation problems; the ``ETag`` header is the
+    revision, to send back as ``If-Match`` when saving."""
+    draft = who.engine.get_draft(key)
+    response.headers["ETag"] = etag(draft["revision"])
+    return draft
+
+
 @router.put("/{key}/draft")
-def save_draft(who: Editor, key: str, body: DraftUpdate) -> dict[str, Any]:
+def save_draft(
+    who: Editor, key: str, body: DraftUpdate, response: Response, if_match: IfMatch = None
+) -> dict[str, Any]:
+    """Save the draft as a compare-and-set on the revision it was based on (``If-Match`` or
+    ``expectedRevision``; one is required): a stale save gets 409 ``draft.conflict`` with the
+    current draft, never overwrites it. Problems come back on every save."""
     who.engine.get_workflow(key)  # 404 rather than creating a workflow by accident
+    expected = based_on(if_match, body.expectedRevision)
+    if expected is None:
+        raise PreconditionRequired(
+            "saving a draft needs the revision it was based on: send If-Match (the ETag of "
+            "GET /draft) or expectedRevision",
+            code="draft.precondition_required",
+        )
     document = _document(who, key, DefinitionBody(definition=body.draft))
-    revision = who.engine.save_draft(document, expected_revision=body.expectedRevision)
+    revision = who.engine.save_draft(document, expected_revision=expected)
+    response.headers["ETag"] = etag(revision)
     problems = [p.to_dict() for p in validate(document, who.engine.registry)]
-    return {"revision": revision, "problems": problems}
+    valid = not any(p["severity"] == "error" for p in problems)
+    return {"revision": revision, "valid": valid, "problems": problems}
 
 
 @router.post("/{key}/validate")
@@ -74,9 +98,19 @@ def validate_workflow(who: Viewer, key: str, body: DefinitionBody | None = None)
 
 @router.post("/{key}/publish")
 def publish(
-    who: Admin, key: str, response: Response, body: DefinitionBody | None = None
+    who: Admin,
+    key: str,
+    response: Response,
+    body: DefinitionBody | None = None,
+    if_match: IfMatch = None,
 ) -> dict[str, Any]:
-    published = who.engine.publish(_document(who, key, body))
+    """Publish ``definition`` or, without one, the stored draft; ``If-Match`` (a draft ETag)
+    publishes the draft only if it is still that revision (409 ``draft.conflict`` otherwise)."""
+    if body is not None and body.definition is not None:
+        published = who.engine.publish(_document(who, key, body))
+    else:
+        expected = based_on(if_match, None)
+        published = who.engine.publish_draft(key, expected_revision=expected)
     response.status_code = 201 if published.created else 200
     return {
         "workflow": published.workflow,
