@@ -107,10 +107,11 @@ def register(app: typer.Typer) -> None:
         max_steps_per_run: MaxStepsOption = None,
         env_secrets_tenant: EnvSecretsOption = None,
     ) -> None:
-        """Serve the HTTP API (OpenAPI at /docs) with an in-process worker."""
+        """Serve the HTTP API (OpenAPI at /docs) and the web UI (at /) with an in-process worker."""
         import uvicorn
 
         from flowpin.api import create_app
+        from flowpin.api.webui import mount_ui, ui_available
         from flowpin.cli.validate_cmd import registry_from
         from flowpin.engine import Engine
 
@@ -148,6 +149,9 @@ def register(app: typer.Typer) -> None:
                 mount = getattr(package, "mount", None)
                 if mount is not None:
                     mount(app, engine)
+            if ui_available():
+                mount_ui(app)
+                say(f"flowpin: open http://{host}:{port}/ in a browser and sign in with an API key")
             config = uvicorn.Config(app, host=host, port=port, log_level="info")
             uvicorn.Server(config).run()
         except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it handled: a clean stop

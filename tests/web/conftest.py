@@ -1,0 +1,75 @@
+"""Browser tests of the web UI: a live ``flowpin serve`` (temporary SQLite, the demo actions of
+``examples/actions.py``) and Debian's Chromium driven by Playwright - never a downloaded browser.
+
+Fixtures for every UI test (the designer's and the operations console's):
+
+- ``served``: the server (``base_url``, an admin ``http`` client, the admin ``key``, its
+  ``output`` lines), one per session; tests keep apart by using their own workflow keys.
+- ``browser``: Chromium, one per session; ``page``: a fresh 1280×800 page per test.
+- ``signed_in``: ``page`` signed in with the admin key (``browserkit.signed_in_as`` for others).
+- ``shot(page, name)``: a screenshot in ``test-artifacts/<name>.png`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from browserkit import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT_MS, Served, signed_in_as
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from servekit import flowpin_serve
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    folder = tmp_path_factory.mktemp("web")
+    output: list[str] = []
+    db = f"sqlite:///{folder / 'ui.db'}"
+    with flowpin_serve(db, "--actions", "examples.actions", output=output) as http:
+        key = http.headers["Authorization"].split(" ", 1)[1]
+        yield Served(str(http.base_url).rstrip("/"), http, key, output)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    chromium = shutil.which("chromium") or CHROMIUM
+    assert Path(chromium).exists(), "Chromium is missing: apt-get install -y chromium"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=chromium, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(UI_TIMEOUT_MS)
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def signed_in(page: Page, served: Served) -> Page:
+    return signed_in_as(page, served, served.key)
+
+
+@pytest.fixture
+def shot() -> Callable[[Page, str], Path]:
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def take(page: Page, name: str) -> Path:
+        path = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=False)
+        return path
+
+    return take
