@@ -5,6 +5,8 @@
 The names below are the public API; everything else may change between releases.
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from flowpin.engine import Engine
 from flowpin.errors import (
     ConflictError,
@@ -17,6 +19,11 @@ from flowpin.errors import (
 )
 from flowpin.registry import ActionContext, ActionError, Registry, RetryAfter, action, schema
 from flowpin.worker.loop import WorkerOptions
+
+try:
+    __version__ = version("flowpin")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
 
 __all__ = [
     "ActionContext",
@@ -32,6 +39,7 @@ __all__ = [
     "RegistryError",
     "RetryAfter",
     "WorkerOptions",
+    "__version__",
     "action",
     "schema",
 ]

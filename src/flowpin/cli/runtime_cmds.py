@@ -10,26 +10,43 @@ from __future__ import annotations
 
 import json
 import os
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from flowpin.cli.problems import CliProblem, check_database_url, describe_database_error
 from flowpin.errors import FlowpinError
+from flowpin.types import RunStatus
+
+
+class TaskStatus(StrEnum):
+    """What ``tasks list --status`` accepts."""
+
+    OPEN = "open"
+    COMPLETED = "completed"
+    CANCELED = "canceled"
+    TIMED_OUT = "timed_out"
+
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="Database URL (default: FLOWPIN_DATABASE_URL or ./flowpin.db)."),
+    typer.Option(
+        "--db", metavar="URL", help="Database URL (default: FLOWPIN_DATABASE_URL or ./flowpin.db)."
+    ),
 ]
 ActionsOption = Annotated[
     list[str] | None,
     typer.Option(
         "--actions",
+        metavar="MODULE",
         help="Python module whose @action functions to register (repeatable; "
         "also FLOWPIN_ACTIONS, comma-separated).",
     ),
 ]
 
+RunIdArgument = Annotated[str, typer.Argument(metavar="RUN_ID", help="The run's id.")]
 
 RedactOption = Annotated[
     list[str] | None,
@@ -83,7 +100,7 @@ def action_modules(actions: list[str] | None) -> list[str]:
     modules = list(actions or [])
     env = os.environ.get("FLOWPIN_ACTIONS", "")
     modules += [m.strip() for m in env.split(",") if m.strip()]
-    return modules
+    return list(dict.fromkeys(modules))
 
 
 def open_engine(
@@ -93,18 +110,52 @@ def open_engine(
     redact: list[str] | None = None,
     max_steps_per_run: int | None = None,
     env_secrets_tenants: list[str] | None = None,
+    needs_actions: bool = True,
+    tenant: str = "default",
 ) -> Any:
-    """An Engine for a command; redaction pointers from ``redact`` and the environment."""
+    """An Engine for a command; redaction pointers from ``redact`` and the environment.
+
+    Commands that never run an action (``needs_actions=False``: listing, showing, keys) import
+    no action module, so a broken ``FLOWPIN_ACTIONS`` cannot stop them. A database that cannot
+    be opened is a one-line :class:`CliProblem`; a new SQLite file is announced with its path.
+    """
+    from sqlalchemy import exc as sa_exc
+
     from flowpin.cli.validate_cmd import registry_from
     from flowpin.engine import Engine
+    from flowpin.registry import Registry
+    from flowpin.store.database import resolve_url
 
-    return Engine(
-        db,
-        registry=registry_from(action_modules(actions)),
-        redact_pointers=redact_pointers(redact),
-        max_steps_per_run=max_steps_per_run,
-        env_secret_tenants=env_secrets_tenants or None,
-    )
+    url = resolve_url(db)
+    check_database_url(url)
+    new_file = new_sqlite_file(url)
+    registry = registry_from(action_modules(actions)) if needs_actions else Registry()
+    try:
+        engine = Engine(
+            url,
+            registry=registry,
+            redact_pointers=redact_pointers(redact),
+            max_steps_per_run=max_steps_per_run,
+            tenant=tenant,
+            env_secret_tenants=env_secrets_tenants or None,
+        )
+    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+        raise CliProblem(describe_database_error(url, exc)) from None
+    if new_file is not None:
+        typer.echo(f"flowpin: created a new database at {new_file}", err=True)
+    return engine
+
+
+def new_sqlite_file(url: str) -> Path | None:
+    """The absolute path of the SQLite file ``url`` names when it does not exist yet (a
+    relative ``sqlite:///tmp/x.db`` is ``./tmp/x.db``: worth saying where it went)."""
+    import sqlalchemy as sa
+
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    path = Path(parsed.database).expanduser().resolve()
+    return None if path.exists() else path
 
 
 def emit(value: Any) -> None:
@@ -120,14 +171,21 @@ def fail(exc: Exception) -> None:
 
 
 def _json_arg(text: str | None, what: str) -> Any:
+    """A JSON option's value, or ``@file`` to read it from a file; a one-line problem when the
+    file cannot be read or the text is not JSON."""
     if text is None:
         return None
     if text.startswith("@"):
-        text = Path(text[1:]).read_text()
+        path = Path(text[1:])
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise CliProblem(f"{what}: cannot read {str(path)!r}: {reason}") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise typer.BadParameter(f"{what} is not valid JSON: {exc}") from None
+        raise CliProblem(f"{what} is not valid JSON: {exc}") from None
 
 
 def register(app: typer.Typer) -> None:
@@ -142,21 +200,26 @@ def register(app: typer.Typer) -> None:
 
     @app.command("run")
     def run_cmd(
-        file: Annotated[Path, typer.Argument(help="Definition file (JSON or YAML).")],
+        file: Annotated[
+            Path, typer.Argument(metavar="FILE", help="Definition file (JSON or YAML).")
+        ],
         input: Annotated[
-            str, typer.Option("--input", help="Run payload as JSON (or @file).")
+            str, typer.Option("--input", metavar="JSON", help="Run payload as JSON (or @file).")
         ] = "{}",
-        subject: Annotated[str | None, typer.Option("--subject")] = None,
+        subject: Annotated[
+            str | None, typer.Option("--subject", metavar="SUBJECT", help="The run's business key.")
+        ] = None,
         db: DbOption = None,
         actions: ActionsOption = None,
     ) -> None:
         """Publish FILE, start a run, work it until it finishes or parks, print it as JSON."""
+        payload = _json_arg(input, "--input")
         try:
             with open_engine(db, actions) as engine:
                 published = engine.publish(file)
                 run_id = engine.start(
                     published.workflow,
-                    _json_arg(input, "--input"),
+                    payload,
                     subject=subject,
                     version=published.version,
                 )
@@ -167,7 +230,11 @@ def register(app: typer.Typer) -> None:
 
     @app.command("publish")
     def publish_cmd(
-        file: Annotated[Path, typer.Argument()], db: DbOption = None, actions: ActionsOption = None
+        file: Annotated[
+            Path, typer.Argument(metavar="FILE", help="Definition file (JSON or YAML).")
+        ],
+        db: DbOption = None,
+        actions: ActionsOption = None,
     ) -> None:
         """Validate and publish FILE as a new immutable version."""
         try:
@@ -222,11 +289,26 @@ def register(app: typer.Typer) -> None:
 
     @events_app.command("send")
     def events_send(
-        name: Annotated[str, typer.Argument()],
-        key: Annotated[str | None, typer.Argument()] = None,
-        payload: Annotated[str | None, typer.Option("--payload")] = None,
-        event_id: Annotated[str | None, typer.Option("--event-id")] = None,
-        ttl_ms: Annotated[int | None, typer.Option("--ttl-ms")] = None,
+        name: Annotated[str, typer.Argument(metavar="NAME", help="The event's name.")],
+        key: Annotated[
+            str | None, typer.Argument(metavar="KEY", help="Correlation key (a run's subject).")
+        ] = None,
+        payload: Annotated[
+            str | None,
+            typer.Option("--payload", metavar="JSON", help="Payload as JSON (or @file)."),
+        ] = None,
+        event_id: Annotated[
+            str | None,
+            typer.Option("--event-id", metavar="ID", help="Deduplicates submissions of one event."),
+        ] = None,
+        ttl_ms: Annotated[
+            int | None,
+            typer.Option(
+                "--ttl-ms",
+                metavar="MS",
+                help="Keep the event this long for waits that start later.",
+            ),
+        ] = None,
         work: Annotated[
             bool, typer.Option("--work", help="Then work the resumed and started runs.")
         ] = False,
@@ -234,11 +316,10 @@ def register(app: typer.Typer) -> None:
         actions: ActionsOption = None,
     ) -> None:
         """Submit an event; prints which runs it resumed and started."""
+        body = _json_arg(payload, "--payload")
         try:
             with open_engine(db, actions) as engine:
-                outcome = engine.send_event(
-                    name, key, _json_arg(payload, "--payload"), event_id=event_id, ttl_ms=ttl_ms
-                )
+                outcome = engine.send_event(name, key, body, event_id=event_id, ttl_ms=ttl_ms)
                 if work:
                     engine.run_worker(until_idle=True)
                 emit(outcome.to_dict())
@@ -247,25 +328,37 @@ def register(app: typer.Typer) -> None:
 
     @tasks_app.command("list")
     def tasks_list(
-        status: Annotated[str | None, typer.Option("--status")] = "open",
-        assignee: Annotated[str | None, typer.Option("--assignee")] = None,
+        status: Annotated[
+            TaskStatus | None,
+            typer.Option("--status", case_sensitive=False, help="Only tasks in this status."),
+        ] = TaskStatus.OPEN,
+        assignee: Annotated[
+            str | None,
+            typer.Option("--assignee", metavar="WHO", help="Only tasks assigned to WHO."),
+        ] = None,
         db: DbOption = None,
     ) -> None:
-        with open_engine(db, None) as engine:
-            emit(engine.list_tasks(status=status, assignee=assignee))
+        with open_engine(db, None, needs_actions=False) as engine:
+            emit(engine.list_tasks(status=status.value if status else None, assignee=assignee))
 
     @tasks_app.command("complete")
     def tasks_complete(
-        task_id: Annotated[str, typer.Argument()],
-        data: Annotated[str, typer.Option("--data")] = "{}",
-        work: Annotated[bool, typer.Option("--work")] = False,
+        task_id: Annotated[str, typer.Argument(metavar="TASK_ID", help="The task's id.")],
+        data: Annotated[
+            str,
+            typer.Option("--data", metavar="JSON", help="The form's answer as JSON (or @file)."),
+        ] = "{}",
+        work: Annotated[
+            bool, typer.Option("--work", help="Then work the resumed run until it parks or ends.")
+        ] = False,
         db: DbOption = None,
         actions: ActionsOption = None,
     ) -> None:
         """Complete a human task with DATA valid against its form."""
+        answer = _json_arg(data, "--data")
         try:
             with open_engine(db, actions) as engine:
-                task = engine.complete_task(task_id, _json_arg(data, "--data"))
+                task = engine.complete_task(task_id, answer)
                 if work:
                     engine.run_worker(until_idle=True)
                 emit(task)
@@ -274,51 +367,83 @@ def register(app: typer.Typer) -> None:
 
     @runs_app.command("list")
     def runs_list(
-        workflow: Annotated[str | None, typer.Option("--workflow")] = None,
-        status: Annotated[str | None, typer.Option("--status")] = None,
-        subject: Annotated[str | None, typer.Option("--subject")] = None,
-        limit: Annotated[int, typer.Option("--limit")] = 100,
+        workflow: Annotated[
+            str | None, typer.Option("--workflow", metavar="KEY", help="Only this workflow.")
+        ] = None,
+        status: Annotated[
+            RunStatus | None,
+            typer.Option("--status", case_sensitive=False, help="Only runs in this status."),
+        ] = None,
+        subject: Annotated[
+            str | None, typer.Option("--subject", metavar="SUBJECT", help="Only this subject.")
+        ] = None,
+        limit: Annotated[
+            int, typer.Option("--limit", min=1, metavar="N", help="At most N runs, newest first.")
+        ] = 100,
         db: DbOption = None,
     ) -> None:
-        with open_engine(db, None) as engine:
-            emit(engine.list_runs(workflow=workflow, status=status, subject=subject, limit=limit))
+        """Runs as JSON, newest first."""
+        with open_engine(db, None, needs_actions=False) as engine:
+            emit(
+                engine.list_runs(
+                    workflow=workflow,
+                    status=status.value if status else None,
+                    subject=subject,
+                    limit=limit,
+                )
+            )
 
     @runs_app.command("show")
-    def runs_show(run_id: Annotated[str, typer.Argument()], db: DbOption = None) -> None:
+    def runs_show(run_id: RunIdArgument, db: DbOption = None) -> None:
         """The run as `flowpin run` prints it, plus its step history."""
         try:
-            with open_engine(db, None) as engine:
+            with open_engine(db, None, needs_actions=False) as engine:
                 emit(engine.get_run(run_id, history=True))
         except FlowpinError as exc:
             fail(exc)
 
-    for verb in ("cancel", "resume", "retry"):
-        _operator(runs_app, verb)
+    _operators(runs_app)
 
 
-def _operator(runs_app: typer.Typer, verb: str) -> None:
-    @runs_app.command(verb)
-    def operator(
-        run_id: Annotated[str, typer.Argument()],
+def _operators(runs_app: typer.Typer) -> None:
+    """cancel, resume and retry: each takes only the options that mean something to it."""
+
+    @runs_app.command("cancel")
+    def cancel(run_id: RunIdArgument, db: DbOption = None, actions: ActionsOption = None) -> None:
+        """Cancel a run (and its child runs); a canceled run is never revived."""
+        _operate(db, actions, lambda engine: engine.cancel(run_id))
+
+    @runs_app.command("resume")
+    def resume(run_id: RunIdArgument, db: DbOption = None, actions: ActionsOption = None) -> None:
+        """Resume a WAITING run now: fire the timer it waits for."""
+        _operate(db, actions, lambda engine: engine.resume(run_id))
+
+    @runs_app.command("retry")
+    def retry(
+        run_id: RunIdArgument,
         from_step: Annotated[
-            str | None, typer.Option("--from-step", help="retry only: the step to restart at")
+            str | None,
+            typer.Option("--from-step", metavar="STEP_ID", help="Restart at this step."),
         ] = None,
         dry_run: Annotated[
             bool,
-            typer.Option("--dry-run", help="retry only: print which action calls would run again"),
+            typer.Option(
+                "--dry-run", help="Print which action calls would run again; change nothing."
+            ),
         ] = False,
         db: DbOption = None,
         actions: ActionsOption = None,
     ) -> None:
-        try:
-            with open_engine(db, actions) as engine:
-                if verb == "retry" and dry_run:
-                    emit(engine.retry_preview(run_id, from_step=from_step))
-                elif verb == "retry":
-                    emit(engine.retry(run_id, from_step=from_step))
-                else:
-                    emit(getattr(engine, verb)(run_id))
-        except FlowpinError as exc:
-            fail(exc)
+        """Retry a failed run from its failed step, or from --from-step."""
+        if dry_run:
+            _operate(db, actions, lambda engine: engine.retry_preview(run_id, from_step=from_step))
+        else:
+            _operate(db, actions, lambda engine: engine.retry(run_id, from_step=from_step))
 
-    operator.__doc__ = f"{verb.capitalize()} a run."
+
+def _operate(db: str | None, actions: list[str] | None, act: Any) -> None:
+    try:
+        with open_engine(db, actions) as engine:
+            emit(act(engine))
+    except FlowpinError as exc:
+        fail(exc)

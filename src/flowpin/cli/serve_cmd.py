@@ -14,6 +14,7 @@ example package (``examples/<name>/__init__.py``):
 from __future__ import annotations
 
 import importlib
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Annotated, Any
 
 import typer
 
+from flowpin.cli.problems import CliProblem
 from flowpin.cli.runtime_cmds import (
     ActionsOption,
     DbOption,
@@ -29,7 +31,7 @@ from flowpin.cli.runtime_cmds import (
     MaxStepsOption,
     RedactOption,
     action_modules,
-    redact_pointers,
+    open_engine,
 )
 from flowpin.errors import FlowpinError
 
@@ -81,16 +83,41 @@ def bootstrap(engine: Any, examples: Path | None) -> list[ModuleType]:
     return packages
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The server's listening socket, bound now: a port in use is a one-line problem before
+    anything is created (a first start's admin key is shown only once)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CliProblem(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+            "stop what uses that port or choose another with --port"
+        ) from None
+    sock.listen(2048)
+    return sock
+
+
 def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
-        host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-        port: Annotated[int, typer.Option("--port")] = 8000,
+        host: Annotated[
+            str, typer.Option("--host", metavar="ADDRESS", help="Address to listen on.")
+        ] = "127.0.0.1",
+        port: Annotated[
+            int, typer.Option("--port", metavar="PORT", min=0, max=65535, help="Port to listen on.")
+        ] = 8000,
         examples: Annotated[
             bool,
             typer.Option("--examples", help="Register examples.actions and publish examples/."),
         ] = False,
-        examples_dir: Annotated[Path | None, typer.Option("--examples-dir")] = None,
+        examples_dir: Annotated[
+            Path | None,
+            typer.Option("--examples-dir", metavar="DIR", help="Where the examples are."),
+        ] = None,
         worker: Annotated[
             bool, typer.Option("--worker/--no-worker", help="Run a worker in this process.")
         ] = True,
@@ -112,11 +139,9 @@ def register(app: typer.Typer) -> None:
 
         from flowpin.api import create_app
         from flowpin.api.webui import mount_ui, ui_available
-        from flowpin.cli.validate_cmd import registry_from
-        from flowpin.engine import Engine
 
+        listener = listen(host, port)  # before a first start prints its one-time admin key
         modules = action_modules(actions)
-        pointers = redact_pointers(redact_pointer)
         folder = find_examples(examples_dir) if examples else None
         if examples:
             if folder is None:
@@ -125,12 +150,12 @@ def register(app: typer.Typer) -> None:
                 sys.path.insert(0, str(folder.parent))
             if "examples.actions" not in modules:
                 modules.append("examples.actions")
-        engine = Engine(
+        engine = open_engine(
             db,
-            registry=registry_from(modules),
-            redact_pointers=pointers,
+            modules,
+            redact=redact_pointer,
             max_steps_per_run=max_steps_per_run,
-            env_secret_tenants=env_secrets_tenant or None,
+            env_secrets_tenants=env_secrets_tenant,
         )
         stop = threading.Event()
         thread: threading.Thread | None = None
@@ -153,10 +178,11 @@ def register(app: typer.Typer) -> None:
                 mount_ui(app)
                 say(f"flowpin: open http://{host}:{port}/ in a browser and sign in with an API key")
             config = uvicorn.Config(app, host=host, port=port, log_level="info")
-            uvicorn.Server(config).run()
+            uvicorn.Server(config).run(sockets=[listener])
         except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it handled: a clean stop
             pass
         finally:
+            listener.close()
             stop.set()
             if thread is not None:
                 thread.join(timeout=30)

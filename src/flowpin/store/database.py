@@ -29,6 +29,7 @@ from flowpin.store.bulk import dumps, loads
 DEFAULT_URL = "sqlite:///flowpin.db"
 BUSY_TIMEOUT_MS = 30_000
 WAL_AUTOCHECKPOINT_PAGES = 10_000
+CONNECT_TIMEOUT_S = 10
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -93,6 +94,9 @@ class Database:
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = pool_size
             kwargs["pool_pre_ping"] = True
+            # A server that never answers (a filtered port) fails in seconds, not never.
+            if "connect_timeout" not in sa.make_url(self.url).query:
+                kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
         self.engine: Engine = sa.create_engine(self.url, **kwargs)
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
