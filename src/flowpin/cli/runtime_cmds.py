@@ -76,6 +76,25 @@ EnvSecretsOption = Annotated[
         "every tenant; default FLOWPIN_ENV_SECRETS_TENANTS, else the default tenant only).",
     ),
 ]
+MaxCallDepthOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-call-depth",
+        min=1,
+        envvar="FLOWPIN_MAX_CALL_DEPTH",
+        help="Nesting of control.callWorkflow past which the child run fails with limit.depth "
+        "(default 16).",
+    ),
+]
+MaxChildrenOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-children-per-run",
+        min=1,
+        envvar="FLOWPIN_MAX_CHILDREN_PER_RUN",
+        help="Child runs one run may start before it fails with limit.children (default 1000).",
+    ),
+]
 
 
 def redact_pointers(flags: list[str] | None) -> list[str]:
@@ -112,6 +131,8 @@ def open_engine(
     env_secrets_tenants: list[str] | None = None,
     needs_actions: bool = True,
     tenant: str = "default",
+    max_call_depth: int | None = None,
+    max_children_per_run: int | None = None,
 ) -> Any:
     """An Engine for a command; redaction pointers from ``redact`` and the environment.
 
@@ -136,6 +157,8 @@ def open_engine(
             registry=registry,
             redact_pointers=redact_pointers(redact),
             max_steps_per_run=max_steps_per_run,
+            max_call_depth=max_call_depth,
+            max_children_per_run=max_children_per_run,
             tenant=tenant,
             env_secret_tenants=env_secrets_tenants or None,
         )
@@ -262,6 +285,8 @@ def register(app: typer.Typer) -> None:
         redact_pointer: RedactOption = None,
         max_steps_per_run: MaxStepsOption = None,
         env_secrets_tenant: EnvSecretsOption = None,
+        max_call_depth: MaxCallDepthOption = None,
+        max_children_per_run: MaxChildrenOption = None,
     ) -> None:
         """Run a worker: claim runnable runs, execute them, fire timers and schedules."""
         with open_engine(
@@ -270,6 +295,8 @@ def register(app: typer.Typer) -> None:
             redact=redact_pointer,
             max_steps_per_run=max_steps_per_run,
             env_secrets_tenants=env_secrets_tenant,
+            max_call_depth=max_call_depth,
+            max_children_per_run=max_children_per_run,
         ) as engine:
             try:
                 worker = engine.run_worker(until_idle=until_idle)

@@ -28,6 +28,8 @@ from flowpin.cli.runtime_cmds import (
     ActionsOption,
     DbOption,
     EnvSecretsOption,
+    MaxCallDepthOption,
+    MaxChildrenOption,
     MaxStepsOption,
     RedactOption,
     action_modules,
@@ -133,6 +135,8 @@ def register(app: typer.Typer) -> None:
         redact_pointer: RedactOption = None,
         max_steps_per_run: MaxStepsOption = None,
         env_secrets_tenant: EnvSecretsOption = None,
+        max_call_depth: MaxCallDepthOption = None,
+        max_children_per_run: MaxChildrenOption = None,
     ) -> None:
         """Serve the HTTP API (OpenAPI at /docs) and the web UI (at /) with an in-process worker."""
         import uvicorn
@@ -156,6 +160,8 @@ def register(app: typer.Typer) -> None:
             redact=redact_pointer,
             max_steps_per_run=max_steps_per_run,
             env_secrets_tenants=env_secrets_tenant,
+            max_call_depth=max_call_depth,
+            max_children_per_run=max_children_per_run,
         )
         stop = threading.Event()
         thread: threading.Thread | None = None

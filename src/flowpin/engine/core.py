@@ -42,6 +42,10 @@ from flowpin.worker.executor import ActionExecutor
 
 DEFAULT_MAX_STEPS_PER_RUN = 10_000
 MAX_STEPS_ENV = "FLOWPIN_MAX_STEPS_PER_RUN"
+DEFAULT_MAX_CALL_DEPTH = 16
+MAX_CALL_DEPTH_ENV = "FLOWPIN_MAX_CALL_DEPTH"
+DEFAULT_MAX_CHILDREN_PER_RUN = 1_000
+MAX_CHILDREN_ENV = "FLOWPIN_MAX_CHILDREN_PER_RUN"
 DELIVERY_SLACK = timedelta(minutes=5)
 """How far before a run's last logical time a checkpoint looks for the task data, events and
 action outputs it consumed (clocks of the API and worker processes may differ a little)."""
@@ -61,6 +65,8 @@ class _Services(Services):
         self.lease_seconds = core.lease_seconds
         self.schemas = core.registry
         self.max_steps_per_run = core.max_steps_per_run
+        self.max_call_depth = core.max_call_depth
+        self.max_children_per_run = core.max_children_per_run
 
     def definition(self, conn: Connection, version_id: int) -> Definition:
         return self.core.definition_in(conn, version_id)
@@ -122,6 +128,8 @@ class Core:
         redact_keys: str | None = DEFAULT_KEYS,
         redact_pointers: list[str] | None = None,
         max_steps_per_run: int | None = None,
+        max_call_depth: int | None = None,
+        max_children_per_run: int | None = None,
     ) -> None:
         self.db = db
         self.redactor = Redactor(redact_keys)
@@ -132,6 +140,16 @@ class Core:
             max_steps_per_run
             if max_steps_per_run is not None
             else int(os.environ.get(MAX_STEPS_ENV, DEFAULT_MAX_STEPS_PER_RUN))
+        )
+        self.max_call_depth = (
+            max_call_depth
+            if max_call_depth is not None
+            else int(os.environ.get(MAX_CALL_DEPTH_ENV, DEFAULT_MAX_CALL_DEPTH))
+        )
+        self.max_children_per_run = (
+            max_children_per_run
+            if max_children_per_run is not None
+            else int(os.environ.get(MAX_CHILDREN_ENV, DEFAULT_MAX_CHILDREN_PER_RUN))
         )
         self._pointers: dict[int, tuple[Pointer, ...]] = {}
         self._deliveries: dict[int, tuple[Delivery, ...]] = {}

@@ -76,13 +76,18 @@ class Engine:
         redact_pointers: list[str] | None = None,
         max_steps_per_run: int | None = None,
         env_secret_tenants: Iterable[str] | None = None,
+        max_call_depth: int | None = None,
+        max_children_per_run: int | None = None,
     ) -> None:
         """``redact_keys``: a regex of object keys whose values are masked in stored step
         history (``None``: store history as is). ``redact_pointers``: JSON pointers into every
         run's envelope (``/payload/card/number``) whose values are masked there too, besides
         each workflow's ``settings.redact``. Run state is never masked.
         ``max_steps_per_run``: history steps after which a run fails with ``limit.steps``
-        (default ``FLOWPIN_MAX_STEPS_PER_RUN`` or 10,000).
+        (default ``FLOWPIN_MAX_STEPS_PER_RUN`` or 10,000). ``max_call_depth``: nesting of
+        ``control.callWorkflow`` past which the child run fails with ``limit.depth`` (default
+        ``FLOWPIN_MAX_CALL_DEPTH`` or 16). ``max_children_per_run``: child runs after which a
+        run fails with ``limit.children`` (default ``FLOWPIN_MAX_CHILDREN_PER_RUN`` or 1,000).
         ``env_secret_tenants``: the tenants whose ``{"$secret": NAME}`` may read
         ``FLOWPIN_ENV_SECRET_<NAME>`` when the tenant stores no such secret (``"*"``: every
         tenant; default ``FLOWPIN_ENV_SECRETS_TENANTS``, else ``tenant`` alone)."""
@@ -107,6 +112,8 @@ class Engine:
             redact_keys=redact_keys,
             redact_pointers=redact_pointers,
             max_steps_per_run=max_steps_per_run,
+            max_call_depth=max_call_depth,
+            max_children_per_run=max_children_per_run,
         )
         self._events: GroupCommitter[EventIn, EventOutcome] = GroupCommitter(self._submit_events)
         self._tenant_views: dict[str, Engine] = {tenant: self}

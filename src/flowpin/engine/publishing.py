@@ -16,6 +16,7 @@ from flowpin.definitions.canonical import version_hash
 from flowpin.definitions.loader import load_definition
 from flowpin.definitions.models import Definition, EventTrigger, ScheduleTrigger
 from flowpin.definitions.validate import validate
+from flowpin.engine.call_graph import call_cycles
 from flowpin.errors import ConflictError, DefinitionError, NotFoundError
 from flowpin.store import tables as t
 
@@ -151,6 +152,7 @@ def publish(
     definition = load_definition(document)
     digest = version_hash(document)
     row = _get_or_create_workflow(conn, tenant_id, definition.key, definition.name, now)
+    problems += call_cycles(conn, tenant_id, definition)
     warnings = [p.to_dict() for p in problems]
     existing = conn.execute(
         sa.select(t.workflow_versions.c.number).where(

@@ -47,6 +47,11 @@ class NewRun:
     reentry_never_key: str | None = None
     active_subject_key: str | None = None
     trigger: str | None = None
+    depth: int = 0
+    """How many ``control.callWorkflow`` calls led to this run (0: started by a person or a
+    trigger); kept in the run's state as ``d``."""
+    failure: dict[str, Any] | None = None
+    """Create the run FAILED with this error instead of runnable (a limit refused it)."""
 
 
 MAX_INPUT_BYTES = 512 * 1024
@@ -90,6 +95,13 @@ def insert_run(conn: Connection, new: NewRun, definition: Definition, now: datet
     """Insert a PENDING, immediately runnable run; returns its id, or None when a UNIQUE
     constraint (idempotency key, re-entry rule, a child id already created) says it exists."""
     run_id = new.run_id or str(uuid.uuid4())
+    state = start_state(definition, new.payload)
+    if new.depth:
+        state["d"] = new.depth
+    if new.failure is not None:
+        state.update(status="FAILED", root=None)
+        state["envelope"] = {**state["envelope"], "error": new.failure}
+        state.pop("pending", None)
     values = {
         "id": run_id,
         "tenant_id": new.tenant_id,
@@ -98,9 +110,10 @@ def insert_run(conn: Connection, new: NewRun, definition: Definition, now: datet
         "version_id": new.version_id,
         "version_number": new.version_number,
         "subject": new.subject,
-        "status": "PENDING",
+        "status": "PENDING" if new.failure is None else "FAILED",
         "payload": new.payload,
-        "state": start_state(definition, new.payload),
+        "state": state,
+        "error": new.failure,
         "parent_run_id": new.parent_run_id,
         "parent_token": new.parent_token,
         "idempotency_key": new.idempotency_key,
@@ -109,14 +122,16 @@ def insert_run(conn: Connection, new: NewRun, definition: Definition, now: datet
         "trigger": new.trigger,
         "created_at": now,
         "updated_at": now,
-        "wake_at": now,
+        "wake_at": now if new.failure is None else None,
+        "finished_at": None if new.failure is None else now,
     }
     try:
         with conn.begin_nested():
             conn.execute(t.runs.insert().values(**values))
     except IntegrityError:
         return None
-    signal_work(conn)
+    if new.failure is None:
+        signal_work(conn)
     return run_id
 
 

@@ -127,6 +127,11 @@ class Services:
     schemas: Any
     max_steps_per_run: int | None = None
     """History steps a run may record before it fails with ``limit.steps`` (None: no limit)."""
+    max_call_depth: int | None = None
+    """Nesting of ``control.callWorkflow`` past which a child run is created FAILED with
+    ``limit.depth`` (None: no limit)."""
+    max_children_per_run: int | None = None
+    """Child runs a run may start before it fails with ``limit.children`` (None: no limit)."""
 
     def definition(self, conn: Connection, version_id: int) -> Definition:  # pragma: no cover
         raise NotImplementedError
@@ -158,6 +163,8 @@ def write_checkpoints(
         return results
     if services.max_steps_per_run is not None:
         _limit_steps(live, services.max_steps_per_run)
+    if services.max_children_per_run is not None:
+        _limit_children(live, services.max_children_per_run)
     consumed = [row_id for request, _ in live for row_id in request.consumed_inbox]
     if consumed:
         conn.execute(t.run_inbox.delete().where(among(conn, t.run_inbox.c.id, consumed)))
@@ -311,22 +318,58 @@ def _limit_steps(live: list[tuple[CheckpointRequest, CheckpointResult]], limit: 
         state["hs"] = count
         if count <= limit or outcome.status in (RunStatus.FAILED, RunStatus.CANCELED):
             continue
-        error = {
-            "category": "LimitError",
-            "code": "limit.steps",
-            "message": f"the run recorded {count} steps; the limit is {limit} per run",
-            "stepId": outcome.history[-1].step_id,
-            "data": {"limit": limit, "steps": count},
-        }
-        state["status"] = RunStatus.FAILED.value
-        state.pop("output", None)
-        state["envelope"] = {**state["envelope"], "error": error}
-        outcome.status = RunStatus.FAILED
-        outcome.error = error
-        outcome.output = None
-        outcome.commands = []
-        outcome.current_steps = []
-        request.new_calls = []
+        _fail_run(
+            request,
+            {
+                "category": "LimitError",
+                "code": "limit.steps",
+                "message": f"the run recorded {count} steps; the limit is {limit} per run",
+                "stepId": outcome.history[-1].step_id,
+                "data": {"limit": limit, "steps": count},
+            },
+        )
+
+
+def _limit_children(live: list[tuple[CheckpointRequest, CheckpointResult]], limit: int) -> None:
+    """Count the child runs each run starts (``ch`` in its state) and fail a run that would
+    start more than ``limit``: a loop of ``control.callWorkflow`` must not fill the database.
+    Like ``limit.steps``, the failure is the engine's, so no tryCatch can swallow it."""
+    for request, _result in live:
+        outcome = request.outcome
+        started = sum(isinstance(c, StartChild) for c in outcome.commands)
+        if not started:
+            continue
+        state = outcome.state
+        count = int(state.get("ch", 0)) + started
+        state["ch"] = count
+        if count <= limit or outcome.status in (RunStatus.FAILED, RunStatus.CANCELED):
+            continue
+        step_id = next(c.step_id for c in reversed(outcome.commands) if isinstance(c, StartChild))
+        _fail_run(
+            request,
+            {
+                "category": "LimitError",
+                "code": "limit.children",
+                "message": f"the run would start {count} child runs; the limit is {limit} per run",
+                "stepId": step_id,
+                "data": {"limit": limit, "children": count},
+            },
+        )
+
+
+def _fail_run(request: CheckpointRequest, error: dict[str, Any]) -> None:
+    """End the run of ``request`` FAILED with ``error``, issuing none of its commands."""
+    outcome = request.outcome
+    state = outcome.state
+    state["status"] = RunStatus.FAILED.value
+    state.pop("output", None)
+    state["envelope"] = {**state["envelope"], "error": error}
+    outcome.status = RunStatus.FAILED
+    outcome.error = error
+    outcome.output = None
+    outcome.commands = []
+    outcome.current_steps = []
+    request.new_calls = []
 
 
 def _history_row(
@@ -614,6 +657,18 @@ def _start_child(
     from flowpin.engine.publishing import version_row, workflow_row
 
     error: dict[str, Any] | None = None
+    depth = int(run.state.get("d", 0)) + 1
+    failure = None
+    limit = services.max_call_depth
+    if limit is not None and depth > limit:
+        failure = {
+            "category": "LimitError",
+            "code": "limit.depth",
+            "message": f"control.callWorkflow nested {depth} deep; the limit is {limit} "
+            f"(does {command.workflow_key!r} call itself, directly or through others?)",
+            "stepId": None,
+            "data": {"limit": limit, "depth": depth, "parentRunId": run.id},
+        }
     try:
         workflow = workflow_row(conn, run.tenant_id, command.workflow_key)
         version = version_row(
@@ -640,10 +695,13 @@ def _start_child(
                 parent_run_id=run.id,
                 parent_token=command.token if command.wait else None,
                 trigger="parent",
+                depth=depth,
+                failure=failure,
             ),
             definition,
             now,
         )
+        error = failure
     if command.wait:
         wait_id = _insert_wait(
             conn, run, command.token, command.step_id, "child", now, ref_id=command.child_run_id
