@@ -147,7 +147,8 @@ def test_step_counts(client: Client, engine: Engine) -> None:
     engine.run_worker(until_idle=True)
     client.post("/api/runs", json={"workflow": "waiter", "subject": "c"})
     counts = client.get("/api/workflows/waiter/counts").json()
-    assert counts["total"] == 3
-    assert counts["byVersion"]["1"]["wait"] == {"waiting": 2, "running": 0}
-    assert sum(c["running"] for c in counts["byVersion"]["1"].values()) == 1
+    assert counts["total"]["active"] == 3
+    steps = counts["byVersion"]["1"]["steps"]
+    assert steps["wait"]["waiting"] == 2 and steps["wait"]["waitingByKind"]["event"] == 2
+    assert sum(c["running"] for c in steps.values()) == 1
     assert client.get("/api/workflows/nope/counts").status_code == 404

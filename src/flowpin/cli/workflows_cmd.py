@@ -1,6 +1,6 @@
 """CLI commands for editing live workflows: ``draft show|save`` (a save names the revision it
-was based on, like the HTTP API's If-Match), ``diff`` and ``counts``. Output is JSON; a refused
-command prints ``{"error": {...}}`` and exits 2."""
+was based on, like the HTTP API's If-Match), ``diff KEY A B`` and ``counts KEY``. Output is
+JSON; a refused command prints ``{"error": {...}}`` and exits 2."""
 
 from __future__ import annotations
 
@@ -54,5 +54,29 @@ def register(app: typer.Typer) -> None:
                 saved = engine.save_draft(document, expected_revision=revision)
                 shown = engine.get_draft(document["key"])
                 emit({"revision": saved, "valid": shown["valid"], "problems": shown["problems"]})
+        except FlowpinError as exc:
+            fail(exc)
+
+    @app.command("diff")
+    def diff_cmd(
+        key: Annotated[str, typer.Argument()],
+        from_version: Annotated[str, typer.Argument(metavar="A", help="A published version.")],
+        to: Annotated[str, typer.Argument(metavar="B", help="A version or 'draft'.")] = "draft",
+        db: DbOption = None,
+    ) -> None:
+        """What changes from version A to B (or the draft), and what it means for the runs in
+        flight on A: each change with the runs at, before and after it, and its class."""
+        try:
+            with open_engine(db, None) as engine:
+                emit(engine.diff(key, from_version, to))
+        except FlowpinError as exc:
+            fail(exc)
+
+    @app.command("counts")
+    def counts_cmd(key: Annotated[str, typer.Argument()], db: DbOption = None) -> None:
+        """Runs of KEY per version and per step: running, waiting by kind, failed."""
+        try:
+            with open_engine(db, None) as engine:
+                emit(engine.step_counts(key))
         except FlowpinError as exc:
             fail(exc)

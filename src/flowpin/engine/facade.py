@@ -23,7 +23,7 @@ from flowpin.clock import Clock, SystemClock
 from flowpin.definitions.loader import load_document
 from flowpin.definitions.models import Definition
 from flowpin.definitions.validate import validate
-from flowpin.engine import secret_store, tenancy, views
+from flowpin.engine import counts, diffs, secret_store, tenancy, views
 from flowpin.engine import workflows_admin as admin
 from flowpin.engine.batching import GroupCommitter
 from flowpin.engine.core import Core
@@ -43,6 +43,7 @@ from flowpin.engine.triggers import EventIn, check_event, submit_events
 from flowpin.errors import ConflictError, FlowpinError
 from flowpin.registry.catalog import Registry
 from flowpin.runtime.interpreter import resume_timers, retry_state
+from flowpin.runtime.positions import encode as encode_positions
 from flowpin.runtime.preview import retry_targets
 from flowpin.security.secrets import (
     EnvironmentSecrets,
@@ -434,6 +435,7 @@ class Engine:
                 .where(t.runs.c.id == run_id, t.runs.c.status == run.status)
                 .values(
                     state=state,
+                    positions=encode_positions(state),
                     status="RUNNING",
                     finished_at=None,
                     error=None,
@@ -592,9 +594,20 @@ class Engine:
             return admin.workflow_view(conn, self.tenant, key)
 
     def step_counts(self, key: str) -> dict[str, Any]:
-        """Active runs of a workflow at each step, per version."""
+        """Runs of a workflow per version and per step: running, waiting by kind, failed; and
+        the active runs on versions older than the latest (see ``engine.counts``)."""
         with self.db.read() as conn:
-            return admin.step_counts(conn, self.tenant, key)
+            return counts.step_counts(conn, self.tenant, key)
+
+    def diff(
+        self, key: str, from_version: int | str | None = None, to: int | str | None = None
+    ) -> dict[str, Any]:
+        """Compare version ``from_version`` (default: the latest) with ``to`` (a version or
+        ``"draft"``, the default): each change with the active runs of ``from_version`` at,
+        before and after it, and whether it is safe for them (see ``definitions.diff``)."""
+        a, b = diffs.parse_side(from_version, "from"), diffs.parse_side(to, "to")
+        with self.db.read() as conn:
+            return diffs.version_diff(conn, self.tenant, key, a, b)
 
     def create_workflow(
         self, key: str, *, name: str | None = None, draft: dict[str, Any] | None = None

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from flowpin.definitions.models import Definition
 from flowpin.errors import FlowpinError, LimitError
 from flowpin.runtime.interpreter import start_state
+from flowpin.runtime.positions import encode as encode_positions
 from flowpin.store import tables as t
 from flowpin.store.bulk import dumps
 from flowpin.store.notify import signal_work
@@ -114,6 +115,7 @@ def insert_run(conn: Connection, new: NewRun, definition: Definition, now: datet
         "payload": new.payload,
         "state": state,
         "error": new.failure,
+        "positions": encode_positions(state),
         "parent_run_id": new.parent_run_id,
         "parent_token": new.parent_token,
         "idempotency_key": new.idempotency_key,

@@ -205,30 +205,6 @@ def workflow_view(conn: Connection, tenant_id: str, key: str) -> dict[str, Any]:
     }
 
 
-def step_counts(conn: Connection, tenant_id: str, key: str) -> dict[str, Any]:
-    """Active runs at each step, per version (SPEC §5): ``{"total", "byVersion": {"1":
-    {"stepId": {"waiting": n, "running": m}}}}`` (PENDING counts as running)."""
-    row = workflow_row(conn, tenant_id, key)
-    rows = conn.execute(
-        sa.select(t.runs.c.version_number, t.runs.c.current_step, t.runs.c.status, sa.func.count())
-        .where(
-            t.runs.c.workflow_id == row.id,
-            t.runs.c.tenant_id == tenant_id,
-            t.runs.c.status.not_in(TERMINAL),
-        )
-        .group_by(t.runs.c.version_number, t.runs.c.current_step, t.runs.c.status)
-    ).all()
-    by_version: dict[str, dict[str, dict[str, int]]] = {}
-    total = 0
-    for number, step, status, count in rows:
-        kind = "waiting" if status == "WAITING" else "running"
-        steps = by_version.setdefault(str(number), {})
-        counts = steps.setdefault(step or "(start)", {"waiting": 0, "running": 0})
-        counts[kind] += count
-        total += count
-    return {"total": total, "byVersion": by_version}
-
-
 def check_key(key: Any) -> str:
     if not isinstance(key, str) or not KEY_PATTERN.match(key):
         raise BadRequest(

@@ -92,43 +92,48 @@ def _unnest(columns: str, casts: str, *, ordinality: bool = False) -> str:
     return f"unnest({arrays}){ordinal} AS v({columns})"
 
 
-_RUN_COLUMNS = "state, status, current_step, updated_at, id"
-_RUN_CASTS = "jsonb varchar varchar timestamptz varchar"
+_RUN_COLUMNS = "state, status, current_step, positions, updated_at, id"
+_RUN_CASTS = "jsonb varchar varchar text timestamptz varchar"
 
+# Every statement that writes a run's state writes its positions (runtime.positions) with it.
 UPDATE_HELD_RUNS = Statement(
-    sqlite="UPDATE runs SET state = ?, status = ?, current_step = ?, updated_at = ? WHERE id = ?",
+    sqlite="UPDATE runs SET state = ?, status = ?, current_step = ?, positions = ?, "
+    "updated_at = ? WHERE id = ?",
     pg="UPDATE runs AS r SET state = v.state, status = v.status, "
-    "current_step = v.current_step, updated_at = v.updated_at "
+    "current_step = v.current_step, positions = v.positions, updated_at = v.updated_at "
     f"FROM {_unnest(_RUN_COLUMNS, _RUN_CASTS)} WHERE r.id = v.id",
 )
 UPDATE_STEPPED_RUNS = Statement(
-    sqlite="UPDATE runs SET state = ?, current_step = ?, updated_at = ? WHERE id = ?",
+    sqlite="UPDATE runs SET state = ?, current_step = ?, positions = ?, updated_at = ? "
+    "WHERE id = ?",
     pg="UPDATE runs AS r SET state = v.state, current_step = v.current_step, "
-    "updated_at = v.updated_at FROM "
-    + _unnest("state, current_step, updated_at, id", "jsonb varchar timestamptz varchar")
+    "positions = v.positions, updated_at = v.updated_at FROM "
+    + _unnest(
+        "state, current_step, positions, updated_at, id", "jsonb varchar text timestamptz varchar"
+    )
     + " WHERE r.id = v.id",
 )
 """A held run whose status did not change: leaving ``status`` out of the SET spares SQLite the
 CHECK constraints and index entries that read it."""
 RELEASE_RUNS = Statement(
-    sqlite="UPDATE runs SET state = ?, status = ?, current_step = ?, updated_at = ?, "
-    "wake_at = NULL, lease_owner = NULL, lease_expires_at = NULL WHERE id = ?",
+    sqlite="UPDATE runs SET state = ?, status = ?, current_step = ?, positions = ?, "
+    "updated_at = ?, wake_at = NULL, lease_owner = NULL, lease_expires_at = NULL WHERE id = ?",
     pg="UPDATE runs AS r SET state = v.state, status = v.status, "
-    "current_step = v.current_step, updated_at = v.updated_at, wake_at = NULL, "
-    "lease_owner = NULL, lease_expires_at = NULL "
+    "current_step = v.current_step, positions = v.positions, updated_at = v.updated_at, "
+    "wake_at = NULL, lease_owner = NULL, lease_expires_at = NULL "
     f"FROM {_unnest(_RUN_COLUMNS, _RUN_CASTS)} WHERE r.id = v.id",
 )
 UPDATE_TERMINAL_RUNS = Statement(
-    sqlite="UPDATE runs SET state = ?, status = ?, current_step = NULL, output = ?, error = ?, "
-    "updated_at = ?, finished_at = ?, wake_at = NULL, lease_owner = NULL, "
-    "lease_expires_at = NULL, active_subject_key = NULL WHERE id = ?",
+    sqlite="UPDATE runs SET state = ?, status = ?, current_step = NULL, positions = ?, "
+    "output = ?, error = ?, updated_at = ?, finished_at = ?, wake_at = NULL, "
+    "lease_owner = NULL, lease_expires_at = NULL, active_subject_key = NULL WHERE id = ?",
     pg="UPDATE runs AS r SET state = v.state, status = v.status, current_step = NULL, "
-    "output = v.output, error = v.error, updated_at = v.updated_at, "
+    "positions = v.positions, output = v.output, error = v.error, updated_at = v.updated_at, "
     "finished_at = v.finished_at, wake_at = NULL, lease_owner = NULL, "
     "lease_expires_at = NULL, active_subject_key = NULL FROM "
     + _unnest(
-        "state, status, output, error, updated_at, finished_at, id",
-        "jsonb varchar jsonb jsonb timestamptz timestamptz varchar",
+        "state, status, positions, output, error, updated_at, finished_at, id",
+        "jsonb varchar text jsonb jsonb timestamptz timestamptz varchar",
     )
     + " WHERE r.id = v.id",
 )

@@ -140,7 +140,9 @@ schedules = sa.Table(
 #   writes of a worker that lost its lease (its checkpoint UPDATE matches no row);
 # - idempotency_key unique per workflow (manual starts, schedule slots);
 # - reentry_never_key (permanent) and active_subject_key (cleared on reaching a terminal status)
-#   enforce the trigger re-entry rules `never` and `notWhileActive` by UNIQUE, not by a read.
+#   enforce the trigger re-entry rules `never` and `notWhileActive` by UNIQUE, not by a read;
+# - positions = flowpin.runtime.positions.encode(state) for every run that is not SUCCEEDED or
+#   CANCELED (written with the state, in the same statement).
 runs = sa.Table(
     "runs",
     metadata,
@@ -166,6 +168,11 @@ runs = sa.Table(
     sa.Column("lease_owner", sa.String(64), nullable=True),
     _now_column("lease_expires_at", nullable=True),
     sa.Column("claim_count", sa.Integer, nullable=False, server_default="0"),
+    # Where the run stands: JSON text of its distinct (step id, kind) leaves
+    # (flowpin.runtime.positions), written by the statement that writes `state`, so per-step
+    # counts group runs by it instead of reading states or history. NULL only for runs that
+    # are finished (SUCCEEDED or CANCELED) since before migration 0006.
+    sa.Column("positions", sa.Text, nullable=True),
     # Documents last: SQLite reads a row's columns in order, and a column stored after a large
     # JSON value costs a walk over its overflow pages on every claim and fence check.
     sa.Column("payload", JSONDoc, nullable=True),

@@ -34,6 +34,7 @@ from flowpin.runtime.decisions import (
     WaitForEvent,
     WaitUntil,
 )
+from flowpin.runtime.positions import encode as encode_positions
 from flowpin.store import tables as t
 from flowpin.store.bulk import (
     FINISH_LEDGER,
@@ -193,6 +194,7 @@ def write_checkpoints(
                 (
                     dumps(req.outcome.state),
                     req.outcome.status.value,
+                    encode_positions(req.outcome.state),
                     json_param(req.outcome.output),
                     json_param(req.outcome.error),
                     stamp,
@@ -218,12 +220,13 @@ def write_checkpoints(
             idle = not (result.inbox or outstanding or result.ledger_hits or result.busy)
             result.released = status == "WAITING" and idle
             current = outcome.current_steps[0] if outcome.current_steps else None
+            state, at = dumps(outcome.state), encode_positions(outcome.state)
             if result.released:
-                released.append((dumps(outcome.state), status, current, stamp, run.id))
+                released.append((state, status, current, at, stamp, run.id))
             elif status == run.status:
-                stepped.append((dumps(outcome.state), current, stamp, run.id))
+                stepped.append((state, current, at, stamp, run.id))
             else:
-                held.append((dumps(outcome.state), status, current, stamp, run.id))
+                held.append((state, status, current, at, stamp, run.id))
             # A failed batch closes its runs (they are claimed afresh), so this stays true.
             run.status = status
         # A run still held keeps its wake_at and lease columns as the claim set them (the

@@ -3,9 +3,9 @@ duplicate, delete, cancel-all."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from flowpin.api.auth import Admin, Editor, Viewer
 from flowpin.api.drafts import IfMatch, PreconditionRequired, based_on, etag
@@ -133,8 +133,27 @@ def version(who: Viewer, key: str, number: VersionPath) -> dict[str, Any]:
 
 @router.get("/{key}/counts")
 def step_counts(who: Viewer, key: str) -> dict[str, Any]:
-    """Active runs at each step, per version (the designer's count badges)."""
+    """Runs per version and per step: ``running``, ``waiting`` (and ``waitingByKind``: event,
+    timer, task, child, retry), ``failed``; totals, and ``activeOnOlderVersions`` (the designer's
+    badges and its "runs in flight on older versions" banner)."""
     return who.engine.step_counts(key)
+
+
+@router.get("/{key}/diff")
+def diff(
+    who: Viewer,
+    key: str,
+    from_: Annotated[
+        str | None, Query(alias="from", max_length=12, description="A version; default latest.")
+    ] = None,
+    to: Annotated[
+        str | None, Query(max_length=12, description="A version or 'draft' (the default).")
+    ] = None,
+) -> dict[str, Any]:
+    """Steps added, removed, changed (per field), moved and of a changed type between two
+    versions (or a version and the draft), each with the active runs of ``from`` at, before and
+    after it and a classification: ``safe``, ``affects-in-flight`` or ``needs-mapping``."""
+    return who.engine.diff(key, from_, to)
 
 
 @router.get("/{key}/layout")

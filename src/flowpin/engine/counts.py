@@ -1,0 +1,118 @@
+"""Per-version and per-step run counts of a workflow (SPEC §5; the designer's badges and its
+banner "N runs in flight on older versions — changes affect new runs only").
+
+Served from the runs' own rows: ``status`` and ``positions`` are written in the same statement
+as every transition's state (see ``runtime.positions``), so the counts are exactly as current
+as the runs, and reading them groups the workflow's counted runs by (version, status,
+positions) in SQL — a handful of groups — without reading any state or history.
+
+Version level, by run status: ``running`` (PENDING or RUNNING), ``waiting`` (WAITING),
+``failed`` (FAILED, until retried), ``active`` (running + waiting). Step level, by position:
+``running``, ``waiting`` and ``failed`` runs at that step. ``waitingByKind`` (``event``,
+``timer``, ``task``, ``child``, ``retry``) counts runs parked on that kind; a run parked in two
+places (parallel branches) counts at both steps, once per version.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from flowpin.engine.publishing import workflow_row
+from flowpin.runtime.positions import WAIT_KINDS, decode
+from flowpin.store import tables as t
+
+ACTIVE = ("PENDING", "RUNNING", "WAITING")
+COUNTED = (*ACTIVE, "FAILED")
+
+
+def _zero_step() -> dict[str, Any]:
+    return {"running": 0, "waiting": 0, "waitingByKind": dict.fromkeys(WAIT_KINDS, 0), "failed": 0}
+
+
+def _zero_version() -> dict[str, Any]:
+    return {"active": 0, **_zero_step(), "steps": {}}
+
+
+def position_groups(
+    conn: Connection,
+    workflow_id: int,
+    *,
+    statuses: tuple[str, ...] = COUNTED,
+    version: int | None = None,
+) -> list[Any]:
+    """``(version_number, status, positions, runs)`` rows for the workflow's runs (of one
+    version when ``version`` is given)."""
+    query = (
+        sa.select(
+            t.runs.c.version_number,
+            t.runs.c.status,
+            t.runs.c.positions,
+            sa.func.count().label("runs"),
+        )
+        .where(t.runs.c.workflow_id == workflow_id, t.runs.c.status.in_(statuses))
+        .group_by(t.runs.c.version_number, t.runs.c.status, t.runs.c.positions)
+    )
+    if version is not None:
+        query = query.where(t.runs.c.version_number == version)
+    return conn.execute(query).all()
+
+
+def active_leaves(conn: Connection, workflow_id: int, version: int) -> dict[frozenset[str], int]:
+    """The active runs of one version by the set of steps they stand on (for the diff)."""
+    groups: dict[frozenset[str], int] = {}
+    for _number, _status, encoded, runs in position_groups(
+        conn, workflow_id, statuses=ACTIVE, version=version
+    ):
+        leaves = frozenset(step_id for step_id, _kind in decode(encoded))
+        groups[leaves] = groups.get(leaves, 0) + runs
+    return groups
+
+
+def step_counts(conn: Connection, tenant_id: str, key: str) -> dict[str, Any]:
+    row = workflow_row(conn, tenant_id, key)
+    latest = conn.execute(
+        sa.select(sa.func.max(t.workflow_versions.c.number)).where(
+            t.workflow_versions.c.workflow_id == row.id
+        )
+    ).scalar()
+    by_version: dict[str, dict[str, Any]] = {}
+    for number, status, encoded, runs in position_groups(conn, row.id):
+        version = by_version.setdefault(str(number), _zero_version())
+        if status == "FAILED":
+            version["failed"] += runs
+        else:
+            version["active"] += runs
+            version["waiting" if status == "WAITING" else "running"] += runs
+        places = decode(encoded)
+        for kind in {kind for _, kind in places if kind in WAIT_KINDS}:
+            version["waitingByKind"][kind] += runs
+        for step_id, kind in places:
+            step = version["steps"].setdefault(step_id, _zero_step())
+            if kind in WAIT_KINDS:
+                step["waitingByKind"][kind] += runs
+            else:
+                step[kind] += runs  # running or failed
+        for step_id in {step_id for step_id, kind in places if kind in WAIT_KINDS}:
+            version["steps"][step_id]["waiting"] += runs
+    total = _zero_step()
+    total["active"] = 0
+    for version in by_version.values():
+        for name in ("active", "running", "waiting", "failed"):
+            total[name] += version[name]
+        for kind in WAIT_KINDS:
+            total["waitingByKind"][kind] += version["waitingByKind"][kind]
+    older = sum(
+        version["active"]
+        for number, version in by_version.items()
+        if latest is not None and int(number) < latest
+    )
+    return {
+        "workflow": key,
+        "latestVersion": latest,
+        "total": total,
+        "activeOnOlderVersions": older,
+        "byVersion": dict(sorted(by_version.items(), key=lambda item: int(item[0]))),
+    }
