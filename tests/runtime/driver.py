@@ -190,6 +190,9 @@ class Driver:
             assert self.outcome is not None
             if self.outcome.status.terminal:
                 return self.outcome
+            if self.outcome.yielded and not self.calls:
+                self.advance()  # positions a yield left runnable
+                continue
             if self.calls:
                 calls = list(self.calls.values())
                 self.calls.clear()

@@ -12,6 +12,11 @@ evaluating. Whatever bound stops an evaluation, the caller gets an ``ExpressionL
 ``ExpressionError``) whose ``jsonata_code`` is ``U1001`` — the code the JSONata reference test
 harness uses for a runaway evaluation — and whose ``limit`` names the bound.
 
+Threads. An evaluation holds Python's GIL only for ``Limits.hold_gil_ms`` (2 ms): one that
+needs longer starts again on a ``jlens.Document`` converted beforehand, with the GIL released,
+for what is left of its time budget, so a slow expression in the worker does not stall the API
+or the worker's event loop (other threads of the same process).
+
 Because the clock is checked between steps, one huge step (a copy, a sort, an allocation) runs to
 its end; the string and array bounds are tight for that reason. Known gaps in jlens 0.25.0,
 tracked by strict-xfail tests in ``tests/expressions/test_hostile.py``:
@@ -34,6 +39,7 @@ Undefined. JSONata distinguishes an undefined result from ``null``; flowpin maps
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -83,10 +89,18 @@ class Limits:
     or allocating a larger array is one uninterruptible step that can overrun the budget."""
     max_steps: int | None = None
     """Optional budget of evaluation steps, a deterministic alternative to ``timeout_ms``."""
+    hold_gil_ms: float = 2.0
+    """How long an evaluation may run while holding Python's GIL. One that needs longer is
+    evaluated again, from the start, on a copy of its input converted beforehand, with the GIL
+    released (for what is left of ``timeout_ms``): a slow expression then no longer stalls the
+    other threads of the process (the API, the worker's event loop). Fast expressions keep the
+    cheaper lazy read of their input."""
 
     def __post_init__(self) -> None:
         if not self.timeout_ms > 0:
             raise ValueError(f"timeout_ms must be positive, not {self.timeout_ms!r}")
+        if not self.hold_gil_ms > 0:
+            raise ValueError(f"hold_gil_ms must be positive, not {self.hold_gil_ms!r}")
         for name in ("max_depth", "max_result_bytes", "max_string_bytes", "max_array_length"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -179,7 +193,9 @@ class CompiledExpression:
             seed %= _SEED_MODULUS
         try:
             if undefined is None:
-                return self._compiled.evaluate(data, bindings, now=now, seed=seed, **options)
+                if limits.hold_gil_ms >= limits.timeout_ms:
+                    return self._compiled.evaluate(data, bindings, now=now, seed=seed, **options)
+                return self._evaluate_in_two_phases(data, bindings, now, seed, limits)
             text = self._compiled.evaluate_json(
                 None if data is None else _dumps(data), bindings, now=now, seed=seed, **options
             )
@@ -193,6 +209,25 @@ class CompiledExpression:
         except (ValueError, TypeError, OverflowError) as exc:
             # A bad ``now``, bindings that are not a mapping of names, input that is not JSON.
             raise ExpressionError(f"cannot evaluate: {exc}", expression=self.source) from exc
+
+    def _evaluate_in_two_phases(
+        self, data: Any, bindings: dict[str, Any] | None, now: Now, seed: int | None, limits: Limits
+    ) -> Any:
+        """Lazily with the GIL held for ``hold_gil_ms``; if that was not enough, again on a
+        converted ``Document`` with the GIL released, for the rest of the time budget."""
+        started = time.perf_counter()
+        try:
+            return self._compiled.evaluate(
+                data, bindings, now=now, seed=seed, **_options(limits, first_phase=True)
+            )
+        except jlens.JlensError as exc:
+            if exc.code != _TIMEOUT_CODE:
+                raise
+        left = limits.timeout_ms / 1000.0 - (time.perf_counter() - started)
+        options = {**_options(limits), "timeout": max(left, 1e-6)}
+        return self._compiled.evaluate_document(
+            jlens.Document(data), bindings, now=now, seed=seed, **options
+        )
 
     def read_paths(self) -> set[tuple[str, ...]] | None:
         """See the module function ``read_paths``."""
@@ -301,10 +336,12 @@ def _compile_cached(source: str) -> CompiledExpression:
 
 
 @lru_cache(maxsize=64)
-def _options(limits: Limits) -> dict[str, Any]:
-    """The engine's keyword arguments for ``limits`` (computed once per Limits value)."""
+def _options(limits: Limits, *, first_phase: bool = False) -> dict[str, Any]:
+    """The engine's keyword arguments for ``limits`` (computed once per Limits value);
+    ``first_phase``: the time the evaluation may hold the GIL."""
+    timeout = limits.hold_gil_ms if first_phase else limits.timeout_ms
     return {
-        "timeout": limits.timeout_ms / 1000.0,
+        "timeout": timeout / 1000.0,
         "max_depth": limits.max_depth,
         "max_steps": limits.max_steps,
         "max_result_size": limits.max_result_bytes,
@@ -317,7 +354,8 @@ def _dumps(data: Any) -> str:
     return json.dumps(data, allow_nan=False, separators=(",", ":"))
 
 
-_ENGINE_LIMITS = {"D1011": "depth", "D1012": "time", "U1006": "steps"}
+_TIMEOUT_CODE = "D1012"
+_ENGINE_LIMITS = {"D1011": "depth", _TIMEOUT_CODE: "time", "U1006": "steps"}
 _SIZE_LIMITS = (
     ("string would exceed", "string_size"),
     ("array would exceed", "array_length"),

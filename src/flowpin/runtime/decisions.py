@@ -208,3 +208,6 @@ class Outcome:
     error: JSONObject | None = None
     current_steps: list[str] = field(default_factory=list)
     """Step ids of the active leaves (for step counts and the runs-by-step index)."""
+    yielded: bool = False
+    """``advance`` stopped because its caller's ``should_yield`` said so: some positions are
+    left runnable (status ``new`` in the state) for the next ``advance``, without inputs."""

@@ -13,7 +13,7 @@ token grammar in ``flowpin.runtime.state`` and ``docs/state-machines.md``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -80,6 +80,7 @@ def advance(
     limits: Limits | None = None,
     action_retry: ActionRetry | None = None,
     now: datetime | None = None,
+    should_yield: Callable[[], bool] | None = None,
 ) -> Outcome:
     """Apply ``inputs`` in order and run until every active position is blocked.
 
@@ -88,9 +89,15 @@ def advance(
     ``run.started_at``) or a run an operator retried (default the last time the run saw).
     ``action_retry`` gives an action's default retry policy, used when a step has no ``retry``.
     Inputs naming a position that is not waiting for them are ignored.
+
+    ``should_yield`` is asked before each step after the first: when it answers True, the
+    positions still to run are left runnable in the state and the outcome says ``yielded``
+    (every input is applied all the same). The worker uses it for its CPU budget per run.
     """
     program = program_for(definition)
-    machine = Machine(program, copy_state(state), run, limits or DEFAULT_LIMITS, action_retry)
+    machine = Machine(
+        program, copy_state(state), run, limits or DEFAULT_LIMITS, action_retry, should_yield
+    )
     return machine.advance(inputs, now)
 
 

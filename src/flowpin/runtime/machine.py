@@ -123,6 +123,7 @@ class Machine(NodeSteps):
         run: RunInfo,
         limits: Limits,
         action_retry: ActionRetry | None,
+        should_yield: Callable[[], bool] | None = None,
     ) -> None:
         self.program = program
         self.steps = program.steps
@@ -140,6 +141,11 @@ class Machine(NodeSteps):
         self.ended = state.get("status") in ("SUCCEEDED", "FAILED", "CANCELED")
         self.now_at: datetime | None = None
         self.now_ms = 0
+        self.should_yield = should_yield
+        self.ran = 0
+        """Loop turns of ``_exec`` in this advance (a step, or the end of a pipeline)."""
+        self.suspended: list[tuple[Ctx, datetime]] = []
+        """Positions left to run when ``should_yield`` said so, in the order they were due."""
 
     # ------------------------------------------------------------------ driving
 
@@ -149,9 +155,14 @@ class Machine(NodeSteps):
         state = self.state
         if state.pop("pending", False):
             start = now or from_ms(state.get("t")) or self.run.started_at
-            for ctx in [c for c in leaves(state) if c.frame.get("st") == "new"]:
-                del ctx.frame["st"]
-                self.queue.append((ctx, start))
+            fresh = [c for c in leaves(state) if c.frame.get("st") == "new"]
+            if any("y" in c.frame for c in fresh):  # left by a yield: keep their order
+                fresh.sort(key=lambda c: c.frame["y"][1] if "y" in c.frame else -1)
+            for ctx in fresh:
+                frame = ctx.frame
+                del frame["st"]
+                left = frame.pop("y", None)
+                self.queue.append((ctx, from_ms(left[0]) if left else start))
             self._drain()
             state["t"] = ms(start)
         for item in inputs:
@@ -162,19 +173,42 @@ class Machine(NodeSteps):
         if inputs:
             latest = inputs[0].at if len(inputs) == 1 else max(item.at for item in inputs)
             state["t"] = max(self._ms(latest), state.get("t") or 0)
+        if self.suspended and not self.ended:
+            self._leave_runnable()
         return self._outcome()
+
+    def _leave_runnable(self) -> None:
+        """Mark the positions a yield left as ``new``, with their logical time and order
+        (``y``: [epoch ms, rank]), for the next ``advance`` to start."""
+        for rank, (ctx, at) in enumerate(self.suspended):
+            frame = ctx.frame
+            if "dead" in frame:
+                continue
+            frame["st"] = "new"
+            frame["y"] = [self._ms(at), rank]
+        self.state["pending"] = True
 
     def _drain(self) -> None:
         queue = self.queue
         while queue and not self.ended:
             ctx, now = queue.popleft()
-            if "dead" not in ctx.frame:
-                self._exec(ctx, now)
+            if "dead" in ctx.frame:
+                continue
+            if self.suspended:
+                self.suspended.append((ctx, now))
+                continue
+            self._exec(ctx, now)
 
     def _exec(self, ctx: Ctx | None, now: datetime) -> None:
         steps = self.steps
         handlers = _HANDLERS
+        should_yield = self.should_yield
         while ctx is not None and not self.ended:
+            if should_yield is not None:
+                if self.suspended or (self.ran and should_yield()):
+                    self.suspended.append((ctx, now))
+                    return
+                self.ran += 1
             step_id = ctx.frame["s"]
             if step_id is None:
                 ctx = self._pipeline_done(ctx, now)
@@ -219,18 +253,22 @@ class Machine(NodeSteps):
         root = state["root"]
         if "c" not in root and "it" not in root and "br" not in root:
             calling = root.get("st") == "call"
-            current = [root["s"]]
+            current = [root["s"]] if root["s"] is not None else []
         else:
             calling = False
             steps = set()
             for frame in leaf_frames(root):
                 if frame.get("st") == "call":
                     calling = True
-                steps.add(frame["s"])
+                if frame["s"] is not None:
+                    steps.add(frame["s"])
             current = sorted(steps)
-        status = RunStatus.RUNNING if calling else RunStatus.WAITING
+        yielded = bool(self.suspended)
+        status = RunStatus.RUNNING if calling or yielded else RunStatus.WAITING
         state["status"] = status.value
-        return Outcome(state, status, self.commands, self.history, current_steps=current)
+        return Outcome(
+            state, status, self.commands, self.history, current_steps=current, yielded=yielded
+        )
 
     # ------------------------------------------------------------------ inputs
 
