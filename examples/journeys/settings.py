@@ -1,7 +1,8 @@
 """The example's configuration, read once from the environment when the package is installed.
 
 - ``JOURNEYS_SMTP_HOST`` (``127.0.0.1``), ``JOURNEYS_SMTP_PORT`` (``8025``, where
-  ``python -m aiosmtpd -n -l 127.0.0.1:8025`` listens): the SMTP server journey emails go to;
+  ``python -m aiosmtpd -n -l 127.0.0.1:8025`` listens): the SMTP server journey emails go to
+  (``email.send@1``, which needs ``FLOWPIN_SMTP_ALLOW`` for a private or loopback address);
 - ``JOURNEYS_SMTP_SECURITY``: ``none`` (default), ``starttls`` or ``tls``;
 - ``JOURNEYS_SMTP_USERNAME`` / ``JOURNEYS_SMTP_PASSWORD``: the SMTP login, when one is needed;
 - ``JOURNEYS_FROM`` (``Journeys <hello@journeys.example>``): the sender of every journey email;

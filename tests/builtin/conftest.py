@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from flowpin.registry.builtin.email_send import configure_email_send
 from flowpin.registry.builtin.http_request import configure_http_request
 
 Reply = tuple[int, dict[str, str], bytes]
@@ -128,23 +129,29 @@ def http_server(http_factory: Callable[..., HttpServer]) -> HttpServer:
 
 @pytest.fixture
 def allow_loopback() -> Iterator[None]:
-    """The test server is on 127.0.0.1, which http.request refuses unless allowed."""
-    previous = configure_http_request(allow=["127.0.0.1"])
+    """The test servers are on 127.0.0.1, which http.request and email.send refuse unless
+    allowed."""
+    previous_http = configure_http_request(allow=["127.0.0.1"])
+    previous_smtp = configure_email_send(allow=["127.0.0.1"])
     try:
         yield
     finally:
-        configure_http_request(previous)
+        configure_http_request(previous_http)
+        configure_email_send(previous_smtp)
 
 
 @pytest.fixture
 def no_allow(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The default policy: nothing but global addresses."""
     monkeypatch.delenv("FLOWPIN_HTTP_ALLOW", raising=False)
-    previous = configure_http_request(allow=[])
+    monkeypatch.delenv("FLOWPIN_SMTP_ALLOW", raising=False)
+    previous_http = configure_http_request(allow=[])
+    previous_smtp = configure_email_send(allow=[])
     try:
         yield
     finally:
-        configure_http_request(previous)
+        configure_http_request(previous_http)
+        configure_email_send(previous_smtp)
 
 
 # --------------------------------------------------------------------------- SMTP

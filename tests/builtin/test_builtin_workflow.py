@@ -86,6 +86,7 @@ def test_validation_knows_the_builtin_actions() -> None:
 
 def test_webhook_and_email_workflow(db_url, http_server, smtp_factory, monkeypatch) -> None:
     monkeypatch.setenv("FLOWPIN_HTTP_ALLOW", "127.0.0.1")
+    monkeypatch.setenv("FLOWPIN_SMTP_ALLOW", "127.0.0.1")
     monkeypatch.setenv("FLOWPIN_ENV_SECRET_HOOK_TOKEN", HOOK_TOKEN)
     monkeypatch.setenv("FLOWPIN_ENV_SECRET_SMTP_PASSWORD", SMTP_PASSWORD)
     answers = iter([(503, {}, b"busy"), (201, {"Content-Type": "application/json"}, b'{"id": 7}')])

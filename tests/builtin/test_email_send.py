@@ -1,4 +1,6 @@
-"""email.send@1 against a real SMTP server (aiosmtpd) on 127.0.0.1."""
+"""email.send@1 against a real SMTP server (aiosmtpd) on 127.0.0.1, which the address policy
+refuses unless allowed: these tests allow loopback (``allow_loopback``) unless they say
+otherwise. Refused addresses are refused before any connection is attempted."""
 
 from __future__ import annotations
 
@@ -9,11 +11,12 @@ from tls_certs import make_cert
 
 from flowpin.registry import Registry
 from flowpin.registry.actions import ActionContext, action_spec
-from flowpin.registry.builtin.email_send import email_send, render_template
-from flowpin.registry.errors import ActionError
+from flowpin.registry.builtin.email_send import configure_email_send, email_send, render_template
+from flowpin.registry.errors import ActionError, TargetUnreachable
 
 SPEC = action_spec(email_send)
 assert SPEC is not None
+pytestmark = pytest.mark.usefixtures("allow_loopback")
 
 
 def call(data: dict[str, Any], key: str = "run1-notify-0") -> dict[str, Any]:
@@ -185,9 +188,107 @@ def test_connection_errors_are_retryable() -> None:
         port = sock.getsockname()[1]
     smtp = {"host": "127.0.0.1", "port": port, "security": "none", "timeoutMs": 2000}
     data = message(type("S", (), {"config": lambda self: smtp})())
-    with pytest.raises(ActionError, match=r"connection to 127\.0\.0\.1") as failed:
+    with pytest.raises(TargetUnreachable, match=rf"cannot reach 127\.0\.0\.1:{port}") as failed:
         call(data)
-    assert failed.value.retryable
+    assert failed.value.retryable and failed.value.data["reason"] == "unreachable"
+
+
+def _to(host: str, port: int) -> dict[str, Any]:
+    smtp = {"host": host, "port": port, "security": "none", "timeoutMs": 2000}
+    return message(type("S", (), {"config": lambda self: smtp})())
+
+
+@pytest.mark.parametrize(
+    ("host", "port"),
+    [
+        ("127.0.0.1", 5432),  # the database next door
+        ("169.254.169.254", 80),  # cloud metadata
+        ("10.0.0.1", 25),
+        ("192.168.1.1", 587),
+        ("::1", 25),
+        ("::ffff:127.0.0.1", 25),
+        ("localhost", 25),  # resolved, then checked
+        ("0.0.0.0", 25),
+    ],
+)
+def test_private_loopback_and_metadata_addresses_are_refused(host, port, no_allow) -> None:
+    with pytest.raises(TargetUnreachable) as refused:
+        call(_to(host, port))
+    assert refused.value.retryable and "FLOWPIN_SMTP_ALLOW" in refused.value.message
+    assert refused.value.data == {"reason": "unreachable", "host": host, "port": port}
+
+
+def test_the_env_allow_list_lets_a_loopback_server_in(smtp_server, monkeypatch, no_allow) -> None:
+    with pytest.raises(TargetUnreachable):
+        call(message(smtp_server))
+    assert smtp_server.messages == []
+    monkeypatch.setenv("FLOWPIN_SMTP_ALLOW", "10.0.0.0/8, 127.0.0.1")
+    assert call(message(smtp_server))["accepted"][0] == "ann@example.test"
+    assert len(smtp_server.messages) == 1
+    monkeypatch.setenv("FLOWPIN_SMTP_ALLOW", "nonsense")
+    with pytest.raises(ActionError, match="not an IP address or network"):
+        call(message(smtp_server))
+
+
+def test_the_name_is_resolved_once_and_the_connection_pinned(smtp_server) -> None:
+    answers = {
+        "mail.example.test": [["10.0.0.1", "127.0.0.1"]],  # only the allowed one is used
+        "rebind.example.test": [["127.0.0.1"], ["169.254.169.254"]],
+        "private.example.test": [["10.0.0.1", "169.254.169.254"]],
+    }
+    asked: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return answers[host].pop(0)
+
+    previous = configure_email_send(resolver=resolver)
+    try:
+        for host in ("mail.example.test", "rebind.example.test"):
+            smtp = {**smtp_server.config(), "host": host}
+            assert call(message(smtp_server, smtp=smtp))["accepted"][0] == "ann@example.test"
+        with pytest.raises(TargetUnreachable, match=r"private\.example\.test:25"):
+            call(
+                message(
+                    smtp_server,
+                    smtp={**smtp_server.config(), "host": "private.example.test", "port": 25},
+                )
+            )
+    finally:
+        configure_email_send(previous)
+    assert asked == ["mail.example.test", "rebind.example.test", "private.example.test"]
+    assert len(smtp_server.messages) == 2
+
+
+def test_implicit_tls_is_pinned_and_checks_the_host_name(
+    smtp_factory, tmp_path, monkeypatch
+) -> None:
+    """``security: tls`` connects to the checked address, yet TLS names the host: the
+    certificate, made for the name only, verifies."""
+    import ssl
+
+    cert, key = make_cert(tmp_path, "DNS:mail.example.test")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = smtp_factory(ssl_context=context)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    previous = configure_email_send(
+        resolver=lambda host, port: {"mail.example.test": ["127.0.0.1"]}[host]
+    )
+    try:
+        config = {
+            "host": "mail.example.test",
+            "port": server.port,
+            "security": "tls",
+            "timeoutMs": 5000,
+        }
+        assert call(message(server, smtp=config))["accepted"][0] == "ann@example.test"
+        with pytest.raises(ActionError, match="TLS with 127") as by_ip:  # the cert names no IP
+            call(message(server, smtp={**config, "host": "127.0.0.1"}))
+        assert not by_ip.value.retryable
+    finally:
+        configure_email_send(previous)
+    assert len(server.messages) == 1
 
 
 def test_input_validation() -> None:

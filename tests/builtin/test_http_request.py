@@ -12,13 +12,9 @@ from tls_certs import make_cert
 
 from flowpin.registry import Registry
 from flowpin.registry.actions import ActionContext, action_spec
-from flowpin.registry.builtin.http_request import (
-    AddressNotAllowed,
-    address_allowed,
-    configure_http_request,
-    http_request,
-)
-from flowpin.registry.errors import ActionError, RetryAfter
+from flowpin.registry.builtin.http_request import configure_http_request, http_request
+from flowpin.registry.errors import ActionError, RetryAfter, TargetUnreachable
+from flowpin.security.address_policy import address_allowed
 
 SPEC = action_spec(http_request)
 assert SPEC is not None
@@ -130,10 +126,9 @@ def test_non_2xx_is_data_unless_fail_on_status(http_server, allow_loopback) -> N
 def test_loopback_is_refused_by_default(http_server, no_allow) -> None:
     http_server.route("/hook", 200, "should not be reached")
     for url in (http_server.url("/hook"), f"http://localhost:{http_server.port}/hook"):
-        with pytest.raises(AddressNotAllowed) as refused:
+        with pytest.raises(TargetUnreachable) as refused:
             call({"url": url})
-        assert not refused.value.retryable
-        assert refused.value.data["reason"] == "address_not_allowed"
+        assert refused.value.data["reason"] == "unreachable"
         assert "FLOWPIN_HTTP_ALLOW" in refused.value.message
     assert http_server.requests == []
 
@@ -158,7 +153,7 @@ def test_loopback_is_refused_by_default(http_server, no_allow) -> None:
     ],
 )
 def test_private_link_local_and_multicast_addresses_are_refused(url: str, no_allow) -> None:
-    with pytest.raises(AddressNotAllowed):
+    with pytest.raises(TargetUnreachable):
         call({"url": url, "timeoutMs": 2000})
 
 
@@ -205,7 +200,7 @@ def test_resolved_addresses_are_checked_and_the_connection_is_pinned(
         assert asked == ["hooks.example.test"]  # resolved once, connected to the checked IP
         assert http_server.requests[0].headers["host"] == f"hooks.example.test:{http_server.port}"
         assert call({"url": f"http://mixed.example.test:{http_server.port}/hook"})["status"] == 200
-        with pytest.raises(AddressNotAllowed, match=r"10\.0\.0\.1"):
+        with pytest.raises(TargetUnreachable, match=r"private\.example\.test:80"):
             call({"url": "http://private.example.test/"})
         assert asked == ["hooks.example.test", "mixed.example.test", "private.example.test"]
     finally:
@@ -228,7 +223,7 @@ def test_redirects_are_followed_and_rechecked(http_server, allow_loopback) -> No
 
     # a loopback server redirecting to a disallowed address: refused before following
     http_server.route("/evil", 302, "", Location="http://169.254.169.254/latest/meta-data/")
-    with pytest.raises(AddressNotAllowed, match=r"169\.254\.169\.254"):
+    with pytest.raises(TargetUnreachable, match=r"169\.254\.169\.254:80"):
         call({"url": http_server.url("/evil")})
 
     # without followRedirects the 3xx is the answer
@@ -267,7 +262,7 @@ def test_connection_errors_are_retryable(allow_loopback) -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with pytest.raises(ActionError, match="cannot connect") as failed:
+    with pytest.raises(TargetUnreachable, match=rf"cannot reach 127\.0\.0\.1:{port}") as failed:
         call({"url": f"http://127.0.0.1:{port}/"})
     assert failed.value.retryable
 

@@ -48,3 +48,9 @@ class RetryAfter(ActionError):
             raise ValueError("RetryAfter seconds must be >= 0")
         super().__init__(message or f"retry after {seconds:g} seconds", retryable=True, data=data)
         self.seconds = float(seconds)
+
+
+class TargetUnreachable(ActionError):
+    """A built-in could not reach its target: refused by the address policy, not resolvable,
+    closed or not answering - one message and one ``data`` for all of them, retryable
+    (``flowpin.security.address_policy``)."""

@@ -19,8 +19,11 @@ from journeys_kit import Collect, HookHandler, HookServer, SmtpSink, WebhookServ
 
 
 @pytest.fixture
-def smtp_sink() -> Iterator[SmtpSink]:
+def smtp_sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpSink]:
+    """The sink is on loopback, which email.send reaches only when the operator allows it."""
     from aiosmtpd.controller import Controller
+
+    monkeypatch.setenv("FLOWPIN_SMTP_ALLOW", "127.0.0.1")
 
     sink = SmtpSink(port=free_port())
     controller = Controller(Collect(sink), hostname="127.0.0.1", port=sink.port)

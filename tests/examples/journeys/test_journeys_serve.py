@@ -22,6 +22,7 @@ def served(
         JOURNEYS_SMTP_PORT=str(smtp_sink.port),
         JOURNEYS_WEBHOOK_URL=webhook_server.url(),
         FLOWPIN_HTTP_ALLOW="127.0.0.1",
+        FLOWPIN_SMTP_ALLOW="127.0.0.1",
     )
     with flowpin_serve(db_url, "--examples", env=env) as http:
         yield http

@@ -41,10 +41,19 @@ receiving system (or a person) can recognise the duplicate.
 
 Output: ``{"messageId": "<…@flowpin>", "accepted": [addresses], "rejected": [addresses]}``.
 
-Failures: connection errors, timeouts, a dropped connection and SMTP 4xx replies are retryable
-ActionErrors (``data.smtpCode`` when there is a reply); 5xx replies (bad credentials, refused
-sender, all recipients refused), a server without STARTTLS when it is required, TLS errors,
-template errors and malformed headers are not.
+**Address policy.** The connection goes through ``flowpin.security.address_policy``, like
+``http.request``'s: ``smtp.host`` is resolved once, only global addresses or those in
+``FLOWPIN_SMTP_ALLOW`` (comma-separated addresses or CIDR networks, e.g. ``127.0.0.1`` for a
+local relay; or ``configure_email_send(allow=[...])``) are used, smtplib talks over a socket
+connected to the checked address (TLS still checks the certificate against ``smtp.host``), and
+a refused address, a name that does not resolve, a closed port and one that does not answer
+fail with the same retryable ``TargetUnreachable`` (``data.reason`` ``"unreachable"``); the
+server log says which it was.
+
+Failures: an unreachable server, timeouts, a dropped connection and SMTP 4xx replies are
+retryable ActionErrors (``data.smtpCode`` when there is a reply); 5xx replies (bad credentials,
+refused sender, all recipients refused), a server without STARTTLS when it is required, TLS
+errors, template errors and malformed headers are not.
 """
 
 from __future__ import annotations
@@ -52,8 +61,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import smtplib
 import socket
 import ssl
+from collections.abc import Iterable
 from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses
@@ -64,9 +75,37 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from flowpin.registry.actions import ActionContext, action
-from flowpin.registry.errors import ActionError
+from flowpin.registry.errors import ActionError, TargetUnreachable
+from flowpin.security.address_policy import AddressPolicy, AllowListInvalid, Resolver, Unreachable
 
-__all__ = ["EmailSendInput", "EmailSent", "SmtpConfig", "email_send", "render_template"]
+__all__ = [
+    "ALLOW_ENV",
+    "EmailSendInput",
+    "EmailSent",
+    "SmtpConfig",
+    "configure_email_send",
+    "email_send",
+    "render_template",
+]
+
+ALLOW_ENV = "FLOWPIN_SMTP_ALLOW"
+_policy = AddressPolicy("email.send", ALLOW_ENV)
+
+
+def configure_email_send(
+    address_policy: AddressPolicy | None = None,
+    *,
+    allow: Iterable[str] | None = None,
+    resolver: Resolver | None = None,
+) -> AddressPolicy:
+    """Set the process-wide address policy of ``email.send`` (``allow``: addresses or CIDR
+    networks added to ``FLOWPIN_SMTP_ALLOW``; ``resolver``: a synchronous ``(host, port) ->
+    addresses``); returns the previous one (pass it back to restore)."""
+    global _policy
+    previous = _policy
+    _policy = (address_policy or previous).configured(allow=allow, resolver=resolver)
+    return previous
+
 
 MAX_RENDERED_CHARS = 1_048_576
 MAX_REPEAT = 100_000
@@ -328,18 +367,24 @@ def _deliver(
     smtp: SmtpConfig, message: EmailMessage, sender: str, recipients: list[str]
 ) -> dict[str, Any]:
     """Send ``message``; the recipients the server refused (when it accepted some)."""
-    import smtplib
-
     timeout = smtp.timeout_ms / 1000
     context = _tls_context(smtp.verify_tls) if smtp.security != "none" else None
     where = f"{smtp.host}:{smtp.port}"
     try:
-        client: smtplib.SMTP
-        if smtp.security == "tls":
-            client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout, context=context)
-        else:
-            client = smtplib.SMTP(smtp.host, smtp.port, timeout=timeout)
+        sock = _policy.connect(smtp.host, smtp.port, timeout)
+    except Unreachable as exc:
+        raise TargetUnreachable(exc.message, retryable=True, data=exc.details) from None
+    except AllowListInvalid as exc:
+        raise ActionError(exc.message, data={"reason": "configuration"}) from None
+    client: smtplib.SMTP
+    if smtp.security == "tls":
+        assert context is not None
+        client = _PinnedSMTPSSL(sock, timeout=timeout, context=context)
+    else:
+        client = _PinnedSMTP(sock, timeout=timeout)
+    try:
         with client:
+            client.connect(smtp.host, smtp.port)
             client.ehlo()
             if smtp.security == "starttls":
                 if not client.has_extn("starttls"):
@@ -387,6 +432,54 @@ def _deliver(
             retryable=True,
             data={"reason": "connection"},
         ) from None
+
+
+class _PinnedSMTP(smtplib.SMTP):
+    """smtplib over a socket already connected to the address the policy checked (smtplib
+    would resolve the name again)."""
+
+    def __init__(self, sock: socket.socket, **kwargs: Any) -> None:
+        self._pinned: socket.socket | None = sock
+        super().__init__(**kwargs)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock, self._pinned = self._pinned, None
+        if sock is None:
+            raise smtplib.SMTPServerDisconnected("the pinned connection was used already")
+        self._host = host  # the name STARTTLS checks the certificate against
+        return sock
+
+    def close(self) -> None:
+        super().close()
+        if self._pinned is not None:  # never handed to smtplib
+            self._pinned.close()
+            self._pinned = None
+
+
+class _PinnedSMTPSSL(smtplib.SMTP_SSL):
+    """``_PinnedSMTP`` for implicit TLS: the pinned socket is wrapped with SNI and certificate
+    checks for the host name."""
+
+    def __init__(self, sock: socket.socket, **kwargs: Any) -> None:
+        self._pinned: socket.socket | None = sock
+        super().__init__(**kwargs)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock, self._pinned = self._pinned, None
+        if sock is None:
+            raise smtplib.SMTPServerDisconnected("the pinned connection was used already")
+        self._host = host
+        try:
+            return self.context.wrap_socket(sock, server_hostname=host)
+        except BaseException:
+            sock.close()
+            raise
+
+    def close(self) -> None:
+        super().close()
+        if self._pinned is not None:
+            self._pinned.close()
+            self._pinned = None
 
 
 def _tls_context(verify: bool) -> ssl.SSLContext:

@@ -23,22 +23,21 @@ text with the response's charset (UTF-8 by default, undecodable bytes replaced).
 A non-2xx response is data (the output above) unless ``failOnStatus`` is true; then the step
 fails with an ``ActionError`` whose ``data`` is that output, retryable for 408, 429 and 5xx,
 and a ``RetryAfter`` when such a response carries a ``Retry-After`` header (seconds or an HTTP
-date; capped at one day). Connection errors, DNS failures and timeouts are retryable
-ActionErrors; a refused address, a bad URL, too many redirects or a response over
+date; capped at one day). An unreachable target (see below), a dropped connection and a
+timeout are retryable ActionErrors; a bad URL, too many redirects or a response over
 ``maxResponseBytes`` are not. Whether a retryable failure is retried is the step's ``retry``
 policy (the action declares none by default).
 
 The call's idempotency key (SPEC §4.5) is sent as ``Idempotency-Key`` unless the request sets
 that header itself or ``idempotencyHeader`` is null/renamed.
 
-**Address policy (SSRF).** Before any connection, the URL's host is resolved once, and only the
-allowed addresses among the answers are used, in the resolver's order (the call is refused when
-none is allowed). Allowed: a global unicast address, or one inside the configured allow-list.
-Private (RFC 1918, ULA), loopback, link-local, multicast, unspecified, reserved, shared
-(100.64/10) and benchmarking ranges are refused, and so are IPv6 forms that embed a refused IPv4
-address (mapped, 6to4, NAT64, Teredo). The allow-list is the union of the environment
-variable ``FLOWPIN_HTTP_ALLOW`` (comma-separated addresses or CIDR networks, e.g.
-``127.0.0.1,10.0.0.0/8``, read at call time) and ``configure_http_request(allow=[...])``.
+**Address policy (SSRF).** Every hop goes through ``flowpin.security.address_policy``: the
+URL's host is resolved once, only allowed addresses are used (global unicast ones, or those in
+``FLOWPIN_HTTP_ALLOW`` - comma-separated addresses or CIDR networks, e.g.
+``127.0.0.1,10.0.0.0/8``, read at call time - or ``configure_http_request(allow=[...])``), and a
+refused address, a name that does not resolve, a closed port and one that does not answer
+before the connection is made all fail with the same retryable ``TargetUnreachable``
+(``data.reason`` ``"unreachable"``); the server log says which it was.
 
 **Pinning (DNS rebinding).** The connection goes to the address that was checked; the name is
 never resolved a second time. The request URL is rewritten to that IP literal while the ``Host``
@@ -55,15 +54,12 @@ like the first URL, at most 5 hops; 301/302/303 turn into GET without a body (HE
 from __future__ import annotations
 
 import asyncio
-import inspect
-import ipaddress
 import os
 import re
-import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
@@ -71,7 +67,18 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from flowpin.registry.actions import ActionContext, action
-from flowpin.registry.errors import ActionError, RetryAfter
+from flowpin.registry.errors import ActionError, RetryAfter, TargetUnreachable
+from flowpin.security.address_policy import (
+    Address,
+    AddressPolicy,
+    AllowListInvalid,
+    Network,
+    Resolver,
+    Unreachable,
+    address_allowed,
+    ip_literal,
+    parse_network,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -96,12 +103,6 @@ _RETRYABLE_STATUSES = frozenset({408, 429})
 _SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "host"})
 """Dropped when a redirect leaves the origin."""
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-Resolver = Callable[[str, int], Awaitable[Iterable[str]] | Iterable[str]]
-"""``(host, port) -> addresses`` (IP literals), sync or async."""
-
-
 # --------------------------------------------------------------------------- settings
 
 
@@ -117,11 +118,14 @@ class HttpRequestSettings:
     """TLS verification: True (system/certifi CAs), False, a CA bundle path or an SSLContext."""
     max_redirects: int = MAX_REDIRECTS
     user_agent: str = "flowpin-http-request/1"
-    env_allow: tuple[Network, ...] = field(default=(), compare=False)
-    """Filled from ``FLOWPIN_HTTP_ALLOW`` by ``http_request_settings()``."""
+
+    def policy(self) -> AddressPolicy:
+        """The address policy of a call: these networks and resolver plus
+        ``FLOWPIN_HTTP_ALLOW``."""
+        return AddressPolicy("http.request", ALLOW_ENV, allow=self.allow, resolver=self.resolver)
 
     def allowed(self, address: Address) -> bool:
-        return address_allowed(address, self.allow + self.env_allow)
+        return self.policy().allowed(address)
 
 
 _settings = HttpRequestSettings()
@@ -141,7 +145,7 @@ def configure_http_request(
     new = settings if settings is not None else previous
     changes: dict[str, Any] = {}
     if allow is not None:
-        changes["allow"] = tuple(_parse_network(entry, "allow") for entry in allow)
+        changes["allow"] = tuple(parse_network(entry, "allow") for entry in allow)
     if resolver is not None:
         changes["resolver"] = resolver
     if verify is not None:
@@ -151,74 +155,13 @@ def configure_http_request(
 
 
 def http_request_settings() -> HttpRequestSettings:
-    """The settings a call uses now: the configured ones plus ``FLOWPIN_HTTP_ALLOW``."""
-    return replace(_settings, env_allow=_env_allow(os.environ.get(ALLOW_ENV, "")))
+    """The settings a call uses now (``FLOWPIN_HTTP_ALLOW`` is read by their ``policy()``)."""
+    return _settings
 
 
-@lru_cache(maxsize=16)
-def _env_allow(text: str) -> tuple[Network, ...]:
-    return tuple(_parse_network(entry, ALLOW_ENV) for entry in text.split(",") if entry.strip())
-
-
-def _parse_network(entry: str, where: str) -> Network:
-    try:
-        return ipaddress.ip_network(str(entry).strip(), strict=False)
-    except ValueError:
-        raise ActionError(
-            f"{where}: {entry!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)"
-        ) from None
-
-
-# --------------------------------------------------------------------------- address policy
-
-
-class AddressNotAllowed(ActionError):
-    """The host resolves to an address the policy refuses (never retryable)."""
-
-
-def address_allowed(address: Address, allow: Iterable[Network] = ()) -> bool:
-    """Whether ``http.request`` may connect to ``address``: inside ``allow``, or a global
-    unicast address that embeds no refused IPv4 address."""
-    plain = _unwrap(address)
-    for network in allow:
-        if any(a.version == network.version and a in network for a in {address, plain}):
-            return True
-    return all(_is_public(candidate) for candidate in _embedded(address))
-
-
-def _unwrap(address: Address) -> Address:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-
-
-def _embedded(address: Address) -> list[Address]:
-    """The address and every IPv4 address an IPv6 one carries."""
-    found: list[Address] = [address]
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            found.append(address.ipv4_mapped)
-        if address.sixtofour is not None:
-            found.append(address.sixtofour)
-        if address.teredo is not None:
-            found.extend(address.teredo)
-        if address in _NAT64:
-            found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
-    return found
-
-
-def _is_public(address: Address) -> bool:
-    return address.is_global and not (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_unspecified
-        or address.is_reserved
-    )
+AddressNotAllowed = TargetUnreachable
+"""The former name of the error for a refused address (now one error for every unreachable
+target)."""
 
 
 # --------------------------------------------------------------------------- models
@@ -297,12 +240,13 @@ async def http_request(data: HttpRequestInput, ctx: ActionContext) -> HttpRespon
     url = url.copy_merge_params(_query(data.query)) if data.query else url
     method = data.method
     deadline = time.monotonic() + data.timeout_ms / 1000
+    hop = _Hop(settings.policy())
     try:
         async with asyncio.timeout(data.timeout_ms / 1000):
             hops = 0
             while True:
                 response, raw = await _send_pinned(
-                    method, url, headers, content, settings, data, deadline
+                    method, url, headers, content, settings, data, deadline, hop
                 )
                 location = response.headers.get("location")
                 if not (
@@ -331,13 +275,9 @@ async def http_request(data: HttpRequestInput, ctx: ActionContext) -> HttpRespon
                         k: v for k, v in headers.items() if k.lower() not in _SENSITIVE_HEADERS
                     }
                 url = target
-    except TimeoutError:
-        raise ActionError(
-            f"http.request: {data.method} {_show(url)} timed out after {data.timeout_ms} ms",
-            retryable=True,
-            data={"reason": "timeout", "url": _show(url)},
-        ) from None
-    except httpx.TimeoutException:
+    except (TimeoutError, httpx.TimeoutException):
+        if not hop.connected:
+            raise hop.unreachable(f"connect timed out after {data.timeout_ms} ms") from None
         raise ActionError(
             f"http.request: {data.method} {_show(url)} timed out after {data.timeout_ms} ms",
             retryable=True,
@@ -354,6 +294,24 @@ async def http_request(data: HttpRequestInput, ctx: ActionContext) -> HttpRespon
     return result
 
 
+@dataclass
+class _Hop:
+    """Where the current hop is: its target, and whether a TCP connection was made (until
+    then, any failure is the one ``Unreachable`` of the address policy)."""
+
+    policy: AddressPolicy
+    host: str = ""
+    port: int = 0
+    connected: bool = False
+
+    def unreachable(self, reason: str) -> TargetUnreachable:
+        return _unreachable(self.policy.unreachable(self.host, self.port, reason))
+
+
+def _unreachable(exc: Unreachable) -> TargetUnreachable:
+    return TargetUnreachable(exc.message, retryable=True, data=exc.details)
+
+
 async def _send_pinned(
     method: str,
     url: httpx.URL,
@@ -362,6 +320,7 @@ async def _send_pinned(
     settings: HttpRequestSettings,
     data: HttpRequestInput,
     deadline: float,
+    hop: _Hop,
 ) -> tuple[httpx.Response, bytes]:
     """Resolve ``url``'s host once, keep the allowed addresses, then connect to one of them
     with the original Host header and SNI. Returns the response and its (capped) body."""
@@ -369,27 +328,25 @@ async def _send_pinned(
 
     host = url.raw_host.decode("ascii")
     port = url.port or (443 if url.scheme == "https" else 80)
-    resolved = await _resolve(host, port, settings)
-    addresses = [address for address in resolved if settings.allowed(address)]
-    if not addresses:
-        refused = resolved[0]
-        what = (
-            f"the address {refused} is"
-            if _is_ip_literal(host)
-            else f"{host} resolves to {refused}, which is"
-        )
-        raise AddressNotAllowed(
-            f"http.request: {what} not allowed (private, loopback, link-local, multicast or "
-            f"reserved); allow it with {ALLOW_ENV} if this is intended",
-            data={"reason": "address_not_allowed", "host": host, "address": str(refused)},
-        )
+    hop.host, hop.port, hop.connected = host, port, False
+    try:
+        addresses = await hop.policy.addresses(host, port)
+    except Unreachable as exc:
+        raise _unreachable(exc) from None
+    except AllowListInvalid as exc:
+        raise ActionError(exc.message, data={"reason": "configuration"}) from None
     request_headers = dict(headers)
     if not any(name.lower() == "host" for name in request_headers):
         request_headers["Host"] = url.netloc.decode("ascii")
-    extensions: dict[str, Any] = {}
+
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        if event == "connection.connect_tcp.complete":
+            hop.connected = True
+
+    extensions: dict[str, Any] = {"trace": trace}
     if url.scheme == "https" and not _is_ip_literal(host):
         extensions["sni_hostname"] = host
-    last_error: Exception | None = None
+    failures: list[str] = []
     for address in addresses:
         pinned = url.copy_with(host=str(address))
         remaining = max(deadline - time.monotonic(), 0.001)
@@ -409,14 +366,21 @@ async def _send_pinned(
                 finally:
                     await response.aclose()
                 return response, raw
-        except httpx.ConnectError as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            if not hop.connected:  # refused or not answering: try the next checked address
+                failures.append(f"{address}: {_describe(exc)}")
+                continue
             if _caused_by(exc, ssl.SSLCertVerificationError):
                 raise ActionError(
                     f"http.request: the TLS certificate of {host} does not verify: "
                     f"{_describe(exc)}",
                     data={"reason": "tls", "url": _show(url)},
                 ) from None
-            last_error = exc  # try the next checked address
+            raise ActionError(
+                f"http.request: TLS with {host} failed: {_describe(exc)}",
+                retryable=True,
+                data={"reason": "tls", "url": _show(url)},
+            ) from None
         except httpx.TimeoutException:
             raise
         except httpx.TransportError as exc:
@@ -425,48 +389,7 @@ async def _send_pinned(
                 retryable=True,
                 data={"reason": "connection", "url": _show(url)},
             ) from None
-    assert last_error is not None
-    raise ActionError(
-        f"http.request: cannot connect to {_show(url)}: {_describe(last_error)}",
-        retryable=True,
-        data={"reason": "connection", "url": _show(url)},
-    ) from None
-
-
-async def _resolve(host: str, port: int, settings: HttpRequestSettings) -> list[Address]:
-    """Every address of ``host`` (an IP literal is its own address), each once, in order."""
-    literal = _ip_literal(host)
-    if literal is not None:
-        return [literal]
-    try:
-        if settings.resolver is not None:
-            found = settings.resolver(host, port)
-            if inspect.isawaitable(found):
-                found = await found
-            names = list(found)
-        else:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
-            )
-            names = [str(info[4][0]) for info in infos]
-    except (OSError, UnicodeError) as exc:
-        raise ActionError(
-            f"http.request: cannot resolve {host}: {exc}",
-            retryable=True,
-            data={"reason": "dns", "host": host},
-        ) from None
-    addresses: list[Address] = []
-    for name in names:
-        address = ipaddress.ip_address(name.split("%", 1)[0])  # drop an IPv6 zone id
-        if address not in addresses:
-            addresses.append(address)
-    if not addresses:
-        raise ActionError(
-            f"http.request: {host} resolves to no address",
-            retryable=True,
-            data={"reason": "dns", "host": host},
-        )
-    return addresses
+    raise hop.unreachable("; ".join(failures))
 
 
 async def _read_capped(response: httpx.Response, limit: int, url: httpx.URL) -> bytes:
@@ -513,15 +436,8 @@ def _origin(url: httpx.URL) -> tuple[str, bytes, int | None]:
     return url.scheme, url.raw_host, url.port
 
 
-def _ip_literal(host: str) -> Address | None:
-    try:
-        return ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None
-
-
 def _is_ip_literal(host: str) -> bool:
-    return _ip_literal(host) is not None
+    return ip_literal(host) is not None
 
 
 def _header_value(value: Scalar) -> str:
