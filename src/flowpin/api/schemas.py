@@ -91,6 +91,34 @@ class ReplayBody(_Body):
     latest: bool = False
 
 
+class RunFilterBody(_Body):
+    status: Literal["PENDING", "RUNNING", "WAITING"] | None = None
+    step: str | None = Field(None, max_length=128, description="The run's current step id.")
+    subject: str | None = Field(None, max_length=500)
+
+
+class MigrationBody(_Body):
+    fromVersion: int = Field(ge=1, le=INT32_MAX)
+    toVersion: int = Field(ge=1, le=INT32_MAX)
+    runs: Literal["all-active"] | list[Annotated[str, Field(max_length=36)]] | RunFilterBody = (
+        Field(
+            "all-active",
+            description='Run ids, "all-active" (every active run of fromVersion) or a filter '
+            "of its active runs.",
+        )
+    )
+    mapping: dict[Annotated[str, Field(max_length=128)], Annotated[str, Field(max_length=128)]] = (
+        Field(
+            default_factory=dict,
+            description="{old step id: new step id}; a step not named maps to the same id.",
+        )
+    )
+    resetTimers: bool = Field(
+        False, description="Restart time.wait steps at their target (default: keep due times)."
+    )
+    dryRun: bool = Field(True, description="Only check and report (the default).")
+
+
 class EventBody(_Body):
     name: str = Field(min_length=1, max_length=200)
     key: str | None = Field(None, max_length=500)

@@ -15,6 +15,7 @@ from flowpin import __version__
 from flowpin.cli import (
     ingest_cmd,
     keys_cmd,
+    migrate_cmd,
     runtime_cmds,
     serve_cmd,
     validate_cmd,
@@ -23,7 +24,15 @@ from flowpin.cli import (
 from flowpin.cli.problems import CliProblem, describe_database_error
 from flowpin.errors import FlowpinError
 
-COMMAND_MODULES = (validate_cmd, runtime_cmds, serve_cmd, keys_cmd, ingest_cmd, workflows_cmd)
+COMMAND_MODULES = (
+    validate_cmd,
+    runtime_cmds,
+    serve_cmd,
+    keys_cmd,
+    ingest_cmd,
+    workflows_cmd,
+    migrate_cmd,
+)
 
 app = typer.Typer(
     name="flowpin",

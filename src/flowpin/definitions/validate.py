@@ -82,13 +82,13 @@ from flowpin.definitions.models import (
     SwitchStep,
     TryCatchStep,
 )
-from flowpin.definitions.walk import index_steps, join_path, join_relative
+from flowpin.definitions.walk import StepEntry, index_steps, join_path, join_relative
 from flowpin.expressions.jsonata import check_syntax, read_paths
 from flowpin.expressions.paths import PathError, parse_path
 from flowpin.expressions.rules import is_rule, rule_fields, validate_rule
 from flowpin.expressions.values import is_expr, is_secret, iter_expressions, iter_secrets
 
-__all__ = ["MAX_SWITCH_CASES", "Problem", "ensure_valid", "validate"]
+__all__ = ["MAX_SWITCH_CASES", "Problem", "ensure_valid", "undefined_from", "validate"]
 
 MAX_SWITCH_CASES = 20
 SECRET_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
@@ -115,6 +115,48 @@ def ensure_valid(document: Any, catalog: Catalog | None = None) -> Definition:
         key = document.get("key") if isinstance(document, Mapping) else None
         raise definition_error(problems, f"workflow {key!r}" if key else "definition")
     return definition
+
+
+def undefined_from(
+    definition: Definition,
+    step_id: str,
+    defined: frozenset[str],
+    outer: Mapping[str, frozenset[str]],
+    *,
+    include_step: bool = True,
+) -> list[Problem]:
+    """The ``UNDEFINED_VARIABLE`` problems of what a run positioned at ``step_id`` executes
+    from there on, given the ``vars`` names its scope actually holds (``defined``).
+
+    The same "definitely assigned" analysis as ``validate``, started at a position instead of
+    the top: the rest of the step's pipe, then the rest of each enclosing pipe outwards. Leaving
+    a ``forEach`` or ``parallel`` enters the scope around it, whose actual names ``outer`` gives
+    (by the loop's or parallel's step id; its ``saveAs`` is added). ``include_step=False`` skips
+    the reads of the step itself (a parked wait has evaluated them already) but keeps what it
+    writes. Used to check a migration against a run's real envelope.
+    """
+    index = index_steps(definition)
+    entry = index.get(step_id)
+    if entry is None or entry.kind != "step":
+        return []
+    checker = _Validator(definition, None)
+    defs: Defs = defined
+    start = entry.index
+    if not include_step:
+        defs = _Validator(definition, None)._step(entry.node, entry.path, defs)  # type: ignore[arg-type]
+        start += 1
+    current: StepEntry | None = entry
+    while current is not None and defs is not None:
+        pipe = [sibling.node for sibling in index.siblings(current.id)]
+        defs = checker._pipe(pipe[start:], current.path, defs)  # type: ignore[arg-type]
+        parent = index.get(current.parent_id) if current.parent_id is not None else None
+        if parent is not None and parent.kind != "step":  # a case or branch: its step
+            parent = index.get(parent.parent_id) if parent.parent_id is not None else None
+        if parent is not None and isinstance(parent.node, ForEachStep | ParallelStep):
+            defs = _with(outer.get(parent.id, frozenset()), _var_name(parent.node.save_as))
+        current = parent
+        start = parent.index + 1 if parent is not None else 0
+    return [problem for problem in checker.problems if problem.code == "UNDEFINED_VARIABLE"]
 
 
 def _meet(left: Defs, right: Defs) -> Defs:

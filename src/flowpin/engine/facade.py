@@ -23,10 +23,11 @@ from flowpin.clock import Clock, SystemClock
 from flowpin.definitions.loader import load_document
 from flowpin.definitions.models import Definition
 from flowpin.definitions.validate import validate
-from flowpin.engine import counts, diffs, secret_store, tenancy, views
+from flowpin.engine import counts, diffs, migrating, secret_store, tenancy, views
 from flowpin.engine import workflows_admin as admin
 from flowpin.engine.batching import GroupCommitter
 from flowpin.engine.core import Core
+from flowpin.engine.migrating import MigrationRequest, Progress, Selection
 from flowpin.engine.publishing import (
     PublishedVersion,
     draft_conflict,
@@ -502,8 +503,79 @@ class Engine:
             )
         return {"runId": run_id, "fromStep": plan.restart_at, "actions": actions}
 
-    def replay(self, run_id: str, *, latest: bool = False) -> str:
-        """Start a new run with the input of ``run_id`` (same version unless ``latest``)."""
+    def migrate(
+        self,
+        workflow: str,
+        *,
+        from_version: int,
+        to_version: int,
+        runs: Selection = "all-active",
+        mapping: dict[str, str] | None = None,
+        reset_timers: bool = False,
+        dry_run: bool = True,
+        progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        """Move runs in flight from one version to another (SPEC §5); a dry run by default.
+
+        ``runs``: ``"all-active"``, a list of run ids, or a ``RunFilter`` (status, current
+        step, subject). ``mapping``: ``{old step id: new step id}``, default the same id.
+        Every run is checked first (``runtime.migrate``); the report says per run ``ok`` /
+        ``moved`` or ``blocked`` with its problems. ``progress(done, total)`` is called after
+        each batch."""
+        migration = self.prepare_migration(
+            workflow,
+            from_version=from_version,
+            to_version=to_version,
+            runs=runs,
+            mapping=mapping,
+            reset_timers=reset_timers,
+            dry_run=dry_run,
+        )
+        return self.run_migration(migration, progress)
+
+    def prepare_migration(
+        self,
+        workflow: str,
+        *,
+        from_version: int,
+        to_version: int,
+        runs: Selection = "all-active",
+        mapping: dict[str, str] | None = None,
+        reset_timers: bool = False,
+        dry_run: bool = True,
+    ) -> migrating.Migration:
+        """``migrate`` in two halves: this one checks the request and selects the runs (and
+        raises for a bad request), ``run_migration`` checks and moves them."""
+        request = MigrationRequest(
+            from_version=from_version,
+            to_version=to_version,
+            runs=runs,
+            mapping=dict(mapping or {}),
+            reset_timers=reset_timers,
+            dry_run=dry_run,
+        )
+        return migrating.prepare(
+            lambda write: self.db.write() if write else self.db.read(),
+            self.tenant,
+            workflow,
+            request,
+            self.core.definition_in,
+            self.clock.now,
+        )
+
+    def run_migration(
+        self, migration: migrating.Migration, progress: Progress | None = None
+    ) -> dict[str, Any]:
+        report = migration.run(progress)
+        if report["summary"]["moved"]:
+            self.core.notify()  # restarted positions are runnable now
+        return report
+
+    def rerun(self, run_id: str, *, latest: bool = False) -> str:
+        """Start a new run with the input of ``run_id`` (same version unless ``latest``).
+
+        Not to be confused with ``shadow``, which re-evaluates recorded runs without running
+        anything."""
         with self.db.read() as conn:
             run = views.run_row(conn, self.tenant, run_id)
         return self.start(
@@ -512,6 +584,9 @@ class Engine:
             subject=run.subject,
             version=None if latest else run.version_number,
         )
+
+    replay = rerun
+    """The former name of ``rerun`` (kept for existing callers)."""
 
     # ---------------------------------------------------------------- tenants and keys
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from flowpin.api.auth import Admin, Editor, Viewer
 from flowpin.api.drafts import IfMatch, PreconditionRequired, based_on, etag
@@ -14,12 +15,15 @@ from flowpin.api.schemas import (
     DraftUpdate,
     DuplicateBody,
     LayoutBody,
+    MigrationBody,
     PageLimit,
     VersionPath,
     WorkflowCreate,
     WorkflowPatch,
 )
+from flowpin.api.streaming import NDJSON, stream_migration
 from flowpin.definitions.validate import validate
+from flowpin.engine.migrating import RunFilter
 from flowpin.engine.workflows_admin import BadRequest
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
@@ -189,3 +193,26 @@ def delete(who: Admin, key: str) -> Response:
 @router.post("/{key}/runs/cancel-all")
 def cancel_all(who: Admin, key: str) -> dict[str, Any]:
     return {"canceled": who.engine.cancel_all(key)}
+
+
+@router.post("/{key}/migrations", response_model=None)
+def migrate(
+    who: Admin, key: str, body: MigrationBody, request: Request
+) -> dict[str, Any] | StreamingResponse:
+    """Check (``dryRun``, the default) or move runs in flight to another version (SPEC §5).
+    The answer is the per-run report; with ``Accept: application/x-ndjson`` it streams one
+    ``{"progress": {"done", "total"}}`` line per batch, then ``{"report": …}``."""
+    runs = body.runs
+    selection = RunFilter(**runs.model_dump()) if not isinstance(runs, str | list) else runs
+    migration = who.engine.prepare_migration(
+        key,
+        from_version=body.fromVersion,
+        to_version=body.toVersion,
+        runs=selection,
+        mapping=body.mapping,
+        reset_timers=body.resetTimers,
+        dry_run=body.dryRun,
+    )
+    if NDJSON in request.headers.get("accept", ""):
+        return StreamingResponse(stream_migration(who.engine, migration), media_type=NDJSON)
+    return who.engine.run_migration(migration)

@@ -1,0 +1,384 @@
+"""Migrating runs in flight (SPEC §5, issue 12 point 4) through ``Engine.migrate``, on SQLite
+and PostgreSQL: what a dry run reports per run, what a move does to waits, timers, loops and
+history, and that a run a worker holds is never both run and moved."""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+from typing import Any
+
+from conftest import Harness
+from flowpin.engine.migrating import RunFilter
+from flowpin.runtime.decisions import RunInfo, WaitResolved
+from flowpin.runtime.interpreter import advance
+from flowpin.store import claims
+from flowpin.worker.checkpoint import CheckpointRequest, ClaimedRun, write_checkpoints
+
+HOUR_MS = 3_600_000
+
+
+def assign(step_id: str, **values: Any) -> dict[str, Any]:
+    return {
+        "id": step_id,
+        "type": "transform.assign",
+        "config": {"assign": {f"vars.{name}": value for name, value in values.items()}},
+    }
+
+
+def wait(step_id: str, event: str = "go", **config: Any) -> dict[str, Any]:
+    return {
+        "id": step_id,
+        "type": "event.wait",
+        "config": {"eventName": event, "saveAs": f"vars.{step_id}", **config},
+    }
+
+
+def pause(step_id: str, hours: int = 1) -> dict[str, Any]:
+    return {"id": step_id, "type": "time.wait", "config": {"durationMs": hours * HOUR_MS}}
+
+
+def done(**output: Any) -> dict[str, Any]:
+    return {"id": "done", "type": "control.return", "output": output}
+
+
+def flow(*steps: dict[str, Any]) -> dict[str, Any]:
+    return {"key": "moves", "steps": list(steps)}
+
+
+V1 = flow(assign("set", a=1), wait("wait"), done(a={"$expr": "vars.a"}))
+V2_EXTRA = flow(
+    assign("set", a=1),
+    wait("wait"),
+    assign("extra", b="v2"),
+    done(a={"$expr": "vars.a"}, b={"$expr": "vars.b"}),
+)
+
+
+def start(harness: Harness, subject: str) -> str:
+    run_id = harness.engine.start("moves", {}, subject=subject)
+    harness.work()
+    return run_id
+
+
+def migrate(harness: Harness, to: int = 2, **options: Any) -> dict[str, Any]:
+    return harness.engine.migrate("moves", from_version=1, to_version=to, **options)
+
+
+def by_run(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {run["runId"]: run for run in report["runs"]}
+
+
+def codes(report: dict[str, Any], run_id: str) -> list[str]:
+    return [problem["code"] for problem in by_run(report)[run_id].get("problems", [])]
+
+
+def test_a_parked_run_moves_keeps_its_wait_and_runs_the_new_step(harness: Harness) -> None:
+    engine = harness.engine
+    engine.publish(V1)
+    run_id = start(harness, "s1")
+    engine.publish(V2_EXTRA)
+
+    dry = migrate(harness)
+    assert by_run(dry)[run_id]["result"] == "ok"
+    assert by_run(dry)[run_id]["positions"][0]["action"] == "keep"
+    assert engine.get_run(run_id)["version"] == 1  # a dry run moves nothing
+    assert [e["type"] for e in engine.history(run_id)] == ["transform.assign"]
+
+    applied = migrate(harness, dry_run=False)
+    assert applied["summary"]["moved"] == 1
+    run = engine.get_run(run_id)
+    assert run["version"] == 2 and run["waitingFor"][0]["stepId"] == "wait"
+
+    assert engine.send_event("go", "s1", {"ok": True}).resumed == [run_id]
+    harness.work()
+    run = engine.get_run(run_id, history=True)
+    assert run["status"] == "SUCCEEDED" and run["output"] == {"a": 1, "b": "v2"}
+    steps = [(e["stepId"], e["version"]) for e in run["history"]]
+    assert steps == [("set", 1), ("$migration", 2), ("wait", 2), ("extra", 2), ("done", 2)]
+    migration = run["history"][1]
+    assert migration["type"] == "migration" and migration["status"] == "migrated"
+    assert migration["input"]["positions"][0]["from"] == "wait"
+
+
+def test_a_changed_event_needs_the_mapping_and_then_waits_anew(harness: Harness) -> None:
+    engine = harness.engine
+    engine.publish(V1)
+    run_id = start(harness, "s1")
+    engine.publish(flow(assign("set", a=1), wait("wait", "start"), done(a={"$expr": "vars.a"})))
+
+    dry = migrate(harness)
+    [problem] = by_run(dry)[run_id]["problems"]
+    assert (problem["code"], problem["stepId"], problem["token"]) == (
+        "wait.event_changed",
+        "wait",
+        "wait",
+    )
+    assert "'go'" in problem["message"] and "'start'" in problem["message"]
+    blocked = migrate(harness, dry_run=False)
+    assert blocked["summary"]["blocked"] == 1 and engine.get_run(run_id)["version"] == 1
+
+    moved = migrate(harness, dry_run=False, mapping={"wait": "wait"})
+    assert by_run(moved)[run_id]["positions"][0]["action"] == "restart"
+    harness.work()
+    [waiting] = engine.get_run(run_id)["waitingFor"]
+    assert waiting["eventName"] == "start"
+    assert engine.send_event("go", "s1").resumed == []  # the old wait is closed
+    assert engine.send_event("start", "s1", {"n": 1}).resumed == [run_id]
+    harness.work()
+    assert engine.get_run(run_id)["status"] == "SUCCEEDED"
+
+
+def test_a_removed_step_must_be_mapped_and_a_mapping_may_change_its_kind(
+    harness: Harness,
+) -> None:
+    engine = harness.engine
+    engine.publish(flow(assign("set", a=1), pause("pause"), done(a={"$expr": "vars.a"})))
+    run_id = start(harness, "s1")
+    engine.publish(flow(assign("set", a=1), wait("ask"), done(a={"$expr": "vars.a"})))
+
+    [problem] = by_run(migrate(harness))[run_id]["problems"]
+    assert (problem["code"], problem["stepId"]) == ("step.missing", "pause")
+
+    moved = migrate(harness, dry_run=False, mapping={"pause": "ask"})
+    [position] = by_run(moved)[run_id]["positions"]
+    assert (position["fromStep"], position["toStep"], position["waiting"], position["action"]) == (
+        "pause",
+        "ask",
+        "timer",
+        "restart",
+    )
+    harness.work()
+    run = engine.get_run(run_id)
+    assert [w["kind"] for w in run["waitingFor"]] == ["event"]  # the timer is gone
+    engine.send_event("go", "s1", {"x": 1})
+    harness.work()
+    assert engine.get_run(run_id)["output"] == {"a": 1}
+
+
+def test_a_step_that_reads_a_variable_the_run_lacks_blocks_the_move(harness: Harness) -> None:
+    engine = harness.engine
+    engine.publish(V1)
+    run_id = start(harness, "s1")
+    reads = {
+        "id": "use",
+        "type": "transform.assign",
+        "config": {"assign": {"vars.c": {"$expr": "vars.missing + 1"}}},
+    }
+    # v2 sets it before the wait: new runs have it, the run parked at the wait does not
+    engine.publish(
+        flow(assign("set", a=1, missing=1), wait("wait"), reads, done(c={"$expr": "vars.c"}))
+    )
+    [problem] = by_run(migrate(harness))[run_id]["problems"]
+    assert problem["code"] == "variable.undefined" and problem["stepId"] == "use"
+    assert problem["details"] == {"variable": "vars.missing", "from": "wait"}
+    assert migrate(harness, dry_run=False)["summary"]["blocked"] == 1
+    # v3 never sets it (new runs lack it too: a warning of v3 itself, not the move's doing)
+    engine.publish(flow(assign("set", a=1), wait("wait"), reads, done(c={"$expr": "vars.c"})))
+    report = by_run(migrate(harness, to=3))[run_id]
+    assert report["result"] == "ok" and report["warnings"][0]["details"]["variable"] == (
+        "vars.missing"
+    )
+    # what the run really holds counts: vars.a exists, so reading it is fine
+    engine.publish(
+        flow(
+            assign("set", a=1),
+            wait("wait"),
+            assign("use", c={"$expr": "vars.a + vars.wait.n"}),
+            done(),
+        )
+    )
+    assert by_run(migrate(harness, to=4))[run_id]["result"] == "ok"
+
+
+def test_timers_keep_their_due_time_unless_reset(harness: Harness) -> None:
+    engine = harness.engine
+    engine.publish(flow(assign("set", a=1), pause("pause", hours=5), done(a={"$expr": "vars.a"})))
+    kept = start(harness, "kept")
+    reset = start(harness, "reset")
+    due = engine.get_run(kept)["waitingFor"][0]["dueAt"]
+    engine.publish(flow(assign("set", a=1), pause("pause", hours=1), done(a={"$expr": "vars.a"})))
+    harness.clock.advance(timedelta(hours=2))
+
+    migrate(harness, dry_run=False, runs=[kept])
+    migrate(harness, dry_run=False, runs=[reset], reset_timers=True)
+    harness.work()
+    assert engine.get_run(kept)["waitingFor"][0]["dueAt"] == due
+    [timer] = engine.get_run(reset)["waitingFor"]
+    assert timer["dueAt"] == (harness.clock.now() + timedelta(hours=1)).isoformat().replace(
+        "+00:00", "Z"
+    )
+    harness.advance(hours=1)
+    assert engine.get_run(reset)["status"] == "SUCCEEDED"
+    assert engine.get_run(kept)["status"] == "WAITING"
+    harness.advance(hours=2)
+    assert engine.get_run(kept)["status"] == "SUCCEEDED"
+
+
+def loop(*body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": "loop",
+        "type": "control.forEach",
+        "items": {"$expr": "payload.items"},
+        "concurrency": 2,
+        "body": list(body),
+        "saveAs": "vars.results",
+    }
+
+
+def test_iterations_of_a_foreach_move_into_the_same_foreach_only(harness: Harness) -> None:
+    engine = harness.engine
+    item_wait = wait("each", correlationKey={"$expr": "$string(vars.item)"})
+    engine.publish(flow(loop(item_wait), done(results={"$expr": "vars.results"})))
+    run_id = engine.start("moves", {"items": [1, 2]})
+    harness.work()
+    assert sorted(w["token"] for w in engine.get_run(run_id)["waitingFor"]) == [
+        "loop[0]/each",
+        "loop[1]/each",
+    ]
+    # v2: the wait is no longer inside the loop
+    engine.publish(flow(item_wait, loop(assign("noop", x=1)), done()))
+    problems = by_run(migrate(harness))[run_id]["problems"]
+    assert {p["code"] for p in problems} == {"step.moved"}
+    assert {p["token"] for p in problems} == {"loop[0]/each", "loop[1]/each"}
+    # v3: same loop, one more step in its body
+    body = [item_wait, assign("mark", seen={"$expr": "vars.each.n"})]
+    engine.publish(flow(loop(*body), done(results={"$expr": "vars.results"})))
+    moved = migrate(harness, to=3, dry_run=False)
+    assert by_run(moved)[run_id]["result"] == "moved"
+    for n in (1, 2):
+        engine.send_event("go", str(n), {"n": n})
+    harness.work()
+    run = engine.get_run(run_id, history=True)
+    assert run["status"] == "SUCCEEDED" and engine.get_run(run_id)["version"] == 3
+    marks = sorted(e["token"] for e in run["history"] if e["stepId"] == "mark")
+    assert marks == ["loop[0]/mark", "loop[1]/mark"]
+
+
+def test_finished_runs_and_runs_of_other_versions_are_never_moved(harness: Harness) -> None:
+    engine = harness.engine
+    engine.publish(V1)
+    finished = start(harness, "f")
+    canceled = start(harness, "c")
+    engine.send_event("go", "f")
+    harness.work()
+    engine.cancel(canceled)
+    engine.publish(V2_EXTRA)
+    newer = start(harness, "n")
+    report = migrate(harness, dry_run=False, runs=[finished, canceled, newer, "nope"])
+    assert [codes(report, r) for r in (finished, canceled, newer, "nope")] == [
+        ["run.finished"],
+        ["run.finished"],
+        ["run.other_version"],
+        ["run.not_found"],
+    ]
+    assert report["summary"] == {
+        "selected": 4,
+        "ok": 0,
+        "moved": 0,
+        "blocked": 4,
+        "retryLater": 0,
+    }
+    assert engine.get_run(finished)["version"] == 1
+    assert migrate(harness)["summary"]["selected"] == 0  # all-active: none on v1
+
+
+def test_a_filter_selects_by_step_status_and_subject(harness: Harness) -> None:
+    engine = harness.engine
+    engine.publish(flow(assign("set", a=1), wait("wait"), pause("pause"), done()))
+    first = start(harness, "one")
+    second = start(harness, "two")
+    third = start(harness, "three")
+    engine.send_event("go", "three")
+    harness.work()
+    engine.publish(flow(assign("set", a=1), wait("wait"), pause("pause"), assign("x", y=1), done()))
+    assert {r["runId"] for r in migrate(harness, runs=RunFilter(step="wait"))["runs"]} == {
+        first,
+        second,
+    }
+    assert [r["runId"] for r in migrate(harness, runs=RunFilter(subject="two"))["runs"]] == [second]
+    assert [
+        r["runId"] for r in migrate(harness, runs=RunFilter(step="pause", status="WAITING"))["runs"]
+    ] == [third]
+
+
+def _stale_claim(harness: Harness) -> Any:
+    """Claim every runnable run as a worker would, and return its one claimed row."""
+    with harness.engine.db.write() as conn:
+        [row] = claims.claim_runs(conn, "stale", harness.clock.now(), 30, 10)
+    return row
+
+
+def test_a_claimed_run_is_busy_and_a_lapsed_claim_writes_nothing_after_the_move(
+    harness: Harness,
+) -> None:
+    engine = harness.engine
+    engine.publish(V1)
+    run_id = start(harness, "s1")
+    engine.publish(V2_EXTRA)
+    engine.send_event("go", "s1", {"ok": True})  # the run is due; a worker claims it
+    row = _stale_claim(harness)
+
+    busy = migrate(harness, dry_run=False)
+    assert codes(busy, run_id) == ["run.busy"]
+    assert by_run(busy)[run_id]["problems"][0]["retryable"] is True
+    assert busy["summary"]["retryLater"] == 1 and engine.get_run(run_id)["version"] == 1
+
+    harness.clock.advance(timedelta(seconds=31))  # the worker stalls past its lease
+    assert migrate(harness, dry_run=False)["summary"]["moved"] == 1
+
+    # the stalled worker wakes up and writes what it computed on v1: fenced, nothing written
+    claimed = ClaimedRun.from_row(row)
+    info = RunInfo(run_id, "moves", 1, "s1", claimed.created_at)
+    event = {"id": "e", "name": "go", "key": "s1", "payload": {}, "receivedAt": "x"}
+    resolved = WaitResolved("wait", "event", harness.clock.now(), event=event)
+    v1 = engine.core.definition_by_version(claimed.version_id)
+    outcome = advance(v1, copy.deepcopy(claimed.state), info, [resolved])
+    with engine.db.write() as conn:
+        [result] = write_checkpoints(
+            conn,
+            [CheckpointRequest(claimed, outcome)],
+            engine.core.services("stale"),
+            harness.clock.now(),
+        )
+    assert result.lost
+    harness.work()
+    run = engine.get_run(run_id, history=True)
+    assert run["status"] == "SUCCEEDED" and run["output"] == {"a": 1, "b": "v2"}
+    assert [e["stepId"] for e in run["history"]].count("done") == 1
+
+
+def test_an_action_call_in_flight_blocks_the_move_until_it_settles(harness: Harness) -> None:
+    engine = harness.engine
+    ticket = {
+        "id": "ticket",
+        "type": "action.call",
+        "config": {
+            "actionId": "crm.create_ticket",
+            "version": 1,
+            "inputMapping": {"subject": "hello"},
+            "saveAs": "vars.ticket",
+        },
+    }
+    engine.publish(flow(ticket, done(t={"$expr": "vars.ticket"})))
+    run_id = engine.start("moves", {})
+    row = _stale_claim(harness)  # a worker starts the call, then stalls
+    claimed = ClaimedRun.from_row(row)
+    info = RunInfo(run_id, "moves", 1, None, claimed.created_at)
+    outcome = advance(engine.core.definition_by_version(claimed.version_id), claimed.state, info)
+    with engine.db.write() as conn:
+        write_checkpoints(
+            conn,
+            [CheckpointRequest(claimed, outcome, new_calls=list(outcome.commands))],
+            engine.core.services("stale"),
+            harness.clock.now(),
+        )
+    engine.publish(flow(ticket, assign("after", x=1), done(t={"$expr": "vars.ticket"})))
+    harness.clock.advance(timedelta(seconds=31))
+
+    report = migrate(harness, dry_run=False)
+    assert codes(report, run_id) == ["action.in_flight"]
+    assert by_run(report)[run_id]["problems"][0]["retryable"] is True
+    harness.work()  # the call is taken over and settles; the run finishes on v1
+    assert engine.get_run(run_id)["status"] == "SUCCEEDED"
+    assert engine.get_run(run_id)["version"] == 1
