@@ -80,10 +80,13 @@ def test_operator_actions(client: Client, engine: Engine) -> None:
     retried = client.post(f"/api/runs/{run_id}/retry", json={"fromStep": "mark"})
     assert retried.status_code == 200, retried.text
     assert retried.json()["status"] == "RUNNING"
-    replayed = client.post(f"/api/runs/{run_id}/replay")
+    rerun = client.post(f"/api/runs/{run_id}/rerun")
+    assert rerun.status_code == 201
+    assert rerun.json()["runId"] != run_id and rerun.json()["subject"] == "s"
+    replayed = client.post(f"/api/runs/{run_id}/replay")  # the former name still works
     assert replayed.status_code == 201
-    assert replayed.json()["runId"] != run_id and replayed.json()["subject"] == "s"
-    for verb in ("cancel", "resume", "retry", "replay"):
+    assert replayed.json()["runId"] not in (run_id, rerun.json()["runId"])
+    for verb in ("cancel", "resume", "retry", "rerun", "replay"):
         assert client.post(f"/api/runs/nope/{verb}").status_code == 404
 
 

@@ -79,6 +79,7 @@ def _every_call(key: str, run_id: str, task_id: str) -> list[tuple[str, str, Any
         ("PATCH", wf, {"paused": True}),
         ("POST", f"{wf}/duplicate", {"key": "stolen"}),
         ("POST", f"{wf}/runs/cancel-all", None),
+        ("POST", f"{wf}/migrations", {"fromVersion": 1, "toVersion": 2}),
         ("DELETE", wf, None),
         ("POST", "/api/runs", {"workflow": key}),
         ("GET", f"/api/runs/{run_id}", None),
@@ -87,6 +88,7 @@ def _every_call(key: str, run_id: str, task_id: str) -> list[tuple[str, str, Any
         ("POST", f"/api/runs/{run_id}/resume", None),
         ("POST", f"/api/runs/{run_id}/retry", None),
         ("POST", f"/api/runs/{run_id}/replay", None),
+        ("POST", f"/api/runs/{run_id}/rerun", None),
         ("GET", f"/api/tasks/{task_id}", None),
         ("POST", f"/api/tasks/{task_id}/complete", {"data": {"ok": True}}),
     ]

@@ -318,15 +318,16 @@ def test_retry_from_the_failed_step(harness) -> None:
     assert sample_actions.FLAKY["d"] == 2
 
 
-def test_replay_starts_a_new_run_with_the_same_input(harness) -> None:
+def test_rerun_starts_a_new_run_with_the_same_input(harness) -> None:
     engine = harness.engine
     from test_publish_and_run import hello
 
     engine.publish(hello())
     first = engine.start("hello", {"name": "Zed", "plan": "free"})
     harness.work()
-    second = engine.replay(first)
+    second = engine.rerun(first)
     harness.work()
+    assert engine.replay(second) not in (first, second)  # the former name still works
     assert second != first
     assert engine.get_run(second)["output"] == engine.get_run(first)["output"] == "Hello, Zed"
 

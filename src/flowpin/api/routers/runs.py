@@ -1,4 +1,4 @@
-"""Runs: start, list (filters, cursor), get, steps, cancel, resume, retry, replay."""
+"""Runs: start, list (filters, cursor), get, steps, cancel, resume, retry, rerun."""
 
 from __future__ import annotations
 
@@ -91,9 +91,20 @@ def retry(
     )
 
 
-@router.post("/{run_id}/replay", status_code=201)
+@router.post("/{run_id}/rerun", status_code=201)
+def rerun(
+    who: Admin, run_id: str, request: Request, body: ReplayBody | None = None
+) -> dict[str, Any]:
+    """Start a new run with this run's input (same version unless ``latest``). Formerly
+    ``/replay``, which still works; shadow replay (``POST /api/workflows/{key}/shadow``)
+    re-evaluates recorded runs without running anything."""
+    body = body or ReplayBody()
+    return _view(request, who, who.engine.get_run(who.engine.rerun(run_id, latest=body.latest)))
+
+
+@router.post("/{run_id}/replay", status_code=201, deprecated=True)
 def replay(
     who: Admin, run_id: str, request: Request, body: ReplayBody | None = None
 ) -> dict[str, Any]:
-    body = body or ReplayBody()
-    return _view(request, who, who.engine.get_run(who.engine.replay(run_id, latest=body.latest)))
+    """The former name of ``/rerun``."""
+    return rerun(who, run_id, request, body)
