@@ -8,7 +8,6 @@ import copy
 from datetime import timedelta
 from typing import Any
 
-from conftest import Harness
 from flowpin.engine.migrating import RunFilter
 from flowpin.runtime.decisions import RunInfo, WaitResolved
 from flowpin.runtime.interpreter import advance
@@ -55,13 +54,13 @@ V2_EXTRA = flow(
 )
 
 
-def start(harness: Harness, subject: str) -> str:
+def start(harness: Any, subject: str) -> str:
     run_id = harness.engine.start("moves", {}, subject=subject)
     harness.work()
     return run_id
 
 
-def migrate(harness: Harness, to: int = 2, **options: Any) -> dict[str, Any]:
+def migrate(harness: Any, to: int = 2, **options: Any) -> dict[str, Any]:
     return harness.engine.migrate("moves", from_version=1, to_version=to, **options)
 
 
@@ -73,7 +72,7 @@ def codes(report: dict[str, Any], run_id: str) -> list[str]:
     return [problem["code"] for problem in by_run(report)[run_id].get("problems", [])]
 
 
-def test_a_parked_run_moves_keeps_its_wait_and_runs_the_new_step(harness: Harness) -> None:
+def test_a_parked_run_moves_keeps_its_wait_and_runs_the_new_step(harness: Any) -> None:
     engine = harness.engine
     engine.publish(V1)
     run_id = start(harness, "s1")
@@ -101,7 +100,7 @@ def test_a_parked_run_moves_keeps_its_wait_and_runs_the_new_step(harness: Harnes
     assert migration["input"]["positions"][0]["from"] == "wait"
 
 
-def test_a_changed_event_needs_the_mapping_and_then_waits_anew(harness: Harness) -> None:
+def test_a_changed_event_needs_the_mapping_and_then_waits_anew(harness: Any) -> None:
     engine = harness.engine
     engine.publish(V1)
     run_id = start(harness, "s1")
@@ -130,7 +129,7 @@ def test_a_changed_event_needs_the_mapping_and_then_waits_anew(harness: Harness)
 
 
 def test_a_removed_step_must_be_mapped_and_a_mapping_may_change_its_kind(
-    harness: Harness,
+    harness: Any,
 ) -> None:
     engine = harness.engine
     engine.publish(flow(assign("set", a=1), pause("pause"), done(a={"$expr": "vars.a"})))
@@ -156,7 +155,7 @@ def test_a_removed_step_must_be_mapped_and_a_mapping_may_change_its_kind(
     assert engine.get_run(run_id)["output"] == {"a": 1}
 
 
-def test_a_step_that_reads_a_variable_the_run_lacks_blocks_the_move(harness: Harness) -> None:
+def test_a_step_that_reads_a_variable_the_run_lacks_blocks_the_move(harness: Any) -> None:
     engine = harness.engine
     engine.publish(V1)
     run_id = start(harness, "s1")
@@ -191,7 +190,7 @@ def test_a_step_that_reads_a_variable_the_run_lacks_blocks_the_move(harness: Har
     assert by_run(migrate(harness, to=4))[run_id]["result"] == "ok"
 
 
-def test_timers_keep_their_due_time_unless_reset(harness: Harness) -> None:
+def test_timers_keep_their_due_time_unless_reset(harness: Any) -> None:
     engine = harness.engine
     engine.publish(flow(assign("set", a=1), pause("pause", hours=5), done(a={"$expr": "vars.a"})))
     kept = start(harness, "kept")
@@ -226,7 +225,7 @@ def loop(*body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def test_iterations_of_a_foreach_move_into_the_same_foreach_only(harness: Harness) -> None:
+def test_iterations_of_a_foreach_move_into_the_same_foreach_only(harness: Any) -> None:
     engine = harness.engine
     item_wait = wait("each", correlationKey={"$expr": "$string(vars.item)"})
     engine.publish(flow(loop(item_wait), done(results={"$expr": "vars.results"})))
@@ -255,7 +254,7 @@ def test_iterations_of_a_foreach_move_into_the_same_foreach_only(harness: Harnes
     assert marks == ["loop[0]/mark", "loop[1]/mark"]
 
 
-def test_finished_runs_and_runs_of_other_versions_are_never_moved(harness: Harness) -> None:
+def test_finished_runs_and_runs_of_other_versions_are_never_moved(harness: Any) -> None:
     engine = harness.engine
     engine.publish(V1)
     finished = start(harness, "f")
@@ -283,7 +282,7 @@ def test_finished_runs_and_runs_of_other_versions_are_never_moved(harness: Harne
     assert migrate(harness)["summary"]["selected"] == 0  # all-active: none on v1
 
 
-def test_a_filter_selects_by_step_status_and_subject(harness: Harness) -> None:
+def test_a_filter_selects_by_step_status_and_subject(harness: Any) -> None:
     engine = harness.engine
     engine.publish(flow(assign("set", a=1), wait("wait"), pause("pause"), done()))
     first = start(harness, "one")
@@ -302,7 +301,7 @@ def test_a_filter_selects_by_step_status_and_subject(harness: Harness) -> None:
     ] == [third]
 
 
-def _stale_claim(harness: Harness) -> Any:
+def _stale_claim(harness: Any) -> Any:
     """Claim every runnable run as a worker would, and return its one claimed row."""
     with harness.engine.db.write() as conn:
         [row] = claims.claim_runs(conn, "stale", harness.clock.now(), 30, 10)
@@ -310,7 +309,7 @@ def _stale_claim(harness: Harness) -> Any:
 
 
 def test_a_claimed_run_is_busy_and_a_lapsed_claim_writes_nothing_after_the_move(
-    harness: Harness,
+    harness: Any,
 ) -> None:
     engine = harness.engine
     engine.publish(V1)
@@ -348,7 +347,7 @@ def test_a_claimed_run_is_busy_and_a_lapsed_claim_writes_nothing_after_the_move(
     assert [e["stepId"] for e in run["history"]].count("done") == 1
 
 
-def test_an_action_call_in_flight_blocks_the_move_until_it_settles(harness: Harness) -> None:
+def test_an_action_call_in_flight_blocks_the_move_until_it_settles(harness: Any) -> None:
     engine = harness.engine
     ticket = {
         "id": "ticket",
