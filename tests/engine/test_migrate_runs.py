@@ -88,6 +88,9 @@ def test_a_parked_run_moves_keeps_its_wait_and_runs_the_new_step(harness: Any) -
     assert applied["summary"]["moved"] == 1
     run = engine.get_run(run_id)
     assert run["version"] == 2 and run["waitingFor"][0]["stepId"] == "wait"
+    counts = engine.step_counts("moves")  # kept with the move, in the same statement
+    assert counts["activeOnOlderVersions"] == 0 and list(counts["byVersion"]) == ["2"]
+    assert counts["byVersion"]["2"]["steps"]["wait"]["waitingByKind"]["event"] == 1
 
     assert engine.send_event("go", "s1", {"ok": True}).resumed == [run_id]
     harness.work()

@@ -28,6 +28,7 @@ from flowpin.definitions.models import Definition
 from flowpin.engine.publishing import version_row, workflow_row
 from flowpin.errors import FlowpinError
 from flowpin.runtime.migrate import Migrator, MovePlan, MoveProblem
+from flowpin.runtime.positions import encode as encode_positions
 from flowpin.store import tables as t
 from flowpin.store.bulk import INSERT_HISTORY, Bulk, json_param
 from flowpin.store.statements import among
@@ -311,6 +312,7 @@ def _write(
             version_number=target.number,
             state=sa.bindparam("new_state", type_=runs.c.state.type),
             current_step=sa.bindparam("new_step"),
+            positions=sa.bindparam("new_positions"),
             updated_at=now,
             claim_count=runs.c.claim_count + 1,
             lease_owner=None,
@@ -329,6 +331,7 @@ def _write(
                 "seen_claims": row.claim_count,
                 "new_state": plan.state,
                 "new_step": plan.current_steps[0] if plan.current_steps else None,
+                "new_positions": encode_positions(plan.state),
                 "wakes": plan.wakes,
             }
             for row, plan in moves
