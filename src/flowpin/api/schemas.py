@@ -87,6 +87,26 @@ class RetryBody(_Body):
     )
 
 
+class BulkCancel(_Body):
+    """The runs list's filters (as in ``GET /api/runs``); only active runs are canceled."""
+
+    workflow: str | None = None
+    version: int | None = Field(None, ge=1, le=INT32_MAX)
+    status: str | None = None
+    subject: str | None = None
+    search: str | None = None
+    step: str | None = None
+    createdAfter: str | None = None
+    createdBefore: str | None = None
+    dryRun: bool = Field(False, description="Only count the runs that would be canceled.")
+    expectedCount: int | None = Field(
+        None,
+        ge=0,
+        le=INT32_MAX,
+        description="The count the operator confirmed; refused (409) when more match now.",
+    )
+
+
 class ReplayBody(_Body):
     latest: bool = False
 

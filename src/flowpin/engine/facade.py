@@ -23,7 +23,16 @@ from flowpin.clock import Clock, SystemClock
 from flowpin.definitions.loader import load_document
 from flowpin.definitions.models import Definition
 from flowpin.definitions.validate import validate
-from flowpin.engine import counts, diffs, migrating, secret_store, tenancy, views
+from flowpin.engine import (
+    counts,
+    diffs,
+    event_listing,
+    migrating,
+    run_listing,
+    secret_store,
+    tenancy,
+    views,
+)
 from flowpin.engine import workflows_admin as admin
 from flowpin.engine.batching import GroupCommitter
 from flowpin.engine.core import Core
@@ -38,6 +47,7 @@ from flowpin.engine.publishing import (
     workflow_row,
 )
 from flowpin.engine.redaction import DEFAULT_KEYS
+from flowpin.engine.run_listing import RunFilter
 from flowpin.engine.signals import EventOutcome, add_inbox, claim_wait, wake_runs
 from flowpin.engine.starting import NewRun, check_payload, existing_run_by_key, insert_run
 from flowpin.engine.triggers import EventIn, check_event, submit_events
@@ -56,6 +66,8 @@ from flowpin.store.database import Database
 from flowpin.worker.loop import Worker, WorkerOptions
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")
+BULK_CANCEL_MAX = 10_000
+"""Runs one bulk cancel cancels at most (one transaction); the answer says how many remain."""
 
 
 class TaskDataInvalid(FlowpinError):
@@ -336,17 +348,24 @@ class Engine:
         return outcomes
 
     def list_tasks(
-        self, *, status: str | None = "open", assignee: str | None = None
+        self,
+        *,
+        status: str | None = "open",
+        assignee: str | None = None,
+        run_id: str | None = None,
     ) -> list[dict[str, Any]]:
         with self.db.read() as conn:
-            return views.list_tasks(conn, self.tenant, status=status, assignee=assignee)
+            return views.list_tasks(
+                conn, self.tenant, status=status, assignee=assignee, run_id=run_id
+            )
 
     def get_task(self, task_id: str) -> dict[str, Any]:
         with self.db.read() as conn:
             return views.task_view(views.task_row(conn, self.tenant, task_id))
 
-    def complete_task(self, task_id: str, data: Any) -> dict[str, Any]:
-        """Complete an open human task with data valid against its form schema."""
+    def complete_task(self, task_id: str, data: Any, *, by: str | None = None) -> dict[str, Any]:
+        """Complete an open human task with data valid against its form schema; ``by`` (who
+        completed it) is kept on the task and in the step's history row."""
         now = self.clock.now()
         with self.db.write() as conn:
             task = views.task_row(conn, self.tenant, task_id)
@@ -355,7 +374,8 @@ class Engine:
             errors = list(jsonschema.Draft202012Validator(task.form_schema).iter_errors(data))
             if errors:
                 raise TaskDataInvalid(
-                    f"task data does not fit the form: {errors[0].message}",
+                    "task data does not fit the form: "
+                    + "; ".join(_in_words(e) for e in errors[:3]),
                     details=[
                         {
                             "path": "/" + "/".join(str(p) for p in e.absolute_path),
@@ -376,9 +396,10 @@ class Engine:
             conn.execute(
                 t.human_tasks.update()
                 .where(t.human_tasks.c.id == task_id)
-                .values(status="completed", data=data, completed_at=now)
+                .values(status="completed", data=data, completed_at=now, completed_by=by)
             )
-            add_inbox(conn, task.run_id, task.token, "task", {"data": data}, now)
+            detail = {"taskId": task_id, "completedBy": by}
+            add_inbox(conn, task.run_id, task.token, "task", {"data": data, "detail": detail}, now)
             wake_runs(conn, [task.run_id], now)
             result = views.task_view(views.task_row(conn, self.tenant, task_id))
         self.core.notify()
@@ -395,8 +416,9 @@ class Engine:
             _cancel_tree(conn, run_id, now)
         return self.get_run(run_id)
 
-    def resume(self, run_id: str) -> dict[str, Any]:
-        """Fire the run's pending timers now (a time.wait or a retry backoff)."""
+    def resume(self, run_id: str, *, by: str | None = None) -> dict[str, Any]:
+        """Fire the run's pending timers now (a time.wait or a retry backoff); the step's
+        history row says an operator resumed it (``by``: who)."""
         now = self.clock.now()
         with self.db.write() as conn:
             run = views.run_row(conn, self.tenant, run_id)
@@ -412,7 +434,8 @@ class Engine:
             ).all()
             for wait in waits:
                 if (not tokens or wait.token in tokens) and claim_wait(conn, wait.id, now):
-                    add_inbox(conn, run_id, wait.token, "timer", {}, now)
+                    detail = {"resumedBy": "operator", "operator": by}
+                    add_inbox(conn, run_id, wait.token, "timer", {"detail": detail}, now)
             wake_runs(conn, [run_id], now)
         self.core.notify()
         return self.get_run(run_id)
@@ -723,28 +746,66 @@ class Engine:
                 _cancel_tree(conn, run_id, now)
         return run_ids
 
-    def page_runs(self, **filters: Any) -> dict[str, Any]:
-        """Runs newest first with filters (see ``workflows_admin.page_runs``) and a cursor."""
-        with self.db.read() as conn:
-            return admin.page_runs(conn, self.tenant, **filters)
-
-    def list_events(
-        self,
-        *,
-        name: str | None = None,
-        key: str | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
+    def page_runs(
+        self, *, limit: int = 50, cursor: str | None = None, **filters: Any
     ) -> dict[str, Any]:
+        """Runs newest first, filtered (the fields of ``run_listing.RunFilter``), one page at a
+        time: pass the answer's ``nextCursor`` back as ``cursor`` for the next."""
         with self.db.read() as conn:
-            return admin.page_events(
-                conn, self.tenant, name=name, key=key, limit=limit, cursor=cursor
+            return run_listing.page_runs(
+                conn, self.tenant, RunFilter(**filters), limit=limit, cursor=cursor
             )
 
-    def event_runs(self, event_ids: list[str]) -> dict[str, list[str]]:
-        """The runs each stored event (``list_events``' ``id``) reached or came from."""
+    def run_counts(self, **filters: Any) -> dict[str, Any]:
+        """How many runs of the filtered set have each status (the filter's status ignored)."""
         with self.db.read() as conn:
-            return admin.event_runs(conn, self.tenant, event_ids)
+            return run_listing.status_counts(conn, self.tenant, RunFilter(**filters))
+
+    def cancel_matching(
+        self,
+        selection: RunFilter,
+        *,
+        dry_run: bool = False,
+        expected: int | None = None,
+    ) -> dict[str, Any]:
+        """Cancel the active runs of a filtered set (children with their parents), at most
+        ``BULK_CANCEL_MAX`` per call. ``dry_run``: only count them, so an operator can confirm
+        a number first; ``expected``: the number confirmed, refused (409) when more match now.
+        """
+        now = self.clock.now()
+        with self.db.write() as conn:
+            matching, run_ids = run_listing.active_matching(
+                conn, self.tenant, selection, BULK_CANCEL_MAX
+            )
+            if expected is not None and matching > expected:
+                raise ConflictError(
+                    f"{matching} active runs match now, more than the {expected} confirmed",
+                    code="runs.count_changed",
+                    details={"matching": matching, "expected": expected},
+                )
+            if not dry_run:
+                for run_id in run_ids:
+                    _cancel_tree(conn, run_id, now)
+        canceled = [] if dry_run else run_ids
+        return {
+            "matching": matching,
+            "canceled": len(canceled),
+            "runIds": canceled,
+            "remaining": matching - len(canceled),
+            "dryRun": dry_run,
+        }
+
+    def list_events(self, **filters: Any) -> dict[str, Any]:
+        """Stored events newest first with what each did (see ``event_listing.page_events``
+        for the filters: name, key, outcome, received_after/before, limit, cursor)."""
+        with self.db.read() as conn:
+            return event_listing.page_events(conn, self.tenant, self.clock.now(), **filters)
+
+    def get_event(self, ident: str) -> dict[str, Any]:
+        """One stored event (its id or the ``eventId`` it was sent with) and the runs it
+        touched."""
+        with self.db.read() as conn:
+            return event_listing.event_detail(conn, self.tenant, ident, self.clock.now())
 
     # ---------------------------------------------------------------- workers
 
@@ -823,6 +884,12 @@ def _cancel_tree(conn: Any, run_id: str, now: datetime) -> None:
     ).scalars()
     for child in list(children):
         _cancel_tree(conn, child, now)
+
+
+def _in_words(error: jsonschema.ValidationError) -> str:
+    """One form error as a person reads it: the field, then what is wrong with it."""
+    field = ".".join(str(part) for part in error.absolute_path)
+    return f"{field}: {error.message}" if field else error.message
 
 
 def _document(definition: dict[str, Any] | Definition | str | Path) -> dict[str, Any]:

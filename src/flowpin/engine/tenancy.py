@@ -34,6 +34,12 @@ class Principal:
     key_id: str
     tenant: str
     role: str
+    name: str | None = None
+
+    @property
+    def who(self) -> str:
+        """How history and tasks name this caller: the key's name, else its id."""
+        return self.name or f"key {self.key_id}"
 
     def allows(self, role: str) -> bool:
         return ROLES.index(self.role) >= ROLES.index(role)
@@ -80,11 +86,11 @@ def create_key(
 
 def authenticate(conn: Connection, key: str) -> Principal | None:
     row = conn.execute(
-        sa.select(t.api_keys.c.id, t.api_keys.c.tenant_id, t.api_keys.c.role).where(
-            t.api_keys.c.key_hash == hash_key(key), t.api_keys.c.revoked_at.is_(None)
-        )
+        sa.select(
+            t.api_keys.c.id, t.api_keys.c.tenant_id, t.api_keys.c.role, t.api_keys.c.name
+        ).where(t.api_keys.c.key_hash == hash_key(key), t.api_keys.c.revoked_at.is_(None))
     ).first()
-    return None if row is None else Principal(row.id, row.tenant_id, row.role)
+    return None if row is None else Principal(row.id, row.tenant_id, row.role, row.name)
 
 
 def list_keys(conn: Connection, tenant_id: str) -> list[dict[str, Any]]:

@@ -92,18 +92,34 @@ def history(conn: Connection, run_id: str) -> list[dict[str, Any]]:
             "attempt": r.attempt,
             "status": r.status,
             "at": iso(r.logical_time),
+            "startedAt": iso(r.started_at),
+            "durationMs": _duration_ms(r.started_at, r.logical_time),
             "recordedAt": iso(r.recorded_at),
             "input": r.input,
             "output": r.output,
             "error": r.error,
+            "detail": r.detail,
         }
         for r in rows
     ]
 
 
+def _duration_ms(started: datetime | None, ended: datetime | None) -> int | None:
+    if started is None or ended is None:
+        return None
+    return max(0, round((ended - started).total_seconds() * 1000))
+
+
+def _tasks_with_runs() -> sa.Select[Any]:
+    """Tasks with their run's workflow and subject (what an inbox shows beside the title)."""
+    return sa.select(
+        t.human_tasks, t.runs.c.workflow_key.label("workflow"), t.runs.c.subject.label("subject")
+    ).select_from(t.human_tasks.outerjoin(t.runs, t.runs.c.id == t.human_tasks.c.run_id))
+
+
 def task_row(conn: Connection, tenant_id: str, task_id: str) -> Any:
     row = conn.execute(
-        sa.select(t.human_tasks).where(
+        _tasks_with_runs().where(
             t.human_tasks.c.id == task_id, t.human_tasks.c.tenant_id == tenant_id
         )
     ).first()
@@ -116,6 +132,8 @@ def task_view(row: Any) -> dict[str, Any]:
     return {
         "taskId": row.id,
         "runId": row.run_id,
+        "workflow": row.workflow,
+        "subject": row.subject,
         "stepId": row.step_id,
         "title": row.title,
         "description": row.description,
@@ -126,15 +144,24 @@ def task_view(row: Any) -> dict[str, Any]:
         "dueAt": iso(row.due_at),
         "createdAt": iso(row.created_at),
         "completedAt": iso(row.completed_at),
+        "completedBy": row.completed_by,
     }
 
 
 def list_tasks(
-    conn: Connection, tenant_id: str, *, status: str | None, assignee: str | None
+    conn: Connection,
+    tenant_id: str,
+    *,
+    status: str | None,
+    assignee: str | None,
+    run_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    query = sa.select(t.human_tasks).where(t.human_tasks.c.tenant_id == tenant_id)
+    query = _tasks_with_runs().where(t.human_tasks.c.tenant_id == tenant_id)
     if status:
         query = query.where(t.human_tasks.c.status == status)
     if assignee:
         query = query.where(t.human_tasks.c.assignee == assignee)
-    return [task_view(r) for r in conn.execute(query.order_by(t.human_tasks.c.created_at))]
+    if run_id:
+        query = query.where(t.human_tasks.c.run_id == run_id)
+    order = (t.human_tasks.c.created_at, t.human_tasks.c.id)
+    return [task_view(r) for r in conn.execute(query.order_by(*order))]

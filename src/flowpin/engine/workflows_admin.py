@@ -53,7 +53,7 @@ def _limit(limit: int) -> int:
     return max(1, min(int(limit), MAX_PAGE))
 
 
-def _time(value: str | datetime | None) -> datetime | None:
+def parse_time(value: str | datetime | None) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
     try:
@@ -146,30 +146,6 @@ def list_workflows(
     ]
     next_cursor = encode_cursor(rows[size - 1].key) if len(rows) > size else None
     return {"items": items, "nextCursor": next_cursor}
-
-
-def event_runs(conn: Connection, tenant_id: str, event_ids: list[str]) -> dict[str, list[str]]:
-    """By stored event id: the runs it resumed or started, consumed it from the buffer, or
-    emitted it (whose redaction rules apply to its payload)."""
-    if not event_ids:
-        return {}
-    result: dict[str, list[str]] = {}
-    rows = conn.execute(
-        sa.select(t.events.c.id, t.events.c.result, t.events.c.source_run_id).where(
-            t.events.c.tenant_id == tenant_id, t.events.c.id.in_(event_ids)
-        )
-    ).all()
-    for row in rows:
-        outcome = row.result if isinstance(row.result, dict) else {}
-        ids = [*outcome.get("resumed", []), *outcome.get("started", []), row.source_run_id]
-        result[row.id] = [run_id for run_id in ids if run_id]
-    consumed = conn.execute(
-        sa.select(t.event_consumptions).where(t.event_consumptions.c.event_row_id.in_(event_ids))
-    ).all()
-    for row in consumed:
-        if row.event_row_id in result:
-            result[row.event_row_id].append(row.run_id)
-    return result
 
 
 def workflow_view(conn: Connection, tenant_id: str, key: str) -> dict[str, Any]:
@@ -346,66 +322,7 @@ def active_top_level_runs(conn: Connection, tenant_id: str, key: str) -> list[st
 # ---------------------------------------------------------------- runs and events
 
 
-def page_runs(
-    conn: Connection,
-    tenant_id: str,
-    *,
-    workflow: str | None = None,
-    status: str | None = None,
-    subject: str | None = None,
-    version: int | None = None,
-    step: str | None = None,
-    created_after: str | datetime | None = None,
-    created_before: str | datetime | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
-) -> dict[str, Any]:
-    """Runs newest first, with filters; ``nextCursor`` continues after the last item."""
-    query = sa.select(
-        t.runs.c.id,
-        t.runs.c.workflow_key,
-        t.runs.c.version_number,
-        t.runs.c.status,
-        t.runs.c.subject,
-        t.runs.c.current_step,
-        t.runs.c.parent_run_id,
-        t.runs.c.created_at,
-        t.runs.c.finished_at,
-    ).where(t.runs.c.tenant_id == tenant_id)
-    if workflow:
-        query = query.where(t.runs.c.workflow_key == workflow)
-    if status:
-        query = query.where(t.runs.c.status == status.upper())
-    if subject:
-        query = query.where(t.runs.c.subject == subject)
-    if version is not None:
-        query = query.where(t.runs.c.version_number == version)
-    if step:
-        query = query.where(t.runs.c.current_step == step)
-    after, before = _time(created_after), _time(created_before)
-    if after is not None:
-        query = query.where(t.runs.c.created_at >= after)
-    if before is not None:
-        query = query.where(t.runs.c.created_at < before)
-    rows, size, next_cursor = _keyset_page(conn, query, t.runs, "created_at", cursor, limit)
-    items = [
-        {
-            "runId": r.id,
-            "workflow": r.workflow_key,
-            "version": r.version_number,
-            "status": r.status,
-            "subject": r.subject,
-            "currentStep": r.current_step,
-            "parentRunId": r.parent_run_id,
-            "createdAt": iso(r.created_at),
-            "finishedAt": iso(r.finished_at),
-        }
-        for r in rows[:size]
-    ]
-    return {"items": items, "nextCursor": next_cursor}
-
-
-def _keyset_page(
+def keyset_page(
     conn: Connection,
     query: Any,
     table: sa.Table,
@@ -419,7 +336,7 @@ def _keyset_page(
     moment_col, id_col = table.c[time_column], table.c.id
     if cursor:
         at, last_id = decode_cursor(cursor, 2)
-        moment = _time(at)
+        moment = parse_time(at)
         query = query.where(
             sa.or_(moment_col < moment, sa.and_(moment_col == moment, id_col < str(last_id)))
         )
@@ -430,37 +347,3 @@ def _keyset_page(
         last = rows[size - 1]
         next_cursor = encode_cursor(getattr(last, time_column).isoformat(), last.id)
     return rows, size, next_cursor
-
-
-def page_events(
-    conn: Connection,
-    tenant_id: str,
-    *,
-    name: str | None = None,
-    key: str | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
-) -> dict[str, Any]:
-    """Stored events newest first."""
-    query = sa.select(t.events).where(t.events.c.tenant_id == tenant_id)
-    if name:
-        query = query.where(t.events.c.name == name)
-    if key:
-        query = query.where(t.events.c.key == key)
-    rows, size, next_cursor = _keyset_page(conn, query, t.events, "received_at", cursor, limit)
-    items = [
-        {
-            "id": r.id,
-            "eventId": r.event_id,
-            "name": r.name,
-            "key": r.key,
-            "payload": r.payload,
-            "sourceRunId": r.source_run_id,
-            "receivedAt": iso(r.received_at),
-            "expiresAt": iso(r.expires_at),
-            "matched": bool(r.matched),
-            "result": r.result,
-        }
-        for r in rows[:size]
-    ]
-    return {"items": items, "nextCursor": next_cursor}

@@ -62,6 +62,9 @@ class ActionResult:
     at: datetime
     output: Any = None
     error: JSONObject | None = None
+    started: datetime | None = None
+    """When the handler was called (``at`` is when it returned); ``None`` when the ledger
+    answered without a call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,9 @@ class WaitResolved:
     at: datetime
     event: JSONObject | None = None
     data: Any = None
+    detail: JSONObject | None = None
+    """Who resolved it, kept in the step's history row: ``{"taskId", "completedBy"}`` for a
+    task, ``{"resumedBy": "operator"}`` for a timer an operator fired early."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +199,11 @@ class HistoryEntry:
     input: Any = None
     output: Any = None
     error: JSONObject | None = None
+    started_at: datetime | None = None
+    """When the step (this attempt of it) began: an action's call, a wait's parking; with
+    ``at`` it gives the duration the run viewer shows."""
+    detail: JSONObject | None = None
+    """What resolved a wait: the event's id, who completed a task, an operator's resume."""
 
 
 @dataclass(slots=True)

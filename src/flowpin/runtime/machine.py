@@ -294,7 +294,8 @@ class Machine(NodeSteps):
                 frame.pop("due", None)
                 after = ctx
             elif kind == "timer" and status == "timer":
-                self._done(ctx, info, now, None, input={"dueAt": frame.get("due")})
+                due = frame.get("due")
+                self._done(ctx, info, now, None, input={"dueAt": due}, detail=item.detail)
                 after = self._next(ctx)
             elif kind == "event" and status == "event":
                 after = self._event_received(ctx, info, item, now)
@@ -303,7 +304,7 @@ class Machine(NodeSteps):
             elif kind == "task" and status == "task":
                 if info.save_as is not None:
                     self._write(ctx, info.save_as, item.data)
-                self._done(ctx, info, now, item.data)
+                self._done(ctx, info, now, item.data, detail=item.detail)
                 after = self._next(ctx)
             elif kind == "timeout" and status == "task":
                 message = f"human task {info.step.id!r} was not completed in time"
@@ -397,6 +398,7 @@ class Machine(NodeSteps):
         output: Any = None,
         error: JSONObject | None = None,
         token: str | None = None,
+        started: datetime | None = None,
     ) -> None:
         step_id = info.step.id
         self.history.append(
@@ -410,14 +412,26 @@ class Machine(NodeSteps):
                 input,
                 output,
                 error,
+                started,
             )
         )
 
     def _done(
-        self, ctx: Ctx, info: StepInfo, now: datetime, output: Any, *, input: Any = None
+        self,
+        ctx: Ctx,
+        info: StepInfo,
+        now: datetime,
+        output: Any,
+        *,
+        input: Any = None,
+        started: datetime | None = None,
+        detail: JSONObject | None = None,
     ) -> None:
-        """The history row of a node step whose attempt succeeded after it waited."""
+        """The history row of a node step whose attempt succeeded after it waited (for a
+        wait, ``started`` defaults to when it parked)."""
         frame = ctx.frame
+        if started is None and "t0" in frame:
+            started = from_ms(frame["t0"])
         self.history.append(
             HistoryEntry(
                 info.step.id,
@@ -429,6 +443,8 @@ class Machine(NodeSteps):
                 frame.get("in", input),
                 output,
                 None,
+                started,
+                detail,
             )
         )
 
@@ -449,9 +465,12 @@ class Machine(NodeSteps):
         *,
         retryable: Any = None,
         retry_after: Any = None,
+        started: datetime | None = None,
     ) -> Ctx | None:
         frame = ctx.frame
         attempt = frame.get("n", 1)
+        if started is None and "t0" in frame and info.kind != ACTION:
+            started = from_ms(frame["t0"])  # a wait that timed out: it began when it parked
         policy = self._policy(info)
         if policy is not None:
             now_ms = ms(now)
@@ -476,6 +495,7 @@ class Machine(NodeSteps):
                     attempt=attempt,
                     input=frame.pop("in", None),
                     error=error,
+                    started=started,
                 )
                 frame.pop("st", None)
                 frame.pop("due", None)
@@ -492,10 +512,21 @@ class Machine(NodeSteps):
         inputs = frame.pop("in", None)
         frame.pop("k", None)
         if info.step.on_error == "continue":
-            self._hist(ctx, info, "continued", now, attempt=attempt, input=inputs, error=error)
+            self._hist(
+                ctx,
+                info,
+                "continued",
+                now,
+                attempt=attempt,
+                input=inputs,
+                error=error,
+                started=started,
+            )
             self.env["meta"] = {**self.env["meta"], "lastError": error}
             return self._next(ctx)
-        self._hist(ctx, info, "failed", now, attempt=attempt, input=inputs, error=error)
+        self._hist(
+            ctx, info, "failed", now, attempt=attempt, input=inputs, error=error, started=started
+        )
         frame["st"] = "failed"
         return self._fail(ctx, error, now)
 

@@ -55,7 +55,7 @@ class NodeSteps:
         if item.error is None:
             if info.save_as is not None:
                 self._write(ctx, info.save_as, item.output)
-            self._done(ctx, info, now, item.output)
+            self._done(ctx, info, now, item.output, started=item.started or now)
             return self._next(ctx)
         raw = item.error if isinstance(item.error, dict) else {"message": str(item.error)}
         error = make_error(
@@ -73,6 +73,7 @@ class NodeSteps:
             now,
             retryable=raw.get("retryable"),
             retry_after=raw.get("retryAfterMs"),
+            started=item.started or now,
         )
 
     def _event_received(
@@ -91,7 +92,7 @@ class NodeSteps:
         }
         meta["timedOut"] = False
         self.env["meta"] = meta
-        self._done(ctx, info, now, payload)
+        self._done(ctx, info, now, payload, detail={"eventId": event.get("id")})
         return self._next(ctx)
 
     def _event_timeout(self: Machine, ctx: Ctx, info: StepInfo, now: datetime) -> Ctx | None:
@@ -216,6 +217,8 @@ class NodeSteps:
         frame = ctx.frame
         frame["st"] = "timer"
         frame["due"] = iso(due)
+        if "t0" not in frame:
+            frame["t0"] = self._ms(now)
         self.commands.append(WaitUntil(ctx.prefix + info.step.id, info.step.id, due, "time.wait"))
         return None
 

@@ -139,16 +139,17 @@ UPDATE_TERMINAL_RUNS = Statement(
 )
 _HISTORY_COLUMNS = (
     "run_id, step_id, token, step_type, version_number, attempt, status, logical_time, "
-    "recorded_at, input, output, error"
+    "recorded_at, started_at, input, output, error, detail"
 )
 INSERT_HISTORY = Statement(
     sqlite=f"INSERT INTO step_history ({_HISTORY_COLUMNS}) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     # WITH ORDINALITY … ORDER BY: ids follow the batch's order (history is read by id).
     pg=f"INSERT INTO step_history ({_HISTORY_COLUMNS}) SELECT {_HISTORY_COLUMNS} FROM "
     + _unnest(
         _HISTORY_COLUMNS + ", n",
-        "varchar varchar varchar varchar int int varchar timestamptz timestamptz jsonb jsonb jsonb",
+        "varchar varchar varchar varchar int int varchar timestamptz timestamptz timestamptz "
+        "jsonb jsonb jsonb jsonb",
         ordinality=True,
     )
     + " ORDER BY n",

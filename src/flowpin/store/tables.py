@@ -343,9 +343,14 @@ step_history = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     _now_column("logical_time"),
     _now_column("recorded_at"),
+    # When the attempt began (an action's call, a wait's parking); logical_time is when it
+    # ended. NULL for steps that take no time (state.set, transform.assign, control flow).
+    _now_column("started_at", nullable=True),
     sa.Column("input", JSONDoc, nullable=True),
     sa.Column("output", JSONDoc, nullable=True),
     sa.Column("error", JSONDoc, nullable=True),
+    # What resolved a wait: {"eventId"}, {"taskId", "completedBy"}, {"resumedBy"}.
+    sa.Column("detail", JSONDoc, nullable=True),
     sa.Index("ix_step_history_run", "run_id", "id"),
 )
 
@@ -367,6 +372,9 @@ human_tasks = sa.Table(
     _now_column("due_at", nullable=True),
     _now_column("created_at"),
     _now_column("completed_at", nullable=True),
+    # Who completed it: the API key's name (its id when it has none), or what a Python
+    # caller passed to Engine.complete_task(by=…).
+    sa.Column("completed_by", sa.String(200), nullable=True),
     sa.CheckConstraint(
         "status IN ('open', 'completed', 'timed_out', 'canceled')", name="status_known"
     ),

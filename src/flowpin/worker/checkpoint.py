@@ -392,9 +392,11 @@ def _history_row(
         entry.status,
         bulk.time(entry.at),
         recorded,
+        bulk.time(entry.started_at),
         json_param(redact(entry.input)),
         json_param(redact(entry.output)),
         json_param(redact(entry.error)),
+        json_param(entry.detail),
     )
 
 

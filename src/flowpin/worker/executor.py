@@ -215,11 +215,18 @@ class ActionExecutor:
             spec=None if stub is not None else spec,
             timeout=timeout,
             secrets=tuple(resolved),
+            started=self.clock.now(),
         )
 
-    def _failure(self, call: CallAction, failed: _Failed) -> ActionResult:
+    def _failure(
+        self, call: CallAction, failed: _Failed, started: datetime | None = None
+    ) -> ActionResult:
         return ActionResult(
-            token=call.token, attempt=call.attempt, at=self.clock.now(), error=failed.error
+            token=call.token,
+            attempt=call.attempt,
+            at=self.clock.now(),
+            error=failed.error,
+            started=started,
         )
 
     def _result(
@@ -233,11 +240,15 @@ class ActionExecutor:
         except _Failed as failed:
             if prepared.secrets:
                 failed.error = scrub_secrets(failed.error, prepared.secrets)
-            return self._failure(call, failed)
+            return self._failure(call, failed, prepared.started)
         if prepared.secrets:
             value = scrub_secrets(value, prepared.secrets)
         return ActionResult(
-            token=call.token, attempt=call.attempt, at=self.clock.now(), output=value
+            token=call.token,
+            attempt=call.attempt,
+            at=self.clock.now(),
+            output=value,
+            started=prepared.started,
         )
 
     def _check(
@@ -306,6 +317,8 @@ class _Prepared:
     timeout: float | None
     secrets: tuple[str, ...] = ()
     """The secret values substituted into the input (scrubbed from the result)."""
+    started: datetime | None = None
+    """When the call was made (the run viewer's start and duration of the step)."""
 
     def invoke(self) -> Any:
         return self.handler(*self.args)

@@ -607,10 +607,13 @@ def _input_of(row: Any) -> Input:
         )
     if row.kind == "event":
         return WaitResolved(token=row.token, kind="event", at=row.at, event=body.get("event"))
+    detail = body.get("detail")
     if row.kind == "task":
-        return WaitResolved(token=row.token, kind="task", at=row.at, data=body.get("data"))
+        return WaitResolved(
+            token=row.token, kind="task", at=row.at, data=body.get("data"), detail=detail
+        )
     kind = "timer" if row.kind == "timer" else "timeout"
-    return WaitResolved(token=row.token, kind=kind, at=row.at)
+    return WaitResolved(token=row.token, kind=kind, at=row.at, detail=detail)
 
 
 def _one_per_token(calls: list[CallAction]) -> list[CallAction]:

@@ -1,4 +1,4 @@
-"""Events: submit (resumes waiting runs, starts triggered ones) and list.
+"""Events: submit (resumes waiting runs, starts triggered ones), list and get one.
 
 A listed event's payload is masked by the key patterns and by the redaction pointers of every
 run it resumed, started or came from (the values those runs mask are masked here too)."""
@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
-from flowpin.api.auth import Editor, Viewer
+from flowpin.api.auth import Caller, Editor, Viewer
 from flowpin.api.schemas import EventBody, PageLimit
+from flowpin.engine.event_listing import touched_runs
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -32,17 +33,39 @@ def list_events(
     request: Request,
     name: str | None = None,
     key: str | None = None,
+    outcome: str | None = Query(
+        None, description="'matched' (reached a run) or 'unmatched' (reached none)."
+    ),
+    receivedAfter: str | None = Query(None, description="ISO time, inclusive."),
+    receivedBefore: str | None = Query(None, description="ISO time, exclusive."),
     limit: PageLimit = 50,
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    page = who.engine.list_events(name=name, key=key, limit=limit, cursor=cursor)
-    runs = who.engine.event_runs([item["id"] for item in page["items"]])
+    page = who.engine.list_events(
+        name=name,
+        key=key,
+        outcome=outcome,
+        received_after=receivedAfter,
+        received_before=receivedBefore,
+        limit=limit,
+        cursor=cursor,
+    )
+    page["items"] = _masked(request, who, page["items"])
+    return page
+
+
+@router.get("/{event_id}")
+def get_event(who: Viewer, event_id: str, request: Request) -> dict[str, Any]:
+    """One event (its id, or the ``eventId`` it was sent with) and the runs it touched."""
+    return _masked(request, who, [who.engine.get_event(event_id)])[0]
+
+
+def _masked(request: Request, who: Caller, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    touched = {item["id"]: touched_runs(item) for item in items}
     masks = who.engine.core.masks_for_runs(
-        who.tenant, [run_id for ids in runs.values() for run_id in ids]
+        who.tenant, [run_id for ids in touched.values() for run_id in ids]
     )
     redact = request.app.state.redact
-    page["items"] = [
-        redact.event(item, [masks[r] for r in runs.get(item["id"], ()) if r in masks])
-        for item in page["items"]
+    return [
+        redact.event(item, [masks[r] for r in touched[item["id"]] if r in masks]) for item in items
     ]
-    return page

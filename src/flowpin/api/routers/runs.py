@@ -1,13 +1,22 @@
-"""Runs: start, list (filters, cursor), get, steps, cancel, resume, retry, rerun."""
+"""Runs: start, list (filters, cursor), counts per status, bulk cancel, get, steps, cancel,
+resume, retry, rerun."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from flowpin.api.auth import Admin, Caller, Editor, Viewer
-from flowpin.api.schemas import PageLimit, ReplayBody, RetryBody, RunStart, VersionQuery
+from flowpin.api.schemas import (
+    BulkCancel,
+    PageLimit,
+    ReplayBody,
+    RetryBody,
+    RunStart,
+    VersionQuery,
+)
+from flowpin.engine.run_listing import RunFilter
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -36,11 +45,16 @@ def list_runs(
     who: Viewer,
     workflow: str | None = None,
     version: VersionQuery = None,
-    status: str | None = None,
-    subject: str | None = None,
-    step: str | None = None,
-    createdAfter: str | None = None,
-    createdBefore: str | None = None,
+    status: str | None = Query(
+        None, description="A status, several separated by commas, or 'active'."
+    ),
+    subject: str | None = Query(None, description="The exact subject."),
+    search: str | None = Query(
+        None, description="Part of the subject (any case), or a whole run id."
+    ),
+    step: str | None = Query(None, description="A step the run is at now."),
+    createdAfter: str | None = Query(None, description="ISO time, inclusive."),
+    createdBefore: str | None = Query(None, description="ISO time, exclusive."),
     limit: PageLimit = 50,
     cursor: str | None = None,
 ) -> dict[str, Any]:
@@ -49,12 +63,53 @@ def list_runs(
         version=version,
         status=status,
         subject=subject,
+        search=search,
         step=step,
         created_after=createdAfter,
         created_before=createdBefore,
         limit=limit,
         cursor=cursor,
     )
+
+
+@router.get("/counts")
+def counts(
+    who: Viewer,
+    workflow: str | None = None,
+    version: VersionQuery = None,
+    subject: str | None = None,
+    search: str | None = None,
+    step: str | None = None,
+    createdAfter: str | None = None,
+    createdBefore: str | None = None,
+) -> dict[str, Any]:
+    """Runs per status for the same filters as the list (without ``status``)."""
+    return who.engine.run_counts(
+        workflow=workflow,
+        version=version,
+        subject=subject,
+        search=search,
+        step=step,
+        created_after=createdAfter,
+        created_before=createdBefore,
+    )
+
+
+@router.post("/cancel")
+def cancel_matching(who: Admin, body: BulkCancel) -> dict[str, Any]:
+    """Cancel the active runs that match the filters. With ``dryRun`` only count them: show
+    the number, let the operator confirm it, then send it back as ``expectedCount``."""
+    selection = RunFilter(
+        workflow=body.workflow,
+        version=body.version,
+        status=body.status,
+        subject=body.subject,
+        search=body.search,
+        step=body.step,
+        created_after=body.createdAfter,
+        created_before=body.createdBefore,
+    )
+    return who.engine.cancel_matching(selection, dry_run=body.dryRun, expected=body.expectedCount)
 
 
 @router.get("/{run_id}")
@@ -76,7 +131,7 @@ def cancel(who: Admin, run_id: str, request: Request) -> dict[str, Any]:
 
 @router.post("/{run_id}/resume")
 def resume(who: Admin, run_id: str, request: Request) -> dict[str, Any]:
-    return _view(request, who, who.engine.resume(run_id))
+    return _view(request, who, who.engine.resume(run_id, by=who.principal.who))
 
 
 @router.post("/{run_id}/retry")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from flowpin.api.auth import Caller, Editor, Viewer
 from flowpin.api.schemas import TaskComplete
@@ -23,10 +23,21 @@ def _masked(request: Request, who: Caller, views: list[dict[str, Any]]) -> list[
 
 @router.get("")
 def list_tasks(
-    who: Viewer, request: Request, status: str | None = "open", assignee: str | None = None
+    who: Viewer,
+    request: Request,
+    status: str | None = Query(
+        "open", description="open (default), completed, timed_out, canceled, or all."
+    ),
+    assignee: str | None = Query(
+        None, description="Only tasks assigned to this name; 'me': the calling key's name."
+    ),
+    runId: str | None = Query(None, description="Only the tasks of this run."),
 ) -> dict[str, Any]:
     status = None if status in (None, "", "all") else status
-    return {"items": _masked(request, who, who.engine.list_tasks(status=status, assignee=assignee))}
+    if assignee == "me":
+        assignee = who.principal.name or who.principal.who
+    tasks = who.engine.list_tasks(status=status, assignee=assignee, run_id=runId)
+    return {"items": _masked(request, who, tasks)}
 
 
 @router.get("/{task_id}")
@@ -36,4 +47,5 @@ def get_task(who: Viewer, task_id: str, request: Request) -> dict[str, Any]:
 
 @router.post("/{task_id}/complete")
 def complete(who: Editor, task_id: str, body: TaskComplete, request: Request) -> dict[str, Any]:
-    return _masked(request, who, [who.engine.complete_task(task_id, body.data)])[0]
+    task = who.engine.complete_task(task_id, body.data, by=who.principal.who)
+    return _masked(request, who, [task])[0]
