@@ -304,9 +304,15 @@ class Settings(_Model):
 
     ``redact``: JSON pointers (RFC 6901) into the run envelope - ``/payload/card/number``,
     ``/vars/customer/ssn`` - whose values are masked in stored step history and in every run
-    the API returns; the run itself keeps the real values."""
+    the API returns; the run itself keeps the real values.
+
+    ``concurrencyKey``: an expression over the start payload (``{"$expr": "payload.thread"}``)
+    or a literal string; runs of the workflow with the same key run one at a time, in the
+    order they started, each holding the key until it ends - waits and human tasks included
+    (``flowpin.store.claims``). A run whose key is null runs unordered."""
 
     redact: list[str] = Field(default_factory=list, max_length=100)
+    concurrency_key: Value = Field(None, alias="concurrencyKey")
 
     @field_validator("redact")
     @classmethod

@@ -33,6 +33,9 @@ Codes (severity error unless noted):
 ``UNKNOWN_SCHEMA_REF``   ``{"$ref": "schema:<ref>"}`` naming no registered schema
 ``TOO_MANY_CASES``       a switch with more than 20 cases
 ``INVALID_CRON``         a schedule trigger's cron expression or time zone is invalid
+``INVALID_CONCURRENCY_KEY`` ``settings.concurrencyKey`` is neither a ``$expr`` nor a non-empty
+                          string, or its expression reads something other than ``payload``
+                          (a run has nothing else when it starts)
 ``WAIT_WITHOUT_TIMEOUT`` (warning) an event.wait or human.task without ``timeoutMs``
 ``UNREACHABLE_STEP``     (warning) a step no path reaches (after control.return/control.fail,
                           or after a step every path through which ends the run)
@@ -200,6 +203,7 @@ class _Validator:
         self._payload_schema()
         for index, trigger in enumerate(self.definition.triggers):
             self._trigger(trigger, join_path("triggers", index))
+        self._concurrency_key()
         final = self._pipe(self.definition.steps, "steps", frozenset())
         self._values(self.definition.output, "output", None, final)
         return self.problems
@@ -259,6 +263,43 @@ class _Validator:
                     None,
                 )
         self._schema_refs(schema, "payloadSchema", None)
+
+    def _concurrency_key(self) -> None:
+        settings = self.definition.settings
+        key = settings.concurrency_key if settings is not None else None
+        if key is None:
+            return
+        path = "settings.concurrencyKey"
+        if isinstance(key, str) and key.strip():
+            return
+        if not is_expr(key):
+            self._add(
+                "INVALID_CONCURRENCY_KEY",
+                'concurrencyKey must be {"$expr": "…"} over the start payload (such as '
+                '"payload.thread") or a non-empty string',
+                path,
+                None,
+            )
+            return
+        before = len(self.problems)
+        self._values(key, path, None, None)
+        if len(self.problems) > before:
+            return  # the expression itself is invalid: said already
+        reads = read_paths(key["$expr"])
+        roots = sorted({read[0] for read in reads or () if read and read[0] != "payload"})
+        if reads is None or roots:
+            self._add(
+                "INVALID_CONCURRENCY_KEY",
+                "concurrencyKey is computed when a run starts, from its payload only: "
+                + (
+                    f"it reads {', '.join(roots)}"
+                    if roots
+                    else "this expression may read anything ($, $$ or $eval)"
+                ),
+                path,
+                None,
+                details={"expression": key["$expr"], "reads": roots},
+            )
 
     def _schema_refs(self, schema: Any, path: str, step_id: str | None) -> None:
         if self.catalog is None:

@@ -3,6 +3,7 @@ definition cache, in-process wake-ups, and the timekeeping writes (timers, sched
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -30,7 +31,7 @@ from flowpin.engine.redaction import (
     scoped_vars,
 )
 from flowpin.engine.signals import iso, wake_runs
-from flowpin.engine.starting import NewRun, insert_run
+from flowpin.engine.starting import NewRun, PayloadInvalid, insert_run
 from flowpin.expressions.values import iter_secrets
 from flowpin.runtime.decisions import HistoryEntry
 from flowpin.store import claims
@@ -39,6 +40,8 @@ from flowpin.store.database import Database
 from flowpin.store.notify import signal_work
 from flowpin.worker.checkpoint import Services
 from flowpin.worker.executor import ActionExecutor
+
+log = logging.getLogger("flowpin.engine")
 
 DEFAULT_MAX_STEPS_PER_RUN = 10_000
 MAX_STEPS_ENV = "FLOWPIN_MAX_STEPS_PER_RUN"
@@ -342,21 +345,21 @@ class Core:
             slot = row.next_fire_at
             if not row.paused:
                 definition = self.definition_in(conn, row.version_id)
-                run_id = insert_run(
-                    conn,
-                    NewRun(
-                        tenant_id=row.tenant_id,
-                        workflow_id=row.workflow_id,
-                        workflow_key=row.key,
-                        version_id=row.version_id,
-                        version_number=row.number,
-                        payload=row.payload or {},
-                        idempotency_key=f"schedule:{row.trigger_index}:{iso(slot)}",
-                        trigger=f"schedule:{row.cron}",
-                    ),
-                    definition,
-                    now,
+                new = NewRun(
+                    tenant_id=row.tenant_id,
+                    workflow_id=row.workflow_id,
+                    workflow_key=row.key,
+                    version_id=row.version_id,
+                    version_number=row.number,
+                    payload=row.payload or {},
+                    idempotency_key=f"schedule:{row.trigger_index}:{iso(slot)}",
+                    trigger=f"schedule:{row.cron}",
                 )
+                try:
+                    run_id = insert_run(conn, new, definition, now)
+                except PayloadInvalid as exc:  # its concurrencyKey: the slot is skipped
+                    log.warning("schedule slot %s of %s started no run: %s", slot, row.key, exc)
+                    run_id = None
                 started += run_id is not None
             conn.execute(
                 t.schedules.update()

@@ -259,7 +259,7 @@ class Engine:
                     return existing
             v = version_row(conn, wf.id, version)
             definition = self.core.definition_in(conn, v.id)
-            check_payload(definition, payload, self.registry)
+            check_payload(definition, payload, self.registry, now)
             run_id = insert_run(
                 conn,
                 NewRun(

@@ -3,10 +3,16 @@
 Every run is pinned to one published version at creation. Re-entry rules and idempotency keys
 are enforced by UNIQUE constraints (see ``store.tables.runs``); a duplicate start is detected by
 the database, inside a savepoint, never by a read-then-write.
+
+A workflow's ``settings.concurrencyKey`` is computed here, once, from the start payload and
+stored on the run with its place in the key's queue (``concurrency_seq``: increasing in start
+order); ``store.claims`` lets one run of a key execute at a time, in that order.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +24,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from flowpin.definitions.models import Definition
-from flowpin.errors import FlowpinError, LimitError
+from flowpin.errors import ExpressionError, FlowpinError, LimitError
+from flowpin.expressions.values import resolve
 from flowpin.runtime.interpreter import start_state
 from flowpin.runtime.positions import encode as encode_positions
 from flowpin.store import tables as t
@@ -69,8 +76,18 @@ def check_input_size(payload: Any, limit: int = MAX_INPUT_BYTES) -> None:
         )
 
 
-def check_payload(definition: Definition, payload: Any, schemas: Any) -> None:
+def check_payload(
+    definition: Definition, payload: Any, schemas: Any, now: datetime | None = None
+) -> None:
+    """The payload can start a run: its size, the workflow's payloadSchema, and a concurrency
+    key computable from it (raised here, where callers report a bad payload, rather than at
+    the insert)."""
     check_input_size(payload)
+    _check_schema(definition, payload, schemas)
+    concurrency_key(definition, payload, now)
+
+
+def _check_schema(definition: Definition, payload: Any, schemas: Any) -> None:
     schema = definition.payload_schema
     if not schema:
         return
@@ -92,6 +109,58 @@ def check_payload(definition: Definition, payload: Any, schemas: Any) -> None:
         )
 
 
+MAX_KEY_CHARS = 128
+"""A longer concurrency key is stored as ``sha256:<hex>`` of it: the same key, bounded."""
+
+
+def concurrency_key(definition: Definition, payload: Any, now: datetime) -> str | None:
+    """The run's concurrency key from ``settings.concurrencyKey`` and the start payload
+    (``{"payload": …}`` is all the expression sees); None when the workflow has none or the
+    expression gives null. A string is the key; a number or boolean its JSON text. Raises
+    ``PayloadInvalid`` when the expression fails or gives an object or array."""
+    settings = definition.settings
+    source = settings.concurrency_key if settings is not None else None
+    if source is None:
+        return None
+    try:
+        value = resolve(source, {"payload": payload}, now=now)
+    except ExpressionError as exc:
+        raise PayloadInvalid(
+            f"the workflow's concurrencyKey cannot be computed from this payload: {exc.message}",
+            details={"concurrencyKey": source},
+        ) from None
+    if value is None:
+        return None
+    if isinstance(value, bool | int | float):
+        value = json.dumps(value)
+    if not isinstance(value, str):
+        raise PayloadInvalid(
+            "the workflow's concurrencyKey must give a string, a number or null for this "
+            f"payload, not {'an object' if isinstance(value, dict) else 'an array'}",
+            details={"concurrencyKey": source},
+        )
+    if len(value) > MAX_KEY_CHARS:
+        value = "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+    return value
+
+
+def _next_in_queue(conn: Connection, workflow_id: int, key: str) -> Any:
+    """The run's place in its key's queue: a database sequence on PostgreSQL (concurrent
+    starts never share a number); on SQLite, whose writers are serialized, one more than the
+    key's last."""
+    if conn.dialect.name == "postgresql":
+        return sa.func.nextval(t.RUNS_CONCURRENCY_SEQ)
+    return (
+        sa.select(sa.func.coalesce(sa.func.max(t.runs.c.concurrency_seq), 0) + 1)
+        .where(
+            t.runs.c.workflow_id == workflow_id,
+            t.runs.c.concurrency_key == key,
+            t.runs.c.concurrency_key.is_not(None),
+        )
+        .scalar_subquery()
+    )
+
+
 def insert_run(conn: Connection, new: NewRun, definition: Definition, now: datetime) -> str | None:
     """Insert a PENDING, immediately runnable run; returns its id, or None when a UNIQUE
     constraint (idempotency key, re-entry rule, a child id already created) says it exists."""
@@ -103,6 +172,7 @@ def insert_run(conn: Connection, new: NewRun, definition: Definition, now: datet
         state.update(status="FAILED", root=None)
         state["envelope"] = {**state["envelope"], "error": new.failure}
         state.pop("pending", None)
+    key = concurrency_key(definition, new.payload, now) if new.failure is None else None
     values = {
         "id": run_id,
         "tenant_id": new.tenant_id,
@@ -127,6 +197,9 @@ def insert_run(conn: Connection, new: NewRun, definition: Definition, now: datet
         "wake_at": now if new.failure is None else None,
         "finished_at": None if new.failure is None else now,
     }
+    if key is not None:
+        values["concurrency_key"] = key
+        values["concurrency_seq"] = _next_in_queue(conn, new.workflow_id, key)
     try:
         with conn.begin_nested():
             conn.execute(t.runs.insert().values(**values))

@@ -339,7 +339,7 @@ def start_triggered_runs(
                 if trigger.payload_mapping is not None
                 else event["payload"]
             )
-            check_payload(definition, payload, schemas)
+            check_payload(definition, payload, schemas, now)
         except (ExpressionError, FlowpinError) as exc:
             log.warning(
                 "trigger %s of %s did not start a run for event %s: %s",

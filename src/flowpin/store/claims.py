@@ -16,6 +16,15 @@ lease) at once; parked runs do not count. Its runs are claimed apart from the ot
 claimer locks the workflow's row (PostgreSQL ``FOR NO KEY UPDATE``; SQLite is serialized),
 counts its live leases and takes at most the free slots, oldest wake-up first. Claimers of the
 same limited workflow therefore queue on that row; unlimited workflows never touch it.
+
+A run with a *concurrency key* (``settings.concurrencyKey``, stored on the run at start with
+its place in the key's queue, ``concurrency_seq``) is claimed the same way, under its
+workflow's row lock, and only when it is *next of its key*: it has begun already (it holds the
+key), or it is PENDING and no other active run of the key has begun or is ahead of it in the
+queue. A run holds its key from its first claim until it ends - through waits, timers and
+human tasks - so the runs of one key run one at a time, in start order, like a FIFO group. The
+lock makes "no other has begun" true across claimers on PostgreSQL; a run whose start commits
+late (its number lower than a run already begun) waits for that run rather than overtaking it.
 """
 
 from __future__ import annotations
@@ -32,23 +41,39 @@ from flowpin.store.statements import among
 ACTIVE = ("PENDING", "RUNNING", "WAITING")
 
 
-def claimable_condition(now: datetime, *, limited: bool = False) -> Any:
+def claimable_condition(now: datetime, *, guarded: bool = False) -> Any:
     """Due, unleased, active — and not of a paused workflow: pausing holds runs where they
     are (they keep their wake-up and continue on resume); nothing is lost or skipped.
 
-    Runs of workflows with a concurrency limit are left out (``_claim_limited`` claims them
-    per workflow); ``limited``: only the due-unleased-active part, for that caller."""
+    Runs of workflows with a concurrency limit, and runs with a concurrency key, are left out
+    (``_claim_guarded`` claims them per workflow); ``guarded``: only the due-unleased-active
+    part, for that caller."""
     due = sa.and_(
         t.runs.c.wake_at <= now,
         sa.or_(t.runs.c.lease_expires_at.is_(None), t.runs.c.lease_expires_at < now),
         t.runs.c.status.in_(ACTIVE),
     )
-    if limited:
+    if guarded:
         return due
     held = sa.select(t.workflows.c.id).where(
         sa.or_(t.workflows.c.paused.is_(True), t.workflows.c.concurrency_limit.is_not(None))
     )
-    return sa.and_(due, t.runs.c.workflow_id.not_in(held))
+    return sa.and_(due, t.runs.c.concurrency_key.is_(None), t.runs.c.workflow_id.not_in(held))
+
+
+def next_of_its_key() -> Any:
+    """A run its concurrency key lets execute: it has none, it has begun (it holds the key
+    until it ends), or it is PENDING and no other active run of the key has begun or started
+    before it. Answered from ``ix_runs_concurrency`` alone."""
+    other = t.runs.alias("same_key")
+    ahead = sa.exists().where(
+        other.c.workflow_id == t.runs.c.workflow_id,
+        other.c.concurrency_key == t.runs.c.concurrency_key,
+        other.c.concurrency_key.is_not(None),
+        other.c.status.in_(ACTIVE),
+        sa.or_(other.c.status != "PENDING", other.c.concurrency_seq < t.runs.c.concurrency_seq),
+    )
+    return sa.or_(t.runs.c.concurrency_key.is_(None), t.runs.c.status != "PENDING", ~ahead)
 
 
 def _executing(now: datetime) -> Any:
@@ -99,13 +124,13 @@ def claim_runs(
         params = {"now": now, "claim_limit": limit, "claim_owner": owner, "claim_expires": expires}
         rows = list(conn.execute(_PG_CLAIM, params).all())
         if len(rows) < limit:
-            limited = _claim_limited(conn, now, limit - len(rows))
-            if limited:
-                rows += _lease(conn, among(conn, t.runs.c.id, limited), owner, now, lease_seconds)
+            guarded = _claim_guarded(conn, now, limit - len(rows))
+            if guarded:
+                rows += _lease(conn, among(conn, t.runs.c.id, guarded), owner, now, lease_seconds)
         return rows
     ids = list(conn.execute(select).scalars())
     if len(ids) < limit:
-        ids += _claim_limited(conn, now, limit - len(ids))
+        ids += _claim_guarded(conn, now, limit - len(ids))
     if not ids:
         return []
     conn.execute(
@@ -164,53 +189,70 @@ def _lease(
     )
 
 
-_LIMITED_WORKFLOWS = (
-    sa.select(t.workflows.c.id, t.workflows.c.tenant_id, t.workflows.c.concurrency_limit)
-    .where(t.workflows.c.concurrency_limit.is_not(None), t.workflows.c.paused.is_(False))
-    .order_by(t.workflows.c.id)
-)
-"""Built once: every claim that finds fewer runs than it could take asks it."""
+def _guarded_workflows() -> Any:
+    """The unpaused workflows whose runs ``_claim_guarded`` claims: those with a concurrency
+    limit, and those with a due keyed run. Built once (parameter ``now``): every claim that
+    finds fewer runs than it could take asks it."""
+    now = sa.bindparam("now", type_=t.runs.c.wake_at.type)
+    keyed = sa.select(t.runs.c.workflow_id).where(
+        claimable_condition(now, guarded=True), t.runs.c.concurrency_key.is_not(None)
+    )
+    return (
+        sa.select(t.workflows.c.id, t.workflows.c.tenant_id, t.workflows.c.concurrency_limit)
+        .where(
+            t.workflows.c.paused.is_(False),
+            sa.or_(t.workflows.c.concurrency_limit.is_not(None), t.workflows.c.id.in_(keyed)),
+        )
+        .order_by(t.workflows.c.id)
+    )
 
 
-def _claim_limited(conn: Connection, now: datetime, limit: int) -> list[str]:
-    """Ids of runnable runs of concurrency-limited workflows, within each one's free slots."""
-    workflows = conn.execute(_LIMITED_WORKFLOWS).all()
+_GUARDED_WORKFLOWS = _guarded_workflows()
+
+
+def _claim_guarded(conn: Connection, now: datetime, limit: int) -> list[str]:
+    """Ids of runnable runs of concurrency-limited workflows, within each one's free slots,
+    and of runs that are next of their concurrency key."""
+    workflows = conn.execute(_GUARDED_WORKFLOWS, {"now": now}).all()
     ids: list[str] = []
     for workflow in workflows:
         if len(ids) >= limit:
             break
-        of_workflow = sa.and_(
-            t.runs.c.tenant_id == workflow.tenant_id, t.runs.c.workflow_id == workflow.id
+        runnable = sa.and_(
+            t.runs.c.tenant_id == workflow.tenant_id,
+            t.runs.c.workflow_id == workflow.id,
+            claimable_condition(now, guarded=True),
+            next_of_its_key(),
         )
-        if not conn.execute(
-            sa.select(t.runs.c.id)
-            .where(of_workflow, claimable_condition(now, limited=True))
-            .limit(1)
-        ).first():
+        if not conn.execute(sa.select(t.runs.c.id).where(runnable).limit(1)).first():
             continue  # nothing runnable: do not queue on the workflow's row
+        limit_now = workflow.concurrency_limit
         if conn.dialect.name == "postgresql":
-            # Claimers of this workflow serialize here, so each counts the others' committed
-            # leases (READ COMMITTED: the count below runs after the lock is granted). FOR NO
-            # KEY UPDATE: inserting a run of the workflow (its foreign key takes KEY SHARE on
-            # this row) does not wait for a claim.
-            limit_now = conn.execute(
-                sa.select(t.workflows.c.concurrency_limit)
+            # Claimers of this workflow serialize here, so each sees the others' committed
+            # leases and begun runs (READ COMMITTED: the statements below run after the lock
+            # is granted). FOR NO KEY UPDATE: inserting a run of the workflow (its foreign
+            # key takes KEY SHARE on this row) does not wait for a claim.
+            locked = conn.execute(
+                sa.select(t.workflows.c.concurrency_limit, t.workflows.c.paused)
                 .where(t.workflows.c.id == workflow.id)
                 .with_for_update(key_share=True)
-            ).scalar()
-            if limit_now is None:
+            ).first()
+            if locked is None or locked.paused:
                 continue
-        else:
-            limit_now = workflow.concurrency_limit
-        executing = conn.execute(
-            sa.select(sa.func.count()).select_from(t.runs).where(of_workflow, _executing(now))
-        ).scalar_one()
-        free = min(limit_now - executing, limit - len(ids))
+            limit_now = locked.concurrency_limit
+        free = limit - len(ids)
+        if limit_now is not None:
+            executing = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(t.runs)
+                .where(t.runs.c.workflow_id == workflow.id, _executing(now))
+            ).scalar_one()
+            free = min(limit_now - executing, free)
         if free <= 0:
             continue
         select = (
             sa.select(t.runs.c.id)
-            .where(of_workflow, claimable_condition(now, limited=True))
+            .where(runnable)
             .order_by(t.runs.c.wake_at, t.runs.c.created_at)
             .limit(free)
         )
@@ -413,10 +455,14 @@ def _wakeup_queries(now: Any) -> tuple[Any, Any, Any]:
         ),
         # A queued run of a workflow at its limit is due when a slot frees: when an executing
         # run's lease expires (counted here), or when it finishes or parks (the worker that
-        # held it looks again).
+        # held it looks again). A run queued behind another of its concurrency key is due
+        # when that one ends (the worker that ends it looks again).
         sa.or_(
             t.runs.c.lease_owner.is_not(None),
-            t.runs.c.workflow_id.not_in(saturated_workflows(now)),
+            sa.and_(
+                t.runs.c.workflow_id.not_in(saturated_workflows(now)),
+                next_of_its_key(),
+            ),
         ),
     )
     return waits, schedules, runs

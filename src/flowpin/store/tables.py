@@ -179,6 +179,10 @@ runs = sa.Table(
     sa.Column("state", JSONDoc, nullable=False),
     sa.Column("output", JSONDoc, nullable=True),
     sa.Column("error", JSONDoc, nullable=True),
+    # Added by migration 0007, after the documents on SQLite: a NULL there costs a claim no
+    # read (its type in the record header says so), and only keyed runs have a value.
+    sa.Column("concurrency_key", sa.String(128), nullable=True),
+    sa.Column("concurrency_seq", sa.BigInteger, nullable=True),
     sa.CheckConstraint(f"status IN ({_status_list})", name="status_known"),
     sa.CheckConstraint(
         "(status IN ('SUCCEEDED', 'FAILED', 'CANCELED')) = (finished_at IS NOT NULL)",
@@ -228,7 +232,23 @@ runs = sa.Table(
         "ix_runs_by_parent", "parent_run_id", postgresql_where=sa.text("parent_run_id IS NOT NULL")
     ),
     sa.Index("ix_runs_created", "tenant_id", "created_at"),
+    # A key's queue, in start order, with each run's status: whether a run is the next of its
+    # key is answered from this index alone.
+    sa.Index(
+        "ix_runs_concurrency",
+        "workflow_id",
+        "concurrency_key",
+        "concurrency_seq",
+        "status",
+        postgresql_where=sa.text("concurrency_key IS NOT NULL"),
+        sqlite_where=sa.text("concurrency_key IS NOT NULL"),
+    ),
 )
+
+RUNS_CONCURRENCY_SEQ = "runs_concurrency_seq"
+"""PostgreSQL: the sequence behind ``runs.concurrency_seq`` (migration 0007); SQLite, whose
+writers are serialized, numbers each key's runs itself (``engine.starting``)."""
+sa.Sequence(RUNS_CONCURRENCY_SEQ, metadata=metadata)
 
 # Invariants: inputs that arrived for a run (a resolved wait, a finished child) and that its
 # next checkpoint has not consumed yet; the checkpoint deletes the rows it consumed.

@@ -682,7 +682,7 @@ def _start_child(
         definition = services.definition(conn, version.id)
         from flowpin.engine.starting import check_payload
 
-        check_payload(definition, command.payload, services.schemas)
+        check_payload(definition, command.payload, services.schemas, now)
     except Exception as exc:  # the parent sees the failure as an ActionError, not a crash
         error = {"category": "ActionError", "message": f"child workflow not started: {exc}"}
     if error is None:
