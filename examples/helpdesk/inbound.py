@@ -1,8 +1,11 @@
 """Receiving a message: keep its bytes in ``helpdesk_inbound``, then submit ``email.received``
 with a reference to them (the claim-check pattern).
 
-The event carries ``{"ref", "size", "messageId", "from", "to", "subject"}``: the sha256 of the
-bytes and a few headers for people reading the run. The actions load the message by ``ref``, so
+The event carries ``{"ref", "size", "messageId", "thread", "from", "to", "subject"}``: the
+sha256 of the bytes, the thread's root Message-ID (``thread_root``) and a few headers for people
+reading the run. ``thread`` is the workflow's concurrency key: the messages of one thread are
+processed one at a time, in the order they arrived, so a reply received while its original is
+still being processed waits for the original's ticket instead of becoming a second one. The actions load the message by ``ref``, so
 neither the event, the run payload nor the step history holds it, and its size is not bounded by
 flowpin's expression (256 KiB) or run input (512 KiB) limits.
 
@@ -16,6 +19,7 @@ from email import policy
 from email.parser import BytesHeaderParser
 from typing import Any
 
+from examples.helpdesk.mail import MESSAGE_ID
 from examples.helpdesk.store import HelpdeskStore
 
 EVENT_NAME = "email.received"
@@ -32,11 +36,23 @@ def email_event(ref: str, data: bytes) -> dict[str, Any]:
         "ref": ref,
         "size": len(data),
         "messageId": message_id,
+        "thread": thread_root(headers, ref),
         "from": _header(headers, "From"),
         "to": _header(headers, "To"),
         "subject": _header(headers, "Subject"),
     }
     return {"name": EVENT_NAME, "key": key, "eventId": key, "payload": payload}
+
+
+def thread_root(headers: Any, ref: str) -> str:
+    """The first Message-ID of ``References`` (the thread's first message), else of
+    ``In-Reply-To``, else the message's own, else ``sha256:<ref>`` (a message without one is
+    its own thread)."""
+    for name in ("References", "In-Reply-To", "Message-ID"):
+        found = MESSAGE_ID.findall(_header(headers, name) or "")
+        if found:
+            return str(found[0])
+    return f"sha256:{ref}"
 
 
 def receive(engine: Any, store: HelpdeskStore, data: bytes) -> dict[str, Any]:
@@ -60,4 +76,4 @@ def _header(headers: Any, name: str) -> str | None:
     return text or None
 
 
-__all__ = ["EVENT_NAME", "email_event", "receive"]
+__all__ = ["EVENT_NAME", "email_event", "receive", "thread_root"]

@@ -198,7 +198,7 @@ def _guarded_workflows() -> Any:
         claimable_condition(now, guarded=True), t.runs.c.concurrency_key.is_not(None)
     )
     return (
-        sa.select(t.workflows.c.id, t.workflows.c.tenant_id, t.workflows.c.concurrency_limit)
+        sa.select(t.workflows.c.id, t.workflows.c.concurrency_limit)
         .where(
             t.workflows.c.paused.is_(False),
             sa.or_(t.workflows.c.concurrency_limit.is_not(None), t.workflows.c.id.in_(keyed)),
@@ -214,13 +214,17 @@ def _claim_guarded(conn: Connection, now: datetime, limit: int) -> list[str]:
     """Ids of runnable runs of concurrency-limited workflows, within each one's free slots,
     and of runs that are next of their concurrency key."""
     workflows = conn.execute(_GUARDED_WORKFLOWS, {"now": now}).all()
+    # SQLite would pick the (workflow_id, idempotency_key) index for ``workflow_id = ?`` and
+    # visit every run the workflow ever had; ``+ 0`` leaves it the due runs' index.
+    workflow_id = (
+        t.runs.c.workflow_id + 0 if conn.dialect.name == "sqlite" else t.runs.c.workflow_id
+    )
     ids: list[str] = []
     for workflow in workflows:
         if len(ids) >= limit:
             break
         runnable = sa.and_(
-            t.runs.c.tenant_id == workflow.tenant_id,
-            t.runs.c.workflow_id == workflow.id,
+            workflow_id == workflow.id,
             claimable_condition(now, guarded=True),
             next_of_its_key(),
         )

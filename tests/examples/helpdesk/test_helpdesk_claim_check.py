@@ -115,6 +115,7 @@ def test_a_600_kb_message_becomes_a_ticket_and_only_its_ref_travels(
                 "ref": sent["ref"],
                 "size": size,
                 "messageId": "<big.20261122@mail.acme.test>",
+                "thread": "<big.20261122@mail.acme.test>",
                 "from": "Ann Müller <ann.mueller@acme.test>",
                 "to": "support@helpdesk.test",
                 "subject": "Scan of the signed contract",

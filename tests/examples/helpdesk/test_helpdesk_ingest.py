@@ -39,6 +39,7 @@ def test_event_for_a_message_is_keyed_by_message_id_and_carries_its_ref() -> Non
         "ref": ref,
         "size": len(data),
         "messageId": "<20261116113344.5120@mail.acme.test>",
+        "thread": "<20261116113344.5120@mail.acme.test>",
         "from": "Ann Müller <ann.mueller@acme.test>",
         "to": event["payload"]["to"],
         "subject": event["payload"]["subject"],
@@ -46,6 +47,22 @@ def test_event_for_a_message_is_keyed_by_message_id_and_carries_its_ref() -> Non
     assert event["payload"]["to"].startswith("support@helpdesk.test")
     anonymous = email_event("ab" * 32, b"From: a@b.test\n\nno id\n")
     assert anonymous["key"] == "sha256:" + "ab" * 32 and anonymous["payload"]["messageId"] is None
+    assert anonymous["payload"]["thread"] == "sha256:" + "ab" * 32
+
+
+def test_the_thread_of_a_message_is_its_first_reference_else_what_it_answers() -> None:
+    def thread(headers: str) -> str:
+        return email_event("cd" * 32, f"From: a@b.test\n{headers}\nhi\n".encode())["payload"][
+            "thread"
+        ]
+
+    reply = (MESSAGES / "reply-thread-only.eml").read_bytes()
+    assert email_event("ef" * 32, reply)["payload"]["thread"] == (
+        "<20261116093012.4411@mail.acme.test>"
+    )
+    assert thread("Message-ID: <3@x>\nIn-Reply-To: <2@x>\nReferences: <1@x> <2@x>\n") == "<1@x>"
+    assert thread("Message-ID: <3@x>\nIn-Reply-To: <2@x>\n") == "<2@x>"
+    assert thread("Message-ID: <3@x>\n") == "<3@x>"
 
 
 def test_ingest_into_the_database_and_work(tmp_path: Path, monkeypatch) -> None:
@@ -228,3 +245,31 @@ def test_the_inbound_route_counts_against_the_event_rate(helpdesk: Helpdesk) -> 
         second = http.post(route, content=b"From: b@x.test\n\nhi\n", headers=mail)
         assert (second.status_code, second.json()["error"]["code"]) == (429, "limit.rate")
     assert helpdesk.store.counts("default")["inbound"] == 1
+
+
+def wait_until_idle(helpdesk: Helpdesk, run_ids: list[str]) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 30
+    while True:
+        runs = [helpdesk.engine.get_run(run_id) for run_id in run_ids]
+        if all(run["status"] in ("SUCCEEDED", "FAILED", "WAITING") for run in runs):
+            return runs
+        assert time.monotonic() < deadline, runs
+        time.sleep(0.05)
+
+
+def test_a_reply_sent_with_its_original_becomes_a_comment_on_its_ticket(served: Any) -> None:
+    """Both files in one ingest call: the reply's run starts while the original's is still
+    being processed, and waits for it (the thread is the workflow's concurrency key)."""
+    base, key, helpdesk = served
+    files = [str(SHIPPED / "new-ticket.eml"), str(SHIPPED / "reply.eml")]
+    result = CliRunner().invoke(
+        cli, ["ingest-eml", *files, "--api", base], env={"FLOWPIN_API_KEY": key}
+    )
+    assert result.exit_code == 0, result.output
+    original, reply = lines(result.output)
+    runs = wait_until_idle(helpdesk, original["started"] + reply["started"])
+    assert [run["status"] for run in runs] == ["SUCCEEDED", "SUCCEEDED"]
+    assert [run["output"]["outcome"] for run in runs] == ["ticket-created", "comment-added"]
+    [ticket] = helpdesk.tickets()
+    assert ticket["comments"] == 2  # the original's and the reply's
+    assert runs[1]["output"]["ticketId"] == ticket["id"]
