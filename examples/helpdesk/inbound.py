@@ -5,9 +5,10 @@ The event carries ``{"ref", "size", "messageId", "thread", "from", "to", "subjec
 sha256 of the bytes, the thread's root Message-ID (``thread_root``) and a few headers for people
 reading the run. ``thread`` is the workflow's concurrency key: the messages of one thread are
 processed one at a time, in the order they arrived, so a reply received while its original is
-still being processed waits for the original's ticket instead of becoming a second one. The actions load the message by ``ref``, so
-neither the event, the run payload nor the step history holds it, and its size is not bounded by
-flowpin's expression (256 KiB) or run input (512 KiB) limits.
+still being processed waits for the original's ticket instead of becoming a second one. The
+actions load the message by ``ref``, so neither the event, the run payload nor the step history
+holds it, and its size is not bounded by flowpin's expression (256 KiB) or run input (512 KiB)
+limits.
 
 The event's key and ``eventId`` are the Message-ID (or ``sha256:<ref>`` when it has none, or one
 longer than an event id may be), so the same message received twice is one event.
