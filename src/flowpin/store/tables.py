@@ -179,7 +179,7 @@ runs = sa.Table(
     sa.Column("state", JSONDoc, nullable=False),
     sa.Column("output", JSONDoc, nullable=True),
     sa.Column("error", JSONDoc, nullable=True),
-    # Added by migration 0007, after the documents on SQLite: a NULL there costs a claim no
+    # Added by migration 0008, after the documents on SQLite: a NULL there costs a claim no
     # read (its type in the record header says so), and only keyed runs have a value.
     sa.Column("concurrency_key", sa.String(128), nullable=True),
     sa.Column("concurrency_seq", sa.BigInteger, nullable=True),
@@ -246,7 +246,7 @@ runs = sa.Table(
 )
 
 RUNS_CONCURRENCY_SEQ = "runs_concurrency_seq"
-"""PostgreSQL: the sequence behind ``runs.concurrency_seq`` (migration 0007); SQLite, whose
+"""PostgreSQL: the sequence behind ``runs.concurrency_seq`` (migration 0008); SQLite, whose
 writers are serialized, numbers each key's runs itself (``engine.starting``)."""
 sa.Sequence(RUNS_CONCURRENCY_SEQ, metadata=metadata)
 

@@ -6,8 +6,8 @@ increasing in start order; the claim lets one run of a key execute at a time, th
 first. On PostgreSQL the numbers come from the sequence ``runs_concurrency_seq``. The partial
 index holds only keyed runs.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-06 09:30:00
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
