@@ -366,6 +366,7 @@ def _write(
                 "migrated",
                 stamp,
                 stamp,
+                stamp,  # started_at: a migration takes no time of the run's own
                 json_param(
                     {
                         "fromVersion": source.number,
@@ -377,6 +378,7 @@ def _write(
                 ),
                 None,
                 None,
+                None,  # detail
             )
             for row, plan in moves
         ],
