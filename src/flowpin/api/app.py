@@ -20,7 +20,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flowpin.api import errors
 from flowpin.api.auth import KeyCache, RateLimiter
-from flowpin.api.routers import events, keys, me, registry, runs, secrets, tasks, workflows
+from flowpin.api.routers import (
+    events,
+    keys,
+    me,
+    registry,
+    runs,
+    secrets,
+    tasks,
+    trial,
+    workflows,
+)
 from flowpin.engine.redaction import DEFAULT_KEYS, Redactor
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -128,7 +138,7 @@ def create_app(
     app.state.redact = Redactor(redact_keys)
     app.state.event_limiter = RateLimiter(events_per_second) if events_per_second else None
     errors.install(app)
-    for module in (workflows, runs, events, tasks, registry, secrets, keys, me):
+    for module in (workflows, trial, runs, events, tasks, registry, secrets, keys, me):
         app.include_router(module.router, prefix="/api")
 
     @app.get("/api/health", tags=["meta"])

@@ -42,6 +42,7 @@ export interface RequestOptions {
   /** Use this key instead of the stored one (signing in). */
   key?: string;
   signal?: AbortSignal;
+  headers?: Record<string, string>;
 }
 
 export async function request<T>(
@@ -51,7 +52,7 @@ export async function request<T>(
   options: RequestOptions = {},
 ): Promise<T> {
   const key = options.key ?? storedKey();
-  const headers: Record<string, string> = { Accept: "application/json" };
+  const headers: Record<string, string> = { Accept: "application/json", ...options.headers };
   if (key) headers.Authorization = `Bearer ${key}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response: Response;

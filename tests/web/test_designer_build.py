@@ -1,0 +1,93 @@
+"""Building a workflow in the designer, in a real browser: create it, add an action, an ``if``
+with a rule and an ``event.wait`` from the palette, see a bad expression flagged as it is typed,
+try the draft on a sample payload (the branch taken shows on the canvas), save and publish."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from browserkit import Served
+from playwright.sync_api import Page, expect
+
+
+def _field(page: Page, name: str):  # the panel's field by its data-field name
+    return page.get_by_test_id("step-panel").locator(f'[data-field="{name}"]')
+
+
+def test_build_try_and_publish_a_workflow(
+    signed_in: Page, served: Served, shot: Callable[[Page, str], Path]
+) -> None:
+    page = signed_in
+    page.get_by_role("button", name="New workflow").click()
+    page.get_by_label("Name").fill("Stock check")
+    page.get_by_label("Key").fill("stock-check")
+    page.get_by_role("button", name="Create and open").click()
+    expect(page.get_by_test_id("start")).to_be_visible()
+    shot(page, "03-designer-empty")
+
+    # an action, from the + between start and end
+    page.get_by_test_id("insert-__start->__end").click()
+    expect(page.get_by_role("status").filter(has_text="Inserting")).to_be_visible()
+    page.get_by_test_id("palette-inventory.check_stock@1").click()
+    expect(page.get_by_test_id("step-inventory-check-stock")).to_be_visible()
+    items = _field(page, "items")
+    items.get_by_role("button", name="Expression for Items").click()
+    items.get_by_test_id("expr-inventory-check-stock-in-items").fill("payload.items")
+    _field(page, "saveAs").locator("textarea, input").fill("vars.stock")
+
+    # an if after it (the action is selected), with a rule
+    page.get_by_test_id("palette-control.if").click()
+    expect(page.get_by_test_id("step-if")).to_be_visible()
+    rule = page.get_by_test_id("rule-0")
+    rule.get_by_label("Field").fill("vars.stock.available")
+    rule.get_by_label("Operator").select_option("equals")
+    rule.get_by_label("Value").fill("true")
+    expect(page.get_by_test_id("step-if")).to_contain_text("vars.stock.available = true")
+
+    # an event.wait in its Yes branch
+    page.get_by_test_id("add-if-then").click()
+    page.get_by_test_id("palette-event.wait").click()
+    expect(page.get_by_test_id("step-event-wait")).to_be_visible()
+    _field(page, "eventName").locator("input, textarea").fill("stock.confirmed")
+
+    # a bad expression is flagged inline, before publishing
+    key = _field(page, "correlationKey")
+    key.get_by_role("button", name="Expression for Correlation key").click()
+    key.get_by_test_id("expr-event-wait-cfg-correlationKey").fill("payload.(")
+    expect(key.get_by_test_id("expression-error")).to_contain_text("This expression has a problem")
+    shot(page, "04-designer-invalid-expression")
+    key.get_by_test_id("expr-event-wait-cfg-correlationKey").fill("run.subject")
+    expect(key.get_by_test_id("expression-error")).to_have_count(0)
+
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_test_id("draft-state")).to_contain_text("draft · rev")
+
+    # try the draft on a sample payload: the Yes branch is taken, the run waits at the event
+    page.get_by_role("button", name="▶ Try the draft").click()
+    payload = page.get_by_label("Payload (JSON)")
+    payload.fill('{"items": [{"sku": "A-1", "quantity": 2}]}')
+    payload.blur()
+    page.get_by_test_id("try-run").click()
+    expect(page.get_by_test_id("try-status")).to_have_text("waiting for an answer")
+    expect(page.get_by_test_id("step-if")).to_have_class(_has("mark-taken"))
+    expect(page.get_by_test_id("step-event-wait")).to_have_class(_has("mark-current"))
+    shot(page, "05-designer-try-the-draft")
+    page.get_by_test_id("try-answer").click()
+    expect(page.get_by_test_id("try-status")).to_have_text("succeeded")
+    assert served.http.get("/api/runs", params={"workflow": "stock-check"}).json()["items"] == []
+
+    page.get_by_role("button", name="Close the sandbox").click()
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_role("status").filter(has_text="Published version 1")).to_be_visible()
+    expect(page.get_by_text("live: v1")).to_be_visible()
+    shot(page, "06-designer-published")
+    published = served.http.get("/api/workflows/stock-check/versions/1").json()["definition"]
+    assert [s["type"] for s in published["steps"]] == ["action.call", "control.if"]
+    assert published["steps"][1]["then"][0]["config"]["eventName"] == "stock.confirmed"
+
+
+def _has(cls: str):
+    import re
+
+    return re.compile(rf"(^|\s){re.escape(cls)}(\s|$)")

@@ -1,0 +1,322 @@
+// The pipeline on a React Flow canvas: cards for steps (with live count badges and problem
+// marks), small joins after branching blocks, "+" on every edge to insert a step there.
+import {
+  Background,
+  BaseEdge,
+  Controls,
+  EdgeLabelRenderer,
+  Handle,
+  MiniMap,
+  Position as Side,
+  ReactFlow,
+  applyNodeChanges,
+  getSmoothStepPath,
+  type Edge,
+  type EdgeProps,
+  type Node,
+  type NodeChange,
+  type NodeProps,
+  type ReactFlowInstance,
+} from "@xyflow/react";
+import "@xyflow/react/dist/style.css";
+import { createContext, memo, useContext, useEffect, useMemo, useRef, useState } from "react";
+import type { Definition, Position, Step, StepCount } from "../api/types";
+import { buildGraph, type GraphEdge, type GraphNode } from "./model/graph";
+import { layoutGraph } from "./model/layout";
+import { summarize, typeInfo } from "./steps";
+
+export type Mark = "added" | "changed" | "removed" | "moved" | "taken" | "current" | "failed";
+
+export interface CanvasState {
+  counts: Record<string, StepCount>;
+  problems: Record<string, number>;
+  marks: Record<string, Mark>;
+  editable: boolean;
+  insertTarget: string | null;
+  triggerSummary: string;
+  onInsert: (edge: GraphEdge) => void;
+  onAddInto: (placeholder: GraphNode) => void;
+}
+
+const CanvasContext = createContext<CanvasState | null>(null);
+const useCanvas = () => useContext(CanvasContext)!;
+
+type StepData = { node: GraphNode };
+
+function Badges({ id }: { id: string }) {
+  const count = useCanvas().counts[id];
+  if (!count) return null;
+  const running = (count.running ?? 0) + (count.retrying ?? 0);
+  const waiting = count.waiting ?? 0;
+  const failed = count.failed ?? 0;
+  if (running + waiting + failed === 0) return null;
+  const parts = [
+    running ? `${running} running` : null,
+    waiting ? `${waiting} waiting` : null,
+    failed ? `${failed} failed` : null,
+  ].filter(Boolean);
+  return (
+    <div className="badges" data-testid={`badge-${id}`} title={`Active runs here: ${parts.join(", ")}`}>
+      {running > 0 && <span className="badge badge-running">{running} running</span>}
+      {waiting > 0 && <span className="badge badge-waiting">{waiting} waiting</span>}
+      {failed > 0 && <span className="badge badge-failed">{failed} failed</span>}
+    </div>
+  );
+}
+
+const StepNode = memo(function StepNode({ data, selected }: NodeProps<Node<StepData>>) {
+  const { problems, marks } = useCanvas();
+  const step = data.node.step as Step;
+  const info = typeInfo(step.type);
+  const problemCount = problems[step.id] ?? 0;
+  const mark = marks[step.id];
+  const classes = [
+    "step-card",
+    `tone-${info.tone}`,
+    selected ? "is-selected" : "",
+    problemCount ? "has-problem" : "",
+    mark ? `mark-${mark}` : "",
+    data.node.depth > 0 ? `depth-${Math.min(data.node.depth, 3)}` : "",
+  ];
+  return (
+    <div className={classes.join(" ")} data-testid={`step-${step.id}`} aria-label={`${info.label} ${step.name ?? step.id}`}>
+      <Handle type="target" position={Side.Top} className="handle" isConnectable={false} />
+      <div className="step-icon" aria-hidden>
+        {info.icon}
+      </div>
+      <div className="step-text">
+        <div className="step-type">
+          {info.label}
+          {mark && <span className={`mark-tag mark-tag-${mark}`}>{mark}</span>}
+        </div>
+        <div className="step-title">{step.name || summarize(step) || step.id}</div>
+        <div className="step-sub mono">{step.name ? summarize(step) : step.id}</div>
+      </div>
+      {problemCount > 0 && (
+        <div className="step-problem" title={`${problemCount} problem${problemCount === 1 ? "" : "s"}`}>
+          !
+        </div>
+      )}
+      <Badges id={step.id} />
+      <Handle type="source" position={Side.Bottom} className="handle" isConnectable={false} />
+    </div>
+  );
+});
+
+function StartNode() {
+  const { triggerSummary } = useCanvas();
+  return (
+    <div className="start-card" data-testid="start">
+      <div className="start-label">Start</div>
+      <div className="start-sub">{triggerSummary}</div>
+      <Handle type="source" position={Side.Bottom} className="handle" isConnectable={false} />
+    </div>
+  );
+}
+
+function EndNode() {
+  return (
+    <div className="end-card">
+      <Handle type="target" position={Side.Top} className="handle" isConnectable={false} />
+      End
+    </div>
+  );
+}
+
+function EmptyNode({ data }: NodeProps<Node<StepData>>) {
+  const { editable, onAddInto } = useCanvas();
+  const node = data.node;
+  return (
+    <div className="empty-slot">
+      <Handle type="target" position={Side.Top} className="handle" isConnectable={false} />
+      {editable ? (
+        <button type="button" className="empty-add nodrag" data-testid={`add-${node.slot!.parent}-${node.slot!.branch}`} aria-label={`Add a step in “${node.label}” of ${node.slot!.parent}`} onClick={(event) => {
+          event.stopPropagation();
+          onAddInto(node);
+        }}>
+          + Add step
+        </button>
+      ) : (
+        <span className="muted small">empty</span>
+      )}
+      <Handle type="source" position={Side.Bottom} className="handle" isConnectable={false} />
+    </div>
+  );
+}
+
+function JoinNode() {
+  return (
+    <div className="join-dot">
+      <Handle type="target" position={Side.Top} className="handle" isConnectable={false} />
+      <Handle type="source" position={Side.Bottom} className="handle" isConnectable={false} />
+    </div>
+  );
+}
+
+type InsertData = { edge: GraphEdge };
+
+function InsertEdge(props: EdgeProps<Edge<InsertData>>) {
+  const { editable, onInsert, insertTarget, marks } = useCanvas();
+  const [path, labelX, labelY] = getSmoothStepPath({ ...props, borderRadius: 10, offset: 16 });
+  const edge = props.data!.edge;
+  const active = insertTarget === edge.id;
+  const reached = ["taken", "current", "failed"].includes(marks[edge.target] ?? "");
+  const intoJoin = edge.target.startsWith("__join") || edge.target.startsWith("__end");
+  const taken = marks[edge.source] === "taken" && (reached || (intoJoin && !edge.source.startsWith("__")));
+  return (
+    <>
+      <BaseEdge id={props.id} path={path} className={taken ? "edge-taken" : undefined} />
+      <EdgeLabelRenderer>
+        <div className="edge-tools" style={{ transform: `translate(-50%, -50%) translate(${labelX}px, ${labelY}px)` }}>
+          {edge.label && <span className="edge-label">{edge.label}</span>}
+          {editable && edge.insert && (
+            <button
+              type="button"
+              className={`edge-add nodrag nopan ${active ? "is-active" : ""}`}
+              aria-label={`Insert a step ${edge.label ? `in “${edge.label}”` : "here"}`}
+              data-testid={`insert-${edge.id}`}
+              onClick={(event) => {
+                event.stopPropagation();
+                onInsert(edge);
+              }}
+            >
+              +
+            </button>
+          )}
+        </div>
+      </EdgeLabelRenderer>
+    </>
+  );
+}
+
+/** Show the top of the pipeline, as wide as fits, readable: zoom between 0.55 and 1. */
+function fitTop(flow: ReactFlowInstance, nodes: Node[]) {
+  const box = document.querySelector(".canvas-wrap")?.getBoundingClientRect();
+  if (!box || nodes.length === 0) return;
+  let minX = Infinity;
+  let maxX = -Infinity;
+  let minY = Infinity;
+  let maxY = -Infinity;
+  for (const node of nodes) {
+    minX = Math.min(minX, node.position.x);
+    maxX = Math.max(maxX, node.position.x + (node.width ?? 0));
+    minY = Math.min(minY, node.position.y);
+    maxY = Math.max(maxY, node.position.y + (node.height ?? 0));
+  }
+  const width = maxX - minX;
+  const height = maxY - minY;
+  const zoom = Math.max(0.55, Math.min(1, (box.width - 64) / width, Math.max((box.height - 48) / height, 0.8)));
+  const x = width * zoom < box.width ? (box.width - width * zoom) / 2 - minX * zoom : 32 - minX * zoom;
+  flow.setViewport({ x, y: 28 - minY * zoom, zoom });
+}
+
+const nodeTypes = { step: StepNode, start: StartNode, end: EndNode, join: JoinNode, empty: EmptyNode };
+const edgeTypes = { insert: InsertEdge };
+
+export interface CanvasProps extends CanvasState {
+  doc: Definition;
+  layout: Record<string, Position>;
+  selectedId: string | null;
+  onSelect: (id: string | null) => void;
+  onMoved: (id: string, position: Position) => void;
+  /** Called once the first layout is on screen (for the render-time measurement). */
+  onReady?: () => void;
+}
+
+export function Canvas(props: CanvasProps) {
+  const { doc, layout, selectedId, onSelect, onMoved, editable, onReady } = props;
+  const graph = useMemo(() => buildGraph(doc), [doc]);
+  const placed = useMemo(() => layoutGraph(graph, layout), [graph, layout]);
+  const computed = useMemo<Node[]>(
+    () =>
+      graph.nodes.map((node) => {
+        const at = placed.get(node.id)!;
+        return {
+          id: node.id,
+          type: node.kind,
+          position: { x: at.x, y: at.y },
+          data: { node },
+          draggable: editable && node.kind === "step",
+          selectable: node.kind === "step",
+          focusable: node.kind === "step",
+          selected: node.id === selectedId,
+          width: node.width,
+          height: node.height,
+        };
+      }),
+    [graph, placed, editable, selectedId],
+  );
+  const edges = useMemo<Edge[]>(
+    () =>
+      graph.edges.map((edge) => ({
+        id: edge.id,
+        source: edge.source,
+        target: edge.target,
+        type: "insert",
+        data: { edge },
+        selectable: false,
+        focusable: false,
+      })),
+    [graph],
+  );
+  const [nodes, setNodes] = useState<Node[]>(computed);
+  useEffect(() => setNodes(computed), [computed]);
+  const instance = useRef<ReactFlowInstance | null>(null);
+  const fitted = useRef(false);
+
+  useEffect(() => {
+    if (selectedId && instance.current) {
+      const node = nodes.find((n) => n.id === selectedId);
+      if (node) {
+        const zoom = instance.current.getZoom();
+        const view = instance.current.getViewport();
+        const box = document.querySelector(".react-flow")?.getBoundingClientRect();
+        if (box) {
+          const sx = node.position.x * zoom + view.x;
+          const sy = node.position.y * zoom + view.y;
+          const outside = sx < 0 || sy < 0 || sx > box.width - 100 || sy > box.height - 60;
+          if (outside) instance.current.setCenter(node.position.x + 130, node.position.y + 34, { zoom: Math.max(zoom, 0.8), duration: 250 });
+        }
+      }
+    }
+    // only when the selection changes
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [selectedId]);
+
+  const state: CanvasState = props;
+  return (
+    <CanvasContext.Provider value={state}>
+      <ReactFlow
+        nodes={nodes}
+        edges={edges}
+        nodeTypes={nodeTypes}
+        edgeTypes={edgeTypes}
+        onInit={(flow) => {
+          instance.current = flow;
+          if (!fitted.current) {
+            fitted.current = true;
+            fitTop(flow, nodes);
+          }
+          requestAnimationFrame(() => onReady?.());
+        }}
+        onNodesChange={(changes: NodeChange[]) => setNodes((current) => applyNodeChanges(changes, current))}
+        onNodeClick={(_, node) => node.type === "step" && onSelect(node.id)}
+        onPaneClick={() => onSelect(null)}
+        onNodeDragStop={(_, node) => node.type === "step" && onMoved(node.id, { x: Math.round(node.position.x), y: Math.round(node.position.y) })}
+        nodesConnectable={false}
+        nodesDraggable={editable}
+        edgesFocusable={false}
+        elementsSelectable
+        deleteKeyCode={null}
+        minZoom={0.1}
+        maxZoom={1.6}
+        onlyRenderVisibleElements={graph.nodes.length > 80}
+        proOptions={{ hideAttribution: true }}
+      >
+        <Background gap={20} size={1} color="#d9dde5" />
+        <Controls showInteractive={false} position="bottom-left" />
+        {graph.nodes.length > 30 && <MiniMap pannable zoomable position="bottom-right" nodeStrokeWidth={2} />}
+      </ReactFlow>
+    </CanvasContext.Provider>
+  );
+}
