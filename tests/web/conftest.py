@@ -5,7 +5,7 @@ Fixtures for every UI test (the designer's and the operations console's):
 
 - ``served``: the server (``base_url``, an admin ``http`` client, the admin ``key``, its
   ``output`` lines), one per session; tests keep apart by using their own workflow keys.
-- ``browser``: Chromium, one per session; ``page``: a fresh 1280×800 page per test.
+- ``browser``: Chromium, one per test module; ``page``: a fresh 1280×800 page per test.
 - ``signed_in``: ``page`` signed in with the admin key (``browserkit.signed_in_as`` for others).
 - ``shot(page, name)``: a screenshot in ``test-artifacts/<name>.png`` (git-ignored).
 """
@@ -33,8 +33,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         yield Served(str(http.base_url).rstrip("/"), http, key, output)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Per module: Playwright's sync API holds an event loop on this thread while it is open,
+    so it must be closed before the modules after it (which run their own loops)."""
     chromium = shutil.which("chromium") or CHROMIUM
     assert Path(chromium).exists(), "Chromium is missing: apt-get install -y chromium"
     with sync_playwright() as playwright:
