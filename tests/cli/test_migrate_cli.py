@@ -1,5 +1,6 @@
 """``flowpin migrate KEY --from A --to B [--map old=new]… [--runs …] [--dry-run|--apply]``:
-the per-run report as JSON on stdout, a progress bar on stderr, one-line usage errors."""
+the per-run report as JSON on stdout, a progress bar on stderr, one-line usage errors; and
+``flowpin shadow KEY --version N --runs …|--last N``."""
 
 from __future__ import annotations
 
@@ -94,6 +95,15 @@ def test_migrate_checks_then_moves_runs(tmp_path: Path, db_url: str) -> None:
         ("done", 2),
     ]
 
+    same = flowpin("shadow", "parcel", "--version", "2", "--runs", first["runId"], db=db_url)
+    assert [r["result"] for r in same["runs"]] == ["same"]
+    old = flowpin("shadow", "parcel", "--version", "1", "--last", "5", db=db_url)
+    by_run = {r["runId"]: r for r in old["runs"]}
+    assert by_run[second["runId"]]["result"] == "in-progress"  # still waiting where v1 waits
+    assert by_run[first["runId"]]["stopped"]["reason"] == (
+        "cannot replay past step 'wait': no recorded event"  # it waited at v2's 'hold'
+    )
+
 
 def test_migrate_usage_errors_are_one_line(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'cli.db'}"
@@ -109,3 +119,5 @@ def test_migrate_usage_errors_are_one_line(tmp_path: Path) -> None:
         "migrate", "parcel", "--from", "1", "--to", "2", "--runs", "a", "--step", "x", db=db
     )
     assert both.returncode == 2 and "not both" in both.stderr
+    neither = _flowpin_raw("shadow", "parcel", "--version", "1", db=db)
+    assert neither.returncode == 2 and "--runs or --last" in neither.stderr

@@ -111,6 +111,17 @@ class ReplayBody(_Body):
     latest: bool = False
 
 
+class LastRuns(_Body):
+    last: int = Field(ge=1, le=1000, description="The workflow's latest N runs (any version).")
+
+
+class ShadowBody(_Body):
+    version: int = Field(ge=1, le=INT32_MAX, description="The version to re-evaluate.")
+    runs: list[Annotated[str, Field(max_length=36)]] | LastRuns = Field(
+        description='Run ids (at most 1,000), or {"last": N}.'
+    )
+
+
 class RunFilterBody(_Body):
     status: Literal["PENDING", "RUNNING", "WAITING"] | None = None
     step: str | None = Field(None, max_length=128, description="The run's current step id.")

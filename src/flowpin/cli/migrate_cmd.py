@@ -1,4 +1,5 @@
-"""``flowpin migrate``: check, then move runs in flight to another version (SPEC §5).
+"""``flowpin migrate``: check, then move runs in flight to another version (SPEC §5); and
+``flowpin shadow``: re-evaluate a version against recorded runs.
 
 A dry run unless ``--apply``: the per-run report is printed as JSON on stdout, with a progress
 bar on stderr while the runs are checked or moved, batch by batch."""
@@ -42,6 +43,8 @@ def parse_runs(runs: str | None, status: str | None, step: str | None, subject: 
 
 
 def register(app: typer.Typer) -> None:
+    register_shadow(app)
+
     @app.command("migrate")
     def migrate_cmd(
         key: Annotated[str, typer.Argument(help="The workflow key.")],
@@ -123,3 +126,30 @@ def _with_progress(engine: Any, migration: Any, verb: str) -> dict[str, Any]:
             migration, lambda done, total: bar.update(task, completed=done, total=total)
         )
     return report
+
+
+def register_shadow(app: typer.Typer) -> None:
+    @app.command("shadow")
+    def shadow_cmd(
+        key: Annotated[str, typer.Argument(help="The workflow key.")],
+        version: Annotated[int, typer.Option("--version", min=1, help="Version to re-evaluate.")],
+        runs: Annotated[
+            str | None, typer.Option("--runs", help="Run ids separated by commas.")
+        ] = None,
+        last: Annotated[
+            int | None,
+            typer.Option("--last", min=1, max=1000, help="The workflow's latest N runs."),
+        ] = None,
+        db: DbOption = None,
+        actions: ActionsOption = None,
+    ) -> None:
+        """Re-evaluate a version against recorded runs (nothing is called or written) and
+        print where routing or results would differ."""
+        if (runs is None) == (last is None):
+            raise typer.BadParameter("give --runs or --last (one of them)", param_hint="--runs")
+        ids = None if runs is None else [r.strip() for r in runs.split(",") if r.strip()]
+        try:
+            with open_engine(db, actions) as engine:
+                emit(engine.shadow(key, version=version, runs=ids, last=last))
+        except FlowpinError as exc:
+            fail(exc)

@@ -30,6 +30,7 @@ from flowpin.engine import (
     migrating,
     run_listing,
     secret_store,
+    shadowing,
     tenancy,
     views,
 )
@@ -593,6 +594,29 @@ class Engine:
         if report["summary"]["moved"]:
             self.core.notify()  # restarted positions are runnable now
         return report
+
+    def shadow(
+        self, workflow: str, *, version: int, runs: list[str] | None = None, last: int | None = None
+    ) -> dict[str, Any]:
+        """Shadow replay (SPEC §5): re-evaluate ``version`` against recorded runs (``runs``
+        ids, or the ``last`` N runs of the workflow) with their recorded action outputs,
+        events and task answers as stubs; calls nothing and writes nothing. Per run: the first
+        step where routing or results would differ (expected: ``version``; actual: what
+        happened), or where the shadow cannot go on (no recorded output for a step the run
+        never reached)."""
+        if (runs is None) == (last is None):
+            raise shadowing.ShadowRequestError("give runs or last, not both")
+        with self.db.read() as conn:
+            return shadowing.shadow_runs(
+                conn,
+                self.tenant,
+                workflow,
+                version,
+                runs if runs is not None else int(last or 0),
+                self.core.definition_in,
+                action_retry=self.core.action_retry,
+                mask=self.core.redactor,
+            )
 
     def rerun(self, run_id: str, *, latest: bool = False) -> str:
         """Start a new run with the input of ``run_id`` (same version unless ``latest``).

@@ -16,7 +16,9 @@ from journeys_kit import DAY, ApiClient, Journeys, SmtpSink
 from examples.journeys import JourneySettings
 from flowpin.api import create_app
 
-V2 = Path(__file__).resolve().parents[3] / "examples/journeys/versions/welcome-series.v2.json"
+JOURNEYS = Path(__file__).resolve().parents[3] / "examples/journeys"
+V2 = JOURNEYS / "versions/welcome-series.v2.json"
+WORKFLOW = JOURNEYS / "workflows/welcome-series.json"
 PARKED = 25
 
 
@@ -125,3 +127,46 @@ def test_runs_in_the_delay_move_to_v2_and_send_the_nudge_the_others_finish_on_v1
     assert sorted(nudges) == sorted(f"Late{n}, your pro account is ready" for n in range(PARKED))
     assert len(subjects) == 2 * PARKED + PARKED + 2 * PARKED  # welcome, nudge, follow-up
     print(json.dumps({"dryRun": dry["summary"], "applied": applied["summary"]}))
+
+
+def test_shadow_of_a_changed_plan_condition_shows_where_journeys_would_differ(
+    journeys: Journeys, smtp_sink: SmtpSink
+) -> None:
+    """v3 counts 10+ seats (not 50+) as enterprise: re-evaluated against the recorded
+    journeys, only the 20-seat pro contact's would route differently; nothing is sent."""
+    contacts = {"ann": {"plan": "pro", "seats": 20}, "bob": {"plan": "pro", "seats": 2}}
+    runs = {}
+    for name, payload in contacts.items():
+        contact = journeys.contact(f"{name}@example.test", firstName=name.capitalize())
+        [runs[name]] = journeys.engine.send_event("contact.signed_up", contact, payload).started
+    journeys.engine.run_worker(until_idle=True)
+    journeys.advance(5 * DAY)  # no opens: both journeys end "not-opened"
+    sent = len(smtp_sink.messages)
+    v1 = json.loads(WORKFLOW.read_text())
+    [route] = [step for step in v1["steps"] if step["id"] == "route-plan"]
+    route["cases"][0]["when"]["any"][1]["value"] = 10
+    assert journeys.engine.publish(v1).version == 2
+
+    app = create_app(journeys.engine)
+    client = ApiClient(app)
+    headers = {"Authorization": f"Bearer {journeys.engine.create_api_key('editor').key}"}
+    try:
+        answer = client.post(
+            "/api/workflows/welcome-series/shadow",
+            json={"version": 2, "runs": {"last": 10}},
+            headers=headers,
+        )
+    finally:
+        client.close()
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    by_run = {run["runId"]: run for run in report["runs"]}
+    assert by_run[runs["bob"]]["result"] == "same"
+    ann = by_run[runs["ann"]]
+    assert ann["result"] == "diverges"
+    divergence = ann["divergence"]
+    assert (divergence["stepId"], divergence["what"]) == ("route-plan", "branch")
+    assert divergence["expected"]["output"] == {"branch": "enterprise"}
+    assert divergence["actual"]["output"] == {"branch": "pro"}
+    assert len(smtp_sink.messages) == sent  # nothing was called
+    print(json.dumps(ann, indent=2))

@@ -17,6 +17,7 @@ from flowpin.api.schemas import (
     LayoutBody,
     MigrationBody,
     PageLimit,
+    ShadowBody,
     VersionPath,
     WorkflowCreate,
     WorkflowPatch,
@@ -216,3 +217,14 @@ def migrate(
     if NDJSON in request.headers.get("accept", ""):
         return StreamingResponse(stream_migration(who.engine, migration), media_type=NDJSON)
     return who.engine.run_migration(migration)
+
+
+@router.post("/{key}/shadow")
+def shadow(who: Editor, key: str, body: ShadowBody) -> dict[str, Any]:
+    """Shadow replay: re-evaluate ``version`` against recorded runs with their recorded
+    action outputs, events and task answers as stubs; calls nothing, writes nothing. Per run
+    the first divergent step (expected: this version, actual: what happened) or where the
+    shadow had to stop. Not the same as ``POST /api/runs/{id}/rerun`` (a new run)."""
+    if isinstance(body.runs, list):
+        return who.engine.shadow(key, version=body.version, runs=body.runs)
+    return who.engine.shadow(key, version=body.version, last=body.runs.last)

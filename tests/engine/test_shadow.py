@@ -1,0 +1,108 @@
+"""Shadow replay (SPEC §5, issue 12 point 5) through ``Engine.shadow`` on SQLite and
+PostgreSQL: a version re-evaluated against recorded runs, with their recorded outputs,
+events and answers as stubs, calling nothing and writing nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sample_actions
+import sqlalchemy as sa
+
+from flowpin.store import tables as t
+
+
+def echo(step_id: str, text: str) -> dict[str, Any]:
+    return {
+        "id": step_id,
+        "type": "action.call",
+        "config": {"actionId": "test.echo", "version": 1, "inputMapping": {"text": text}},
+    }
+
+
+def orders(threshold: int, *, approve_text: str = "approve") -> dict[str, Any]:
+    return {
+        "key": "orders",
+        "steps": [
+            {
+                "id": "price",
+                "type": "transform.assign",
+                "config": {"assign": {"vars.amount": {"$expr": "payload.amount"}}},
+            },
+            {
+                "id": "big",
+                "type": "control.if",
+                "condition": {"field": "vars.amount", "op": "greaterThan", "value": threshold},
+                "then": [echo("approve", approve_text)],
+                "else": [echo("ship", "ship")],
+            },
+            {
+                "id": "wait",
+                "type": "event.wait",
+                "config": {"eventName": "paid", "saveAs": "vars.paid"},
+            },
+            {"id": "done", "type": "control.return", "output": {"paid": {"$expr": "vars.paid"}}},
+        ],
+    }
+
+
+def _recorded(harness: Any) -> dict[int, str]:
+    engine = harness.engine
+    engine.publish(orders(100))
+    runs = {}
+    for amount in (50, 150, 10):
+        runs[amount] = engine.start("orders", {"amount": amount}, subject=f"o{amount}")
+    harness.work()
+    engine.send_event("paid", "o50", {"ok": True})
+    engine.send_event("paid", "o150", {"ok": True})
+    harness.work()
+    return runs
+
+
+def _written(harness: Any) -> tuple[int, ...]:
+    with harness.engine.db.read() as conn:
+        return tuple(
+            conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            for table in (t.runs, t.step_history, t.action_ledger, t.waits, t.events)
+        )
+
+
+def test_a_changed_condition_shows_the_first_divergent_step(harness: Any) -> None:
+    engine = harness.engine
+    runs = _recorded(harness)
+    engine.publish(orders(40))
+    calls, written = len(sample_actions.CALLS), _written(harness)
+
+    report = engine.shadow("orders", version=2, runs=[runs[50], runs[150], runs[10]])
+
+    assert (len(sample_actions.CALLS), _written(harness)) == (calls, written)
+    by_run = {r["runId"]: r for r in report["runs"]}
+    changed = by_run[runs[50]]
+    assert changed["result"] == "diverges"
+    divergence = changed["divergence"]
+    assert (divergence["stepId"], divergence["what"]) == ("big", "branch")
+    assert divergence["expected"]["output"] == {"branch": "then"}
+    assert divergence["actual"]["output"] == {"branch": "else"}
+    assert changed["stopped"]["stepId"] == "approve"
+    assert changed["stopped"]["reason"] == "cannot replay past step 'approve': no recorded output"
+    assert by_run[runs[150]]["result"] == "same"  # finished, same route and output
+    parked = by_run[runs[10]]
+    assert parked["result"] == "in-progress" and parked["stopped"]["stepId"] == "wait"
+    assert report["summary"] == {"runs": 3, "diverges": 1, "same": 1, "in-progress": 1}
+
+
+def test_a_changed_action_input_and_the_last_runs(harness: Any) -> None:
+    engine = harness.engine
+    runs = _recorded(harness)
+    engine.publish(orders(100, approve_text="approve now"))
+    report = engine.shadow("orders", version=2, last=2)
+    assert {r["runId"] for r in report["runs"]} <= set(runs.values())
+    full = engine.shadow("orders", version=2, last=10)
+    by_run = {r["runId"]: r for r in full["runs"]}
+    divergence = by_run[runs[150]]["divergence"]
+    assert (divergence["stepId"], divergence["what"]) == ("approve", "input")
+    assert divergence["expected"]["input"] == {"text": "approve now"}
+    assert divergence["actual"]["input"] == {"text": "approve"}
+    assert by_run[runs[50]]["result"] == "same"
+    same = engine.shadow("orders", version=1, last=10)  # a version against its own runs
+    assert {r["result"] for r in same["runs"]} == {"same", "in-progress"}
