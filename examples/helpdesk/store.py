@@ -18,6 +18,12 @@ Idempotency rests on natural keys: a Message-ID is attached to one ticket once (
 a comment inserts the Message-ID in the same transaction; when that insert collides, the
 message was already handled and the existing ticket or comment is returned.
 
+Mail headers can be longer than these columns (folded, a header has no length limit): what a
+person reads (a display name, a subject, a content type) is cut to fit and ends with ``MARK``;
+a Message-ID, which is a key, is kept whole when it fits (998 characters, the line limit of
+RFC 5322) and otherwise stored as its beginning, ``MARK`` and the sha256 of the whole
+(``stored_message_id``), so two long ids stay two keys and the same id finds its row again.
+
 ``install`` creates the tables; flowpin's own migrations never touch them.
 """
 
@@ -153,6 +159,28 @@ inbound = sa.Table(
 )
 
 TOKEN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+MARK = "…"
+"""Ends a text that was cut to fit its column."""
+MAX_MESSAGE_ID = 998
+NAME_CHARS = 200
+SUBJECT_CHARS = 998
+CONTENT_TYPE_CHARS = 255
+
+
+def clip(text: str | None, limit: int) -> str | None:
+    """``text`` whole when it fits in ``limit`` characters, else its beginning and ``MARK``."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - len(MARK)] + MARK
+
+
+def stored_message_id(message_id: str) -> str:
+    """The form a Message-ID is stored and looked up in: itself when it fits, else its
+    beginning, ``MARK`` and ``sha256:`` of the whole (distinct ids stay distinct)."""
+    if len(message_id) <= MAX_MESSAGE_ID:
+        return message_id
+    digest = "sha256:" + hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return message_id[: MAX_MESSAGE_ID - len(MARK) - len(digest)] + MARK + digest
 
 
 def new_reply_token() -> str:
@@ -308,6 +336,7 @@ class HelpdeskStore:
         """The ticket of the newest of these Message-IDs that belongs to one."""
         if not message_ids:
             return None
+        message_ids = [stored_message_id(message_id) for message_id in message_ids]
         with self.db.read() as conn:
             found = dict(
                 conn.execute(
@@ -331,6 +360,7 @@ class HelpdeskStore:
     ) -> tuple[dict[str, Any], bool]:
         """The contact with this address (created, matched to a client by domain, if new)."""
         email = email.lower()
+        name = clip(name, NAME_CHARS)
         for _ in range(2):
             with self.db.read() as conn:
                 row = _contact_row(conn, tenant, email)
@@ -377,6 +407,7 @@ class HelpdeskStore:
         full_text: str | None,
     ) -> Posted:
         """A ticket with its initial comment, once per Message-ID."""
+        message_id = stored_message_id(message_id)
 
         def new_ticket(conn: Connection, now: datetime) -> tuple[str, str]:
             ticket_id, token = new_id("tk"), new_reply_token()
@@ -385,7 +416,7 @@ class HelpdeskStore:
                     tenant_id=tenant,
                     id=ticket_id,
                     reply_token=token,
-                    subject=(subject or "(no subject)")[:998],
+                    subject=clip(subject or "(no subject)", SUBJECT_CHARS),
                     board=defaults["board"],
                     status=defaults["status"],
                     priority=defaults["priority"],
@@ -413,6 +444,7 @@ class HelpdeskStore:
     ) -> Posted:
         """A comment on a ticket, once per Message-ID (a repeat returns the first one);
         ``LookupError`` when the ticket does not exist."""
+        message_id = stored_message_id(message_id)
 
         def existing_ticket(conn: Connection, now: datetime) -> tuple[str, str]:
             ticket = _ticket(conn, tenant, ticket_id)
@@ -455,6 +487,10 @@ class HelpdeskStore:
         self, tenant: str, *, ticket_id: str, comment_id: str | None, message_id: str, **fields: Any
     ) -> tuple[dict[str, Any], bool]:
         """Record one stored file, once per (message, part index)."""
+        message_id = stored_message_id(message_id)
+        fields["content_type"] = clip(fields["content_type"], CONTENT_TYPE_CHARS)
+        if fields.get("content_id") is not None:
+            fields["content_id"] = stored_message_id(fields["content_id"])
         row = {
             "tenant_id": tenant,
             "id": new_id("at"),

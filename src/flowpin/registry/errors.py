@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.exc import StatementError
+
 from flowpin.errors import FlowpinError
 
 
@@ -54,3 +56,17 @@ class TargetUnreachable(ActionError):
     """A built-in could not reach its target: refused by the address policy, not resolvable,
     closed or not answering - one message and one ``data`` for all of them, retryable
     (``flowpin.security.address_policy``)."""
+
+
+def failure_message(exc: Exception) -> str:
+    """What a person reads about an exception a handler raised: its type and message - for a
+    database error, the driver's error and the first line of its message only. SQLAlchemy's
+    own text carries the statement and its parameters (``[SQL: …] [parameters: …]``), and a
+    driver's later lines (PostgreSQL's ``DETAIL``) the values of the row: data that belongs
+    to the database, not to a run's error, a task's description or a person's screen."""
+    if isinstance(exc, StatementError):
+        cause = exc.orig if isinstance(exc.orig, BaseException) else None
+        kind = type(cause).__name__ if cause is not None else type(exc).__name__
+        lines = str(cause).strip().splitlines() if cause is not None else []
+        return f"database error: {kind}" + (f": {lines[0]}" if lines else "")
+    return f"{type(exc).__name__}: {exc}"

@@ -44,6 +44,9 @@ if TYPE_CHECKING:
     from flowpin.runtime.machine import Machine
 
 MAX_WAIT = timedelta(days=365)
+MAX_TASK_TITLE = 500
+"""A human task's title is cut to this many characters, ending in "…" (``human_tasks.title``):
+an expression over an email subject can be longer, and the task must still be created."""
 
 
 class NodeSteps:
@@ -230,6 +233,8 @@ class NodeSteps:
         seed = self._seed(ctx, info, attempt)
         values = info.values
         title = text(self._eval(values["title"], envelope, now, seed)) or ""
+        if len(title) > MAX_TASK_TITLE:
+            title = title[: MAX_TASK_TITLE - 1] + "…"
         description = text(self._eval(values["description"], envelope, now, seed))
         assignee = text(self._eval(values["assignee"], envelope, now, seed))
         timeout = config.timeout_ms or info.step.timeout_ms

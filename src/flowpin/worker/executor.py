@@ -23,6 +23,7 @@ from flowpin.clock import Clock
 from flowpin.engine.redaction import scrub_secrets
 from flowpin.expressions.values import substitute_secrets
 from flowpin.registry.actions import ActionContext, ActionError, RetryAfter
+from flowpin.registry.errors import failure_message
 from flowpin.runtime.decisions import ActionResult, CallAction
 from flowpin.store.bulk import dumps
 
@@ -280,9 +281,7 @@ class ActionExecutor:
                 call.version,
                 scrub_secrets(repr(exc), prepared.secrets),
             )
-            raise _Failed(
-                _error("ActionError", f"{type(exc).__name__}: {exc}", retryable=retryable)
-            )
+            raise _Failed(_error("ActionError", failure_message(exc), retryable=retryable))
         if spec is None:
             return _to_json(output)
         try:
