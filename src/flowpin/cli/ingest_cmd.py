@@ -31,7 +31,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flowpin.cli.runtime_cmds import ActionsOption, DbOption, open_engine
+from flowpin.cli.runtime_cmds import ActionsOption, DbOption, install_packages, open_engine
 from flowpin.errors import FlowpinError
 
 INBOUND_ROUTE = "/examples/helpdesk/inbound"
@@ -64,20 +64,6 @@ def _read(path: Path) -> bytes:
         raise typer.BadParameter(f"cannot read {path}: {exc.strerror}") from None
 
 
-def _install(engine: Any, modules: list[str]) -> None:
-    if modules and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    for name in modules:
-        try:
-            module = importlib.import_module(name)
-        except ImportError as exc:
-            raise typer.BadParameter(f"cannot import {name!r}: {exc}") from None
-        install = getattr(module, "install", None)
-        if install is None:
-            raise typer.BadParameter(f"{name!r} has no install(engine)")
-        install(engine)
-
-
 def ingest_into_db(
     files: list[Path], db: str | None, actions: list[str] | None, install: list[str], work: bool
 ) -> int:
@@ -86,7 +72,7 @@ def ingest_into_db(
     inbound, tables = _helpdesk()
     failures = 0
     with open_engine(db, actions) as engine:
-        _install(engine, install)
+        install_packages(engine, install)
         store = tables.HelpdeskStore(engine.db, engine.clock)
         store.create_tables()
         for path in files:

@@ -48,6 +48,36 @@ ActionsOption = Annotated[
 
 RunIdArgument = Annotated[str, typer.Argument(metavar="RUN_ID", help="The run's id.")]
 
+InstallOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--install",
+        help="Package whose install(engine) to call first, e.g. examples.helpdesk: its "
+        "tables, actions and workflows (repeatable).",
+    ),
+]
+
+
+def install_packages(engine: Any, modules: list[str] | None) -> None:
+    """Call ``install(engine)`` of each module (the current directory is importable), so the
+    actions of an application such as ``examples.helpdesk`` are registered in this process."""
+    import importlib
+    import sys
+
+    modules = list(modules or [])
+    if modules and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            raise typer.BadParameter(f"cannot import {name!r}: {exc}") from None
+        install = getattr(module, "install", None)
+        if install is None:
+            raise typer.BadParameter(f"{name!r} has no install(engine)")
+        install(engine)
+
+
 RedactOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -287,6 +317,7 @@ def register(app: typer.Typer) -> None:
         env_secrets_tenant: EnvSecretsOption = None,
         max_call_depth: MaxCallDepthOption = None,
         max_children_per_run: MaxChildrenOption = None,
+        install: InstallOption = None,
     ) -> None:
         """Run a worker: claim runnable runs, execute them, fire timers and schedules."""
         with open_engine(
@@ -298,6 +329,7 @@ def register(app: typer.Typer) -> None:
             max_call_depth=max_call_depth,
             max_children_per_run=max_children_per_run,
         ) as engine:
+            install_packages(engine, install)
             try:
                 worker = engine.run_worker(until_idle=until_idle)
             except KeyboardInterrupt:
@@ -380,11 +412,14 @@ def register(app: typer.Typer) -> None:
         ] = False,
         db: DbOption = None,
         actions: ActionsOption = None,
+        install: InstallOption = None,
     ) -> None:
-        """Complete a human task with DATA valid against its form."""
+        """Complete a human task with DATA valid against its form (with --work, the actions
+        its run calls next must be registered here: --actions or --install)."""
         answer = _json_arg(data, "--data")
         try:
             with open_engine(db, actions) as engine:
+                install_packages(engine, install)
                 task = engine.complete_task(task_id, answer)
                 if work:
                     engine.run_worker(until_idle=True)

@@ -273,3 +273,49 @@ def test_a_reply_sent_with_its_original_becomes_a_comment_on_its_ticket(served: 
     [ticket] = helpdesk.tickets()
     assert ticket["comments"] == 2  # the original's and the reply's
     assert runs[1]["output"]["ticketId"] == ticket["id"]
+
+
+def test_a_decision_is_applied_from_the_command_line_without_a_server(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No ticket defaults: the message goes to a person; ``tasks complete --work --install
+    examples.helpdesk`` registers the helpdesk's actions, so the decision is applied."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("HELPDESK_ATTACHMENTS_DIR", str(tmp_path / "files"))
+    monkeypatch.setenv("HELPDESK_SEED_DEFAULTS", "0")
+    runner = CliRunner()
+    ingest = ["ingest-eml", str(SHIPPED / "new-ticket.eml"), "--db", db_url]
+    result = runner.invoke(cli, [*ingest, "--install", "examples.helpdesk", "--work"])
+    assert result.exit_code == 0, result.output
+    [run] = lines(result.output)[0]["runs"]
+    assert (run["status"], run["state"]) == ("WAITING", "AWAITING_MANUAL_RESOLUTION")
+
+    listed = runner.invoke(cli, ["tasks", "list", "--db", db_url])
+    [task] = json.loads(listed.output)
+    decision = json.dumps({"decision": "create-ticket", "note": "by hand"})
+    complete = ["tasks", "complete", task["taskId"], "--data", decision, "--work"]
+    done = runner.invoke(cli, [*complete, "--db", db_url, "--install", "examples.helpdesk"])
+    assert done.exit_code == 0, done.output
+
+    shown = json.loads(runner.invoke(cli, ["runs", "show", run["runId"], "--db", db_url]).output)
+    assert shown["status"] == "SUCCEEDED", shown["error"]
+    assert shown["output"]["outcome"] == "ticket-created"
+    assert shown["output"]["resolvedBy"] == "person"
+
+
+def test_a_worker_installs_the_helpdesk_too(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("HELPDESK_ATTACHMENTS_DIR", str(tmp_path / "files"))
+    runner = CliRunner()
+    ingest = ["ingest-eml", str(SHIPPED / "new-ticket.eml"), "--db", db_url]
+    result = runner.invoke(cli, [*ingest, "--install", "examples.helpdesk"])  # not worked
+    assert result.exit_code == 0, result.output
+    [run_id] = lines(result.output)[0]["started"]
+    worked = runner.invoke(
+        cli, ["worker", "--until-idle", "--db", db_url, "--install", "examples.helpdesk"]
+    )
+    assert worked.exit_code == 0, worked.output
+    shown = json.loads(runner.invoke(cli, ["runs", "show", run_id, "--db", db_url]).output)
+    assert shown["status"] == "SUCCEEDED", shown["error"]
