@@ -60,8 +60,8 @@ def start(harness: Any, subject: str) -> str:
     return run_id
 
 
-def migrate(harness: Any, to: int = 2, **options: Any) -> dict[str, Any]:
-    return harness.engine.migrate("moves", from_version=1, to_version=to, **options)
+def migrate(harness: Any, to: int = 2, from_version: int = 1, **options: Any) -> dict[str, Any]:
+    return harness.engine.migrate("moves", from_version=from_version, to_version=to, **options)
 
 
 def by_run(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -384,3 +384,119 @@ def test_an_action_call_in_flight_blocks_the_move_until_it_settles(harness: Any)
     harness.work()  # the call is taken over and settles; the run finishes on v1
     assert engine.get_run(run_id)["status"] == "SUCCEEDED"
     assert engine.get_run(run_id)["version"] == 1
+
+
+def test_a_waiting_step_wrapped_in_a_trycatch_still_moves(harness: Any) -> None:
+    engine = harness.engine
+    engine.publish(V1)
+    run_id = start(harness, "s1")
+    guarded = {
+        "id": "guard",
+        "type": "control.tryCatch",
+        "try": [wait("wait")],
+        "catch": [assign("failed", f=True)],
+    }
+    engine.publish(flow(assign("set", a=1), guarded, done(a={"$expr": "vars.a"})))
+    moved = migrate(harness, dry_run=False)
+    assert by_run(moved)[run_id]["result"] == "moved"
+    engine.send_event("go", "s1", {"x": 1})
+    harness.work()
+    run = engine.get_run(run_id, history=True)
+    assert run["status"] == "SUCCEEDED" and run["output"] == {"a": 1}
+    assert [e["stepId"] for e in run["history"]][-3:] == ["wait", "guard", "done"]
+
+    # into a catch it never entered: refused
+    second = engine.start("moves", {}, subject="s2", version=1)
+    harness.work()
+    caught = {**guarded, "try": [assign("noop", n=1)], "catch": [wait("wait")]}
+    engine.publish(flow(assign("set", a=1), caught, done()))
+    [problem] = by_run(migrate(harness, to=3, runs=[second]))[second]["problems"]
+    assert problem["code"] == "step.moved" and "catch" in problem["message"]
+
+
+def test_parallel_branches_move_together_and_must_match(harness: Any) -> None:
+    engine = harness.engine
+
+    def fan(*branch_ids: str) -> dict[str, Any]:
+        return {
+            "id": "fan",
+            "type": "control.parallel",
+            "branches": [{"id": b, "steps": [wait(f"w{b}", f"go-{b}")]} for b in branch_ids],
+        }
+
+    engine.publish(flow(fan("a", "b"), done()))
+    run_id = start(harness, "p")
+    assert sorted(w["token"] for w in engine.get_run(run_id)["waitingFor"]) == [
+        "fan:a/wa",
+        "fan:b/wb",
+    ]
+    engine.publish(flow(fan("a", "b", "c"), done()))
+    [problem] = by_run(migrate(harness))[run_id]["problems"]
+    assert problem["code"] == "parallel.branches_changed"
+    engine.publish(flow(fan("a", "b"), assign("after", x=1), done(x={"$expr": "vars.x"})))
+    moved = migrate(harness, to=3, dry_run=False)
+    tokens = sorted(p["to"] for p in by_run(moved)[run_id]["positions"])
+    assert tokens == ["fan:a/wa", "fan:b/wb"]
+    engine.send_event("go-a", "p")
+    engine.send_event("go-b", "p")
+    harness.work()
+    assert engine.get_run(run_id)["output"] == {"x": 1}
+
+
+def test_a_retry_backoff_keeps_its_attempt_and_due_time(harness: Any) -> None:
+    engine = harness.engine
+    flaky = {
+        "id": "flaky",
+        "type": "action.call",
+        "config": {
+            "actionId": "test.flaky",
+            "version": 1,
+            "inputMapping": {"key": {"$expr": "run.id"}, "failures": 1},
+        },
+        "retry": {"maxAttempts": 3, "backoffMs": 60_000},
+    }
+    engine.publish(flow(flaky, done()))
+    run_id = engine.start("moves", {})
+    harness.work()
+    [backoff] = engine.get_run(run_id)["waitingFor"]
+    assert backoff["reason"] == "retry"
+    engine.publish(flow(flaky, assign("after", x=2), done(x={"$expr": "vars.x"})))
+    moved = migrate(harness, dry_run=False)
+    assert by_run(moved)[run_id]["positions"][0]["waiting"] == "retry"
+    assert engine.get_run(run_id)["waitingFor"][0]["dueAt"] == backoff["dueAt"]
+    harness.advance(minutes=1)
+    run = engine.get_run(run_id, history=True)
+    assert run["output"] == {"x": 2}
+    attempts = [
+        (e["attempt"], e["status"], e["version"]) for e in run["history"] if e["stepId"] == "flaky"
+    ]
+    assert attempts == [(1, "retrying", 1), (2, "succeeded", 2)]
+
+
+def test_a_parent_waiting_for_its_child_moves_and_gets_the_child_result(harness: Any) -> None:
+    engine = harness.engine
+    engine.publish({"key": "child", "steps": [wait("hold", "child-go"), done(ok=True)]})
+    call = {
+        "id": "call",
+        "type": "control.callWorkflow",
+        "workflowKey": "child",
+        "saveAs": "vars.child",
+    }
+    engine.publish(flow(call, done(child={"$expr": "vars.child"})))
+    parent = start(harness, "c1")
+    assert engine.get_run(parent)["waitingFor"][0]["kind"] == "child"
+    engine.publish(
+        flow(call, assign("after", x=3), done(child={"$expr": "vars.child"}, x={"$expr": "vars.x"}))
+    )
+    moved = migrate(harness, dry_run=False)
+    assert by_run(moved)[parent]["positions"][0]["waiting"] == "child"
+    engine.send_event("child-go", "c1")
+    harness.work()
+    assert engine.get_run(parent)["output"] == {"child": {"ok": True}, "x": 3}
+    # a child wait never restarts at another kind of step
+    other = start(harness, "c2")
+    engine.publish(flow(wait("call"), done()))
+    [problem] = by_run(
+        migrate(harness, from_version=2, to=3, runs=[other], mapping={"call": "call"})
+    )[other]["problems"]
+    assert problem["code"] == "step.incompatible" and "child run" in problem["message"]

@@ -9,7 +9,9 @@ thing in the target version is checked here, for every active position of the ru
 - each frame's step exists in the target (``step.missing``), in the same place: the same
   enclosing step and branch, after mapping (``step.moved``); a control frame keeps its kind
   and a parallel its branches (``step.incompatible``, ``parallel.branches_changed``), so an
-  iteration of a forEach only ever moves into the same forEach;
+  iteration of a forEach only ever moves into the same forEach. A run with a single position
+  and no loop or parallel around it may move into or out of if / switch / tryCatch steps: its
+  enclosing frames are rebuilt from the target (not into a catch it did not enter);
 - a parked leaf maps to a step of the same kind: a timer to a time.wait, an event wait to an
   event.wait of the same event name (``wait.event_changed``), a task to a human.task, a child
   wait to a callWorkflow, a retry backoff to a step of the same type (``step.incompatible``).
@@ -40,7 +42,9 @@ from flowpin.runtime._utils import ms
 from flowpin.runtime.program import (
     CALL,
     EVENT_WAIT,
+    FOREACH,
     HUMAN_TASK,
+    PARALLEL,
     TIME_WAIT,
     Program,
     StepInfo,
@@ -193,8 +197,12 @@ class Migrator:
             plan.problems.append(MoveProblem(NOT_ACTIVE, "the run has no active position"))
             return plan
         contexts = list(walk(start))
+        chain = self._chain(contexts, plan.problems)
         for ctx in contexts:
-            self._check_frame(ctx, plan.problems)
+            if chain is None:
+                self._check_frame(ctx, plan.problems)
+            elif _leaf(ctx):
+                self._check_frame(ctx, plan.problems, placed=False)
         decisions = [(ctx, self._check_leaf(ctx, plan.problems)) for ctx in contexts if _leaf(ctx)]
         if plan.problems:
             return plan
@@ -213,6 +221,14 @@ class Migrator:
                 step_id = ctx.frame["s"]
                 ctx.frame.clear()
                 ctx.frame.update({"s": step_id, "st": "new"})
+        if chain is not None:
+            [(leaf, _)] = decisions
+            frame = leaf.frame
+            for step_id, branch, caught in reversed(chain):
+                frame = {"s": step_id, "b": branch, "c": frame}
+                if branch == "catch":
+                    frame["e"] = caught
+            new_state["root"] = frame
         if restarted:
             new_state["pending"] = True
             new_state["t"] = max(ms(now), int(new_state.get("t") or 0))
@@ -232,10 +248,54 @@ class Migrator:
         plan.current_steps = sorted({position.new_step_id for position in plan.positions})
         return plan
 
+    def _chain(
+        self, contexts: list[Ctx], problems: list[MoveProblem]
+    ) -> list[tuple[str, str, Any]] | None:
+        """For a run with one position and no loop or parallel around it: the if / switch /
+        tryCatch frames that lead to its target in the target version, top down, as
+        ``(step id, branch, caught error)``. Such a position may move into or out of those
+        (wrapping a step in a tryCatch is a common edit): its enclosing frames are rebuilt
+        from the target, the branches taken being the ones that hold the target step.
+        ``None`` when the run has another shape (its frames are then checked one by one)."""
+        leaves_ = [ctx for ctx in contexts if _leaf(ctx)]
+        if len(leaves_) != 1 or any("it" in c.frame or "br" in c.frame for c in contexts):
+            return None
+        [leaf] = leaves_
+        if leaf.frame.get("s") is None:
+            return None
+        info = self.target.steps.get(self.target_of(leaf.frame["s"]))
+        if info is None:
+            return None
+        caught: dict[str, Any] = {}
+        enclosing = leaf.parent
+        while enclosing is not None:
+            if enclosing.frame.get("b") == "catch":
+                caught[self.target_of(enclosing.frame["s"])] = enclosing.frame.get("e")
+            enclosing = enclosing.parent
+        chain: list[tuple[str, str, Any]] = []
+        while info.parent is not None:
+            parent = self.target.steps[info.parent]
+            if parent.kind in (FOREACH, PARALLEL):
+                return None
+            branch = str(info.branch)
+            if branch == "catch" and parent.step.id not in caught:
+                self._problem(
+                    problems,
+                    STEP_MOVED,
+                    f"step {info.step.id!r} is in the catch of {parent.step.id!r} in the target "
+                    "version; the run caught no error there",
+                    leaf,
+                )
+                return []
+            chain.append((parent.step.id, branch, caught.get(parent.step.id)))
+            info = parent
+        chain.reverse()
+        return chain
+
     def _problem(self, problems: list[MoveProblem], code: str, message: str, ctx: Ctx) -> None:
         problems.append(MoveProblem(code, message, ctx.frame.get("s"), ctx.token))
 
-    def _check_frame(self, ctx: Ctx, problems: list[MoveProblem]) -> None:
+    def _check_frame(self, ctx: Ctx, problems: list[MoveProblem], *, placed: bool = True) -> None:
         frame = ctx.frame
         old_id = frame.get("s")
         if old_id is None:
@@ -251,7 +311,7 @@ class Migrator:
             )
             return
         expected = self._place(ctx)
-        if (info.parent, info.branch) != expected:
+        if placed and (info.parent, info.branch) != expected:
             self._problem(
                 problems,
                 STEP_MOVED,
