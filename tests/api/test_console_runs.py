@@ -42,6 +42,7 @@ def test_search_statuses_counts_and_paging(client: Client, engine: Engine) -> No
     assert _ids(client, status="waiting,canceled") == {ann, bob, task}
     assert _ids(client, status="active") == {ann, task}
     assert _ids(client, status="active", step="ask") == {task}
+    assert _ids(client, parent=task) == set()
     bad = client.get("/api/runs", params={"status": "asleep"})
     assert bad.status_code == 400 and error_code(bad) == "request.bad_status"
 
@@ -107,3 +108,27 @@ def test_bulk_cancel_counts_first_then_cancels_what_was_confirmed(
     assert other.post("/api/runs/cancel", json={"dryRun": True}).json()["matching"] == 0
     bad = client.post("/api/runs/cancel", json={"status": "nope", "dryRun": True})
     assert bad.status_code == 400
+
+
+def test_children_of_a_run(client: Client, engine: Engine) -> None:
+    _publish(client, WAITER)
+    caller = {
+        "key": "caller",
+        "steps": [
+            {
+                "id": "call",
+                "type": "control.callWorkflow",
+                "workflowKey": "waiter",
+                "version": "latest",
+                "inputMapping": {"n": 1},
+            }
+        ],
+    }
+    _publish(client, caller)
+    parent = _start(client, "caller", "p-1")
+    engine.run_worker(until_idle=True)
+    children = client.get("/api/runs", params={"parent": parent}).json()["items"]
+    assert [c["workflow"] for c in children] == ["waiter"]
+    assert children[0]["parentRunId"] == parent
+    waiting = client.get(f"/api/runs/{parent}").json()["waitingFor"]
+    assert waiting[0]["childRunId"] == children[0]["runId"]

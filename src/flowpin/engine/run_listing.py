@@ -34,6 +34,7 @@ class RunFilter:
     for PENDING, RUNNING and WAITING. ``subject``: the exact subject. ``search``: a
     case-insensitive part of the subject, or a whole run id. ``step``: a step the run is at
     now. ``created_after`` (inclusive) / ``created_before`` (exclusive): ISO times with a zone.
+    ``parent``: the child runs of this run.
     """
 
     workflow: str | None = None
@@ -44,6 +45,7 @@ class RunFilter:
     step: str | None = None
     created_after: str | datetime | None = None
     created_before: str | datetime | None = None
+    parent: str | None = None
 
     def statuses(self) -> list[str]:
         if not self.status:
@@ -83,6 +85,8 @@ class RunFilter:
             where.append(sa.or_(runs.subject.ilike(f"%{escaped}%", escape="\\"), runs.id == text))
         if self.step:
             where.append(runs.current_step == self.step)
+        if self.parent:
+            where.append(runs.parent_run_id == self.parent)
         after, before = parse_time(self.created_after), parse_time(self.created_before)
         if after is not None:
             where.append(runs.created_at >= after)

@@ -1,7 +1,11 @@
-// The operations console's screens (issue 13) — owned by the console work. The app shell adds
-// `consoleNav` to its navigation and mounts `consoleRoutes` inside the signed-in frame.
+// The operations console's screens (issue 13). The app shell adds `consoleNav` to its
+// navigation and mounts `consoleRoutes` inside the signed-in frame.
 import type { ReactElement } from "react";
-import { Placeholder } from "./Placeholder";
+import "./console.css";
+import { EventsPage } from "./EventsPage";
+import { RunPage } from "./RunPage";
+import { RunsPage } from "./RunsPage";
+import { TasksPage } from "./TasksPage";
 
 export interface ConsoleRoute {
   path: string;
@@ -15,8 +19,8 @@ export const consoleNav = [
 ];
 
 export const consoleRoutes: ConsoleRoute[] = [
-  { path: "runs", element: <Placeholder title="Runs" /> },
-  { path: "runs/:runId", element: <Placeholder title="Run" /> },
-  { path: "events", element: <Placeholder title="Events" /> },
-  { path: "tasks", element: <Placeholder title="Tasks" /> },
+  { path: "runs", element: <RunsPage /> },
+  { path: "runs/:runId", element: <RunPage /> },
+  { path: "events", element: <EventsPage /> },
+  { path: "tasks", element: <TasksPage /> },
 ];

@@ -55,10 +55,12 @@ def list_runs(
     step: str | None = Query(None, description="A step the run is at now."),
     createdAfter: str | None = Query(None, description="ISO time, inclusive."),
     createdBefore: str | None = Query(None, description="ISO time, exclusive."),
+    parent: str | None = Query(None, description="Only the child runs of this run."),
     limit: PageLimit = 50,
     cursor: str | None = None,
 ) -> dict[str, Any]:
     return who.engine.page_runs(
+        parent=parent,
         workflow=workflow,
         version=version,
         status=status,
