@@ -8,10 +8,14 @@ import copy
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
 from flowpin.engine.migrating import RunFilter
+from flowpin.engine.signals import add_inbox, claim_wait, wake_runs
 from flowpin.runtime.decisions import RunInfo, WaitResolved
 from flowpin.runtime.interpreter import advance
 from flowpin.store import claims
+from flowpin.store import tables as t
 from flowpin.worker.checkpoint import CheckpointRequest, ClaimedRun, write_checkpoints
 
 HOUR_MS = 3_600_000
@@ -500,3 +504,28 @@ def test_a_parent_waiting_for_its_child_moves_and_gets_the_child_result(harness:
         migrate(harness, from_version=2, to=3, runs=[other], mapping={"call": "call"})
     )[other]["problems"]
     assert problem["code"] == "step.incompatible" and "child run" in problem["message"]
+
+
+def test_an_event_claimed_while_its_wait_was_renamed_still_reaches_the_run(
+    harness: Any,
+) -> None:
+    """On PostgreSQL an event may read a wait just before a migration renames it and claim it
+    just after: its input then names the old position. The run takes it where it moved."""
+    engine = harness.engine
+    engine.publish(V1)
+    run_id = start(harness, "s1")
+    engine.publish(flow(assign("set", a=1), wait("hold"), done(hold={"$expr": "vars.hold"})))
+    moved = migrate(harness, dry_run=False, mapping={"wait": "hold"})
+    assert by_run(moved)[run_id]["positions"][0]["to"] == "hold"
+    now = harness.clock.now()
+    with engine.db.write() as conn:  # what the racing event's transaction writes
+        [wait_id] = conn.execute(
+            sa.select(t.waits.c.id).where(t.waits.c.run_id == run_id, t.waits.c.status == "open")
+        ).scalars()
+        assert claim_wait(conn, wait_id, now)
+        event = {"id": "e1", "name": "go", "key": "s1", "payload": {"late": True}}
+        add_inbox(conn, run_id, "wait", "event", {"event": {**event, "receivedAt": "x"}}, now)
+        wake_runs(conn, [run_id], now)
+    harness.work()
+    run = engine.get_run(run_id)
+    assert run["status"] == "SUCCEEDED" and run["output"] == {"hold": {"late": True}}

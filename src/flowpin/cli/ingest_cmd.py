@@ -31,7 +31,13 @@ from typing import Annotated, Any
 
 import typer
 
-from flowpin.cli.runtime_cmds import ActionsOption, DbOption, install_packages, open_engine
+from flowpin.cli.runtime_cmds import (
+    ActionsOption,
+    DbOption,
+    install_packages,
+    open_engine,
+    shown_run,
+)
 from flowpin.errors import FlowpinError
 
 INBOUND_ROUTE = "/examples/helpdesk/inbound"
@@ -87,7 +93,7 @@ def ingest_into_db(
             if work:
                 engine.run_worker(until_idle=True)
                 ids = received["started"] + received["resumed"]
-                result["runs"] = [_run_summary(engine.get_run(run_id)) for run_id in ids]
+                result["runs"] = [_run_summary(shown_run(engine, run_id)) for run_id in ids]
             line(result)
     return failures
 

@@ -3,7 +3,8 @@
 The JSON printed by ``run`` and ``runs show`` is a contract scripts rely on:
 ``{"runId", "workflow", "version", "status", "output", "state": {"payload", "vars", "meta"},
 "error", "waitingFor"}`` (``runs show`` adds ``history``). Exit code 0 unless the command itself
-failed — a run that FAILED is still a successful ``flowpin run``.
+failed — a run that FAILED is still a successful ``flowpin run``. Runs are shown as the API
+shows them: values under secret-like keys and at redaction pointers are ``"[redacted]"``.
 """
 
 from __future__ import annotations
@@ -211,6 +212,15 @@ def new_sqlite_file(url: str) -> Path | None:
     return None if path.exists() else path
 
 
+def shown_run(engine: Any, run_id: str, *, history: bool = False) -> dict[str, Any]:
+    """The run as the API shows it: values under secret-like keys (``password``, ``token``,
+    …) and at the redaction pointers (engine-wide and the workflow's ``settings.redact``)
+    masked. A person reading the CLI sees what they would see over HTTP."""
+    view = engine.get_run(run_id, history=history)
+    masks = engine.core.masks_for_view(engine.tenant, view)
+    return engine.core.redactor.run(view, masks)  # type: ignore[no-any-return]
+
+
 def emit(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
@@ -277,7 +287,7 @@ def register(app: typer.Typer) -> None:
                     version=published.version,
                 )
                 engine.run_worker(until_idle=True)
-                emit(engine.get_run(run_id))
+                emit(shown_run(engine, run_id))
         except FlowpinError as exc:
             fail(exc)
 
@@ -460,7 +470,7 @@ def register(app: typer.Typer) -> None:
         """The run as `flowpin run` prints it, plus its step history."""
         try:
             with open_engine(db, None, needs_actions=False) as engine:
-                emit(engine.get_run(run_id, history=True))
+                emit(shown_run(engine, run_id, history=True))
         except FlowpinError as exc:
             fail(exc)
 

@@ -244,6 +244,13 @@ class Migrator:
                     restart=id(ctx.frame) in restarted,
                 )
             )
+        renamed = {p.token: p.new_token for p in plan.positions if p.token != p.new_token}
+        if renamed:
+            # inputs still on their way under an old token find the position (machine._deliver)
+            aliases = dict(new_state.get("mv") or {})
+            aliases = {old: renamed.get(new, new) for old, new in aliases.items()}
+            aliases.update((old, new) for old, new in renamed.items() if not _restarted(plan, old))
+            new_state["mv"] = aliases
         plan.state = new_state
         plan.current_steps = sorted({position.new_step_id for position in plan.positions})
         return plan
@@ -473,6 +480,10 @@ class Migrator:
                 MoveProblem(UNDEFINED, message, problem.step_id, None, details)
             )
         return blocking, warnings
+
+
+def _restarted(plan: MovePlan, token: str) -> bool:
+    return any(p.restart for p in plan.positions if p.token == token)
 
 
 def _leaf(ctx: Ctx) -> bool:

@@ -6,13 +6,16 @@ The state is plain JSON, stored verbatim by the worker (the format is documented
     {"v": 1, "status": "RUNNING",
      "envelope": {"payload": …, "vars": {…}, "meta": {…}, "error": null},
      "root": <frame> | null, "g": 0, "t": 1767225600000,
-     "output": …, "failed": {"token": …, "stepId": …}, "pending": true}
+     "output": …, "failed": {"token": …, "stepId": …}, "pending": true,
+     "mv": {"<old token>": "<new token>"}}
 
 ``status`` mirrors the outcome's status; ``root`` is the position (``null`` once the run
 succeeded; kept as it was when the run failed, so the operator can retry it); ``g`` counts
 operator retries; ``t`` is the latest logical time the run saw (epoch ms); ``output`` is set
 on success, ``failed`` names the token and step whose error failed the run; ``pending`` says
-that some leaves have status ``new`` (a new or retried run) and ``advance`` must start them.
+that some leaves have status ``new`` (a new or retried run) and ``advance`` must start them;
+``mv`` maps the tokens of positions a migration renamed to their new tokens (an input still
+addressed to the old one is delivered to the new one).
 
 A *frame* is one position in one pipeline (a list of steps): ``{"s": <step id>, …}``. ``s`` is
 ``None`` when the pipeline has run to its end (only seen at rest when the code that runs at
