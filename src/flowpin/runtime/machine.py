@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -275,7 +276,15 @@ class Machine(NodeSteps):
     def _deliver(self, item: Input) -> None:
         ctx = route(self.state, item.token)
         if ctx is None:
-            return
+            # An input addressed to where the position was before a migration moved it (a
+            # wait claimed while the run moved): deliver it where the position is now.
+            moved = self.state.get("mv")
+            if not moved or item.token not in moved:
+                return
+            item = replace(item, token=moved[item.token])
+            ctx = route(self.state, item.token)
+            if ctx is None:
+                return
         frame = ctx.frame
         info = self.steps.get(frame["s"])
         if info is None:
