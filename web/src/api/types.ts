@@ -66,11 +66,54 @@ export interface StepCount {
   running?: number;
   retrying?: number;
   failed?: number;
+  waitingByKind?: Record<string, number>;
 }
 
+export interface VersionCounts extends StepCount {
+  active: number;
+  steps: Record<string, StepCount>;
+}
+
+/** GET /api/workflows/{key}/counts */
 export interface StepCounts {
-  total: number;
-  byVersion: Record<string, Record<string, StepCount>>;
+  workflow: string;
+  latestVersion: number | null;
+  total: VersionCounts | StepCount;
+  activeOnOlderVersions: number;
+  byVersion: Record<string, VersionCounts>;
+}
+
+/** The per-step counts of one version. */
+export function stepsAt(counts: StepCounts | null | undefined, version: number | null): Record<string, StepCount> {
+  if (!counts || version === null) return {};
+  return counts.byVersion[String(version)]?.steps ?? {};
+}
+
+/** Active runs of one version. */
+export function activeAt(counts: StepCounts | null | undefined, version: number): number {
+  return counts?.byVersion[String(version)]?.active ?? 0;
+}
+
+export const activeHere = (count: StepCount | undefined) => (count ? (count.waiting ?? 0) + (count.running ?? 0) + (count.retrying ?? 0) : 0);
+
+/** GET /api/workflows/{key}/diff */
+export interface VersionDiff {
+  workflow: string;
+  from: number | string;
+  to: number | string;
+  activeRuns: number;
+  summary: Record<string, number>;
+  changes: DiffChange[];
+  workflowChanges: { path: string; kind?: string; from?: unknown; to?: unknown }[];
+}
+
+export interface DiffChange {
+  stepId: string;
+  change: "added" | "removed" | "changed" | "moved" | "typeChanged";
+  type: string;
+  fields?: { path: string; kind: string; from?: unknown; to?: unknown }[];
+  runs: { at: number; before: number; after: number };
+  classification: "safe" | "affects-in-flight" | "needs-mapping";
 }
 
 export type Severity = "error" | "warning";

@@ -6,7 +6,7 @@ import { Link, useParams } from "react-router-dom";
 import { ApiError, api, describeError, seg } from "../api/client";
 import { useLoad } from "../api/hooks";
 import { useSession } from "../api/session";
-import type { ActionInfo, Definition, NodeType, Position, Problem, Step, StepCounts, VersionDetail, VersionSummary, WorkflowDetail } from "../api/types";
+import { stepsAt, type ActionInfo, type Definition, type NodeType, type Position, type Problem, type Step, type StepCounts, type VersionDetail, type VersionSummary, type WorkflowDetail } from "../api/types";
 import { Modal } from "../app/Modal";
 import { plural } from "../app/format";
 import { Canvas, type Mark } from "./Canvas";
@@ -112,7 +112,7 @@ export function DesignerPage() {
   const paths = useMemo(() => (shown ? knownPaths(shown) : []), [shown]);
   const latest = workflow.data?.latestVersion ?? null;
   const countsVersion = view === "draft" ? latest : view;
-  const stepCounts = (countsVersion !== null && counts.data?.byVersion[String(countsVersion)]) || {};
+  const stepCounts = stepsAt(counts.data, countsVersion);
   const problemsByStep = useMemo(() => {
     const found: Record<string, number> = {};
     for (const problem of view === "draft" ? problems : []) {
@@ -163,8 +163,9 @@ export function DesignerPage() {
     setToast({ text: `Deleted ${step.name || step.id}. Undo with Ctrl+Z.`, tone: "ok" });
   };
 
-  const save = useCallback(async (): Promise<boolean> => {
-    if (!doc) return false;
+  /** The new revision, or null when not saved. */
+  const save = useCallback(async (): Promise<number | null> => {
+    if (!doc) return null;
     setBusy("save");
     try {
       const result = await api.put<{ revision: number; problems: Problem[] }>(`/workflows/${seg(key)}/draft`, { draft: doc, expectedRevision: revision });
@@ -172,7 +173,7 @@ export function DesignerPage() {
       setProblems(result.problems);
       history.markSaved();
       setToast({ text: "Draft saved. Runs are not affected until you publish.", tone: "ok" });
-      return true;
+      return result.revision;
     } catch (error) {
       if (error instanceof ApiError && error.code === "draft.conflict") {
         const details = error.details as { currentRevision: number; draft: Definition };
@@ -180,17 +181,22 @@ export function DesignerPage() {
       } else {
         setToast({ text: `The draft was not saved: ${describeError(error)}`, tone: "error" });
       }
-      return false;
+      return null;
     } finally {
       setBusy(null);
     }
   }, [doc, key, revision, history.markSaved]);
 
   const publish = async () => {
-    if (history.dirty && !(await save())) return;
+    let base = revision;
+    if (history.dirty) {
+      const saved = await save();
+      if (saved === null) return;
+      base = saved;
+    }
     setBusy("publish");
     try {
-      const result = await api.post<{ version: number; created: boolean }>(`/workflows/${seg(key)}/publish`, {}, { headers: { "If-Match": `"${revision}"` } });
+      const result = await api.post<{ version: number; created: boolean }>(`/workflows/${seg(key)}/publish`, {}, { headers: { "If-Match": `"${base}"` } });
       setProblemsTitle(null);
       setToast({
         text: result.created ? `Published version ${result.version}. New runs use it; runs in flight stay on their version.` : `Nothing changed since version ${result.version}.`,
@@ -309,7 +315,7 @@ export function DesignerPage() {
   if (!doc || !shown || layout === null) return <div className="boot">Opening {key}…</div>;
 
   const selectedStep = selected && shown ? findStep(shown, selected)?.step : undefined;
-  const older = workflow.data?.runsOnOlderVersions ?? 0;
+  const older = counts.data?.activeOnOlderVersions ?? workflow.data?.runsOnOlderVersions ?? 0;
   const triggers = (shown.triggers ?? []) as { type?: string; eventName?: string; cron?: string }[];
   const triggerSummary = triggers.length
     ? triggers.map((t) => (t.type === "event" ? `on “${t.eventName}”` : t.type === "schedule" ? `every ${t.cron}` : t.type)).join(" · ")

@@ -1,24 +1,30 @@
 // Version history and a visual diff of any two versions (or a version and the draft): changed
-// steps are highlighted on the canvas and listed with what kind of change each is and how many
-// active runs are at it.
+// steps are highlighted on the canvas and listed with what changed, the server's classification
+// and how many active runs of the older version are at each.
 import { useState } from "react";
 import { api, describeError, seg } from "../api/client";
-import type { Definition, StepCounts, VersionDetail, VersionSummary } from "../api/types";
+import { activeAt, type Definition, type StepCounts, type VersionDetail, type VersionDiff, type VersionSummary } from "../api/types";
 import { relativeTime } from "../app/format";
 import type { Mark } from "./Canvas";
-import { diffDefinitions, type StepChange } from "./model/diff";
-import { typeInfo } from "./steps";
+import { diffDefinitions } from "./model/diff";
+import { describeValue, typeInfo } from "./steps";
 
 type Side = number | "draft";
 
-interface ServerChange {
+interface Shown {
   stepId: string;
-  change?: string;
-  kind?: string;
+  change: string;
+  type: string;
   classification?: string;
-  activeRuns?: number;
-  [extra: string]: unknown;
+  runsAt?: number;
+  fields?: string[];
 }
+
+const CLASSIFICATION: Record<string, string> = {
+  safe: "safe for runs in flight",
+  "affects-in-flight": "affects runs in flight",
+  "needs-mapping": "runs here need a mapping to move",
+};
 
 export function VersionsPanel({
   workflowKey,
@@ -42,10 +48,9 @@ export function VersionsPanel({
   const newest = [...versions].sort((a, b) => b.version - a.version);
   const [from, setFrom] = useState<Side>(newest[1]?.version ?? newest[0]?.version ?? "draft");
   const [to, setTo] = useState<Side>(newest[1] ? newest[0]!.version : "draft");
-  const [changes, setChanges] = useState<(StepChange & { note?: string; runs?: number })[] | null>(null);
+  const [changes, setChanges] = useState<Shown[] | null>(null);
+  const [summary, setSummary] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const activeAt = (version: number) =>
-    Object.values(counts?.byVersion[String(version)] ?? {}).reduce((sum, c) => sum + (c.waiting ?? 0) + (c.running ?? 0) + (c.retrying ?? 0), 0);
 
   const definitionOf = async (side: Side): Promise<Definition> =>
     side === "draft" ? draft : (await api.get<VersionDetail>(`/workflows/${seg(workflowKey)}/versions/${side}`)).definition;
@@ -53,30 +58,26 @@ export function VersionsPanel({
   const compare = async () => {
     setError(null);
     try {
-      const [before, after] = await Promise.all([definitionOf(from), definitionOf(to)]);
-      let found: (StepChange & { note?: string; runs?: number })[] = diffDefinitions(before, after);
-      if (typeof from === "number" && typeof to === "number") {
-        try {
-          const server = await api.get<{ changes?: ServerChange[]; steps?: ServerChange[] }>(`/workflows/${seg(workflowKey)}/diff?from=${from}&to=${to}`);
-          const items = server.changes ?? server.steps ?? [];
-          const byId = new Map(items.map((item) => [item.stepId, item]));
-          found = found.map((change) => {
-            const extra = byId.get(change.stepId);
-            return extra ? { ...change, note: String(extra.classification ?? extra.kind ?? ""), runs: typeof extra.activeRuns === "number" ? extra.activeRuns : undefined } : change;
-          });
-        } catch {
-          // the server's diff (classification, active-run impact) is optional; the local one stands
-        }
+      let shown: Shown[];
+      if (from !== "draft") {
+        const diff = await api.get<VersionDiff>(`/workflows/${seg(workflowKey)}/diff?from=${from}&to=${to}`);
+        shown = diff.changes.map((c) => ({
+          stepId: c.stepId,
+          change: c.change === "typeChanged" ? "changed" : c.change,
+          type: c.type,
+          classification: c.classification,
+          runsAt: c.runs?.at,
+          fields: c.fields?.map((f) => `${f.path}: ${describeValue(f.from)} → ${describeValue(f.to)}`),
+        }));
+        setSummary(diff.activeRuns ? `${diff.activeRuns} active run${diff.activeRuns === 1 ? "" : "s"} on v${from}` : `no active runs on v${from}`);
+      } else {
+        const [before, after] = await Promise.all([definitionOf(from), definitionOf(to)]);
+        shown = diffDefinitions(before, after);
+        setSummary(null);
       }
-      const byVersion = typeof from === "number" ? counts?.byVersion[String(from)] ?? {} : {};
-      found = found.map((change) => {
-        const at = byVersion[change.stepId];
-        const here = at ? (at.waiting ?? 0) + (at.running ?? 0) + (at.retrying ?? 0) : 0;
-        return change.runs === undefined && here ? { ...change, runs: here } : change;
-      });
-      setChanges(found);
+      setChanges(shown);
       await onShow(to);
-      onMarks(Object.fromEntries(found.filter((c) => c.change !== "removed").map((c) => [c.stepId, c.change as Mark])));
+      onMarks(Object.fromEntries(shown.filter((c) => c.change !== "removed").map((c) => [c.stepId, c.change as Mark])));
     } catch (failure) {
       setError(describeError(failure));
     }
@@ -110,19 +111,22 @@ export function VersionsPanel({
           <p className="hint">Nothing is published yet. Publish the draft to create version 1; runs start on the latest version.</p>
         ) : (
           <ul className="version-list">
-            {newest.map((v) => (
-              <li key={v.version} className={view === v.version ? "is-current" : ""}>
-                <div>
-                  <strong>v{v.version}</strong> {v.version === newest[0]?.version && <span className="pill pill-ok">latest</span>}
-                  <div className="muted small">
-                    published {relativeTime(v.publishedAt)} · {activeAt(v.version)} active run{activeAt(v.version) === 1 ? "" : "s"}
+            {newest.map((v) => {
+              const active = activeAt(counts, v.version);
+              return (
+                <li key={v.version} className={view === v.version ? "is-current" : ""}>
+                  <div>
+                    <strong>v{v.version}</strong> {v.version === newest[0]?.version && <span className="pill pill-ok">latest</span>}
+                    <div className="muted small">
+                      published {relativeTime(v.publishedAt)} · {active} active run{active === 1 ? "" : "s"}
+                    </div>
                   </div>
-                </div>
-                <button type="button" className="btn btn-small" onClick={() => void onShow(v.version)} disabled={view === v.version}>
-                  Show
-                </button>
-              </li>
-            ))}
+                  <button type="button" className="btn btn-small" onClick={() => void onShow(v.version)} disabled={view === v.version}>
+                    Show
+                  </button>
+                </li>
+              );
+            })}
           </ul>
         )}
         <section className="panel-section">
@@ -142,23 +146,31 @@ export function VersionsPanel({
           {error && <div className="alert alert-error">{error}</div>}
           {changes && (
             <div data-testid="diff-result">
+              {summary && <p className="hint">{summary}</p>}
               {changes.length === 0 ? (
                 <p className="hint">The two are the same, step for step.</p>
               ) : (
                 <ul className="change-list">
                   {changes.map((change) => (
                     <li key={change.stepId} className={`change change-${change.change}`}>
-                      <span className={`mark-tag mark-tag-${change.change}`}>{change.change}</span>
-                      <span className="change-name">
-                        {change.name || change.stepId} <span className="muted small">{typeInfo(change.type).label}</span>
-                      </span>
-                      {change.note && <span className="muted small">{change.note}</span>}
-                      {change.runs ? <span className="pill pill-live">{change.runs} active here</span> : null}
+                      <div className="change-head">
+                        <span className={`mark-tag mark-tag-${change.change}`}>{change.change}</span>
+                        <span className="change-name">
+                          {change.stepId} <span className="muted small">{typeInfo(change.type).label}</span>
+                        </span>
+                        {change.runsAt ? <span className="pill pill-live">{change.runsAt} at this step</span> : null}
+                      </div>
+                      {change.classification && <div className={`small classification-${change.classification}`}>{CLASSIFICATION[change.classification] ?? change.classification}</div>}
+                      {change.fields?.map((field) => (
+                        <div key={field} className="mono small muted change-field">
+                          {field}
+                        </div>
+                      ))}
                     </li>
                   ))}
                 </ul>
               )}
-              <p className="hint">Highlighted on the canvas: v{String(to)}. Removed steps are only listed.</p>
+              <p className="hint">Highlighted on the canvas: {to === "draft" ? "the draft" : `v${to}`}. Removed steps are only listed.</p>
             </div>
           )}
         </section>

@@ -1,0 +1,113 @@
+"""The designer over live runs, in a real browser: count badges at the wait, publishing v2 shows
+the "runs in flight on older versions" banner, a dragged step keeps its place after a reload,
+one parked run moves to v2 in the migration view after a dry run, and the diff of v1 and v2."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from browserkit import Served
+from playwright.sync_api import Page, expect
+
+from servekit import eventually
+
+APPROVALS = {
+    "key": "approvals",
+    "name": "Approvals",
+    "steps": [
+        {"id": "received", "type": "state.set", "config": {"state": "RECEIVED"}},
+        {"id": "wait", "type": "event.wait", "config": {"eventName": "approved"}},
+        {"id": "done", "type": "state.set", "config": {"state": "DONE"}},
+    ],
+}
+
+
+def _publish_v1_with_two_parked_runs(served: Served) -> list[str]:
+    http = served.http
+    assert http.post("/api/workflows", json={"key": "approvals", "draft": APPROVALS}).is_success
+    assert http.post("/api/workflows/approvals/publish").status_code == 201
+    runs = [
+        http.post("/api/runs", json={"workflow": "approvals", "subject": f"order-{n}"}).json()
+        for n in (1, 2)
+    ]
+    ids = [run["runId"] for run in runs]
+    eventually(
+        lambda: all(http.get(f"/api/runs/{i}").json()["status"] == "WAITING" for i in ids),
+        "both runs parked at the wait",
+    )
+    return ids
+
+
+def _node_position(page: Page, step_id: str) -> tuple[float, float]:
+    style = page.locator(f'.react-flow__node[data-id="{step_id}"]').get_attribute("style") or ""
+    found = re.search(r"translate\(([-\d.]+)px, ([-\d.]+)px\)", style)
+    assert found, style
+    return float(found.group(1)), float(found.group(2))
+
+
+def test_badges_banner_layout_migration_and_diff(
+    signed_in: Page, served: Served, shot: Callable[[Page, str], Path]
+) -> None:
+    run_ids = _publish_v1_with_two_parked_runs(served)
+    page = signed_in
+    page.goto(served.base_url + "/workflows/approvals")
+    expect(page.get_by_test_id("badge-wait")).to_contain_text("2 waiting")
+    shot(page, "07-designer-badges")
+
+    # v2: one more step after the wait, published from the designer
+    page.get_by_test_id("insert-wait->done").click()
+    page.get_by_test_id("palette-state.set").click()
+    page.get_by_test_id("step-panel").locator('[data-field="state"] input, [data-field="state"] textarea').fill("NOTIFIED")
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_role("status").filter(has_text="Published version 2")).to_be_visible()
+    banner = page.get_by_test_id("banner")
+    expect(banner).to_contain_text("2 runs in flight on older versions")
+    expect(banner).to_contain_text("changes affect new runs only")
+    shot(page, "08-designer-banner-v2")
+
+    # drag a step; after a reload it is where it was dropped
+    before = _node_position(page, "done")
+    box = page.get_by_test_id("step-done").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 60, box["y"] + 30)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 180, box["y"] + 70, steps=8)
+    page.mouse.up()
+    eventually(
+        lambda: "done" in served.http.get("/api/workflows/approvals/layout").json()["layout"],
+        "the saved position",
+    )
+    dropped = _node_position(page, "done")
+    assert dropped != before
+    page.reload()
+    expect(page.get_by_test_id("step-done")).to_be_visible()
+    assert _node_position(page, "done") == dropped
+
+    # the migration view: move one of the two parked runs after a dry run
+    page.get_by_role("link", name="Move them to a newer version…").click()
+    expect(page.get_by_role("heading", name="Move runs in flight")).to_be_visible()
+    expect(page.get_by_label("Target of wait")).to_have_value("wait")
+    page.get_by_label("These runs:").check()
+    page.locator(".run-picks input[type=checkbox]").first.check()
+    page.get_by_role("button", name="Check (dry run)").click()
+    report = page.get_by_test_id("migration-report")
+    expect(report).to_contain_text("1 run can move")
+    shot(page, "09-migration-dry-run")
+    page.get_by_role("button", name="Move 1 run to v2").click()
+    expect(report).to_contain_text("1 run moved to v2")
+    shot(page, "10-migration-applied")
+    versions = sorted(served.http.get(f"/api/runs/{i}").json()["version"] for i in run_ids)
+    assert versions == [1, 2]
+
+    # the diff of v1 and v2
+    page.get_by_role("link", name="← Back to the designer").click()
+    page.get_by_role("button", name="History").click()
+    page.get_by_label("Compare from").select_option("1")
+    page.get_by_label("Compare to").select_option("2")
+    page.get_by_role("button", name="Compare").click()
+    diff = page.get_by_test_id("diff-result")
+    expect(diff).to_contain_text("added")
+    expect(page.get_by_test_id("step-state-set")).to_have_class(re.compile(r"mark-added"))
+    shot(page, "11-designer-diff")
