@@ -59,7 +59,8 @@ def test_badges_banner_layout_migration_and_diff(
     # v2: one more step after the wait, published from the designer
     page.get_by_test_id("insert-wait->done").click()
     page.get_by_test_id("palette-state.set").click()
-    page.get_by_test_id("step-panel").locator('[data-field="state"] input, [data-field="state"] textarea').fill("NOTIFIED")
+    state = page.get_by_test_id("step-panel").locator('[data-field="state"]')
+    state.locator("input, textarea").fill("NOTIFIED")
     page.get_by_role("button", name="Publish").click()
     expect(page.get_by_role("status").filter(has_text="Published version 2")).to_be_visible()
     banner = page.get_by_test_id("banner")
