@@ -11,7 +11,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from conftest import World
+from pinkit import World
+
 from flowpin.engine import Engine
 from flowpin.testing.kit import advance
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from pinkit import RESOLVERS, World
 from scenarios import SCENARIOS, PinningViolated
-
-from conftest import RESOLVERS, World
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
