@@ -8,7 +8,9 @@ from typing import Any
 
 import sample_actions
 import sqlalchemy as sa
+from pydantic import BaseModel
 
+from flowpin.registry.actions import action
 from flowpin.store import tables as t
 
 
@@ -106,3 +108,45 @@ def test_a_changed_action_input_and_the_last_runs(harness: Any) -> None:
     assert by_run[runs[50]]["result"] == "same"
     same = engine.shadow("orders", version=1, last=10)  # a version against its own runs
     assert {r["result"] for r in same["runs"]} == {"same", "in-progress"}
+
+
+class Login(BaseModel):
+    user: str
+
+
+class Session(BaseModel):
+    token: str
+
+
+@action("test.login", version=1, effect="none")
+def login(data: Login) -> Session:
+    return Session(token=f"tok-{data.user}-1234567890")
+
+
+def test_stubs_are_the_real_outputs_not_their_redacted_history(harness: Any) -> None:
+    """History masks ``token`` values; the shadow feeds the ledger's real output, so a step
+    computing from it gives what the run gave."""
+    engine = harness.engine
+    engine.register(login)
+    call = {
+        "id": "login",
+        "type": "action.call",
+        "config": {
+            "actionId": "test.login",
+            "version": 1,
+            "inputMapping": {"user": "ann"},
+            "saveAs": "vars.session",
+        },
+    }
+    size = {
+        "id": "size",
+        "type": "transform.assign",
+        "config": {"assign": {"vars.size": {"$expr": "$length(vars.session.token)"}}},
+    }
+    engine.publish({"key": "login", "steps": [call, size]})
+    run_id = engine.start("login", {})
+    harness.work()
+    [logged] = [e for e in engine.history(run_id) if e["stepId"] == "login"]
+    assert logged["output"] == {"token": "[redacted]"}
+    report = engine.shadow("login", version=1, runs=[run_id])
+    assert report["runs"][0]["result"] == "same", report

@@ -135,4 +135,13 @@ def _recording(conn: Connection, row: Any) -> Recording:
         if w.status == "resolved" and w.due_at is not None and w.resolved_at >= w.due_at
     )
     waiting = frozenset(w.token for w in waits if w.status == "open")
-    return Recording(recorded, row.status, row.output, timed_out, waiting)
+    ledger = t.action_ledger
+    outputs = {
+        entry.token: entry.output
+        for entry in conn.execute(
+            sa.select(ledger.c.token, ledger.c.output).where(
+                ledger.c.run_id == row.id, ledger.c.status == "succeeded"
+            )
+        )
+    }
+    return Recording(recorded, row.status, row.output, timed_out, waiting, outputs)

@@ -77,6 +77,9 @@ class Recording:
     timed_out: frozenset[str] = frozenset()
     waiting: frozenset[str] = frozenset()
     """Tokens the run is parked at right now (an active run)."""
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """Succeeded action outputs by token as the ledger keeps them: unlike history rows they
+    are not redacted, so the steps after them compute what the run computed."""
 
 
 @dataclass(slots=True)
@@ -228,7 +231,8 @@ def _input_for(command: Any, row: Recorded, recording: Recording) -> Input:
     error = row.error if isinstance(row.error, dict) else None
     if isinstance(command, CallAction):
         if row.status == "succeeded":
-            return ActionResult(command.token, command.attempt, at, output=row.output)
+            output = recording.outputs.get(command.token, row.output)
+            return ActionResult(command.token, command.attempt, at, output=output)
         recorded = error or {"category": "ActionError", "message": "failed"}
         fed = {key: recorded[key] for key in ("category", "message", "data") if key in recorded}
         if row.status == "retrying":
