@@ -38,7 +38,7 @@ from examples.binding import bind
 from examples.helpdesk.mail import MalformedEmail, ParsedEmail, parse_message
 from examples.helpdesk.settings import HelpdeskSettings
 from examples.helpdesk.store import HelpdeskStore
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from flowpin.registry import ActionContext, ActionError, ActionSpec, action
 
@@ -90,14 +90,20 @@ class ParsedEmailOut(BaseModel):
     text: str = Field(description="The whole body as text, quotes included.")
     reply: str = Field(description="What the sender wrote this time.")
     htmlOnly: bool
-    replyToken: str | None
-    tokenSource: str | None
+    replyCode: str | None = Field(
+        description="The reply token found (HD-…): a reference, not a secret (see store.py)."
+    )
+    replyCodeSource: str | None
     attachments: list[AttachmentInfo]
     defects: list[str]
 
 
 class FindTicketIn(_Input):
-    reply_token: str | None = Field(None, alias="replyToken")
+    reply_token: str | None = Field(
+        None,
+        alias="replyCode",
+        validation_alias=AliasChoices("replyCode", "replyToken"),  # replyToken: runs of v1
+    )
     in_reply_to: list[str] = Field(default_factory=list, alias="inReplyTo")
     references: list[str] = Field(default_factory=list)
 
@@ -161,7 +167,7 @@ class AddCommentIn(_Input):
 class PostedOut(BaseModel):
     ticketId: str
     commentId: str | None
-    replyToken: str
+    replyCode: str
     created: bool = Field(description="False: this message had been handled already.")
 
 
@@ -466,7 +472,7 @@ def _posted(posted: Any) -> PostedOut:
     return PostedOut(
         ticketId=posted.ticket_id,
         commentId=posted.comment_id,
-        replyToken=posted.reply_token,
+        replyCode=posted.reply_token,
         created=posted.created,
     )
 

@@ -120,8 +120,8 @@ class ParsedEmail:
             "text": self.text,
             "reply": self.reply,
             "htmlOnly": self.html_only,
-            "replyToken": self.reply_token,
-            "tokenSource": self.token_source,
+            "replyCode": self.reply_token,
+            "replyCodeSource": self.token_source,
             "attachments": [a.describe() for a in self.attachments],
             "defects": self.defects,
         }

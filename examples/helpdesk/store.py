@@ -3,7 +3,7 @@
     helpdesk_clients          a client organisation, matched by its email domain
     helpdesk_contacts         a person who writes in (one per email address)
     helpdesk_ticket_defaults  board/status/priority for new tickets, per mailbox ('*': any)
-    helpdesk_tickets          a ticket and its reply token (HD-XXXXXXXXXX)
+    helpdesk_tickets          a ticket and its reply token (HD-XXXXXXXXXX, ``replyCode``)
     helpdesk_comments         what was said on a ticket (the first email is the initial one)
     helpdesk_ticket_messages  every Message-ID attached to a ticket: threading and idempotency
     helpdesk_attachments      files of those messages, stored on disk (see ``settings``)
@@ -23,6 +23,18 @@ person reads (a display name, a subject, a content type) is cut to fit and ends 
 a Message-ID, which is a key, is kept whole when it fits (998 characters, the line limit of
 RFC 5322) and otherwise stored as its beginning, ``MARK`` and the sha256 of the whole
 (``stored_message_id``), so two long ids stay two keys and the same id finds its row again.
+
+The reply token (shown as ``replyCode``) is a reference, not a secret. It is how a reply
+finds its ticket: every notification carries it in the subject or a plus-address, so every
+email of the thread - and whoever the customer forwards one to - carries it in the clear, and
+so do the run's payload (``subject``, ``to``) and the comments people read. What protects a
+ticket is that the code cannot be guessed (10 characters of 32: 50 bits), not that staff
+never see it; masking one field of a run while the same value is in its subject would protect
+nothing and only hide it from the people who need it when a reply went astray. So it is shown
+the same way everywhere - the ticket view, runs (API and CLI), ``ingest-eml`` - under a name
+that does not match flowpin's secret-like key pattern (``token``), which masks credentials.
+Anyone who has it can add a comment to the ticket by email, as with any helpdesk's ticket
+reference; a deployment that needs more checks the sender against the ticket's contacts.
 
 ``install`` creates the tables; flowpin's own migrations never touch them.
 """
@@ -699,7 +711,7 @@ def _contact_row(conn: Connection, tenant: str, email: str) -> dict[str, Any] | 
 def _ticket_json(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
-        "replyToken": row.reply_token,
+        "replyCode": row.reply_token,
         "subject": row.subject,
         "board": row.board,
         "status": row.status,

@@ -319,3 +319,48 @@ def test_a_worker_installs_the_helpdesk_too(
     assert worked.exit_code == 0, worked.output
     shown = json.loads(runner.invoke(cli, ["runs", "show", run_id, "--db", db_url]).output)
     assert shown["status"] == "SUCCEEDED", shown["error"]
+
+
+def test_the_reply_code_reads_the_same_everywhere(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ticket's reply code (HD-…) is a reference every email of the thread carries, not
+    a secret: ingest-eml's output, runs show and the ticket view show the same value."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("HELPDESK_ATTACHMENTS_DIR", str(tmp_path / "files"))
+    runner = CliRunner()
+    ingest = ["ingest-eml", str(SHIPPED / "new-ticket.eml"), "--db", db_url]
+    result = runner.invoke(cli, [*ingest, "--install", "examples.helpdesk", "--work"])
+    assert result.exit_code == 0, result.output
+    [run] = lines(result.output)[0]["runs"]
+    code = run["output"]["replyCode"]
+    assert code.startswith("HD-") and len(code) == 13
+
+    shown = json.loads(runner.invoke(cli, ["runs", "show", run["runId"], "--db", db_url]).output)
+    assert shown["output"]["replyCode"] == code
+    assert shown["state"]["vars"]["posted"]["replyCode"] == code
+    desk = Helpdesk.open(db_url, tmp_path / "files")
+    try:
+        assert desk.ticket(run["output"]["ticketId"])["replyCode"] == code
+    finally:
+        desk.close()
+
+
+def test_the_api_shows_the_reply_code_as_the_ticket_view_does(served: Any) -> None:
+    base, key, helpdesk = served
+    auth = {"Authorization": f"Bearer {key}"}
+    mail = {**auth, "Content-Type": "message/rfc822"}
+    with httpx.Client(base_url=base, timeout=10) as http:
+        sent = http.post(
+            "/examples/helpdesk/inbound",
+            content=(SHIPPED / "new-ticket.eml").read_bytes(),
+            headers=mail,
+        ).json()
+        wait_for_run(helpdesk, sent["started"][0])
+        run = http.get(f"/api/runs/{sent['started'][0]}", headers=auth).json()
+        ticket = http.get(f"/examples/helpdesk/tickets/{run['output']['ticketId']}", headers=auth)
+        code = ticket.json()["replyCode"]
+        assert code.startswith("HD-") and run["output"]["replyCode"] == code
+        steps = http.get(f"/api/runs/{sent['started'][0]}/steps", headers=auth).json()["items"]
+        [created] = [step for step in steps if step["stepId"] == "create-ticket"]
+        assert created["output"]["replyCode"] == code

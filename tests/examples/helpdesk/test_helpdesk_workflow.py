@@ -36,7 +36,7 @@ def test_new_message_becomes_a_ticket_with_its_initial_comment(helpdesk: Helpdes
     assert ticket["subject"] == "Kundenportal öffnet nicht mehr"
     assert (ticket["board"], ticket["status"], ticket["priority"]) == ("Support", "new", "normal")
     assert ticket["clientId"] == acme  # matched by the sender's domain
-    assert ticket["replyToken"] == output["replyToken"] and ticket["replyToken"].startswith("HD-")
+    assert ticket["replyCode"] == output["replyCode"] and ticket["replyCode"].startswith("HD-")
     assert ticket["contact"]["email"] == "ann.mueller@acme.test"
     [comment] = ticket["comments"]
     assert comment["initial"] and comment["id"] == output["commentId"]
