@@ -37,6 +37,9 @@ def positions(state: dict[str, Any]) -> list[tuple[str, str]]:
     root = state.get("root")
     if status == "SUCCEEDED" or root is None:
         return []
+    if "c" not in root and "it" not in root and "br" not in root:  # one leaf: most runs
+        step = root.get("s")
+        return [] if step is None else [(step, _BY_LEAF_STATUS.get(root.get("st", ""), "running"))]
     found = {
         (frame["s"], _BY_LEAF_STATUS.get(frame.get("st", ""), "running"))
         for frame in leaf_frames(root)
