@@ -182,3 +182,31 @@ def test_events_list_says_what_each_event_did(clocked: Engine, named: dict[str, 
     assert detail["runs"] == [] and detail["key"] == "k"
     missing = ops.get("/api/events/no-such-event")
     assert missing.status_code == 404 and error_code(missing) == "event.not_found"
+
+
+def test_operator_actions_are_in_the_history(clocked: Engine, named: dict[str, Client]) -> None:
+    ops = named["ops"]
+    assert ops.post("/api/workflows", json={"key": "onboard", "draft": FLOW}).status_code == 201
+    ops.post("/api/workflows/onboard/publish")
+    run_id = ops.post(
+        "/api/runs", json={"workflow": "onboard", "payload": {"email": "o@p"}, "subject": "o@p"}
+    ).json()["runId"]
+    clocked.run_worker(until_idle=True)
+    assert ops.post(f"/api/runs/{run_id}/cancel").json()["status"] == "CANCELED"
+    retried = named["anon"].post(f"/api/runs/{run_id}/retry", json={"fromStep": "signed"})
+    assert retried.status_code == 200, retried.text
+    fresh = ops.post(f"/api/runs/{run_id}/rerun").json()["runId"]
+
+    rows = ops.get(f"/api/runs/{run_id}/steps").json()["items"]
+    operator = [r for r in rows if r["stepId"] == "$operator"]
+    assert [(r["type"], r["status"]) for r in operator] == [
+        ("operator", "canceled"),
+        ("operator", "retried"),
+        ("operator", "rerun"),
+    ]
+    canceled, retry, rerun = (r["detail"] for r in operator)
+    assert canceled == {"action": "canceled", "by": "ops"}
+    assert retry["by"].startswith("key ") and retry["fromStep"] == "signed"
+    assert retry["previousStatus"] == "CANCELED"
+    assert rerun == {"action": "rerun", "by": "ops", "newRunId": fresh}
+    assert {r["version"] for r in operator} == {1}

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from browserkit import Served, signed_in_as
@@ -43,6 +45,34 @@ LATE_EVENT = {
         },
     ],
 }
+
+
+WAITER = {
+    "key": "console-waiter",
+    "name": "Waits for a go",
+    "steps": [
+        {"id": "mark", "type": "state.set", "config": {"state": "WAITING_FOR_GO"}},
+        {"id": "go", "type": "event.wait", "config": {"eventName": "go", "saveAs": "vars.go"}},
+        {"id": "done", "type": "control.return", "output": {"$expr": "vars.go"}},
+    ],
+}
+
+
+def _publish(http: httpx.Client, definition: dict[str, Any]) -> None:
+    if http.get(f"/api/workflows/{definition['key']}").status_code == 404:
+        assert http.post(
+            "/api/workflows", json={"key": definition["key"], "draft": definition}
+        ).is_success
+        assert http.post(f"/api/workflows/{definition['key']}/publish").is_success
+
+
+def _start_waiting(http: httpx.Client, subject: str) -> str:
+    _publish(http, WAITER)
+    run_id = str(
+        http.post("/api/runs", json={"workflow": WAITER["key"], "subject": subject}).json()["runId"]
+    )
+    assert run_status(http, run_id, {"WAITING"}) == "WAITING"
+    return run_id
 
 
 class Sink:
@@ -155,6 +185,8 @@ def test_an_operator_cancels_a_run(page: Page, examples: Served, shot: Shot) -> 
     shot(page, "console-05-cancel-confirm")
     dialog.get_by_role("button", name="Cancel run").click()
     expect(page.locator(".run-header")).to_contain_text("canceled")
+    operator = page.get_by_test_id("timeline-item").filter(has_text="Operator")
+    expect(operator).to_contain_text("canceled by")
     assert http.get(f"/api/runs/{run_id}").json()["status"] == "CANCELED"
 
 
@@ -186,6 +218,8 @@ def test_a_failed_run_is_retried_from_a_step_after_its_preview(
     expect(page.locator(".run-header")).to_contain_text("succeeded")
     resolved = page.get_by_test_id("timeline-item").filter(has_text="resolved by event")
     expect(resolved).to_be_visible()
+    operator = page.get_by_test_id("timeline-item").filter(has_text="Operator")
+    expect(operator).to_contain_text("retried from approval by")
     shot(page, "console-07-retried")
 
 
@@ -230,3 +264,50 @@ def test_events_screen_shows_what_each_event_did(page: Page, examples: Served, s
     shot(page, "console-10-send-event")
     dialog.get_by_role("button", name="Send", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("resumed 0 runs, started 0 runs")
+
+
+def test_bulk_cancel_names_how_many_runs_it_cancels(
+    page: Page, examples: Served, shot: Shot
+) -> None:
+    runs = [_start_waiting(examples.http, f"bulk-{n}") for n in range(3)]
+    keep = _start_waiting(examples.http, "keep-going")
+
+    signed_in_as(page, examples, examples.key, "/runs?search=bulk-")
+    expect(page.get_by_test_id("run-row")).to_have_count(3)
+    page.get_by_role("button", name="Cancel matching runs…").click()
+    dialog = page.get_by_role("dialog", name="Cancel matching runs")
+    expect(dialog).to_contain_text("3 active runs match the filters")
+    shot(page, "console-11-bulk-cancel")
+    dialog.get_by_role("button", name="Cancel 3 runs").click()
+    expect(page.get_by_role("status")).to_contain_text("3 runs canceled.")
+    expect(page.get_by_role("tab", name="Canceled 3")).to_be_visible()
+    statuses = {examples.http.get(f"/api/runs/{r}").json()["status"] for r in runs}
+    assert statuses == {"CANCELED"}
+    assert examples.http.get(f"/api/runs/{keep}").json()["status"] == "WAITING"
+
+
+def test_the_viewer_refreshes_without_closing_panels_or_scrolling(
+    page: Page, examples: Served
+) -> None:
+    run_id = _start_waiting(examples.http, "live-1")
+    page.set_viewport_size({"width": 1280, "height": 500})
+    signed_in_as(page, examples, examples.key, f"/runs/{run_id}")
+    expect(page.get_by_test_id("waiting-for")).to_contain_text("the event go")
+    vars_panel = page.locator("details.json", has_text="vars").first
+    vars_panel.locator("summary").click()
+    expect(vars_panel).to_have_attribute("open", "")
+    page.locator(".main").evaluate("main => { main.scrollTop = 120; }")
+
+    sent = examples.http.post("/api/events", json={"name": "go", "key": "live-1", "payload": 1})
+    assert sent.json()["resumed"] == [run_id]
+    expect(page.locator(".run-header")).to_contain_text("succeeded")  # the poll brought it
+    resolved = page.get_by_test_id("timeline-item").filter(has_text="resolved by event")
+    expect(resolved).to_be_visible()
+    expect(vars_panel).to_have_attribute("open", "")
+    assert page.locator(".main").evaluate("main => main.scrollTop") == 120
+    timings = page.evaluate(
+        """() => performance.getEntriesByType("resource")
+            .filter(e => e.name.includes("/api/runs/"))
+            .map(e => Math.round(e.duration))"""
+    )
+    print(f"run viewer polls: {len(timings)} requests, ms each: {sorted(timings)}")

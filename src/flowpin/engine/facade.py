@@ -28,6 +28,7 @@ from flowpin.engine import (
     diffs,
     event_listing,
     migrating,
+    operator_log,
     run_listing,
     secret_store,
     shadowing,
@@ -408,13 +409,14 @@ class Engine:
 
     # ---------------------------------------------------------------- operator actions
 
-    def cancel(self, run_id: str) -> dict[str, Any]:
+    def cancel(self, run_id: str, *, by: str | None = None) -> dict[str, Any]:
         """Cancel a run and its active children; a canceled run is never revived by an event,
-        a timer or a stale worker (its waits are closed and every worker write is fenced)."""
+        a timer or a stale worker (its waits are closed and every worker write is fenced).
+        Each canceled run's history says so (``by``: who)."""
         now = self.clock.now()
         with self.db.write() as conn:
             views.run_row(conn, self.tenant, run_id)
-            _cancel_tree(conn, run_id, now)
+            _cancel_tree(conn, run_id, now, by=by)
         return self.get_run(run_id)
 
     def resume(self, run_id: str, *, by: str | None = None) -> dict[str, Any]:
@@ -433,18 +435,30 @@ class Engine:
                     t.waits.c.kind == "timer",
                 )
             ).all()
+            fired = []
             for wait in waits:
                 if (not tokens or wait.token in tokens) and claim_wait(conn, wait.id, now):
                     detail = {"resumedBy": "operator", "operator": by}
                     add_inbox(conn, run_id, wait.token, "timer", {"detail": detail}, now)
+                    fired.append(wait.token)
+            if fired:
+                operator_log.record(
+                    conn, run_id, run.version_number, "resumed", now, by=by, timers=fired
+                )
             wake_runs(conn, [run_id], now)
         self.core.notify()
         return self.get_run(run_id)
 
     def retry(
-        self, run_id: str, *, from_step: str | None = None, payload: Any = None
+        self,
+        run_id: str,
+        *,
+        from_step: str | None = None,
+        payload: Any = None,
+        by: str | None = None,
     ) -> dict[str, Any]:
-        """Retry a finished run from a step (default: the step that failed)."""
+        """Retry a finished run from a step (default: the step that failed); its history
+        says an operator retried it, from where (``by``: who)."""
         now = self.clock.now()
         with self.db.write() as conn:
             run = views.run_row(conn, self.tenant, run_id)
@@ -473,6 +487,17 @@ class Engine:
                     if payload is not None
                     else run.payload,
                 )
+            )
+            operator_log.record(
+                conn,
+                run_id,
+                run.version_number,
+                "retried",
+                now,
+                by=by,
+                fromStep=from_step,
+                previousStatus=run.status,
+                newInput=payload is not None,
             )
         self.core.notify()
         return self.get_run(run_id)
@@ -618,19 +643,25 @@ class Engine:
                 mask=self.core.redactor,
             )
 
-    def rerun(self, run_id: str, *, latest: bool = False) -> str:
-        """Start a new run with the input of ``run_id`` (same version unless ``latest``).
+    def rerun(self, run_id: str, *, latest: bool = False, by: str | None = None) -> str:
+        """Start a new run with the input of ``run_id`` (same version unless ``latest``); the
+        history of ``run_id`` names the new run.
 
         Not to be confused with ``shadow``, which re-evaluates recorded runs without running
         anything."""
         with self.db.read() as conn:
             run = views.run_row(conn, self.tenant, run_id)
-        return self.start(
+        new_run = self.start(
             run.workflow_key,
             run.payload,
             subject=run.subject,
             version=None if latest else run.version_number,
         )
+        with self.db.write() as conn:
+            operator_log.record(
+                conn, run_id, run.version_number, "rerun", self.clock.now(), by=by, newRunId=new_run
+            )
+        return new_run
 
     replay = rerun
     """The former name of ``rerun`` (kept for existing callers)."""
@@ -791,6 +822,7 @@ class Engine:
         *,
         dry_run: bool = False,
         expected: int | None = None,
+        by: str | None = None,
     ) -> dict[str, Any]:
         """Cancel the active runs of a filtered set (children with their parents), at most
         ``BULK_CANCEL_MAX`` per call. ``dry_run``: only count them, so an operator can confirm
@@ -809,7 +841,7 @@ class Engine:
                 )
             if not dry_run:
                 for run_id in run_ids:
-                    _cancel_tree(conn, run_id, now)
+                    _cancel_tree(conn, run_id, now, by=by, bulk=True)
         canceled = [] if dry_run else run_ids
         return {
             "matching": matching,
@@ -863,7 +895,15 @@ class Engine:
         return worker
 
 
-def _cancel_tree(conn: Any, run_id: str, now: datetime) -> None:
+def _cancel_tree(
+    conn: Any,
+    run_id: str,
+    now: datetime,
+    *,
+    by: str | None = None,
+    parent: str | None = None,
+    bulk: bool = False,
+) -> None:
     result = conn.execute(
         t.runs.update()
         .where(t.runs.c.id == run_id, t.runs.c.status.not_in(TERMINAL))
@@ -880,6 +920,11 @@ def _cancel_tree(conn: Any, run_id: str, now: datetime) -> None:
     )
     if result.rowcount != 1:
         return
+    version = conn.execute(
+        sa.select(t.runs.c.version_number).where(t.runs.c.id == run_id)
+    ).scalar_one()
+    extra: dict[str, Any] = {"withParent": parent} if parent else {"bulk": True} if bulk else {}
+    operator_log.record(conn, run_id, version, "canceled", now, by=by, **extra)
     conn.execute(
         t.waits.update()
         .where(t.waits.c.run_id == run_id, t.waits.c.status == "open")
@@ -907,7 +952,7 @@ def _cancel_tree(conn: Any, run_id: str, now: datetime) -> None:
         )
     ).scalars()
     for child in list(children):
-        _cancel_tree(conn, child, now)
+        _cancel_tree(conn, child, now, by=by, parent=run_id)
 
 
 def _in_words(error: jsonschema.ValidationError) -> str:

@@ -120,7 +120,10 @@ def _recording(conn: Connection, row: Any) -> Recording:
         )
         for h in conn.execute(
             sa.select(history)
-            .where(history.c.run_id == row.id, history.c.step_type != "migration")
+            .where(
+                history.c.run_id == row.id,
+                history.c.step_type.not_in(("migration", "operator")),  # no step's rows
+            )
             .order_by(history.c.id)
         )
     ]

@@ -63,7 +63,20 @@ export interface HistoryItem {
   input: unknown;
   output: unknown;
   error: { category?: string; message?: string; [k: string]: unknown } | null;
-  detail: { eventId?: string; taskId?: string; completedBy?: string | null; resumedBy?: string; operator?: string | null } | null;
+  detail: {
+    eventId?: string;
+    taskId?: string;
+    completedBy?: string | null;
+    resumedBy?: string;
+    operator?: string | null;
+    /** Operator rows (stepId "$operator"): what was done, by whom. */
+    action?: string;
+    by?: string | null;
+    fromStep?: string | null;
+    newRunId?: string;
+    withParent?: string;
+    bulk?: boolean;
+  } | null;
 }
 
 export interface RunCounts {

@@ -305,34 +305,53 @@ function Timeline({ entries }: { entries: TimelineEntry[] }) {
   );
 }
 
+/** An API key as history names it: its name in quotes, or "key <id>" when it has none. */
+function who(by: string): string {
+  return by.startsWith("key ") ? by : `“${by}”`;
+}
+
 function detailText(item: HistoryItem): string | null {
   const detail = item.detail;
   if (!detail) return null;
+  if (detail.action) {
+    const by = detail.by ? ` by ${who(detail.by)}` : "";
+    if (detail.action === "canceled")
+      return detail.withParent ? `canceled with its parent run${by}` : `canceled${detail.bulk ? " (bulk)" : ""}${by}`;
+    if (detail.action === "retried") return `retried${detail.fromStep ? ` from ${detail.fromStep}` : " from the failed step"}${by}`;
+    if (detail.action === "rerun") return `started a new run with the same input${by}`;
+    if (detail.action === "resumed") return `timer fired early${by}`;
+    return `${detail.action}${by}`;
+  }
   if (detail.eventId) return `resolved by event ${detail.eventId}`;
-  if (detail.taskId) return `completed by ${detail.completedBy ?? "someone"}`;
-  if (detail.resumedBy) return `resumed by an operator${detail.operator ? ` (${detail.operator})` : ""}`;
+  if (detail.taskId) return `completed by ${detail.completedBy ? who(detail.completedBy) : "someone"}`;
+  if (detail.resumedBy) return `resumed by an operator${detail.operator ? ` (${who(detail.operator)})` : ""}`;
   return null;
 }
 
 function TimelineItem({ item }: { item: HistoryItem }) {
   const note = detailText(item);
+  const operator = item.type === "operator";
   return (
-    <li className={`timeline-item timeline-${item.status}`} data-testid="timeline-item">
+    <li className={`timeline-item timeline-${item.status} ${operator ? "timeline-operator" : ""}`} data-testid="timeline-item">
       <div className="timeline-head">
         <StatusPill status={item.status} />
-        <code className="timeline-step">{item.stepId}</code>
-        <span className="muted small">{item.type}</span>
+        {operator ? <strong className="timeline-step">Operator</strong> : <code className="timeline-step">{item.stepId}</code>}
+        {!operator && <span className="muted small">{item.type}</span>}
         {item.attempt > 1 && <span className="pill">attempt {item.attempt}</span>}
-        <span className="muted small">v{item.version}</span>
+        {!operator && <span className="muted small">v{item.version}</span>}
         <span className="timeline-time muted small" title={`ended ${dateTime(item.at)}`}>
           {dateTime(item.startedAt ?? item.at)}
-          {item.durationMs !== null && ` · ${formatDuration(item.durationMs)}`}
+          {item.durationMs !== null && !operator && ` · ${formatDuration(item.durationMs)}`}
         </span>
       </div>
       {note && (
         <div className="timeline-note small">
           {item.detail?.eventId ? (
             <Link to={`/events?open=${seg(item.detail.eventId)}`}>{note}</Link>
+          ) : item.detail?.newRunId ? (
+            <>
+              {note}: <Link to={`/runs/${item.detail.newRunId}`}>{shortId(item.detail.newRunId)}</Link>
+            </>
           ) : (
             note
           )}

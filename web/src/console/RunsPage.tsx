@@ -30,6 +30,19 @@ function toLocal(iso: string | null): string {
   return new Date(moment.getTime() - offset).toISOString().slice(0, 16);
 }
 
+/** The filters in words, for the bulk-cancel confirmation. */
+function describeFilters(filters: RunFilters): string[] {
+  const lines: string[] = [];
+  if (filters.workflow) lines.push(`workflow ${filters.workflow}${filters.version ? ` version ${filters.version}` : ""}`);
+  else if (filters.version) lines.push(`version ${filters.version}`);
+  if (filters.status) lines.push(`status ${filters.status.toLowerCase()}`);
+  if (filters.search) lines.push(`subject or run id contains "${filters.search}"`);
+  if (filters.step) lines.push(`at step ${filters.step}`);
+  if (filters.createdAfter) lines.push(`started from ${dateTime(filters.createdAfter)}`);
+  if (filters.createdBefore) lines.push(`started before ${dateTime(filters.createdBefore)}`);
+  return lines;
+}
+
 export function RunsPage() {
   const { canPublish } = useSession();
   const [params, setParams] = useSearchParams();
@@ -279,8 +292,18 @@ export function RunsPage() {
             <>
               <p>
                 <strong>{plural(confirm.matching, "active run")}</strong> match{confirm.matching === 1 ? "es" : ""} the
-                filters{filtered ? "" : " (no filter: every active run of every workflow)"}. Canceling stops them for
-                good: their waits close and no event or timer revives them. Finished runs are not touched.
+                filters{filtered ? ":" : " (no filter: every active run of every workflow)."}
+              </p>
+              {filtered && (
+                <ul className="filter-summary">
+                  {describeFilters(filters).map((line) => (
+                    <li key={line}>{line}</li>
+                  ))}
+                </ul>
+              )}
+              <p>
+                Canceling stops them for good: their waits close and no event or timer revives them. Finished runs
+                are not touched.
               </p>
               {confirm.matching > 10_000 && <p className="hint">One confirmation cancels at most 10,000.</p>}
             </>

@@ -111,7 +111,9 @@ def cancel_matching(who: Admin, body: BulkCancel) -> dict[str, Any]:
         created_after=body.createdAfter,
         created_before=body.createdBefore,
     )
-    return who.engine.cancel_matching(selection, dry_run=body.dryRun, expected=body.expectedCount)
+    return who.engine.cancel_matching(
+        selection, dry_run=body.dryRun, expected=body.expectedCount, by=who.principal.who
+    )
 
 
 @router.get("/{run_id}")
@@ -128,7 +130,7 @@ def steps(who: Viewer, run_id: str, request: Request) -> dict[str, Any]:
 
 @router.post("/{run_id}/cancel")
 def cancel(who: Admin, run_id: str, request: Request) -> dict[str, Any]:
-    return _view(request, who, who.engine.cancel(run_id))
+    return _view(request, who, who.engine.cancel(run_id, by=who.principal.who))
 
 
 @router.post("/{run_id}/resume")
@@ -144,7 +146,11 @@ def retry(
     if body.dryRun:
         return who.engine.retry_preview(run_id, from_step=body.fromStep)
     return _view(
-        request, who, who.engine.retry(run_id, from_step=body.fromStep, payload=body.payload)
+        request,
+        who,
+        who.engine.retry(
+            run_id, from_step=body.fromStep, payload=body.payload, by=who.principal.who
+        ),
     )
 
 
@@ -156,7 +162,8 @@ def rerun(
     ``/replay``, which still works; shadow replay (``POST /api/workflows/{key}/shadow``)
     re-evaluates recorded runs without running anything."""
     body = body or ReplayBody()
-    return _view(request, who, who.engine.get_run(who.engine.rerun(run_id, latest=body.latest)))
+    new_run = who.engine.rerun(run_id, latest=body.latest, by=who.principal.who)
+    return _view(request, who, who.engine.get_run(new_run))
 
 
 @router.post("/{run_id}/replay", status_code=201, deprecated=True)
