@@ -38,13 +38,14 @@ def _zero_version() -> dict[str, Any]:
 
 def position_groups(
     conn: Connection,
+    tenant_id: str,
     workflow_id: int,
     *,
     statuses: tuple[str, ...] = COUNTED,
     version: int | None = None,
 ) -> list[Any]:
     """``(version_number, status, positions, runs)`` rows for the workflow's runs (of one
-    version when ``version`` is given)."""
+    version when ``version`` is given), through the index on (tenant, workflow, status)."""
     query = (
         sa.select(
             t.runs.c.version_number,
@@ -52,7 +53,11 @@ def position_groups(
             t.runs.c.positions,
             sa.func.count().label("runs"),
         )
-        .where(t.runs.c.workflow_id == workflow_id, t.runs.c.status.in_(statuses))
+        .where(
+            t.runs.c.tenant_id == tenant_id,
+            t.runs.c.workflow_id == workflow_id,
+            t.runs.c.status.in_(statuses),
+        )
         .group_by(t.runs.c.version_number, t.runs.c.status, t.runs.c.positions)
     )
     if version is not None:
@@ -60,11 +65,13 @@ def position_groups(
     return conn.execute(query).all()
 
 
-def active_leaves(conn: Connection, workflow_id: int, version: int) -> dict[frozenset[str], int]:
+def active_leaves(
+    conn: Connection, tenant_id: str, workflow_id: int, version: int
+) -> dict[frozenset[str], int]:
     """The active runs of one version by the set of steps they stand on (for the diff)."""
     groups: dict[frozenset[str], int] = {}
     for _number, _status, encoded, runs in position_groups(
-        conn, workflow_id, statuses=ACTIVE, version=version
+        conn, tenant_id, workflow_id, statuses=ACTIVE, version=version
     ):
         leaves = frozenset(step_id for step_id, _kind in decode(encoded))
         groups[leaves] = groups.get(leaves, 0) + runs
@@ -79,7 +86,7 @@ def step_counts(conn: Connection, tenant_id: str, key: str) -> dict[str, Any]:
         )
     ).scalar()
     by_version: dict[str, dict[str, Any]] = {}
-    for number, status, encoded, runs in position_groups(conn, row.id):
+    for number, status, encoded, runs in position_groups(conn, tenant_id, row.id):
         version = by_version.setdefault(str(number), _zero_version())
         if status == "FAILED":
             version["failed"] += runs

@@ -70,7 +70,7 @@ def version_diff(
     a = _load(a_row.definition, f"version {a_row.number}")
     b = _load(b_document, "the draft" if b_label == DRAFT else f"version {b_label}")
     diff = diff_definitions(a, b)
-    positions = active_leaves(conn, row.id, a_row.number)
+    positions = active_leaves(conn, tenant_id, row.id, a_row.number)
     impacts = assess(diff, a, b, positions)
     changes = [
         {**change.to_dict(), **impact.to_dict()}
