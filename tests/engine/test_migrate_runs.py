@@ -529,3 +529,95 @@ def test_an_event_claimed_while_its_wait_was_renamed_still_reaches_the_run(
     harness.work()
     run = engine.get_run(run_id)
     assert run["status"] == "SUCCEEDED" and run["output"] == {"hold": {"late": True}}
+
+
+def test_runs_moved_from_every_kind_of_position_finish_like_the_runs_left_alone(
+    harness: Any,
+) -> None:
+    """Runs parked in a forEach, in parallel branches (one on a timer) and in a tryCatch,
+    at several stages: half are moved to a v2 that only adds a last step, half stay on v1.
+    Both halves finish with the same outputs (v2's plus its extra value)."""
+    engine = harness.engine
+    body = [wait("item", "item", correlationKey={"$expr": "run.subject & '-' & $string(vars.it)"})]
+    items = {
+        "id": "items",
+        "type": "control.forEach",
+        "items": {"$expr": "payload.items"},
+        "itemVar": "it",
+        "concurrency": 2,
+        "body": body,
+        "collect": {"$expr": "vars.item.n"},
+        "saveAs": "vars.ns",
+    }
+    both = {
+        "id": "both",
+        "type": "control.parallel",
+        "branches": [
+            {"id": "left", "steps": [pause("nap", hours=2)]},
+            {"id": "right", "steps": [wait("sig", "sig")]},
+        ],
+        "saveAs": "vars.both",
+    }
+    guarded = {
+        "id": "guard",
+        "type": "control.tryCatch",
+        "try": [wait("last", "last")],
+        "catch": [],
+    }
+    out = done(ns={"$expr": "vars.ns"}, both={"$expr": "vars.both"}, last={"$expr": "vars.last"})
+    engine.publish(flow(items, both, guarded, out))
+    subjects = [f"r{n}" for n in range(8)]
+    runs = {s: engine.start("moves", {"items": [1, 2, 3]}, subject=s) for s in subjects}
+    harness.work()
+
+    def send(name: str, key: str, n: int = 0) -> None:
+        engine.send_event(name, key, {"n": n}, ttl_ms=86_400_000)  # kept for a later wait
+
+    # spread the runs over the stages: in the loop, in the parallel, in the tryCatch
+    def finish_items(subject: str) -> None:
+        for it in (1, 2, 3):
+            send("item", f"{subject}-{it}", it * 10)
+
+    for subject in subjects[3::4]:  # through the loop and the parallel (its nap too)
+        finish_items(subject)
+    harness.work()
+    harness.advance(hours=2)
+    for subject in subjects[3::4]:
+        send("sig", subject, 7)
+    for subject in subjects[1::4] + subjects[2::4]:  # into the parallel
+        finish_items(subject)
+    for subject in subjects[2::4]:
+        send("sig", subject, 7)
+    harness.work()
+    stages = {
+        s: sorted(w["stepId"] for w in engine.get_run(r)["waitingFor"]) for s, r in runs.items()
+    }
+    assert stages["r0"] == ["item", "item"] and stages["r1"] == ["nap", "sig"]
+    assert stages["r2"] == ["nap"] and stages["r3"] == ["last"]
+
+    extra = assign("extra", v=2)
+    out2 = {**out, "output": {**out["output"], "v": {"$expr": "vars.v"}}}
+    engine.publish(flow(items, both, guarded, extra, out2))
+    moved_subjects = subjects[:4]
+    report = migrate(harness, dry_run=False, runs=[runs[s] for s in moved_subjects])
+    assert report["summary"]["moved"] == 4, report
+
+    for subject in subjects:
+        for it in (1, 2, 3):
+            send("item", f"{subject}-{it}", it * 10)
+        send("sig", subject, 7)
+    harness.work()
+    harness.advance(hours=2)
+    for subject in subjects:
+        send("last", subject, 1)
+    harness.work()
+    expected = engine.get_run(runs[subjects[-1]])["output"]
+    assert expected["ns"] == [10, 20, 30] and expected["last"] == {"n": 1}
+    assert expected["both"]  # what the parallel collected from its branches
+    for subject, run_id in runs.items():
+        run = engine.get_run(run_id)
+        assert run["status"] == "SUCCEEDED", (subject, run["error"])
+        if subject in moved_subjects:
+            assert (run["version"], run["output"]) == (2, {**expected, "v": 2})
+        else:
+            assert (run["version"], run["output"]) == (1, expected)
