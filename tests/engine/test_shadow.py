@@ -150,3 +150,64 @@ def test_stubs_are_the_real_outputs_not_their_redacted_history(harness: Any) -> 
     assert logged["output"] == {"token": "[redacted]"}
     report = engine.shadow("login", version=1, runs=[run_id])
     assert report["runs"][0]["result"] == "same", report
+
+
+def test_task_answers_timeouts_and_retries_are_replayed_from_the_recording(harness: Any) -> None:
+    engine = harness.engine
+    ask = {
+        "id": "ask",
+        "type": "human.task",
+        "config": {
+            "title": "Approve?",
+            "formSchema": {"type": "object", "properties": {"ok": {"type": "boolean"}}},
+            "saveAs": "vars.answer",
+        },
+    }
+    seen = {
+        "id": "seen",
+        "type": "event.wait",
+        "config": {"eventName": "seen", "timeoutMs": 60_000, "onTimeout": "continue"},
+    }
+    flaky = {
+        "id": "flaky",
+        "type": "action.call",
+        "config": {
+            "actionId": "test.flaky",
+            "version": 1,
+            "inputMapping": {"key": {"$expr": "run.id"}, "failures": 1},
+        },
+        "retry": {"maxAttempts": 3, "backoffMs": 1000},
+    }
+
+    def decide(expected: bool) -> dict[str, Any]:
+        return {
+            "id": "decide",
+            "type": "control.if",
+            "condition": {"field": "vars.answer.ok", "op": "equals", "value": expected},
+            "then": [flaky],
+            "else": [],
+        }
+
+    def version(expected: bool) -> dict[str, Any]:
+        steps = [ask, seen, decide(expected), {"id": "done", "type": "control.return"}]
+        return {"key": "approvals", "steps": steps}
+
+    engine.publish(version(True))
+    run_id = engine.start("approvals", {})
+    harness.work()
+    [task] = engine.list_tasks()
+    engine.complete_task(task["taskId"], {"ok": True})
+    harness.work()
+    harness.advance(minutes=1)  # no "seen" event: the wait times out and continues
+    harness.advance(seconds=5)  # the flaky call's retry
+    assert engine.get_run(run_id)["status"] == "SUCCEEDED"
+    calls = len(sample_actions.CALLS), dict(sample_actions.FLAKY)
+
+    [same] = engine.shadow("approvals", version=1, runs=[run_id])["runs"]
+    assert same["result"] == "same", same
+    engine.publish(version(False))
+    [flipped] = engine.shadow("approvals", version=2, runs=[run_id])["runs"]
+    assert flipped["result"] == "diverges"
+    assert flipped["divergence"]["stepId"] == "decide"
+    assert flipped["divergence"]["expected"]["output"] == {"branch": "else"}
+    assert (len(sample_actions.CALLS), dict(sample_actions.FLAKY)) == calls
