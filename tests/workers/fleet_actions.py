@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from flowpin.registry.actions import ActionContext, action
+from flowpin.registry.actions import ActionContext, ActionError, action
 
 SINK_ENV = "FLOWPIN_FLEET_SINK"
 """A psycopg connection string for the sink's schema."""
@@ -118,3 +118,13 @@ def effect(data: Step, ctx: ActionContext) -> Done:
         )
     )
     return Done(n=data.n + 1)
+
+
+class Nothing(BaseModel):
+    pass
+
+
+@action("fleet.unavailable", version=1, effect="idempotent")
+def unavailable(data: Nothing) -> Nothing:
+    """A remote system that is always down: its steps wait in retry backoffs, then fail."""
+    raise ActionError("the remote system is unavailable", retryable=True)

@@ -1,9 +1,9 @@
 """Counts you can trust: four worker processes on one PostgreSQL drive a randomized mix of runs
 (event waits with and without timeouts, timers, human tasks, child runs, parallel branches,
-loops, failures) while the test sends events, completes tasks, cancels, retries and resumes
-runs and publishes a second version. At moments in the middle of it and once at the end, the
-counts the API serves are compared with a full recount of every run's state, both read in one
-REPEATABLE READ snapshot: they must be equal, group for group."""
+loops, retry backoffs, failures) while the test sends events, completes tasks, cancels,
+retries and resumes runs and publishes a second version. At moments in the middle of it and
+once at the end, the counts the API serves are compared with a full recount of every run's
+state, both read in one REPEATABLE READ snapshot: they must be equal, group for group."""
 
 from __future__ import annotations
 
@@ -27,7 +27,19 @@ from flowpin.store import tables as t
 LEASE = 10.0
 RUNS = 400
 SEED = 12
-KINDS = ("event", "short_event", "timer", "short_timer", "task", "fan", "loop", "fail", "child")
+KINDS = (
+    "event",
+    "short_event",
+    "timer",
+    "short_timer",
+    "task",
+    "fan",
+    "loop",
+    "fail",
+    "child",
+    "retry_long",
+    "retry_short",
+)
 WAITS = ("event", "timer", "task", "child", "retry")
 
 
@@ -38,6 +50,16 @@ def _effect(step_id: str) -> dict[str, Any]:
 
 def _case(kind: str, *steps: dict[str, Any]) -> dict[str, Any]:
     return {"id": f"k_{kind}", "when": {"$expr": f"payload.kind = '{kind}'"}, "steps": list(steps)}
+
+
+def _unavailable(step_id: str, backoff_ms: int) -> dict[str, Any]:
+    """A call to a system that is down: retried after ``backoff_ms``, 3 attempts, then it fails."""
+    return {
+        "id": step_id,
+        "type": "action.call",
+        "config": {"actionId": "fleet.unavailable", "version": 1},
+        "retry": {"maxAttempts": 3, "backoffMs": backoff_ms, "jitter": "none"},
+    }
 
 
 def _wait(step_id: str, ms: int | None = None) -> dict[str, Any]:
@@ -113,6 +135,8 @@ def mixed(label: str) -> dict[str, Any]:
                         },
                     ),
                     _case("fail", {"id": "boom", "type": "control.fail", "message": label}),
+                    _case("retry_long", _unavailable("slow_retry", 3_600_000)),
+                    _case("retry_short", _unavailable("fast_retry", 100)),
                     _case(
                         "child",
                         {"id": "call", "type": "control.callWorkflow", "workflowKey": "kid"},
@@ -324,5 +348,5 @@ def test_counts_equal_a_full_recount_under_four_workers(
     # The workload reached every kind of position the counts distinguish.
     assert final["total"]["failed"] > 0 and final["total"]["active"] > 0
     kinds = final["total"]["waitingByKind"]
-    assert all(kinds[kind] > 0 for kind in ("event", "timer", "task", "child")), kinds
+    assert all(kinds[kind] > 0 for kind in ("event", "timer", "task", "child", "retry")), kinds
     assert final["activeOnOlderVersions"] > 0
