@@ -15,11 +15,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flowpin.api import errors
 from flowpin.api.auth import KeyCache, RateLimiter
+from flowpin.api.last_resort import LastResort
 from flowpin.api.routers import (
     events,
     keys,
@@ -31,6 +32,7 @@ from flowpin.api.routers import (
     trial,
     workflows,
 )
+from flowpin.api.schemas import plain_url
 from flowpin.engine.redaction import DEFAULT_KEYS, Redactor
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -131,6 +133,7 @@ def create_app(
         lifespan=lifespan,
         docs_url="/docs",
         openapi_url="/openapi.json",
+        dependencies=[Depends(plain_url)],
     )
     if factory is None:
         app.state.engine = engine
@@ -146,4 +149,5 @@ def create_app(
         return {"status": "ok"}
 
     app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(LastResort)  # outermost of ours: it also answers for BodyLimit
     return app

@@ -1,8 +1,12 @@
 """FlowpinError → HTTP, in one table, and the JSON error body ``{"error": {code, message,
-details}}`` for every failure (including request validation and unknown routes)."""
+details}}`` for every failure (including request validation and unknown routes).
+
+Every code flowpin raises has a row in ``STATUS`` and an entry in docs/errors.md (what it means,
+what to do); tests/api/test_error_codes.py fails when one is missing."""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -27,7 +31,12 @@ class ApiError(FlowpinError):
 # Exact codes first; a code not listed falls back to its class (the ``type`` rows).
 STATUS: dict[str | type[FlowpinError], int] = {
     # 400: the request itself is malformed
+    "flowpin.error": 400,
     "request.invalid": 400,
+    "input.invalid_value": 400,
+    "input.too_long": 400,
+    "event.invalid": 400,
+    "registry.invalid": 400,
     "request.bad_cursor": 400,
     "request.bad_time": 400,
     "request.bad_status": 400,
@@ -79,6 +88,11 @@ STATUS: dict[str | type[FlowpinError], int] = {
     "run.invalid_payload": 422,
     "task.invalid_data": 422,
     "limit.rate": 429,
+    # 500: a defect. Action errors end up in a run's error, never in an answer; the last resort
+    # (api/last_resort.py) answers internal.error for any exception nothing else handled.
+    "action.error": 500,
+    "action.retry_after": 500,
+    "internal.error": 500,
     # fallbacks by class
     NotFoundError: 404,
     ConflictError: 409,
@@ -86,6 +100,14 @@ STATUS: dict[str | type[FlowpinError], int] = {
     LimitError: 413,
     FlowpinError: 400,
 }
+
+
+class ErrorResponse(JSONResponse):
+    """An error body written with every non-ASCII character escaped: a message that quotes what
+    the client sent (a key, an id) can never make the answer itself unwritable."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":"), default=str).encode("ascii")
 
 
 def status_for(exc: FlowpinError) -> int:
@@ -105,21 +127,21 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(FlowpinError)
-    async def _flowpin(_request: Request, exc: FlowpinError) -> JSONResponse:
+    async def _flowpin(_request: Request, exc: FlowpinError) -> ErrorResponse:
         headers = {"WWW-Authenticate": "Bearer"} if status_for(exc) == 401 else None
         if exc.code == "limit.rate" and isinstance(exc.details, dict):
             wait = exc.details.get("retryAfterSeconds", 1)
             headers = {"Retry-After": str(max(1, math.ceil(wait)))}
         if exc.code == "draft.conflict" and isinstance(exc.details, dict):
             headers = {"ETag": f'"{exc.details.get("currentRevision")}"'}
-        return JSONResponse(
+        return ErrorResponse(
             error_body(exc.code, exc.message, exc.details),
             status_code=status_for(exc),
             headers=headers,
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(_request: Request, exc: RequestValidationError) -> ErrorResponse:
         details = [
             {
                 "path": "/" + "/".join(str(p) for p in e.get("loc", ()) if p != "body"),
@@ -128,15 +150,17 @@ def install(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         first = details[0]["message"] if details else "invalid request"
-        return JSONResponse(
+        return ErrorResponse(
             error_body("request.invalid", f"invalid request: {first}", details), status_code=400
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "route.not_found", 405: "route.method_not_allowed"}.get(
-            exc.status_code, f"http.{exc.status_code}"
-        )
-        return JSONResponse(
+    async def _http(_request: Request, exc: StarletteHTTPException) -> ErrorResponse:
+        code = {
+            400: "request.invalid",  # FastAPI: a body it could not parse
+            404: "route.not_found",
+            405: "route.method_not_allowed",
+        }.get(exc.status_code, f"http.{exc.status_code}")
+        return ErrorResponse(
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
         )

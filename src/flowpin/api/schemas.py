@@ -1,12 +1,16 @@
-"""Request bodies (camelCase, like every JSON flowpin prints). Unknown fields are refused."""
+"""Request bodies (camelCase, like every JSON flowpin prints). Unknown fields are refused, and
+so is any value the databases cannot store as given (``engine.inputs``: a lone surrogate, NUL,
+an integer beyond 64 bits, NaN or Infinity, too deep a nesting) — anywhere in the body, before
+a field is read."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from flowpin.engine import inputs
 from flowpin.engine.triggers import TTL_MS_MAX
 
 INT32_MAX = 2**31 - 1
@@ -18,13 +22,33 @@ VersionPath = Annotated[int, Path(ge=1, le=INT32_MAX)]
 PageLimit = Annotated[int, Query(ge=1, le=INT32_MAX, description="At most 500 are returned.")]
 
 
+def plain_url(request: Request) -> None:
+    """Refuse a NUL in a path or query parameter (an app-wide dependency): PostgreSQL refuses
+    one even in a lookup, so it would fail there instead of finding nothing."""
+    for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
+        if isinstance(value, str):
+            inputs.check_text(value, name)
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        """Raises ``InputError`` (400 ``input.invalid_value``, with the field and the pointer
+        to the bad part), which pydantic lets through: the same answer the Engine gives."""
+        if isinstance(data, dict):
+            inputs.check_fields(data)
+        return data
+
+
+WorkflowName = Annotated[str | None, Field(max_length=inputs.WORKFLOW_NAME_MAX)]
 
 
 class WorkflowCreate(_Body):
     key: str = Field(description="[a-z0-9][a-z0-9._-]{0,63}")
-    name: str | None = None
+    name: WorkflowName = None
     draft: dict[str, Any] | None = Field(
         None, description="The first draft (a definition, valid or not); default: no steps."
     )
@@ -52,7 +76,7 @@ class LayoutBody(_Body):
 
 
 class WorkflowPatch(_Body):
-    name: str | None = None
+    name: WorkflowName = None
     paused: bool | None = None
     concurrencyLimit: int | None = Field(
         None,
@@ -66,15 +90,15 @@ class WorkflowPatch(_Body):
 
 class DuplicateBody(_Body):
     key: str
-    name: str | None = None
+    name: WorkflowName = None
 
 
 class RunStart(_Body):
     workflow: str
     version: int | None = Field(None, ge=1, le=INT32_MAX)
     payload: Any = None
-    subject: str | None = None
-    idempotencyKey: str | None = None
+    subject: str | None = Field(None, max_length=inputs.SUBJECT_MAX)
+    idempotencyKey: str | None = Field(None, max_length=inputs.IDEMPOTENCY_KEY_MAX)
 
 
 class RetryBody(_Body):
@@ -151,10 +175,10 @@ class MigrationBody(_Body):
 
 
 class EventBody(_Body):
-    name: str = Field(min_length=1, max_length=200)
-    key: str | None = Field(None, max_length=500)
+    name: str = Field(min_length=1, max_length=inputs.EVENT_NAME_MAX)
+    key: str | None = Field(None, max_length=inputs.EVENT_KEY_MAX)
     payload: Any = None
-    eventId: str | None = Field(None, max_length=200)
+    eventId: str | None = Field(None, max_length=inputs.EVENT_ID_MAX)
     ttlMs: int | None = Field(None, ge=0, le=TTL_MS_MAX)
 
 
@@ -175,4 +199,4 @@ class SecretBody(_Body):
 
 class KeyBody(_Body):
     role: Literal["viewer", "editor", "admin"]
-    name: str | None = Field(None, max_length=200)
+    name: str | None = Field(None, max_length=inputs.KEY_NAME_MAX)

@@ -226,10 +226,13 @@ def emit(value: Any) -> None:
 
 
 def fail(exc: Exception) -> None:
+    """Print the error as one line of JSON (``{"error": {code, message, details}}``, the API's
+    shape) and exit with status 2."""
     if isinstance(exc, FlowpinError):
-        emit({"error": exc.to_dict()})
+        error = exc.to_dict()
     else:
-        emit({"error": {"code": "cli.error", "message": str(exc), "details": None}})
+        error = {"code": "cli.error", "message": str(exc), "details": None}
+    typer.echo(json.dumps({"error": error}, ensure_ascii=False, default=str))
     raise typer.Exit(2)
 
 

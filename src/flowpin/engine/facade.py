@@ -11,6 +11,7 @@ engine.get_run(run_id)["status"]
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from flowpin.engine import (
     counts,
     diffs,
     event_listing,
+    inputs,
     migrating,
     operator_log,
     run_listing,
@@ -159,6 +161,7 @@ class Engine:
         ``ConflictError`` ``draft.conflict`` whose details hold the current draft, its revision
         and its problems. Without it the draft is overwritten (scripts; the HTTP API requires
         it)."""
+        _check_document(document)
         try:
             with self.db.write() as conn:
                 return save_draft(
@@ -173,6 +176,7 @@ class Engine:
 
     def get_draft(self, key: str) -> dict[str, Any]:
         """The draft of ``key`` with its revision and its validation problems."""
+        inputs.check_texts(workflow=key)
         with self.db.read() as conn:
             row = workflow_row(conn, self.tenant, key)
         return {
@@ -185,6 +189,7 @@ class Engine:
     def publish_draft(self, key: str, *, expected_revision: int | None = None) -> PublishedVersion:
         """Publish the stored draft of ``key``; with ``expected_revision``, only if the draft is
         still that revision (else ``draft.conflict``), so an editor publishes what they saw."""
+        inputs.check_texts(workflow=key)
         try:
             with self.db.write() as conn:
                 row = locked_workflow_row(conn, self.tenant, key)
@@ -210,11 +215,12 @@ class Engine:
         return exc
 
     def publish(self, definition: dict[str, Any] | Definition | str | Path) -> PublishedVersion:
-        document = _document(definition)
+        document = _check_document(_document(definition))
         with self.db.write() as conn:
             return publish(conn, self.tenant, document, self.registry, self.clock.now())
 
     def versions(self, workflow: str) -> list[dict[str, Any]]:
+        inputs.check_texts(workflow=workflow)
         with self.db.read() as conn:
             row = workflow_row(conn, self.tenant, workflow)
             rows = conn.execute(
@@ -228,6 +234,7 @@ class Engine:
         ]
 
     def get_version(self, workflow: str, version: int | None = None) -> dict[str, Any]:
+        inputs.check_texts(workflow=workflow)
         with self.db.read() as conn:
             row = workflow_row(conn, self.tenant, workflow)
             v = version_row(conn, row.id, version)
@@ -251,7 +258,10 @@ class Engine:
     ) -> str:
         """Start a run on the latest published version (or the one named); the same
         ``idempotency_key`` returns the same run."""
-        payload = {} if payload is None else payload
+        payload = {} if payload is None else inputs.check_value(payload, "payload")
+        inputs.check_texts(workflow=workflow)
+        inputs.check_text(subject, "subject", inputs.SUBJECT_MAX)
+        inputs.check_text(idempotency_key, "idempotencyKey", inputs.IDEMPOTENCY_KEY_MAX)
         now = self.clock.now()
         with self.db.write() as conn:
             wf = workflow_row(conn, self.tenant, workflow)
@@ -286,10 +296,12 @@ class Engine:
         return run_id
 
     def get_run(self, run_id: str, *, history: bool = False) -> dict[str, Any]:
+        inputs.check_texts(runId=run_id)
         with self.db.read() as conn:
             return views.run_view(conn, self.tenant, run_id, history=history)
 
     def history(self, run_id: str) -> list[dict[str, Any]]:
+        inputs.check_texts(runId=run_id)
         with self.db.read() as conn:
             views.run_row(conn, self.tenant, run_id)
             return views.history(conn, run_id)
@@ -356,18 +368,22 @@ class Engine:
         assignee: str | None = None,
         run_id: str | None = None,
     ) -> list[dict[str, Any]]:
+        inputs.check_texts(status=status, assignee=assignee, runId=run_id)
         with self.db.read() as conn:
             return views.list_tasks(
                 conn, self.tenant, status=status, assignee=assignee, run_id=run_id
             )
 
     def get_task(self, task_id: str) -> dict[str, Any]:
+        inputs.check_texts(taskId=task_id)
         with self.db.read() as conn:
             return views.task_view(views.task_row(conn, self.tenant, task_id))
 
     def complete_task(self, task_id: str, data: Any, *, by: str | None = None) -> dict[str, Any]:
         """Complete an open human task with data valid against its form schema; ``by`` (who
         completed it) is kept on the task and in the step's history row."""
+        inputs.check_texts(taskId=task_id, by=by)
+        inputs.check_value(data, "data")
         now = self.clock.now()
         with self.db.write() as conn:
             task = views.task_row(conn, self.tenant, task_id)
@@ -413,6 +429,7 @@ class Engine:
         """Cancel a run and its active children; a canceled run is never revived by an event,
         a timer or a stale worker (its waits are closed and every worker write is fenced).
         Each canceled run's history says so (``by``: who)."""
+        inputs.check_texts(runId=run_id, by=by)
         now = self.clock.now()
         with self.db.write() as conn:
             views.run_row(conn, self.tenant, run_id)
@@ -422,6 +439,7 @@ class Engine:
     def resume(self, run_id: str, *, by: str | None = None) -> dict[str, Any]:
         """Fire the run's pending timers now (a time.wait or a retry backoff); the step's
         history row says an operator resumed it (``by``: who)."""
+        inputs.check_texts(runId=run_id, by=by)
         now = self.clock.now()
         with self.db.write() as conn:
             run = views.run_row(conn, self.tenant, run_id)
@@ -459,6 +477,8 @@ class Engine:
     ) -> dict[str, Any]:
         """Retry a finished run from a step (default: the step that failed); its history
         says an operator retried it, from where (``by``: who)."""
+        inputs.check_texts(runId=run_id, fromStep=from_step, by=by)
+        inputs.check_value(payload, "payload")
         now = self.clock.now()
         with self.db.write() as conn:
             run = views.run_row(conn, self.tenant, run_id)
@@ -515,6 +535,7 @@ class Engine:
         beforehand (an ``idempotencyKey`` expression, a position inside a loop). Restarting
         without ``from_step`` keeps the failed calls' keys; with it, every call gets a new one.
         """
+        inputs.check_texts(runId=run_id, fromStep=from_step)
         with self.db.read() as conn:
             run = views.run_row(conn, self.tenant, run_id)
             if run.status not in TERMINAL:
@@ -595,6 +616,9 @@ class Engine:
     ) -> migrating.Migration:
         """``migrate`` in two halves: this one checks the request and selects the runs (and
         raises for a bad request), ``run_migration`` checks and moves them."""
+        inputs.check_texts(workflow=workflow)
+        inputs.check_value(mapping, "mapping")
+        _check_selection(runs)
         request = MigrationRequest(
             from_version=from_version,
             to_version=to_version,
@@ -629,6 +653,8 @@ class Engine:
         step where routing or results would differ (expected: ``version``; actual: what
         happened), or where the shadow cannot go on (no recorded output for a step the run
         never reached)."""
+        inputs.check_texts(workflow=workflow)
+        _check_selection(runs)
         if (runs is None) == (last is None):
             raise shadowing.ShadowRequestError("give runs or last, not both")
         with self.db.read() as conn:
@@ -649,6 +675,7 @@ class Engine:
 
         Not to be confused with ``shadow``, which re-evaluates recorded runs without running
         anything."""
+        inputs.check_texts(runId=run_id)
         with self.db.read() as conn:
             run = views.run_row(conn, self.tenant, run_id)
         new_run = self.start(
@@ -674,6 +701,7 @@ class Engine:
         view = self._tenant_views.get(tenant)
         if view is not None:
             return view
+        inputs.check_text(tenant, "tenant", inputs.TENANT_MAX)
         view = object.__new__(Engine)
         view.db, view.registry, view.clock, view.core = (
             self.db,
@@ -689,6 +717,7 @@ class Engine:
     def create_api_key(self, role: str, *, name: str | None = None) -> tenancy.NewKey:
         """A new API key of this tenant; the returned ``key`` is shown once, only its hash is
         stored."""
+        inputs.check_text(name, "name", inputs.KEY_NAME_MAX)
         with self.db.write() as conn:
             return tenancy.create_key(conn, self.tenant, role, self.clock.now(), name=name)
 
@@ -699,12 +728,14 @@ class Engine:
     def revoke_api_key(self, key_id: str) -> None:
         """Revoke a key of this tenant: at once for an API app serving this engine; another
         process's API honours it within its key cache time (30 s by default)."""
+        inputs.check_texts(keyId=key_id)
         with self.db.write() as conn:
             tenancy.revoke_key(conn, self.tenant, key_id, self.clock.now())
         self.core.key_revocations += 1
 
     def authenticate(self, key: str) -> tenancy.Principal | None:
         """The tenant and role of an API key (any tenant), or None when it is unknown."""
+        inputs.check_texts(key=key)
         with self.db.read() as conn:
             return tenancy.authenticate(conn, key)
 
@@ -716,6 +747,7 @@ class Engine:
 
     def put_secret(self, name: str, value: str) -> bool:
         """Store a secret of this tenant, encrypted (``FLOWPIN_SECRET_KEY``); True if new."""
+        inputs.check_texts(name=name, value=value)
         with self.db.write() as conn:
             return secret_store.put(conn, self.tenant, name, value, self.clock.now())
 
@@ -725,10 +757,12 @@ class Engine:
             return secret_store.describe(conn, self.tenant)
 
     def get_secret_info(self, name: str) -> dict[str, Any]:
+        inputs.check_texts(name=name)
         with self.db.read() as conn:
             return secret_store.describe(conn, self.tenant, name)[0]
 
     def delete_secret(self, name: str) -> None:
+        inputs.check_texts(name=name)
         with self.db.write() as conn:
             secret_store.delete(conn, self.tenant, name)
 
@@ -737,18 +771,21 @@ class Engine:
     def list_workflows(
         self, *, search: str | None = None, limit: int = 100, cursor: str | None = None
     ) -> dict[str, Any]:
+        inputs.check_texts(search=search, cursor=cursor)
         with self.db.read() as conn:
             return admin.list_workflows(
                 conn, self.tenant, search=search, limit=limit, cursor=cursor
             )
 
     def get_workflow(self, key: str) -> dict[str, Any]:
+        inputs.check_texts(workflow=key)
         with self.db.read() as conn:
             return admin.workflow_view(conn, self.tenant, key)
 
     def step_counts(self, key: str) -> dict[str, Any]:
         """Runs of a workflow per version and per step: running, waiting by kind, failed; and
         the active runs on versions older than the latest (see ``engine.counts``)."""
+        inputs.check_texts(workflow=key)
         with self.db.read() as conn:
             return counts.step_counts(conn, self.tenant, key)
 
@@ -758,6 +795,7 @@ class Engine:
         """Compare version ``from_version`` (default: the latest) with ``to`` (a version or
         ``"draft"``, the default): each change with the active runs of ``from_version`` at,
         before and after it, and whether it is safe for them (see ``definitions.diff``)."""
+        inputs.check_texts(workflow=key)
         a, b = diffs.parse_side(from_version, "from"), diffs.parse_side(to, "to")
         with self.db.read() as conn:
             return diffs.version_diff(conn, self.tenant, key, a, b)
@@ -765,16 +803,25 @@ class Engine:
     def create_workflow(
         self, key: str, *, name: str | None = None, draft: dict[str, Any] | None = None
     ) -> dict[str, Any]:
+        inputs.check_texts(key=key)
+        inputs.check_text(name, "name", inputs.WORKFLOW_NAME_MAX)
+        if draft is not None:
+            _check_document(draft)
         with self.db.write() as conn:
             admin.create_workflow(conn, self.tenant, key, name, draft, self.clock.now())
             return admin.workflow_view(conn, self.tenant, key)
 
     def set_layout(self, key: str, layout: dict[str, Any]) -> dict[str, Any]:
+        inputs.check_texts(workflow=key)
+        inputs.check_value(layout, "layout")
         with self.db.write() as conn:
             return admin.set_layout(conn, self.tenant, key, layout, self.clock.now())
 
     def update_workflow(self, key: str, **changes: Any) -> dict[str, Any]:
         """Change settings: ``name``, ``paused``, ``concurrencyLimit``."""
+        inputs.check_texts(workflow=key)
+        if "name" in changes:
+            inputs.check_text(changes["name"], "name", inputs.WORKFLOW_NAME_MAX)
         with self.db.write() as conn:
             admin.update_settings(conn, self.tenant, key, changes, self.clock.now())
             view = admin.workflow_view(conn, self.tenant, key)
@@ -784,16 +831,20 @@ class Engine:
     def duplicate_workflow(
         self, key: str, new_key: str, *, name: str | None = None
     ) -> dict[str, Any]:
+        inputs.check_texts(workflow=key, key=new_key)
+        inputs.check_text(name, "name", inputs.WORKFLOW_NAME_MAX)
         with self.db.write() as conn:
             admin.duplicate_workflow(conn, self.tenant, key, new_key, name, self.clock.now())
             return admin.workflow_view(conn, self.tenant, new_key)
 
     def delete_workflow(self, key: str) -> None:
+        inputs.check_texts(workflow=key)
         with self.db.write() as conn:
             admin.delete_workflow(conn, self.tenant, key)
 
     def cancel_all(self, key: str) -> list[str]:
         """Cancel every active run of a workflow (children with their parents)."""
+        inputs.check_texts(workflow=key)
         now = self.clock.now()
         with self.db.write() as conn:
             run_ids = admin.active_top_level_runs(conn, self.tenant, key)
@@ -806,6 +857,8 @@ class Engine:
     ) -> dict[str, Any]:
         """Runs newest first, filtered (the fields of ``run_listing.RunFilter``), one page at a
         time: pass the answer's ``nextCursor`` back as ``cursor`` for the next."""
+        inputs.check_texts(cursor=cursor)
+        _check_selection(filters)
         with self.db.read() as conn:
             return run_listing.page_runs(
                 conn, self.tenant, RunFilter(**filters), limit=limit, cursor=cursor
@@ -813,6 +866,7 @@ class Engine:
 
     def run_counts(self, **filters: Any) -> dict[str, Any]:
         """How many runs of the filtered set have each status (the filter's status ignored)."""
+        _check_selection(filters)
         with self.db.read() as conn:
             return run_listing.status_counts(conn, self.tenant, RunFilter(**filters))
 
@@ -828,6 +882,7 @@ class Engine:
         ``BULK_CANCEL_MAX`` per call. ``dry_run``: only count them, so an operator can confirm
         a number first; ``expected``: the number confirmed, refused (409) when more match now.
         """
+        _check_selection(selection)
         now = self.clock.now()
         with self.db.write() as conn:
             matching, run_ids = run_listing.active_matching(
@@ -854,12 +909,14 @@ class Engine:
     def list_events(self, **filters: Any) -> dict[str, Any]:
         """Stored events newest first with what each did (see ``event_listing.page_events``
         for the filters: name, key, outcome, received_after/before, limit, cursor)."""
+        _check_selection(filters)
         with self.db.read() as conn:
             return event_listing.page_events(conn, self.tenant, self.clock.now(), **filters)
 
     def get_event(self, ident: str) -> dict[str, Any]:
         """One stored event (its id or the ``eventId`` it was sent with) and the runs it
         touched."""
+        inputs.check_texts(event=ident)
         with self.db.read() as conn:
             return event_listing.event_detail(conn, self.tenant, ident, self.clock.now())
 
@@ -967,6 +1024,33 @@ def _document(definition: dict[str, Any] | Definition | str | Path) -> dict[str,
     if isinstance(definition, dict):
         return definition
     return load_document(Path(definition))
+
+
+def _check_document(document: Any) -> dict[str, Any]:
+    """A draft or definition stores as JSON, and its name fits the workflow's name column."""
+    inputs.check_value(document, "definition")
+    if isinstance(document, dict):
+        inputs.check_text(document.get("name"), "name", inputs.WORKFLOW_NAME_MAX)
+    return document  # type: ignore[no-any-return]
+
+
+def _check_selection(selection: Any) -> None:
+    """The texts of a run or event selection (filter fields, a list of ids) can be looked up."""
+    if dataclasses.is_dataclass(selection) and not isinstance(selection, type):
+        selection = dataclasses.asdict(selection)
+    if isinstance(selection, dict):
+        for field, value in selection.items():
+            _check_selection_value(value, field)
+    else:
+        _check_selection_value(selection, "runs")
+
+
+def _check_selection_value(value: Any, field: str) -> None:
+    if isinstance(value, str):
+        inputs.check_text(value, field)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_selection_value(item, field)
 
 
 def _event_in(data: dict[str, Any]) -> EventIn:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowpin.definitions.models import Definition, EventTrigger
+from flowpin.engine import inputs
 from flowpin.engine.signals import EventOutcome, event_accepted, iso, wake_runs
 from flowpin.engine.starting import NewRun, check_payload, insert_run
 from flowpin.errors import ExpressionError, FlowpinError
@@ -49,6 +50,12 @@ class EventIn:
 def check_event(item: EventIn) -> EventIn:
     """Refuse an event that cannot be stored, before it joins a batch (a group commit shares
     its transaction, and its failure, with other callers' events)."""
+    inputs.check_text(item.name, "name", inputs.EVENT_NAME_MAX)
+    if not item.name:
+        raise FlowpinError("an event needs a name", code="event.invalid")
+    inputs.check_text(item.key, "key", inputs.EVENT_KEY_MAX)
+    inputs.check_text(item.event_id, "eventId", inputs.EVENT_ID_MAX)
+    inputs.check_value(item.payload, "payload")
     if item.ttl_ms is not None and not 0 <= item.ttl_ms <= TTL_MS_MAX:
         raise FlowpinError(
             f"ttlMs of event {item.name!r} must be between 0 and {TTL_MS_MAX} (a year)",

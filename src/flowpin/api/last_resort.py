@@ -1,0 +1,73 @@
+"""The last resort: an exception no handler turned into an answer becomes a JSON 500 in the
+error shape (``internal.error``), logged with an incident id that the answer repeats.
+
+Such an exception is a defect. Without this middleware the client got Starlette's plain-text
+"Internal Server Error", and behind uvicorn a reset keep-alive connection, because Starlette's
+``ServerErrorMiddleware`` re-raises after answering and uvicorn then closes the transport. Here
+the exception ends with the log record; the connection stays usable.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from flowpin.api.errors import error_body
+
+log = logging.getLogger("flowpin.api")
+
+
+class LastResort:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            incident = uuid.uuid4().hex[:16]
+            log.exception(
+                "unexpected error answering %s %s (incident %s)",
+                scope.get("method"),
+                scope.get("path"),
+                incident,
+            )
+            if started:  # part of an answer is out: nothing coherent can follow it
+                raise
+            await _answer(send, incident)
+
+
+async def _answer(send: Send, incident: str) -> None:
+    body = json.dumps(
+        error_body(
+            "internal.error",
+            f"the server failed to answer this request (incident {incident}); "
+            "this is a flowpin defect: please report it with the incident id",
+            {"incident": incident},
+        )
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
