@@ -126,6 +126,7 @@ def test_the_largest_accepted_values_are_stored_unchanged(engine: Engine) -> Non
     engine.run_worker(until_idle=True)
     run = engine.get_run(run_id)
     assert run["status"] == "WAITING" and run["state"]["payload"] == payload
-    engine.send_event("go", None, {"n": 2**63 - 1}, event_id="i" * 200)
+    outcome = engine.send_event("go", "s" * 500, {"n": 2**63 - 1}, event_id="i" * 200)
+    assert outcome.resumed == [run_id]  # the wait's key is the run's subject
     engine.run_worker(until_idle=True)
     assert engine.get_run(run_id)["state"]["vars"]["go"] == {"n": 2**63 - 1}

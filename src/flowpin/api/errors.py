@@ -48,6 +48,12 @@ STATUS: dict[str | type[FlowpinError], int] = {
     "secret.bad_name": 400,
     "secrets.no_key": 409,
     "draft.bad_precondition": 400,
+    "diff.bad_version": 400,
+    "shadow.invalid": 400,
+    "migration.invalid": 400,
+    "migration.same_version": 400,
+    "migration.bad_mapping": 400,
+    "migration.bad_selection": 400,
     # 401 / 403
     "auth.missing": 401,
     "auth.invalid": 401,
@@ -92,6 +98,8 @@ STATUS: dict[str | type[FlowpinError], int] = {
     # (api/last_resort.py) answers internal.error for any exception nothing else handled.
     "action.error": 500,
     "action.retry_after": 500,
+    "action.unreachable": 500,
+    "config.invalid": 500,  # the server's own configuration (an address allow list)
     "internal.error": 500,
     # fallbacks by class
     NotFoundError: 404,
