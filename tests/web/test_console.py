@@ -6,6 +6,7 @@ Screenshots of each screen go to ``test-artifacts/console-*.png``."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -131,8 +132,12 @@ def test_a_malformed_email_waits_for_a_person_who_creates_the_ticket(
     expect(waits).to_contain_text("manual-resolution")
     expect(waits).to_contain_text("waits for a person")
     expect(page.get_by_text("AWAITING_MANUAL_RESOLUTION").first).to_be_visible()
-    expect(page.locator(".map-current")).to_contain_text("manual-resolution")
+    expect(page.get_by_test_id("step-manual-resolution")).to_have_class(re.compile("mark-current"))
+    expect(page.get_by_test_id("step-parse-email")).to_have_class(re.compile("mark-failed"))
     shot(page, "console-02-run-waiting")
+    page.get_by_role("button", name="its path on the workflow").click()
+    page.get_by_test_id("run-canvas").scroll_into_view_if_needed()
+    shot(page, "console-02b-run-path")
 
     page.get_by_role("link", name="open the task").click()
     expect(page.get_by_role("heading", name="Inbound email needs a person")).to_be_visible()

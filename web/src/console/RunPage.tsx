@@ -22,7 +22,7 @@ import {
   StatusPill,
   useNow,
 } from "./parts";
-import { RunMap } from "./RunMap";
+import { RunCanvas } from "./RunCanvas";
 import { allSteps, buildTimeline, stepMarks, type TimelineEntry } from "./timeline";
 
 type Dialog = null | "cancel" | "resume" | "rerun" | "retry";
@@ -90,7 +90,15 @@ export function RunPage() {
                 {" "}
                 · state <code>{meta.state}</code>
               </>
-            )}
+            )}{" "}
+            ·{" "}
+            <button
+              type="button"
+              className="link-button"
+              onClick={() => document.getElementById("run-path")?.scrollIntoView({ behavior: "smooth" })}
+            >
+              its path on the workflow ↓
+            </button>
           </p>
         </div>
         {canPublish && (
@@ -183,14 +191,6 @@ export function RunPage() {
         </section>
         <aside className="run-side">
           <section className="card">
-            <h3>Path</h3>
-            {version.data ? (
-              <RunMap steps={version.data.definition.steps} marks={marks} />
-            ) : (
-              <p className="muted">Loading version {view.version}…</p>
-            )}
-          </section>
-          <section className="card">
             <h3>State {terminal ? "at the end" : "now"}</h3>
             <JsonBlock label="payload" value={view.state.payload} />
             <JsonBlock label="vars" value={view.state.vars} />
@@ -199,6 +199,19 @@ export function RunPage() {
           </section>
         </aside>
       </div>
+
+      <section className="card run-path" id="run-path" aria-label="The run's path">
+        <h3>Path</h3>
+        {version.data ? (
+          <RunCanvas workflow={view.workflow} definition={version.data.definition} marks={marks} />
+        ) : (
+          <p className="muted">Loading version {view.version}…</p>
+        )}
+        <p className="hint">
+          Green: the steps it went through; outlined: where it is now; red: where it failed. Grey steps were not
+          reached.
+        </p>
+      </section>
 
       {dialog === "cancel" && (
         <Confirm

@@ -100,9 +100,9 @@ export function dateTime(iso: string | null | undefined): string {
 
 export function Field({ label, children }: { label: string; children: ReactNode }) {
   return (
-    <div className="field">
-      <div className="field-label">{label}</div>
-      <div className="field-value">{children}</div>
+    <div className="fact">
+      <div className="fact-label">{label}</div>
+      <div className="fact-value">{children}</div>
     </div>
   );
 }
