@@ -107,6 +107,33 @@ def seed(engine: Engine, runs: int) -> None:
         conn.exec_driver_sql("ANALYZE")
 
 
+def long_run(engine: Engine) -> str:
+    """A finished run with 500 history rows (a forEach of 250 items, two steps each)."""
+    engine.publish(
+        {
+            "key": "long-loop",
+            "steps": [
+                {
+                    "id": "each",
+                    "type": "control.forEach",
+                    "items": {"$expr": "[1..250]"},
+                    "body": [
+                        {"id": "a", "type": "state.set", "config": {"state": "A"}},
+                        {
+                            "id": "b",
+                            "type": "transform.assign",
+                            "config": {"assign": {"vars.x": 1}},
+                        },
+                    ],
+                }
+            ],
+        }
+    )
+    run_id = engine.start("long-loop", {})
+    engine.run_worker(until_idle=True)
+    return run_id
+
+
 REQUESTS: dict[str, dict[str, Any]] = {
     "first page": {},
     "status=WAITING": {"status": "WAITING"},
@@ -194,6 +221,15 @@ def main() -> None:
                         timed(client, loop, "/api/runs/counts", params)[0]
                         for _ in range(args.repeat)
                     ]
+                    report(name, samples)
+                run_id = long_run(engine)
+                print("What the run viewer polls, for a run of 500 history rows:")
+                for name, url in {
+                    "GET /api/runs/{id}": f"/api/runs/{run_id}",
+                    "GET /api/runs/{id}/steps": f"/api/runs/{run_id}/steps",
+                    "GET /api/runs?parent={id}": f"/api/runs?parent={run_id}&limit=100",
+                }.items():
+                    samples = [timed(client, loop, url, {})[0] for _ in range(args.repeat)]
                     report(name, samples)
             finally:
                 loop.run_until_complete(client.aclose())

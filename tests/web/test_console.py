@@ -316,3 +316,17 @@ def test_the_viewer_refreshes_without_closing_panels_or_scrolling(
             .map(e => Math.round(e.duration))"""
     )
     print(f"run viewer polls: {len(timings)} requests, ms each: {sorted(timings)}")
+
+
+def test_a_viewer_sees_runs_and_tasks_but_cannot_act(page: Page, examples: Served) -> None:
+    run_id = _start_waiting(examples.http, "viewer-sees-me")
+    viewer = examples.http.post("/api/keys", json={"role": "viewer", "name": "auditor"})
+    signed_in_as(page, examples, viewer.json()["key"], f"/runs/{run_id}")
+    expect(page.get_by_test_id("waiting-for")).to_contain_text("the event go")
+    expect(page.get_by_role("button", name="Cancel run")).to_have_count(0)
+    expect(page.get_by_role("button", name="New run, same input")).to_have_count(0)
+    page.goto(examples.base_url + "/runs")
+    expect(page.get_by_test_id("run-row").first).to_be_visible()
+    expect(page.get_by_role("button", name="Cancel matching runs…")).to_have_count(0)
+    page.goto(examples.base_url + "/events")
+    expect(page.get_by_role("button", name="Send an event")).to_have_count(0)
