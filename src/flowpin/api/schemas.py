@@ -19,6 +19,14 @@ INT32_MAX = 2**31 - 1
 
 VersionQuery = Annotated[int | None, Query(ge=1, le=INT32_MAX)]
 VersionPath = Annotated[int, Path(ge=1, le=INT32_MAX)]
+WaitQuery = Annotated[
+    str | None,
+    Query(
+        pattern=r"^([0-9]{1,5}(\.[0-9]{1,3})?)(ms|s)?$",
+        description="Wait up to this long (5s, 500ms; at most 30s) until the run has nothing "
+        "to do right now.",
+    ),
+]
 PageLimit = Annotated[int, Query(ge=1, le=INT32_MAX, description="At most 500 are returned.")]
 
 
@@ -200,3 +208,9 @@ class SecretBody(_Body):
 class KeyBody(_Body):
     role: Literal["viewer", "editor", "admin"]
     name: str | None = Field(None, max_length=inputs.KEY_NAME_MAX)
+
+
+def wait_seconds(text: str) -> float:
+    """``5s``, ``500ms`` or ``5`` (seconds) as seconds, capped at 30."""
+    value = float(text[:-2]) / 1000 if text.endswith("ms") else float(text.removesuffix("s"))
+    return min(value, 30.0)

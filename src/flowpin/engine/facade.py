@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -76,6 +77,9 @@ BULK_CANCEL_MAX = 10_000
 
 class TaskDataInvalid(FlowpinError):
     code = "task.invalid_data"
+
+
+MAX_RUN_WAIT_S = 30.0
 
 
 class Engine:
@@ -295,10 +299,28 @@ class Engine:
         self.core.notify()
         return run_id
 
-    def get_run(self, run_id: str, *, history: bool = False) -> dict[str, Any]:
+    def get_run(self, run_id: str, *, history: bool = False, wait: float = 0.0) -> dict[str, Any]:
+        """The run as clients see it. ``wait`` (seconds, at most ``MAX_RUN_WAIT_S``): first wait
+        until the run has nothing to do right now — finished, or parked with no due work — so
+        a read right after an event or a start shows what the worker made of it."""
         inputs.check_texts(runId=run_id)
+        if wait > 0:
+            self._wait_settled(run_id, min(wait, MAX_RUN_WAIT_S))
         with self.db.read() as conn:
             return views.run_view(conn, self.tenant, run_id, history=history)
+
+    def _wait_settled(self, run_id: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        pause = 0.005
+        while True:
+            with self.db.read() as conn:
+                if views.run_settled(conn, self.tenant, run_id, self.clock.now()):
+                    return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.1)
 
     def history(self, run_id: str) -> list[dict[str, Any]]:
         inputs.check_texts(runId=run_id)

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from flowpin.errors import NotFoundError
 from flowpin.store import tables as t
+from flowpin.types import TERMINAL_STATUSES
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -24,6 +25,21 @@ def run_row(conn: Connection, tenant_id: str, run_id: str) -> Any:
     if row is None:
         raise NotFoundError(f"run {run_id} not found", code="run.not_found")
     return row
+
+
+def run_settled(conn: Connection, tenant_id: str, run_id: str, now: Any) -> bool:
+    """True when the run has nothing to do right now: it finished, or it is parked with no due
+    work (no timer due, no event or answer waiting to be applied). Unknown runs raise."""
+    row = conn.execute(
+        sa.select(t.runs.c.status, t.runs.c.wake_at).where(
+            t.runs.c.id == run_id, t.runs.c.tenant_id == tenant_id
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError(f"run {run_id} not found", code="run.not_found")
+    if row.status in TERMINAL_STATUSES:
+        return True
+    return row.status == "WAITING" and (row.wake_at is None or row.wake_at > now)
 
 
 def waiting_for(conn: Connection, run_id: str) -> list[dict[str, Any]]:

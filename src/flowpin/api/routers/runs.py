@@ -15,6 +15,8 @@ from flowpin.api.schemas import (
     RetryBody,
     RunStart,
     VersionQuery,
+    WaitQuery,
+    wait_seconds,
 )
 from flowpin.engine.run_listing import RunFilter
 
@@ -117,8 +119,12 @@ def cancel_matching(who: Admin, body: BulkCancel) -> dict[str, Any]:
 
 
 @router.get("/{run_id}")
-def get_run(who: Viewer, run_id: str, request: Request) -> dict[str, Any]:
-    return _view(request, who, who.engine.get_run(run_id))
+def get_run(who: Viewer, run_id: str, request: Request, wait: WaitQuery = None) -> dict[str, Any]:
+    """One run. ``?wait=5s`` (or ``500ms``; at most 30 s) first waits until the run has
+    nothing to do right now — finished, or parked with no due work — so a read right after an
+    event shows what the worker made of it."""
+    seconds = wait_seconds(wait) if wait else 0.0
+    return _view(request, who, who.engine.get_run(run_id, wait=seconds))
 
 
 @router.get("/{run_id}/steps")
