@@ -16,6 +16,7 @@ EXPECTED = {
     "RegistryError",
     "RetryAfter",
     "WorkerOptions",
+    "__version__",
     "action",
     "schema",
 }
