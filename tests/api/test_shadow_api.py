@@ -75,3 +75,27 @@ def test_bad_shadow_requests(client: Client, engine: Engine, keys: dict[str, str
     ]
     viewer = client.as_key(keys["viewer"]).post(URL, json={"version": 1, "runs": {"last": 1}})
     assert viewer.status_code == 403
+
+
+def test_the_draft_can_be_replayed_before_it_is_published(client: Client, engine: Engine) -> None:
+    engine.publish(CHECKED)
+    run_id = engine.start("waiter", {"n": 1}, subject="s1")
+    engine.run_worker(until_idle=True)
+    engine.send_event("go", "s1", {"ok": True})
+    engine.run_worker(until_idle=True)
+    same = client.post(URL, json={"version": "draft", "runs": [run_id]}).json()
+    assert same["runs"][0]["result"] == "same"  # publishing left the published text as draft
+    condition = {"field": "vars.go.ok", "op": "equals", "value": False}
+    draft = dict(CHECKED)
+    draft["steps"] = [*CHECKED["steps"][:2], {**CHECKED["steps"][2], "condition": condition}]
+    draft["steps"].append(CHECKED["steps"][3])
+    engine.save_draft(draft)
+    answer = client.post(URL, json={"version": "draft", "runs": {"last": 1}})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["version"] == "draft"
+    [run] = answer.json()["runs"]
+    assert run["result"] == "diverges" and run["divergence"]["stepId"] == "check"
+    assert [v["version"] for v in engine.versions("waiter")] == [1]  # nothing published
+    engine.save_draft({"key": "waiter", "steps": [{"id": "x", "type": "nope.nope"}]})
+    invalid = client.post(URL, json={"version": "draft", "runs": {"last": 1}})
+    assert (invalid.status_code, error_code(invalid)) == (422, "definition.invalid")

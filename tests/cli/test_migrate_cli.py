@@ -121,3 +121,5 @@ def test_migrate_usage_errors_are_one_line(tmp_path: Path) -> None:
     assert both.returncode == 2 and "not both" in both.stderr
     neither = _flowpin_raw("shadow", "parcel", "--version", "1", db=db)
     assert neither.returncode == 2 and "--runs or --last" in neither.stderr
+    bad = _flowpin_raw("shadow", "parcel", "--version", "v0", "--last", "1", db=db)
+    assert bad.returncode == 2 and "not a version number or 'draft'" in bad.stderr

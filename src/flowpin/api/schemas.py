@@ -148,7 +148,9 @@ class LastRuns(_Body):
 
 
 class ShadowBody(_Body):
-    version: int = Field(ge=1, le=INT32_MAX, description="The version to re-evaluate.")
+    version: Annotated[int, Field(ge=1, le=INT32_MAX)] | Literal["draft"] = Field(
+        description='The version to re-evaluate, or "draft" (the draft, which must be valid).'
+    )
     runs: list[Annotated[str, Field(max_length=36)]] | LastRuns = Field(
         description='Run ids (at most 1,000), or {"last": N}.'
     )

@@ -132,7 +132,9 @@ def register_shadow(app: typer.Typer) -> None:
     @app.command("shadow")
     def shadow_cmd(
         key: Annotated[str, typer.Argument(help="The workflow key.")],
-        version: Annotated[int, typer.Option("--version", min=1, help="Version to re-evaluate.")],
+        version: Annotated[
+            str, typer.Option("--version", help="Version to re-evaluate, or 'draft'.")
+        ],
         runs: Annotated[
             str | None, typer.Option("--runs", help="Run ids separated by commas.")
         ] = None,
@@ -148,8 +150,12 @@ def register_shadow(app: typer.Typer) -> None:
         if (runs is None) == (last is None):
             raise typer.BadParameter("give --runs or --last (one of them)", param_hint="--runs")
         ids = None if runs is None else [r.strip() for r in runs.split(",") if r.strip()]
+        which = version.strip().lower()
+        if which != "draft" and not (which.isdigit() and 0 < int(which) < 2**31):
+            raise typer.BadParameter(f"{version!r} is not a version number or 'draft'")
         try:
             with open_engine(db, actions) as engine:
-                emit(engine.shadow(key, version=version, runs=ids, last=last))
+                target = which if which == "draft" else int(which)
+                emit(engine.shadow(key, version=target, runs=ids, last=last))
         except FlowpinError as exc:
             fail(exc)

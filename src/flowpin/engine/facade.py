@@ -667,14 +667,19 @@ class Engine:
         return report
 
     def shadow(
-        self, workflow: str, *, version: int, runs: list[str] | None = None, last: int | None = None
+        self,
+        workflow: str,
+        *,
+        version: int | str,
+        runs: list[str] | None = None,
+        last: int | None = None,
     ) -> dict[str, Any]:
         """Shadow replay (SPEC §5): re-evaluate ``version`` against recorded runs (``runs``
         ids, or the ``last`` N runs of the workflow) with their recorded action outputs,
         events and task answers as stubs; calls nothing and writes nothing. Per run: the first
         step where routing or results would differ (expected: ``version``; actual: what
         happened), or where the shadow cannot go on (no recorded output for a step the run
-        never reached)."""
+        never reached). ``version="draft"`` replays the workflow's draft (it must be valid)."""
         inputs.check_texts(workflow=workflow)
         _check_selection(runs)
         if (runs is None) == (last is None):
@@ -687,6 +692,7 @@ class Engine:
                 version,
                 runs if runs is not None else int(last or 0),
                 self.core.definition_in,
+                catalog=self.registry,
                 action_retry=self.core.action_retry,
                 mask=self.core.redactor,
             )

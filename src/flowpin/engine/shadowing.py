@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowpin.definitions.models import Definition
+from flowpin.definitions.validate import ensure_valid
 from flowpin.engine.publishing import version_row, workflow_row
 from flowpin.errors import FlowpinError
 from flowpin.runtime.decisions import RunInfo
@@ -18,6 +19,7 @@ from flowpin.runtime.interpreter import ActionRetry
 from flowpin.runtime.shadow import Recorded, Recording, shadow
 from flowpin.store import tables as t
 
+DRAFT = "draft"
 MAX_RUNS = 1000
 """Runs one request re-evaluates at most."""
 
@@ -30,25 +32,31 @@ def shadow_runs(
     conn: Connection,
     tenant_id: str,
     key: str,
-    version: int,
+    version: int | str,
     runs: list[str] | int,
     definition_in: Callable[[Connection, int], Definition],
     *,
+    catalog: Any = None,
     action_retry: ActionRetry | None = None,
     mask: Callable[[Any], Any] | None = None,
 ) -> dict[str, Any]:
-    """The shadow report of ``version`` against ``runs`` (ids, or the latest N runs of the
-    workflow on any version)."""
+    """The shadow report of ``version`` (a number, or ``"draft"``: the workflow's draft, which
+    must be valid) against ``runs`` (ids, or the latest N runs of the workflow, any version)."""
+    if isinstance(version, str) and version != DRAFT:
+        raise ShadowRequestError(f"version must be a number or {DRAFT!r}, not {version!r}")
     workflow = workflow_row(conn, tenant_id, key)
-    target = version_row(conn, workflow.id, version)
-    definition = definition_in(conn, target.id)
+    if version == DRAFT:
+        definition, number = _draft(conn, workflow, catalog)
+    else:
+        target = version_row(conn, workflow.id, int(version))
+        definition, number = definition_in(conn, target.id), target.number
     rows, missing = _runs(conn, tenant_id, workflow.id, runs)
     reports: list[dict[str, Any]] = [
         {"runId": run_id, "result": "not-found", "divergence": None, "stopped": None}
         for run_id in missing
     ]
     for row in rows:
-        info = RunInfo(row.id, key, target.number, row.subject, row.created_at, tenant_id)
+        info = RunInfo(row.id, key, number, row.subject, row.created_at, tenant_id)
         found = shadow(
             definition,
             info,
@@ -68,7 +76,22 @@ def shadow_runs(
     summary: dict[str, int] = {"runs": len(reports)}
     for report in reports:
         summary[report["result"]] = summary.get(report["result"], 0) + 1
-    return {"workflow": key, "version": target.number, "summary": summary, "runs": reports}
+    shown = DRAFT if version == DRAFT else number
+    return {"workflow": key, "version": shown, "summary": summary, "runs": reports}
+
+
+def _draft(conn: Connection, workflow: Any, catalog: Any) -> tuple[Definition, int]:
+    """The draft as a definition (``DefinitionError`` with its problems when it is not
+    valid), and the number it would get when published."""
+    if workflow.draft is None:
+        raise ShadowRequestError(f"workflow {workflow.key!r} has no draft", code="draft.missing")
+    definition = ensure_valid({**workflow.draft, "key": workflow.key}, catalog)
+    latest = conn.execute(
+        sa.select(sa.func.max(t.workflow_versions.c.number)).where(
+            t.workflow_versions.c.workflow_id == workflow.id
+        )
+    ).scalar()
+    return definition, int(latest or 0) + 1
 
 
 def _runs(
