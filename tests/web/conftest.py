@@ -7,7 +7,8 @@ Fixtures for every UI test (the designer's and the operations console's):
   ``output`` lines), one per session; tests keep apart by using their own workflow keys.
 - ``browser``: Chromium, one per test module; ``page``: a fresh 1280×800 page per test.
 - ``signed_in``: ``page`` signed in with the admin key (``browserkit.signed_in_as`` for others).
-- ``shot(page, name)``: a screenshot in ``test-artifacts/<name>.png`` (git-ignored).
+- ``shot(page, name)``: a screenshot in ``test-artifacts/<name>.png`` (git-ignored); a failed
+  test leaves ``FAILED-<test>.png`` there too.
 """
 
 from __future__ import annotations
@@ -49,14 +50,37 @@ def browser() -> Iterator[Browser]:
             launched.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    report = yield
+    if report.when == "call":
+        item.stash[FAILED] = report.failed
+    return report
+
+
+FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh page; when the test fails, a screenshot of it (``FAILED-<test>.png``) and the
+    page's errors (``FAILED-<test>.log``)."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(UI_TIMEOUT_MS)
     expect.set_options(timeout=UI_TIMEOUT_MS)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on(
+        "pageerror", lambda error: errors.append(f"{error.name}: {error.message}\n{error.stack}")
+    )
+    opened.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     try:
-        yield context.new_page()
+        yield opened
     finally:
+        if request.node.stash.get(FAILED, False):
+            ARTIFACTS.mkdir(exist_ok=True)
+            opened.screenshot(path=str(ARTIFACTS / f"FAILED-{request.node.name}.png"))
+            (ARTIFACTS / f"FAILED-{request.node.name}.log").write_text("\n".join(errors))
         context.close()
 
 

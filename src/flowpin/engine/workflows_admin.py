@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from flowpin.definitions.canonical import version_hash
 from flowpin.engine.publishing import ensure_tenant, save_draft, workflow_row
 from flowpin.engine.views import iso
 from flowpin.errors import ConflictError, FlowpinError
@@ -88,6 +89,16 @@ def _latest_versions() -> sa.Subquery:
     )
 
 
+def _draft_changed(key: str, draft: Any, latest_hash: str | None) -> bool:
+    """Whether publishing the draft now would make a new version (no version yet: a draft
+    with steps counts as a change)."""
+    if not isinstance(draft, dict):
+        return False
+    if latest_hash is None:
+        return bool(draft.get("steps"))
+    return version_hash({**draft, "key": key}) != latest_hash
+
+
 def list_workflows(
     conn: Connection,
     tenant_id: str,
@@ -96,10 +107,12 @@ def list_workflows(
     limit: int = 100,
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    """Workflows by key, with their latest version and active run count; ``search`` matches
-    key or name (case-insensitive substring)."""
+    """Workflows by key, with their latest version (and when it was published), whether the
+    draft differs from it, and the active run count; ``search`` matches key or name
+    (case-insensitive substring)."""
     active = _active_counts(conn, tenant_id)
     latest = _latest_versions()
+    published = t.workflow_versions.alias("published")
     query = (
         sa.select(
             t.workflows.c.key,
@@ -107,14 +120,23 @@ def list_workflows(
             t.workflows.c.paused,
             t.workflows.c.concurrency_limit,
             t.workflows.c.draft_revision,
+            t.workflows.c.draft,
             t.workflows.c.updated_at,
             latest.c.latest,
+            published.c.hash.label("latest_hash"),
+            published.c.published_at,
             active.c.active,
         )
         .select_from(
-            t.workflows.outerjoin(latest, latest.c.workflow_id == t.workflows.c.id).outerjoin(
-                active, active.c.workflow_id == t.workflows.c.id
+            t.workflows.outerjoin(latest, latest.c.workflow_id == t.workflows.c.id)
+            .outerjoin(
+                published,
+                sa.and_(
+                    published.c.workflow_id == latest.c.workflow_id,
+                    published.c.number == latest.c.latest,
+                ),
             )
+            .outerjoin(active, active.c.workflow_id == t.workflows.c.id)
         )
         .where(t.workflows.c.tenant_id == tenant_id)
     )
@@ -139,6 +161,8 @@ def list_workflows(
             "concurrencyLimit": r.concurrency_limit,
             "draftRevision": r.draft_revision,
             "latestVersion": r.latest,
+            "lastPublishedAt": iso(r.published_at) if r.published_at else None,
+            "draftChanged": _draft_changed(r.key, r.draft, r.latest_hash),
             "activeRuns": r.active or 0,
             "updatedAt": iso(r.updated_at),
         }

@@ -43,7 +43,8 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[], pollMs?: num
       loadRef
         .current()
         .then((value) => {
-          setData(value);
+          // an unchanged answer keeps the same object, so nothing re-renders for it
+          setData((current) => (JSON.stringify(current) === JSON.stringify(value) ? current : value));
           setError(null);
         })
         .catch(() => undefined);

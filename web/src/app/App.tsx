@@ -1,13 +1,17 @@
 // Routes of the whole UI. The designer owns /workflows; the operations console
 // (src/console/routes.tsx) owns /runs, /events and /tasks.
+import { lazy, Suspense } from "react";
 import { BrowserRouter, Navigate, Route, Routes } from "react-router-dom";
 import { SessionProvider, useSession } from "../api/session";
 import { consoleRoutes } from "../console/routes";
 import { WorkflowList } from "../workflows/WorkflowList";
-import { DesignerPage } from "../designer/DesignerPage";
-import { MigrationPage } from "../designer/MigrationPage";
 import { Shell } from "./Shell";
 import { SignIn } from "./SignIn";
+
+// the designer's canvas, forms and editors load when a workflow is opened, not at sign-in
+const DesignerPage = lazy(() => import("../designer/DesignerPage").then((m) => ({ default: m.DesignerPage })));
+const MigrationPage = lazy(() => import("../designer/MigrationPage").then((m) => ({ default: m.MigrationPage })));
+const opening = <div className="boot">Opening…</div>;
 
 function Gate() {
   const { me, checking } = useSession();
@@ -18,8 +22,8 @@ function Gate() {
       <Route element={<Shell />}>
         <Route index element={<Navigate to="/workflows" replace />} />
         <Route path="workflows" element={<WorkflowList />} />
-        <Route path="workflows/:key" element={<DesignerPage />} />
-        <Route path="workflows/:key/migrate" element={<MigrationPage />} />
+        <Route path="workflows/:key" element={<Suspense fallback={opening}><DesignerPage /></Suspense>} />
+        <Route path="workflows/:key/migrate" element={<Suspense fallback={opening}><MigrationPage /></Suspense>} />
         {consoleRoutes.map((route) => (
           <Route key={route.path} path={route.path} element={route.element} />
         ))}

@@ -22,7 +22,7 @@ import "@xyflow/react/dist/style.css";
 import { createContext, memo, useContext, useEffect, useMemo, useRef, useState } from "react";
 import type { Definition, Position, Step, StepCount } from "../api/types";
 import { buildGraph, type GraphEdge, type GraphNode } from "./model/graph";
-import { layoutGraph } from "./model/layout";
+import { autoLayout, placeNodes } from "./model/layout";
 import { summarize, typeInfo } from "./steps";
 
 export type Mark = "added" | "changed" | "removed" | "moved" | "taken" | "current" | "failed";
@@ -226,7 +226,10 @@ export interface CanvasProps extends CanvasState {
 export function Canvas(props: CanvasProps) {
   const { doc, layout, selectedId, onSelect, onMoved, editable, onReady } = props;
   const graph = useMemo(() => buildGraph(doc), [doc]);
-  const placed = useMemo(() => layoutGraph(graph, layout), [graph, layout]);
+  const auto = useMemo(() => autoLayout(graph), [graph]);
+  const placed = useMemo(() => placeNodes(graph, auto, layout), [graph, auto, layout]);
+  // one data object per node while the graph stands, so a moved node re-renders alone
+  const dataOf = useMemo(() => new Map(graph.nodes.map((node) => [node.id, { node }])), [graph]);
   const computed = useMemo<Node[]>(
     () =>
       graph.nodes.map((node) => {
@@ -235,16 +238,15 @@ export function Canvas(props: CanvasProps) {
           id: node.id,
           type: node.kind,
           position: { x: at.x, y: at.y },
-          data: { node },
+          data: dataOf.get(node.id)!,
           draggable: editable && node.kind === "step",
           selectable: node.kind === "step",
           focusable: node.kind === "step",
-          selected: node.id === selectedId,
           width: node.width,
           height: node.height,
         };
       }),
-    [graph, placed, editable, selectedId],
+    [graph, placed, editable, dataOf],
   );
   const edges = useMemo<Edge[]>(
     () =>
@@ -260,7 +262,15 @@ export function Canvas(props: CanvasProps) {
     [graph],
   );
   const [nodes, setNodes] = useState<Node[]>(computed);
-  useEffect(() => setNodes(computed), [computed]);
+  const selectedRef = useRef(selectedId);
+  selectedRef.current = selectedId;
+  useEffect(() => setNodes(computed.map((n) => (n.id === selectedRef.current ? { ...n, selected: true } : n))), [computed]);
+  useEffect(() => {
+    // only the nodes whose selection changes get new objects (a 200-step canvas stays quick)
+    setNodes((current) =>
+      current.map((n) => ((n.id === selectedId) === Boolean(n.selected) ? n : { ...n, selected: n.id === selectedId })),
+    );
+  }, [selectedId]);
   const instance = useRef<ReactFlowInstance | null>(null);
   const fitted = useRef(false);
 
@@ -283,9 +293,36 @@ export function Canvas(props: CanvasProps) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [selectedId]);
 
-  const state: CanvasState = props;
+  // a stable context: node cards re-render when what they show changes, not on every parent render
+  const callbacks = useRef({ onInsert: props.onInsert, onAddInto: props.onAddInto });
+  callbacks.current = { onInsert: props.onInsert, onAddInto: props.onAddInto };
+  const { counts, problems, marks, insertTarget, triggerSummary } = props;
+  const state = useMemo<CanvasState>(
+    () => ({
+      counts,
+      problems,
+      marks,
+      editable,
+      insertTarget,
+      triggerSummary,
+      onInsert: (edge) => callbacks.current.onInsert(edge),
+      onAddInto: (node) => callbacks.current.onAddInto(node),
+    }),
+    [counts, problems, marks, editable, insertTarget, triggerSummary],
+  );
   return (
     <CanvasContext.Provider value={state}>
+      <div
+        className="canvas-keys"
+        onKeyDown={(event) => {
+          // keyboard selection: Tab to a step, Enter or Space opens it
+          const focused = (event.target as HTMLElement).closest?.(".react-flow__node-step");
+          if (focused && (event.key === "Enter" || event.key === " ")) {
+            event.preventDefault();
+            onSelect(focused.getAttribute("data-id"));
+          }
+        }}
+      >
       <ReactFlow
         nodes={nodes}
         edges={edges}
@@ -299,9 +336,14 @@ export function Canvas(props: CanvasProps) {
           }
           requestAnimationFrame(() => onReady?.());
         }}
-        onNodesChange={(changes: NodeChange[]) => setNodes((current) => applyNodeChanges(changes, current))}
+        onNodesChange={(changes: NodeChange[]) => {
+          // selection is the designer's (selectedId), not React Flow's own
+          const kept = changes.filter((change) => change.type !== "select");
+          if (kept.length) setNodes((current) => applyNodeChanges(kept, current));
+        }}
         onNodeClick={(_, node) => node.type === "step" && onSelect(node.id)}
         onPaneClick={() => onSelect(null)}
+
         onNodeDragStop={(_, node) => node.type === "step" && onMoved(node.id, { x: Math.round(node.position.x), y: Math.round(node.position.y) })}
         nodesConnectable={false}
         nodesDraggable={editable}
@@ -317,6 +359,7 @@ export function Canvas(props: CanvasProps) {
         <Controls showInteractive={false} position="bottom-left" />
         {graph.nodes.length > 30 && <MiniMap pannable zoomable position="bottom-right" nodeStrokeWidth={2} />}
       </ReactFlow>
+      </div>
     </CanvasContext.Provider>
   );
 }

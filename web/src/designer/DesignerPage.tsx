@@ -112,7 +112,7 @@ export function DesignerPage() {
   const paths = useMemo(() => (shown ? knownPaths(shown) : []), [shown]);
   const latest = workflow.data?.latestVersion ?? null;
   const countsVersion = view === "draft" ? latest : view;
-  const stepCounts = stepsAt(counts.data, countsVersion);
+  const stepCounts = useMemo(() => stepsAt(counts.data, countsVersion), [counts.data, countsVersion]);
   const problemsByStep = useMemo(() => {
     const found: Record<string, number> = {};
     for (const problem of view === "draft" ? problems : []) {

@@ -1,0 +1,1 @@
+function e(e,t){return!e||t===null?{}:e.byVersion[String(t)]?.steps??{}}function t(e,t){return e?.byVersion[String(t)]?.active??0}var n=e=>e?(e.waiting??0)+(e.running??0)+(e.retrying??0):0;export{n,e as r,t};
