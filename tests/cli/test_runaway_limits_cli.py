@@ -1,8 +1,10 @@
-"""``flowpin worker`` and ``flowpin serve`` take the call depth and children limits as flags
-(``--max-call-depth``, ``--max-children-per-run``) or from the environment."""
+"""``flowpin worker`` and ``flowpin serve`` take the call depth and children limits and the CPU
+budget per claim as flags (``--max-call-depth``, ``--max-children-per-run``,
+``--cpu-budget-ms``) or from the environment."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -48,6 +50,49 @@ def test_worker_limits_the_call_depth(tmp_path: Path, source: str) -> None:
     assert _refused_depth(db) == [2]
 
 
+BURNING = {
+    "key": "burning",
+    "steps": [
+        {
+            "id": "each",
+            "type": "control.forEach",
+            "items": {"$expr": "[1..6]"},
+            "body": [
+                {
+                    "id": "burn",
+                    "type": "transform.assign",
+                    "onError": "continue",
+                    "config": {
+                        "assign": {"vars.x": {"$expr": "($f := function() { $f() }; $f())"}}
+                    },
+                }
+            ],
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize("source", ["flags", "environment"])
+def test_worker_hands_a_run_back_when_its_cpu_budget_is_spent(tmp_path: Path, source: str) -> None:
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    with Engine(db) as engine:
+        engine.publish(BURNING)
+        run_id = engine.start("burning", {})
+    args = [*CLI, "worker", "--until-idle", "--db", db]
+    env = clean_env()
+    if source == "flags":
+        args += ["--cpu-budget-ms", "5"]
+    else:
+        env.update(FLOWPIN_CPU_BUDGET_MS="5")
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    counts = json.loads(done.stdout)
+    assert counts["finished"] == 1
+    assert counts["claimed"] >= 3  # six 50 ms steps, a 5 ms budget: claimed again and again
+    with Engine(db) as engine:
+        assert engine.get_run(run_id)["status"] == "SUCCEEDED"
+
+
 def test_serve_limits_the_call_depth(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'serve.db'}"
     with flowpin_serve(db, "--max-call-depth", "3") as http:
@@ -66,6 +111,7 @@ def test_serve_limits_the_call_depth(tmp_path: Path) -> None:
     [
         (["--max-call-depth", "0"], {}, "--max-call-depth"),
         ([], {"FLOWPIN_MAX_CHILDREN_PER_RUN": "lots"}, "FLOWPIN_MAX_CHILDREN_PER_RUN"),
+        (["--cpu-budget-ms", "0"], {}, "--cpu-budget-ms"),
     ],
 )
 def test_bad_limits_are_usage_errors_that_name_them(

@@ -117,6 +117,28 @@ MaxCallDepthOption = Annotated[
         "(default 16).",
     ),
 ]
+CpuBudgetOption = Annotated[
+    float | None,
+    typer.Option(
+        "--cpu-budget-ms",
+        min=1,
+        envvar="FLOWPIN_CPU_BUDGET_MS",
+        help="CPU time a run may spend interpreting per claim before it yields to the other "
+        "runs (default 100).",
+    ),
+]
+
+
+def worker_options(cpu_budget_ms: float | None) -> Any:
+    """The worker's options for ``--cpu-budget-ms`` (defaults otherwise)."""
+    from flowpin.worker.loop import WorkerOptions
+
+    options = WorkerOptions()
+    if cpu_budget_ms is not None:
+        options.cpu_budget_seconds = cpu_budget_ms / 1000
+    return options
+
+
 MaxChildrenOption = Annotated[
     int | None,
     typer.Option(
@@ -331,6 +353,7 @@ def register(app: typer.Typer) -> None:
         max_call_depth: MaxCallDepthOption = None,
         max_children_per_run: MaxChildrenOption = None,
         install: InstallOption = None,
+        cpu_budget_ms: CpuBudgetOption = None,
     ) -> None:
         """Run a worker: claim runnable runs, execute them, fire timers and schedules."""
         with open_engine(
@@ -344,7 +367,9 @@ def register(app: typer.Typer) -> None:
         ) as engine:
             install_packages(engine, install)
             try:
-                worker = engine.run_worker(until_idle=until_idle)
+                worker = engine.run_worker(
+                    until_idle=until_idle, options=worker_options(cpu_budget_ms)
+                )
             except KeyboardInterrupt:
                 return
             if until_idle:

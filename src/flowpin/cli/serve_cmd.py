@@ -26,6 +26,7 @@ import typer
 from flowpin.cli.problems import CliProblem
 from flowpin.cli.runtime_cmds import (
     ActionsOption,
+    CpuBudgetOption,
     DbOption,
     EnvSecretsOption,
     MaxCallDepthOption,
@@ -34,6 +35,7 @@ from flowpin.cli.runtime_cmds import (
     RedactOption,
     action_modules,
     open_engine,
+    worker_options,
 )
 from flowpin.errors import FlowpinError
 
@@ -137,6 +139,7 @@ def register(app: typer.Typer) -> None:
         env_secrets_tenant: EnvSecretsOption = None,
         max_call_depth: MaxCallDepthOption = None,
         max_children_per_run: MaxChildrenOption = None,
+        cpu_budget_ms: CpuBudgetOption = None,
     ) -> None:
         """Serve the HTTP API (OpenAPI at /docs) and the web UI (at /) with an in-process worker."""
         import uvicorn
@@ -169,7 +172,9 @@ def register(app: typer.Typer) -> None:
             packages = bootstrap(engine, folder)
             if worker:
                 thread = threading.Thread(
-                    target=engine.run_worker, kwargs={"stop": stop}, name="flowpin-worker"
+                    target=engine.run_worker,
+                    kwargs={"stop": stop, "options": worker_options(cpu_budget_ms)},
+                    name="flowpin-worker",
                 )
                 thread.start()
             say(f"flowpin: serving http://{host}:{port}/api (docs at /docs)")

@@ -123,6 +123,21 @@ RELEASE_RUNS = Statement(
     "wake_at = NULL, lease_owner = NULL, lease_expires_at = NULL "
     f"FROM {_unnest(_RUN_COLUMNS, _RUN_CASTS)} WHERE r.id = v.id",
 )
+REQUEUE_RUNS = Statement(
+    sqlite="UPDATE runs SET state = ?, status = ?, current_step = ?, positions = ?, "
+    "updated_at = ?, wake_at = ?, lease_owner = NULL, lease_expires_at = NULL WHERE id = ?",
+    pg="UPDATE runs AS r SET state = v.state, status = v.status, "
+    "current_step = v.current_step, positions = v.positions, updated_at = v.updated_at, "
+    "wake_at = v.wake_at, lease_owner = NULL, lease_expires_at = NULL FROM "
+    + _unnest(
+        "state, status, current_step, positions, updated_at, wake_at, id",
+        "jsonb varchar varchar text timestamptz timestamptz varchar",
+    )
+    + " WHERE r.id = v.id",
+)
+"""A run that spent its CPU budget for the claim: released and claimable from ``wake_at``
+(the checkpoint's time), so the claim, oldest ``wake_at`` first, takes the runs already waiting
+before it."""
 UPDATE_TERMINAL_RUNS = Statement(
     sqlite="UPDATE runs SET state = ?, status = ?, current_step = NULL, positions = ?, "
     "output = ?, error = ?, updated_at = ?, finished_at = ?, wake_at = NULL, "

@@ -42,6 +42,7 @@ from flowpin.store.bulk import (
     INSERT_LEDGER,
     RECORD_LEDGER,
     RELEASE_RUNS,
+    REQUEUE_RUNS,
     UPDATE_HELD_RUNS,
     UPDATE_STEPPED_RUNS,
     UPDATE_TERMINAL_RUNS,
@@ -103,6 +104,9 @@ class CheckpointRequest:
     consumed_inbox: list[int] = field(default_factory=list)
     completed_calls: list[tuple[CallAction, ActionResult]] = field(default_factory=list)
     new_calls: list[CallAction] = field(default_factory=list)
+    requeue: bool = False
+    """The run spent its CPU budget for this claim: unless this checkpoint leaves it action
+    calls to make or answers to take, hand it back, claimable now (behind the runs waiting)."""
 
 
 @dataclass(slots=True)
@@ -211,6 +215,7 @@ def write_checkpoints(
         held: list[tuple[Any, ...]] = []
         stepped: list[tuple[Any, ...]] = []
         released: list[tuple[Any, ...]] = []
+        requeued: list[tuple[Any, ...]] = []
         for request, result in active:
             run = request.run
             result.inbox = inbox.get(run.id, [])
@@ -221,7 +226,12 @@ def write_checkpoints(
             result.released = status == "WAITING" and idle
             current = outcome.current_steps[0] if outcome.current_steps else None
             state, at = dumps(outcome.state), encode_positions(outcome.state)
-            if result.released:
+            if request.requeue and not (
+                outstanding or result.ledger_hits or result.busy or result.execute
+            ):
+                result.released = True
+                requeued.append((state, status, current, at, stamp, run.id))
+            elif result.released:
                 released.append((state, status, current, at, stamp, run.id))
             elif status == run.status:
                 stepped.append((state, current, at, stamp, run.id))
@@ -235,6 +245,9 @@ def write_checkpoints(
         bulk.write(conn, UPDATE_HELD_RUNS, held)
         bulk.write(conn, UPDATE_STEPPED_RUNS, stepped)
         bulk.write(conn, RELEASE_RUNS, released)
+        if requeued:
+            bulk.write(conn, REQUEUE_RUNS, [(*row[:-1], stamp, row[-1]) for row in requeued])
+            signal_work(conn)
     bulk.write(conn, INSERT_HISTORY, history_rows)
     return results
 

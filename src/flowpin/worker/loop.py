@@ -12,6 +12,13 @@ Shape of the loop (one asyncio event loop per worker):
   commit), on the single database thread;
 - the *timekeeper* fires due timers and timeouts and schedule slots;
 - the *renewer* extends the leases of every run held.
+
+Fairness (SPEC §8 "runaway work is bounded"): a run may spend ``cpu_budget_seconds`` of CPU
+interpreting per claim. Then ``advance`` yields: the checkpoint writes its progress and hands the
+run back, claimable at once but behind the runs already waiting (its ``wake_at`` is now). A run
+that interprets for more than ``inline_slice_seconds`` at a time is *heavy*: its interpretation
+moves off the event loop, to the worker's interpreter thread, so the loop keeps driving the
+other runs meanwhile (slow expressions release the GIL, see ``flowpin.expressions.jsonata``).
 Database work runs on a dedicated thread for PostgreSQL (network round trips), and on the
 event loop itself for SQLite (see ``_in_db``).
 """
@@ -21,7 +28,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -58,6 +67,7 @@ log = logging.getLogger("flowpin.worker")
 
 BUSY_ROUNDS = 50
 """How many 20 ms rounds a run waits for another run's hold on an idempotency key."""
+HEAVY_REMEMBERED = 10_000
 
 
 @dataclass(slots=True)
@@ -68,6 +78,11 @@ class WorkerOptions:
     lease_seconds: float = 30.0
     poll_seconds: float = 1.0
     max_commit_batch: int = 512
+    cpu_budget_seconds: float = 0.1
+    """CPU time a run may spend interpreting per claim; then it yields: its progress is
+    checkpointed and it is requeued behind the runs waiting."""
+    inline_slice_seconds: float = 0.01
+    """A run that interprets longer than this at once continues on the interpreter thread."""
 
 
 @dataclass(slots=True, eq=False)
@@ -92,6 +107,10 @@ class _Slot:
     busy_rounds: int = 0
     idle_rounds: int = 0
     outcome: Outcome | None = None
+    cpu: float = 0.0
+    """CPU seconds spent interpreting the run in this claim."""
+    heavy: bool = False
+    """Interpreted on the worker's interpreter thread, not on the event loop."""
     committing: bool = False
     queued: bool = False
     closed: bool = False
@@ -105,6 +124,8 @@ class WorkerStats:
     actions_called: int = 0
     timers_fired: int = 0
     finished: int = 0
+    yields: int = 0
+    """Runs handed back because their CPU budget for the claim was spent."""
     extra: dict[str, int] = field(default_factory=dict)
 
 
@@ -126,6 +147,9 @@ class Worker:
         self._wake: asyncio.Event | None = None
         self._commit_wake: asyncio.Event | None = None
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowpin-db")
+        self._interpreter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowpin-cpu")
+        self._heavy: OrderedDict[str, None] = OrderedDict()
+        """Runs that recently needed more than a slice (their next claims start off the loop)."""
         self._db_inline = core.db.is_sqlite
         self._stopping = False
 
@@ -165,6 +189,7 @@ class Worker:
                 await asyncio.get_running_loop().run_in_executor(None, listener.stop)
             await self._in_db(self._release_all)
             self._db.shutdown(wait=True)
+            self._interpreter.shutdown(wait=True)
             if checkpointer is not None:
                 checkpointer.stop()
 
@@ -376,6 +401,7 @@ class Worker:
             recovered=_one_per_token(
                 pending_calls(definition, run.state) + [_call_of(row) for row in started]
             ),
+            heavy=run.id in self._heavy,
         )
         self._active[run.id] = slot
         self._make_ready(slot)
@@ -399,6 +425,10 @@ class Worker:
             slot.queued = False
             if slot.closed:
                 continue
+            if slot.heavy and not self._only_busy(slot):
+                slot.committing = True  # nothing else drives it until its checkpoint is written
+                self._spawn(self._advance_apart(slot))
+                continue
             try:
                 request = self._next_request(slot)
             except Exception:
@@ -411,22 +441,77 @@ class Worker:
             assert self._commit_wake is not None
             self._commit_wake.set()
 
-    def _next_request(self, slot: _Slot) -> CheckpointRequest:
-        if slot.busy and not slot.inputs and slot.outcome is not None:
-            # Nothing new happened: only ask the ledger again for the busy keys.
+    async def _advance_apart(self, slot: _Slot) -> None:
+        """Interpret a heavy run on the interpreter thread; the loop drives other runs
+        meanwhile. What arrives for the run in the meantime waits for its next turn."""
+        inputs, slot.inputs = slot.inputs, []
+        consumed, slot.consumed = slot.consumed, []
+        completed, slot.completed = slot.completed, []
+        loop = asyncio.get_running_loop()
+        try:
+            outcome = await loop.run_in_executor(self._interpreter, self._advance, slot, inputs)
+        except Exception:
+            log.exception("driving run %s failed", slot.run.id)
+            self._close(slot)
+            return
+        if slot.closed:
+            return
+        arrived = slot.inputs, slot.consumed, slot.completed
+        slot.consumed, slot.completed = consumed, completed
+        try:
+            request = self._next_request(slot, outcome)
+        except Exception:
+            log.exception("driving run %s failed", slot.run.id)
+            self._close(slot)
+            return
+        slot.inputs, slot.consumed, slot.completed = arrived
+        self._queue.append((slot, request))
+        assert self._commit_wake is not None
+        self._commit_wake.set()
+
+    def _advance(self, slot: _Slot, inputs: list[Input]) -> Outcome:
+        """``advance`` under the run's CPU budget for this claim (on the loop: at most a slice
+        of it). Thread CPU time is read only once the wall clock says it may be spent."""
+        options = self.options
+        left = options.cpu_budget_seconds - slot.cpu
+        allowed = left if slot.heavy else min(left, options.inline_slice_seconds)
+        cpu_start = time.thread_time()
+        deadline = time.perf_counter() + allowed
+
+        def should_yield() -> bool:
+            return time.perf_counter() >= deadline and time.thread_time() - cpu_start >= allowed
+
+        try:
+            return advance(
+                slot.definition,
+                slot.state,
+                slot.info,
+                inputs,
+                action_retry=self.core.action_retry,
+                should_yield=should_yield,
+            )
+        finally:
+            slot.cpu += time.thread_time() - cpu_start
+
+    @staticmethod
+    def _only_busy(slot: _Slot) -> bool:
+        """Nothing new happened: only the ledger is asked again for the busy keys."""
+        return bool(slot.busy) and not slot.inputs and slot.outcome is not None
+
+    def _next_request(self, slot: _Slot, outcome: Outcome | None = None) -> CheckpointRequest:
+        requeue = False
+        if outcome is None and self._only_busy(slot):
             previous = slot.outcome
+            assert previous is not None
             outcome = Outcome(
                 state=previous.state, status=previous.status, current_steps=previous.current_steps
             )
             new_calls, slot.busy = slot.busy, []
         else:
-            outcome = advance(
-                slot.definition,
-                slot.state,
-                slot.info,
-                slot.inputs,
-                action_retry=self.core.action_retry,
-            )
+            if outcome is None:
+                outcome = self._advance(slot, slot.inputs)
+            if outcome.yielded:
+                requeue = self._yielded(slot)
             inflight = slot.inflight
             waiting = {c.token for c in slot.busy}
             new_calls = [
@@ -447,6 +532,7 @@ class Worker:
             consumed_inbox=slot.consumed,
             completed_calls=slot.completed,
             new_calls=new_calls,
+            requeue=requeue,
         )
         slot.outcome = outcome
         slot.state = outcome.state
@@ -454,6 +540,22 @@ class Worker:
         slot.consumed = []
         slot.completed = []
         return request
+
+    def _yielded(self, slot: _Slot) -> bool:
+        """A run stopped interpreting at its budget: it goes on off the loop, and once its
+        budget for the claim is spent it is handed back (True) - unless action calls of it are
+        in flight, whose results only this claim can take: then it gets a new budget."""
+        if not slot.heavy:
+            slot.heavy = True
+            self._heavy[slot.run.id] = None
+            if len(self._heavy) > HEAVY_REMEMBERED:
+                self._heavy.popitem(last=False)
+        if slot.cpu < self.options.cpu_budget_seconds:
+            return False
+        if slot.inflight or slot.busy:
+            slot.cpu = 0.0
+            return False
+        return True
 
     def _after_checkpoint(self, slot: _Slot, result: CheckpointResult) -> None:
         slot.committing = False
@@ -489,12 +591,18 @@ class Worker:
             slot.inputs.append(_input_of(row))
             slot.consumed.append(row.id)
         if result.released:
+            if outcome.yielded:
+                self.stats.yields += 1
             self._close(slot)
             return
         if slot.inputs:
             self._make_ready(slot)
             return
         assert self._loop is not None
+        if outcome.yielded:  # more to interpret: after the runs that are ready now
+            slot.idle_rounds = 0
+            self._loop.call_soon(self._make_ready, slot)
+            return
         if slot.busy and not slot.inflight:
             slot.busy_rounds += 1
             if slot.busy_rounds > BUSY_ROUNDS:
