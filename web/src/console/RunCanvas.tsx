@@ -27,6 +27,10 @@ export function RunCanvas({
   definition: Definition;
   marks: Record<string, StepMark>;
 }) {
+  const focusId =
+    Object.entries(marks).find(([, mark]) => mark === "current")?.[0] ??
+    Object.entries(marks).find(([, mark]) => mark === "failed")?.[0] ??
+    null;
   const detail = useLoad(() => api.get<WorkflowDetail>(`/workflows/${seg(workflow)}`), [workflow]);
   const canvasMarks = useMemo(() => {
     const found: Record<string, Mark> = {};
@@ -53,6 +57,7 @@ export function RunCanvas({
         triggerSummary={definition.triggers?.length ? `${definition.triggers.length} trigger(s)` : "manual start"}
         onInsert={ignore}
         onAddInto={ignore}
+        focusId={focusId}
       />
     </div>
   );

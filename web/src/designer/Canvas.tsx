@@ -221,10 +221,13 @@ export interface CanvasProps extends CanvasState {
   onMoved: (id: string, position: Position) => void;
   /** Called once the first layout is on screen (for the render-time measurement). */
   onReady?: () => void;
+  /** Open centred on this step instead of the top of the pipeline (the run viewer: where the
+   * run is now). */
+  focusId?: string | null;
 }
 
 export function Canvas(props: CanvasProps) {
-  const { doc, layout, selectedId, onSelect, onMoved, editable, onReady } = props;
+  const { doc, layout, selectedId, onSelect, onMoved, editable, onReady, focusId } = props;
   const graph = useMemo(() => buildGraph(doc), [doc]);
   const auto = useMemo(() => autoLayout(graph), [graph]);
   const placed = useMemo(() => placeNodes(graph, auto, layout), [graph, auto, layout]);
@@ -332,7 +335,9 @@ export function Canvas(props: CanvasProps) {
           instance.current = flow;
           if (!fitted.current) {
             fitted.current = true;
-            fitTop(flow, nodes);
+            const focus = focusId ? nodes.find((n) => n.id === focusId) : undefined;
+            if (focus) flow.setCenter(focus.position.x + 130, focus.position.y + 34, { zoom: 0.85 });
+            else fitTop(flow, nodes);
           }
           requestAnimationFrame(() => onReady?.());
         }}

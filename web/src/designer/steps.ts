@@ -95,7 +95,7 @@ export function summarize(step: Step): string {
     case "time.wait":
       return config.durationMs !== undefined ? `for ${humanDuration(config.durationMs)}` : `until ${describeValue(config.until)}`;
     case "human.task":
-      return String(config.title || "untitled task");
+      return config.title ? describeValue(config.title) : "untitled task";
     case "event.emit":
       return config.eventName ? `“${config.eventName}”` : "choose an event";
     case "control.if":
