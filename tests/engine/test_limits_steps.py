@@ -96,3 +96,32 @@ def test_the_default_comes_from_the_environment(
     monkeypatch.delenv("FLOWPIN_MAX_STEPS_PER_RUN")
     with _engine(db_url) as engine:
         assert engine.core.max_steps_per_run == 10_000
+
+
+CALLS: list[int] = []
+
+
+@action("test.side_effect", version=1, effect="side_effect")
+def side_effect(item: Item) -> Item:
+    CALLS.append(item.n)
+    return item
+
+
+@pytest.mark.parametrize("concurrency", [1, 50], ids=["sequential", "parallel"])
+def test_the_limit_stops_a_loop_before_it_does_the_rest_of_its_work(
+    db_url: str, concurrency: int
+) -> None:
+    """A 50-item forEach with a limit of 5 fails with limit.steps after about 5 steps: the
+    limit is checked as the run goes, not after the loop has called its action 50 times."""
+    definition = _loop(50, call=True)
+    definition["steps"][0]["concurrency"] = concurrency
+    definition["steps"][0]["body"][0]["config"]["actionId"] = "test.side_effect"
+    CALLS.clear()
+    registry = Registry()
+    registry.register(side_effect)
+    with Engine(db_url, registry=registry, max_steps_per_run=5) as engine:
+        run = _run(engine, definition)
+    assert run["status"] == "FAILED"
+    assert run["error"]["code"] == "limit.steps"
+    assert len(CALLS) <= 5
+    assert len(run["history"]) <= 6

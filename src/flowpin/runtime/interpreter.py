@@ -81,6 +81,7 @@ def advance(
     action_retry: ActionRetry | None = None,
     now: datetime | None = None,
     should_yield: Callable[[], bool] | None = None,
+    max_steps: int | None = None,
 ) -> Outcome:
     """Apply ``inputs`` in order and run until every active position is blocked.
 
@@ -93,10 +94,19 @@ def advance(
     ``should_yield`` is asked before each step after the first: when it answers True, the
     positions still to run are left runnable in the state and the outcome says ``yielded``
     (every input is applied all the same). The worker uses it for its CPU budget per run.
+
+    ``max_steps``: the run's ``limit.steps`` - history rows (counted in the state's ``hs``)
+    plus the steps this advance records or starts; past it the run fails at once.
     """
     program = program_for(definition)
     machine = Machine(
-        program, copy_state(state), run, limits or DEFAULT_LIMITS, action_retry, should_yield
+        program,
+        copy_state(state),
+        run,
+        limits or DEFAULT_LIMITS,
+        action_retry,
+        should_yield,
+        max_steps,
     )
     return machine.advance(inputs, now)
 

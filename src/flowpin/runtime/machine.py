@@ -125,6 +125,7 @@ class Machine(NodeSteps):
         limits: Limits,
         action_retry: ActionRetry | None,
         should_yield: Callable[[], bool] | None = None,
+        max_steps: int | None = None,
     ) -> None:
         self.program = program
         self.steps = program.steps
@@ -147,6 +148,11 @@ class Machine(NodeSteps):
         """Loop turns of ``_exec`` in this advance (a step, or the end of a pipeline)."""
         self.suspended: list[tuple[Ctx, datetime]] = []
         """Positions left to run when ``should_yield`` said so, in the order they were due."""
+        self.max_steps = max_steps
+        self.budget = None if max_steps is None else max_steps - int(state.get("hs", 0))
+        """Steps this advance may record or start (history rows plus commands issued) before
+        the run fails with ``limit.steps``: the limit holds as the run goes, so a long loop
+        stops at the limit instead of doing all its work and failing afterwards."""
 
     # ------------------------------------------------------------------ driving
 
@@ -176,6 +182,8 @@ class Machine(NodeSteps):
             state["t"] = max(self._ms(latest), state.get("t") or 0)
         if self.suspended and not self.ended:
             self._leave_runnable()
+        if self.budget is not None and not self.ended:
+            self._check_budget(None, now or self.run.started_at)
         return self._outcome()
 
     def _leave_runnable(self) -> None:
@@ -204,7 +212,11 @@ class Machine(NodeSteps):
         steps = self.steps
         handlers = _HANDLERS
         should_yield = self.should_yield
+        budget = self.budget
         while ctx is not None and not self.ended:
+            if budget is not None and len(self.history) + len(self.commands) > budget:
+                self._check_budget(ctx, now)
+                return
             if should_yield is not None:
                 if self.suspended or (self.ran and should_yield()):
                     self.suspended.append((ctx, now))
@@ -849,6 +861,35 @@ class Machine(NodeSteps):
         state["failed"] = {"token": ctx.token, "stepId": error.get("stepId")}
         self.env["error"] = error
         self._stop()
+
+    def _check_budget(self, ctx: Ctx | None, now: datetime) -> None:
+        """Fail the run with ``limit.steps`` when this advance went past its budget; the
+        commands it issued are dropped (no call is made past the limit). The failure is the
+        engine's, not a step's, so no tryCatch can swallow it."""
+        assert self.budget is not None and self.max_steps is not None
+        used = len(self.history) + len(self.commands)
+        if used <= self.budget:
+            return
+        count = self.max_steps - self.budget + used
+        if ctx is not None:
+            step_id = ctx.frame["s"]
+        else:
+            step_id = self.history[-1].step_id if self.history else None
+        ctx = ctx or root_ctx(self.state)
+        error: JSONObject = {
+            "category": "LimitError",
+            "code": "limit.steps",
+            "message": f"the run recorded {count} steps; the limit is {self.max_steps} per run",
+            "stepId": step_id,
+            "data": {"limit": self.max_steps, "steps": count},
+        }
+        if ctx is not None:
+            self._end_failure(ctx, error, now)
+        else:
+            self.state["status"] = "FAILED"
+            self.env["error"] = error
+            self._stop()
+        self.commands = []
 
     def _stop(self) -> None:
         self.ended = True

@@ -489,6 +489,7 @@ class Worker:
                 inputs,
                 action_retry=self.core.action_retry,
                 should_yield=should_yield,
+                max_steps=self.core.max_steps_per_run,
             )
         finally:
             slot.cpu += time.thread_time() - cpu_start
