@@ -113,12 +113,6 @@ def claim_runs(
     one ``UPDATE … RETURNING`` (one round trip instead of three)."""
     if limit <= 0:
         return []
-    select = (
-        sa.select(t.runs.c.id)
-        .where(claimable_condition(now))
-        .order_by(t.runs.c.wake_at)
-        .limit(limit)
-    )
     if conn.dialect.name == "postgresql":
         expires = now + timedelta(seconds=lease_seconds)
         params = {"now": now, "claim_limit": limit, "claim_owner": owner, "claim_expires": expires}
@@ -128,7 +122,7 @@ def claim_runs(
             if guarded:
                 rows += _lease(conn, among(conn, t.runs.c.id, guarded), owner, now, lease_seconds)
         return rows
-    ids = list(conn.execute(select).scalars())
+    ids = list(conn.execute(_SQLITE_PICK, {"now": now, "claim_limit": limit}).scalars())
     if len(ids) < limit:
         ids += _claim_guarded(conn, now, limit - len(ids))
     if not ids:
@@ -441,7 +435,7 @@ def next_wakeup(conn: Connection, now: datetime) -> datetime | None:
     if conn.dialect.name == "postgresql":
         earliest = conn.execute(_PG_NEXT_WAKEUP, {"now": now}).scalar()
         return None if earliest is None else _aware(earliest)
-    candidates = [conn.execute(query).scalar() for query in _wakeup_queries(now)]
+    candidates = [conn.execute(query, {"now": now}).scalar() for query in _SQLITE_NEXT_WAKEUP]
     found = [_aware(c) for c in candidates if c is not None]
     return min(found) if found else None
 
@@ -483,6 +477,15 @@ def _aware(value: Any) -> datetime:
 
 
 _PG_CLAIM = _pg_claim()
+_SQLITE_PICK = (
+    sa.select(t.runs.c.id)
+    .where(claimable_condition(sa.bindparam("now", type_=t.runs.c.wake_at.type)))
+    .order_by(t.runs.c.wake_at)
+    .limit(sa.bindparam("claim_limit", type_=sa.Integer))
+)
+_SQLITE_NEXT_WAKEUP = _wakeup_queries(sa.bindparam("now", type_=t.runs.c.wake_at.type))
+"""Built once, like the PostgreSQL statement: generating the cache key of these queries
+(correlated subqueries included) each time cost more than running them on an idle database."""
 _PG_NEXT_WAKEUP = sa.select(
     sa.func.least(
         *(
