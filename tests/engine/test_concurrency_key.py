@@ -104,9 +104,43 @@ HELD = {
 }
 
 
+class Switch:
+    failing = False
+
+
+SWITCH = Switch()
+
+
+@action("test.flaky", version=1, effect="none")
+def flaky(step: Step) -> Noted:
+    if SWITCH.failing:
+        raise RuntimeError("down for maintenance")
+    return Noted(ok=True)
+
+
+RETRIED = {
+    "key": "retried",
+    "settings": {"concurrencyKey": {"$expr": "payload.thread"}},
+    "steps": [
+        {
+            "id": "call",
+            "type": "action.call",
+            "config": {
+                "actionId": "test.flaky",
+                "version": 1,
+                "inputMapping": {"thread": {"$expr": "payload.thread"}, "n": 0, "part": "call"},
+            },
+        },
+        HELD["steps"][0],
+        {"id": "end", "type": "control.return", "output": {"$expr": "payload.n"}},
+    ],
+}
+
+
 def _engine(url: str, clock: FakeClock | None = None) -> Engine:
     registry = Registry()
     registry.register(note)
+    registry.register(flaky)
     return Engine(url, registry=registry, clock=clock)
 
 
@@ -271,3 +305,36 @@ def test_publish_checks_the_key(db_url: str) -> None:
     [problem] = refused.value.details
     assert problem["code"] == "INVALID_CONCURRENCY_KEY"
     assert problem["path"] == "settings.concurrencyKey"
+
+
+def test_a_retried_run_goes_first_and_the_later_one_waits_for_it(db_url: str) -> None:
+    """A failed run ended and gave up its key; retried while a later run of the key waits
+    for a person, it runs again, and the later run, answered meanwhile, continues only after
+    the retried one ended: never two executing at once."""
+
+    def task_of(engine: Engine, run_id: str) -> str:
+        [task] = [x for x in engine.list_tasks(status="open") if x["runId"] == run_id]
+        return str(task["taskId"])
+
+    with _engine(db_url) as engine:
+        engine.publish(RETRIED)
+        SWITCH.failing = True
+        first = engine.start("retried", {"thread": "t", "n": 1})
+        engine.run_worker(until_idle=True)
+        assert engine.get_run(first)["status"] == "FAILED"
+        SWITCH.failing = False
+        later = engine.start("retried", {"thread": "t", "n": 2})
+        engine.run_worker(until_idle=True)
+        assert engine.get_run(later)["status"] == "WAITING"
+
+        engine.retry(first)
+        engine.run_worker(until_idle=True)
+        assert engine.get_run(first)["status"] == "WAITING"  # at its task, holding the key
+        engine.complete_task(task_of(engine, later), {})
+        engine.run_worker(until_idle=True)  # goes idle: the later run waits for the first
+        assert engine.get_run(later)["status"] == "WAITING"
+        engine.complete_task(task_of(engine, first), {})
+        engine.run_worker(until_idle=True)
+        first_run, later_run = engine.get_run(first), engine.get_run(later)
+        assert (first_run["status"], later_run["status"]) == ("SUCCEEDED", "SUCCEEDED")
+        assert first_run["finishedAt"] < later_run["finishedAt"]

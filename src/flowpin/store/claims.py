@@ -17,14 +17,15 @@ claimer locks the workflow's row (PostgreSQL ``FOR NO KEY UPDATE``; SQLite is se
 counts its live leases and takes at most the free slots, oldest wake-up first. Claimers of the
 same limited workflow therefore queue on that row; unlimited workflows never touch it.
 
-A run with a *concurrency key* (``settings.concurrencyKey``, stored on the run at start with
-its place in the key's queue, ``concurrency_seq``) is claimed the same way, under its
-workflow's row lock, and only when it is *next of its key*: it has begun already (it holds the
-key), or it is PENDING and no other active run of the key has begun or is ahead of it in the
-queue. A run holds its key from its first claim until it ends - through waits, timers and
-human tasks - so the runs of one key run one at a time, in start order, like a FIFO group. The
-lock makes "no other has begun" true across claimers on PostgreSQL; a run whose start commits
-late (its number lower than a run already begun) waits for that run rather than overtaking it.
+A run with a *concurrency key* (``settings.concurrencyKey``, stored on the run at start with its
+place in the key's queue, ``concurrency_seq``) is claimed the same way, under its workflow's row
+lock, and only when it is *next of its key* (``next_of_its_key``): a PENDING run when no other
+active run of the key has begun or is ahead of it in the queue; a run that has begun when no run
+of the key that has begun is ahead of it (a retried run). A run holds its key from its first
+claim until it ends - through waits, timers and human tasks - so the runs of one key run one at
+a time, in start order, like a FIFO group. The lock makes "no other has begun" true across
+claimers on PostgreSQL; a run whose start commits late (its number lower than a run already
+begun) waits for that run rather than overtaking it.
 """
 
 from __future__ import annotations
@@ -62,18 +63,31 @@ def claimable_condition(now: datetime, *, guarded: bool = False) -> Any:
 
 
 def next_of_its_key() -> Any:
-    """A run its concurrency key lets execute: it has none, it has begun (it holds the key
-    until it ends), or it is PENDING and no other active run of the key has begun or started
-    before it. Answered from ``ix_runs_concurrency`` alone."""
+    """A run its concurrency key lets execute: it has none; or no other active run of the
+    key is ahead of it. Ahead of a PENDING run: any run of the key that has begun (it holds
+    the key until it ends), and any PENDING one that started before it. Ahead of a run that
+    has begun: only a run that has begun and started before it - a failed run retried while a
+    later one holds the key, which then pauses at its next claim until the retried one ends,
+    so two runs of a key never execute at once. The earliest run that has begun (or, when
+    none has, the earliest PENDING one) is never held back. Answered from
+    ``ix_runs_concurrency`` alone."""
+    me = t.runs.c
     other = t.runs.alias("same_key")
+    begun = other.c.status != "PENDING"
     ahead = sa.exists().where(
-        other.c.workflow_id == t.runs.c.workflow_id,
-        other.c.concurrency_key == t.runs.c.concurrency_key,
+        other.c.workflow_id == me.workflow_id,
+        other.c.concurrency_key == me.concurrency_key,
         other.c.concurrency_key.is_not(None),
         other.c.status.in_(ACTIVE),
-        sa.or_(other.c.status != "PENDING", other.c.concurrency_seq < t.runs.c.concurrency_seq),
+        sa.or_(
+            sa.and_(
+                other.c.concurrency_seq < me.concurrency_seq,
+                sa.or_(begun, me.status == "PENDING"),
+            ),
+            sa.and_(other.c.concurrency_seq > me.concurrency_seq, begun, me.status == "PENDING"),
+        ),
     )
-    return sa.or_(t.runs.c.concurrency_key.is_(None), t.runs.c.status != "PENDING", ~ahead)
+    return sa.or_(me.concurrency_key.is_(None), ~ahead)
 
 
 def _executing(now: datetime) -> Any:
