@@ -16,9 +16,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from flowpin.api import errors
+from flowpin import __version__
+from flowpin.api import errors, openapi
 from flowpin.api.auth import KeyCache, RateLimiter
 from flowpin.api.last_resort import LastResort
 from flowpin.api.routers import (
@@ -126,15 +128,22 @@ def create_app(
             if factory is not None:
                 app.state.engine.close()
 
-    app = FastAPI(
+    # Swagger UI (/docs) and ReDoc (/redoc) load their assets from flowpin, not a CDN.
+    app = FastAPIOffline(
         title="flowpin",
         summary="Durable, data-defined workflows: definitions, runs, events, tasks.",
-        version="0.1.0",
+        description="Authenticate with `Authorization: Bearer <key>` (`flowpin keys create`). "
+        'Every error is `{"error": {"code", "message", "details"}}` '
+        "(docs/errors.md lists the codes).",
+        version=__version__,
         lifespan=lifespan,
         docs_url="/docs",
+        redoc_url="/redoc",
         openapi_url="/openapi.json",
         dependencies=[Depends(plain_url)],
+        generate_unique_id_function=openapi.operation_id,
     )
+    openapi.install(app)
     if factory is None:
         app.state.engine = engine
     app.state.key_cache = KeyCache(ttl=key_cache_seconds)
@@ -146,6 +155,7 @@ def create_app(
 
     @app.get("/api/health", tags=["meta"])
     def health() -> dict[str, Any]:
+        """Liveness: answers without a key while the process serves."""
         return {"status": "ok"}
 
     app.add_middleware(BodyLimit, limit=max_body_bytes)

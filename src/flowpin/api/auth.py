@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from flowpin.api.errors import ApiError
 from flowpin.engine.tenancy import Principal, hash_key
@@ -76,7 +77,19 @@ def _bearer(request: Request) -> str:
     return key.strip()
 
 
-def caller(request: Request) -> Caller:
+# Declares the ``bearer`` security scheme on every protected operation of the OpenAPI document
+# (Swagger UI's Authorize button); the header itself is read by ``_bearer`` for flowpin's own
+# error codes.
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An API key: `Authorization: Bearer fp_…` (`flowpin keys create`).",
+)
+
+
+def caller(
+    request: Request, _scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+) -> Caller:
     key = _bearer(request)
     state = request.app.state
     digest = hash_key(key)
