@@ -86,8 +86,13 @@ def test_badges_banner_layout_migration_and_diff(
     expect(page.get_by_test_id("step-done")).to_be_visible()
     assert _node_position(page, "done") == dropped
 
+    # the step's panel says who is there, and leads to the migration view for them
+    page.get_by_test_id("step-wait").click()
+    expect(page.get_by_test_id("runs-here")).to_contain_text("2 active runs here on v1")
+    shot(page, "09-designer-runs-here")
+
     # the migration view: move one of the two parked runs after a dry run
-    page.get_by_role("link", name="Move them to a newer version…").click()
+    page.get_by_test_id("runs-here").get_by_role("link", name="move them…").click()
     expect(page.get_by_role("heading", name="Move runs in flight")).to_be_visible()
     expect(page.get_by_label("Target of wait")).to_have_value("wait")
     page.get_by_label("These runs:").check()
@@ -95,10 +100,10 @@ def test_badges_banner_layout_migration_and_diff(
     page.get_by_role("button", name="Check (dry run)").click()
     report = page.get_by_test_id("migration-report")
     expect(report).to_contain_text("1 run can move")
-    shot(page, "09-migration-dry-run")
+    shot(page, "10-migration-dry-run")
     page.get_by_role("button", name="Move 1 run to v2").click()
     expect(report).to_contain_text("1 run moved to v2")
-    shot(page, "10-migration-applied")
+    shot(page, "11-migration-applied")
     versions = sorted(served.http.get(f"/api/runs/{i}").json()["version"] for i in run_ids)
     assert versions == [1, 2]
 
@@ -111,4 +116,13 @@ def test_badges_banner_layout_migration_and_diff(
     diff = page.get_by_test_id("diff-result")
     expect(diff).to_contain_text("added")
     expect(page.get_by_test_id("step-state-set")).to_have_class(re.compile(r"mark-added"))
-    shot(page, "11-designer-diff")
+    shot(page, "12-designer-diff")
+
+    # the draft against the recorded runs: both would take the same path so far
+    page.get_by_role("button", name="Back to the draft").click()
+    page.get_by_role("button", name="▶ Try the draft").click()
+    page.get_by_role("button", name="Replay against the draft").click()
+    shadow = page.get_by_test_id("shadow")
+    expect(shadow.locator(".change")).to_have_count(2)
+    expect(shadow).to_contain_text("same so far (still running)")
+    shot(page, "13-designer-shadow")

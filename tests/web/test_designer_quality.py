@@ -74,7 +74,7 @@ def test_a_200_step_workflow_renders_drags_and_refreshes_badges(
     first_render = time.perf_counter() - started
     mount_to_ready = page.evaluate("window.__flowpinDesignerReadyMs")
     assert page.locator(".react-flow__node").count() > 0
-    shot(page, "12-designer-200-steps")
+    shot(page, "14-designer-200-steps")
 
     # select a step: the panel shows it (timed in the page, from the click to the panel)
     select_ms = page.evaluate(SELECT_IN_PAGE, "s1")
@@ -150,10 +150,10 @@ def test_no_overlap_at_1280x800_and_1920x1080(
         _no_overlap(page, regions)
         buttons = page.locator(".designer-bar button")
         _no_overlap(page, [f".designer-bar button >> nth={i}" for i in range(buttons.count())])
-        shot(page, f"13-designer-{width}x{height}")
+        shot(page, f"15-designer-{width}x{height}")
         page.goto(served.base_url + "/workflows")
         _no_overlap(page, [".sidebar", ".page-header", ".table"])
-        shot(page, f"14-workflows-{width}x{height}")
+        shot(page, f"16-workflows-{width}x{height}")
 
 
 def test_keyboard_select_delete_undo_with_visible_focus(signed_in: Page, served: Served) -> None:
@@ -197,7 +197,7 @@ def test_a_viewer_sees_the_designer_read_only(
     state = page.get_by_test_id("step-panel").locator('[data-field="state"] input')
     expect(state).to_have_attribute("readonly", "")
     expect(page.get_by_role("button", name="Delete step")).to_have_count(0)
-    shot(page, "15-designer-viewer")
+    shot(page, "17-designer-viewer")
 
 
 def test_publish_lists_problems_that_lead_to_the_step_and_field(
@@ -217,7 +217,7 @@ def test_publish_lists_problems_that_lead_to_the_step_and_field(
     page.get_by_role("button", name="Publish").click()
     problems = page.get_by_test_id("problems")
     expect(problems).to_contain_text("Fix these before publishing")
-    shot(page, "16-designer-publish-problems")
+    shot(page, "18-designer-publish-problems")
     problems.get_by_role("button").filter(has_text="bad-wait").first.click()
     expect(page.get_by_test_id("step-panel")).to_contain_text("id: bad-wait")
     field = page.get_by_test_id("step-panel").locator('[data-field="eventName"]')

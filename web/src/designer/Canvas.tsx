@@ -362,7 +362,7 @@ export function Canvas(props: CanvasProps) {
       >
         <Background gap={20} size={1} color="#d9dde5" />
         <Controls showInteractive={false} position="bottom-left" />
-        {graph.nodes.length > 30 && <MiniMap pannable zoomable position="bottom-right" nodeStrokeWidth={2} />}
+        {graph.nodes.length > 30 && <MiniMap pannable zoomable position="bottom-right" nodeStrokeWidth={2} style={{ width: 120, height: 150 }} maskColor="rgba(240, 242, 247, 0.6)" />}
       </ReactFlow>
       </div>
     </CanvasContext.Provider>

@@ -6,7 +6,7 @@ import { Link, useParams } from "react-router-dom";
 import { ApiError, api, describeError, seg } from "../api/client";
 import { useLoad } from "../api/hooks";
 import { useSession } from "../api/session";
-import { stepsAt, type ActionInfo, type Definition, type NodeType, type Position, type Problem, type Step, type StepCounts, type VersionDetail, type VersionSummary, type WorkflowDetail } from "../api/types";
+import { activeHere, stepsAt, type ActionInfo, type Definition, type NodeType, type Position, type Problem, type Step, type StepCounts, type VersionDetail, type VersionSummary, type WorkflowDetail } from "../api/types";
 import { Modal } from "../app/Modal";
 import { plural } from "../app/format";
 import { Canvas, type Mark } from "./Canvas";
@@ -466,6 +466,11 @@ export function DesignerPage() {
           <StepPanel
             key={selectedStep.id}
             step={selectedStep}
+            workflowKey={key}
+            runsHere={Object.keys(counts.data?.byVersion ?? {})
+              .map(Number)
+              .map((version) => ({ version, count: activeHere(stepsAt(counts.data, version)[selectedStep.id]), latest: version === latest }))
+              .filter((here) => here.count > 0)}
             nodes={nodes}
             actions={actions}
             problems={problems.filter((p) => p.stepId === selectedStep.id)}

@@ -1,6 +1,7 @@
 // The side panel of the selected step: its form (from the node's JSON Schema, the action's input
 // schema, or the control step's fields), the rule builder for conditions, retry policy, and
 // move / delete.
+import { Link } from "react-router-dom";
 import type { ActionInfo, Condition, Json, JsonSchema, NodeType, Problem, Step } from "../api/types";
 import { RuleBuilder } from "./fields/RuleBuilder";
 import { SchemaFields } from "./fields/SchemaFields";
@@ -8,8 +9,17 @@ import { JsonInput, ValueField } from "./fields/ValueField";
 import { isControl } from "./model/tree";
 import { typeInfo } from "./steps";
 
+export interface RunsHere {
+  version: number;
+  count: number;
+  latest: boolean;
+}
+
 interface Props {
   step: Step;
+  /** Active runs at this step, per version (for the link to the migration view). */
+  runsHere?: RunsHere[];
+  workflowKey?: string;
   nodes: NodeType[];
   actions: ActionInfo[];
   problems: Problem[];
@@ -73,7 +83,7 @@ function Section({ title, children }: { title: string; children: React.ReactNode
   );
 }
 
-export function StepPanel({ step, nodes, actions, problems, readOnly, paths, onChange, onDelete, onShift, onClose }: Props) {
+export function StepPanel({ step, runsHere = [], workflowKey = "", nodes, actions, problems, readOnly, paths, onChange, onDelete, onShift, onClose }: Props) {
   const info = typeInfo(step.type);
   const config = (step.config ?? {}) as Record<string, Json>;
   const setConfig = (next: Record<string, Json>) => onChange({ ...step, config: next });
@@ -252,6 +262,21 @@ export function StepPanel({ step, nodes, actions, problems, readOnly, paths, onC
       </header>
       <div className="panel-body">
         {info.help && <p className="hint">{info.help}</p>}
+        {runsHere.length > 0 && (
+          <div className="runs-here" data-testid="runs-here">
+            {runsHere.map((here) => (
+              <div key={here.version}>
+                <strong>{here.count}</strong> active run{here.count === 1 ? "" : "s"} here on v{here.version}
+                {!here.latest && (
+                  <>
+                    {" "}
+                    · <Link to={`/workflows/${encodeURIComponent(workflowKey)}/migrate?from=${here.version}&step=${encodeURIComponent(step.id)}`}>move them…</Link>
+                  </>
+                )}
+              </div>
+            ))}
+          </div>
+        )}
         {problems.length > 0 && (
           <div className="alert alert-error" role="alert">
             <strong>{problems.length === 1 ? "1 problem" : `${problems.length} problems`} to fix</strong>

@@ -219,8 +219,84 @@ export function TryPanel({
             )}
           </section>
         )}
+        <ShadowSection workflowKey={workflowKey} onMarks={onTrace} />
       </div>
     </aside>
+  );
+}
+
+interface ShadowRun {
+  runId: string;
+  recordedVersion?: number;
+  recordedStatus?: string;
+  result: "same" | "diverges" | "in-progress" | "incomplete" | "not-found";
+  divergence: { stepId: string | null; message: string } | null;
+  stopped: { stepId?: string | null; message?: string } | null;
+}
+
+const SHADOW_WORDS: Record<string, string> = {
+  same: "same path and results",
+  diverges: "would go differently",
+  "in-progress": "same so far (still running)",
+  incomplete: "could not be followed to the end",
+  "not-found": "not found",
+};
+
+/** The draft against the workflow's latest recorded runs (their payloads, action outputs,
+ * events and task answers): where each would go differently. Nothing is called or written. */
+function ShadowSection({ workflowKey, onMarks }: { workflowKey: string; onMarks: (marks: Record<string, Mark>) => void }) {
+  const [last, setLast] = useState(20);
+  const [runs, setRuns] = useState<ShadowRun[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const replay = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const report = await api.post<{ runs: ShadowRun[] }>(`/workflows/${seg(workflowKey)}/shadow`, { version: "draft", runs: { last } });
+      setRuns(report.runs);
+      const marks: Record<string, Mark> = {};
+      for (const run of report.runs) if (run.divergence?.stepId) marks[run.divergence.stepId] = "failed";
+      onMarks(marks);
+    } catch (failure) {
+      setError(describeError(failure));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section className="panel-section" data-testid="shadow">
+      <h3>Against recorded runs</h3>
+      <p className="hint">Replays the draft on the latest runs of this workflow with what really happened to them (their payloads, action outputs, events and answers) and says where the draft would go differently.</p>
+      <div className="compare-row shadow-row">
+        <label htmlFor="shadow-last">Last</label>
+        <input id="shadow-last" type="number" min={1} max={1000} value={last} onChange={(e) => setLast(Math.max(1, Math.min(1000, Number(e.target.value) || 1)))} />
+        <span>runs</span>
+        <button type="button" className="btn btn-small" onClick={() => void replay()} disabled={busy}>
+          {busy ? "Replaying…" : "Replay against the draft"}
+        </button>
+      </div>
+      {error && (
+        <div className="alert alert-error" role="alert">
+          {error}
+        </div>
+      )}
+      {runs && runs.length === 0 && <p className="hint">This workflow has no recorded runs yet.</p>}
+      {runs && runs.length > 0 && (
+        <ul className="change-list">
+          {runs.map((run) => (
+            <li key={run.runId} className="change">
+              <div className="change-head">
+                <span className="mono">{run.runId.slice(0, 8)}</span>
+                <span className={`pill ${run.result === "same" || run.result === "in-progress" ? "pill-ok" : run.result === "diverges" ? "pill-err" : "pill-warn"}`}>{SHADOW_WORDS[run.result] ?? run.result}</span>
+                {run.recordedVersion !== undefined && <span className="muted small">ran on v{run.recordedVersion}</span>}
+              </div>
+              {(run.divergence?.message || run.stopped?.message) && <div className="small">{run.divergence?.message ?? run.stopped?.message}</div>}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
   );
 }
 
