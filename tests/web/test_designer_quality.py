@@ -249,3 +249,26 @@ def test_a_stale_save_offers_to_load_the_newer_draft(signed_in: Page, served: Se
     expect(page.get_by_test_id("step-a")).to_contain_text("THEIRS")
     state = http.get("/api/workflows/shared/draft").json()["draft"]["steps"][0]["config"]["state"]
     assert state == "THEIRS"
+
+
+def test_dropping_a_step_on_an_arrow_moves_it_there(signed_in: Page, served: Served) -> None:
+    steps = [{"id": n, "type": "state.set", "config": {"state": n.upper()}} for n in "abc"]
+    draft = {"key": "reorder", "steps": steps}
+    assert served.http.post("/api/workflows", json={"key": "reorder", "draft": draft}).is_success
+    page = signed_in
+    page.goto(served.base_url + "/workflows/reorder")
+    card = page.get_by_test_id("step-c").bounding_box()
+    plus = page.get_by_test_id("insert-a->b").bounding_box()
+    assert card is not None and plus is not None
+    page.mouse.move(card["x"] + card["width"] / 2, card["y"] + card["height"] / 2)
+    page.mouse.down()
+    target = (plus["x"] + plus["width"] / 2, plus["y"] + plus["height"] / 2)
+    page.mouse.move(*target, steps=12)
+    expect(page.get_by_test_id("insert-a->b")).to_have_class(re.compile("is-active"))
+    page.mouse.up()
+    expect(page.get_by_role("status").filter(has_text="Moved c")).to_be_visible()
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_test_id("draft-state")).to_contain_text("draft · rev")
+    saved = served.http.get("/api/workflows/reorder/draft").json()["draft"]["steps"]
+    assert [s["id"] for s in saved] == ["a", "c", "b"]
+    assert "c" not in served.http.get("/api/workflows/reorder/layout").json()["layout"]

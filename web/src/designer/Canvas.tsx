@@ -33,6 +33,8 @@ export interface CanvasState {
   marks: Record<string, Mark>;
   editable: boolean;
   insertTarget: string | null;
+  /** The insert point a dragged step would move to if dropped now. */
+  dropTarget?: string | null;
   triggerSummary: string;
   onInsert: (edge: GraphEdge) => void;
   onAddInto: (placeholder: GraphNode) => void;
@@ -156,10 +158,10 @@ function JoinNode() {
 type InsertData = { edge: GraphEdge };
 
 function InsertEdge(props: EdgeProps<Edge<InsertData>>) {
-  const { editable, onInsert, insertTarget, marks } = useCanvas();
+  const { editable, onInsert, insertTarget, dropTarget, marks } = useCanvas();
   const [path, labelX, labelY] = getSmoothStepPath({ ...props, borderRadius: 10, offset: 16 });
   const edge = props.data!.edge;
-  const active = insertTarget === edge.id;
+  const active = insertTarget === edge.id || dropTarget === edge.id;
   const reached = ["taken", "current", "failed"].includes(marks[edge.target] ?? "");
   const intoJoin = edge.target.startsWith("__join") || edge.target.startsWith("__end");
   const taken = marks[edge.source] === "taken" && (reached || (intoJoin && !edge.source.startsWith("__")));
@@ -210,6 +212,9 @@ function fitTop(flow: ReactFlowInstance, nodes: Node[]) {
   flow.setViewport({ x, y: 28 - minY * zoom, zoom });
 }
 
+/** How close (in canvas units) a dragged step's centre must come to an edge's + to move there. */
+const DROP_REACH = 40;
+
 const nodeTypes = { step: StepNode, start: StartNode, end: EndNode, join: JoinNode, empty: EmptyNode };
 const edgeTypes = { insert: InsertEdge };
 
@@ -219,6 +224,8 @@ export interface CanvasProps extends CanvasState {
   selectedId: string | null;
   onSelect: (id: string | null) => void;
   onMoved: (id: string, position: Position) => void;
+  /** A step dropped onto an insert point: move it there in the pipeline. */
+  onDropOnEdge?: (id: string, edge: GraphEdge) => void;
   /** Called once the first layout is on screen (for the render-time measurement). */
   onReady?: () => void;
   /** Open centred on this step instead of the top of the pipeline (the run viewer: where the
@@ -227,7 +234,8 @@ export interface CanvasProps extends CanvasState {
 }
 
 export function Canvas(props: CanvasProps) {
-  const { doc, layout, selectedId, onSelect, onMoved, editable, onReady, focusId } = props;
+  const { doc, layout, selectedId, onSelect, onMoved, onDropOnEdge, editable, onReady, focusId } = props;
+  const [dropTarget, setDropTarget] = useState<string | null>(null);
   const graph = useMemo(() => buildGraph(doc), [doc]);
   const auto = useMemo(() => autoLayout(graph), [graph]);
   const placed = useMemo(() => placeNodes(graph, auto, layout), [graph, auto, layout]);
@@ -307,12 +315,36 @@ export function Canvas(props: CanvasProps) {
       marks,
       editable,
       insertTarget,
+      dropTarget,
       triggerSummary,
       onInsert: (edge) => callbacks.current.onInsert(edge),
       onAddInto: (node) => callbacks.current.onAddInto(node),
     }),
-    [counts, problems, marks, editable, insertTarget, triggerSummary],
+    [counts, problems, marks, editable, insertTarget, dropTarget, triggerSummary],
   );
+
+  /** The insert point under a step being dragged (its centre within reach of an edge's +). */
+  const dropPointFor = (id: string, position: { x: number; y: number }): GraphEdge | null => {
+    const centre = { x: position.x + 130, y: position.y + 34 };
+    let best: GraphEdge | null = null;
+    let bestDistance = DROP_REACH;
+    for (const edge of graph.edges) {
+      if (!edge.insert || edge.source === id || edge.target === id) continue;
+      const from = placed.get(edge.source);
+      const to = placed.get(edge.target);
+      const fromNode = dataOf.get(edge.source)?.node;
+      const toNode = dataOf.get(edge.target)?.node;
+      if (!from || !to || !fromNode || !toNode) continue;
+      const mx = (from.x + fromNode.width / 2 + to.x + toNode.width / 2) / 2;
+      const my = (from.y + fromNode.height + to.y) / 2;
+      const distance = Math.hypot(mx - centre.x, my - centre.y);
+      if (distance < bestDistance) {
+        best = edge;
+        bestDistance = distance;
+      }
+    }
+    return best;
+  };
   return (
     <CanvasContext.Provider value={state}>
       <div
@@ -349,7 +381,18 @@ export function Canvas(props: CanvasProps) {
         onNodeClick={(_, node) => node.type === "step" && onSelect(node.id)}
         onPaneClick={() => onSelect(null)}
 
-        onNodeDragStop={(_, node) => node.type === "step" && onMoved(node.id, { x: Math.round(node.position.x), y: Math.round(node.position.y) })}
+        onNodeDrag={(_, node) => {
+          if (node.type !== "step" || !onDropOnEdge) return;
+          const target = dropPointFor(node.id, node.position)?.id ?? null;
+          if (target !== dropTarget) setDropTarget(target);
+        }}
+        onNodeDragStop={(_, node) => {
+          if (node.type !== "step") return;
+          setDropTarget(null);
+          const edge = onDropOnEdge ? dropPointFor(node.id, node.position) : null;
+          if (edge && onDropOnEdge) onDropOnEdge(node.id, edge);
+          else onMoved(node.id, { x: Math.round(node.position.x), y: Math.round(node.position.y) });
+        }}
         nodesConnectable={false}
         nodesDraggable={editable}
         edgesFocusable={false}

@@ -17,7 +17,7 @@ import { StepPanel } from "./StepPanel";
 import { TryPanel } from "./TryPanel";
 import { VersionsPanel } from "./VersionsPanel";
 import type { GraphEdge } from "./model/graph";
-import { findStep, insertStep, knownPaths, nestedIds, newStep, removeStep, replaceStep, ROOT, shiftStep } from "./model/tree";
+import { findStep, insertStep, knownPaths, moveStep, nestedIds, newStep, removeStep, replaceStep, ROOT, shiftStep } from "./model/tree";
 import { useHistory } from "./useHistory";
 
 interface DraftView {
@@ -247,6 +247,24 @@ export function DesignerPage() {
     api.put(`/workflows/${seg(key)}/layout`, { layout: next }).catch((error) => setToast({ text: `The position was not saved: ${describeError(error)}`, tone: "error" }));
   };
 
+  const dropOnEdge = (id: string, edge: GraphEdge) => {
+    if (!doc || !edge.insert) return;
+    const next = moveStep(doc, id, edge.insert.slot, edge.insert.index);
+    if (next === doc) {
+      setToast({ text: "A block cannot move into itself.", tone: "error" });
+      return;
+    }
+    change(next);
+    setSelected(id);
+    if (layout && id in layout) {
+      // a moved step takes its place in the pipeline again
+      const { [id]: _dropped, ...rest } = layout;
+      setLayout(rest);
+      api.put(`/workflows/${seg(key)}/layout`, { layout: rest }).catch(() => undefined);
+    }
+    setToast({ text: `Moved ${id} ${describeTarget(edge) ?? ""}. Undo with Ctrl+Z.`, tone: "ok" });
+  };
+
   const showVersion = async (number: number | "draft") => {
     setMarks({});
     setSelected(null);
@@ -420,6 +438,7 @@ export function DesignerPage() {
               setSelected(null);
             }}
             onMoved={moved}
+            onDropOnEdge={editable ? dropOnEdge : undefined}
             onReady={() => {
               performance.mark("flowpin:designer-ready");
               (window as unknown as { __flowpinDesignerReadyMs?: number }).__flowpinDesignerReadyMs = performance.now() - mounted.current;

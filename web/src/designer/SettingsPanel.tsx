@@ -43,6 +43,13 @@ export function SettingsPanel({ doc, readOnly, paths, onChange }: { doc: Definit
           </div>
         </section>
         <section className="panel-section">
+          <h3>Run settings</h3>
+          <p className="hint">For example {'{"concurrencyKey": {"$expr": "payload.threadId"}}'} (runs with the same key go one at a time) or {'{"redact": ["/payload/card"]}'} (masked in stored history).</p>
+          <div className="field" data-field="settings">
+            <JsonInput id="wf-settings" value={doc.settings ?? {}} rows={3} readOnly={readOnly} onChange={(v) => set("settings", v && typeof v === "object" && Object.keys(v).length ? v : undefined)} />
+          </div>
+        </section>
+        <section className="panel-section">
           <h3>Output</h3>
           <ValueField id="wf-output" name="output" schema={{ description: "The run's output when it finishes (often an expression such as vars.result)." }} value={doc.output as Json | undefined} required={false} readOnly={readOnly} paths={paths} onChange={(v) => set("output", v)} />
         </section>
