@@ -4,8 +4,10 @@ database sees it — not with a psycopg or sqlite3 exception, and never by stori
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from enum import IntEnum, StrEnum
 from typing import Any
 
 import pytest
@@ -130,3 +132,18 @@ def test_the_largest_accepted_values_are_stored_unchanged(engine: Engine) -> Non
     assert outcome.resumed == [run_id]  # the wait's key is the run's subject
     engine.run_worker(until_idle=True)
     assert engine.get_run(run_id)["state"]["vars"]["go"] == {"n": 2**63 - 1}
+
+
+class Plan(StrEnum):
+    PRO = "pro"
+
+
+class Seats(IntEnum):
+    THREE = 3
+
+
+def test_subclasses_of_json_types_are_stored_as_their_values(engine: Engine) -> None:
+    """A str or int enum, an OrderedDict, a tuple: JSON under another name, accepted as before."""
+    payload = OrderedDict(plan=Plan.PRO, seats=Seats.THREE, pair=(1, 2))
+    run_id = engine.start("w", payload)
+    assert engine.get_run(run_id)["state"]["payload"] == {"plan": "pro", "seats": 3, "pair": [1, 2]}

@@ -51,7 +51,11 @@ class InputError(FlowpinError):
 
 def check_value(value: Any, field: str) -> Any:
     """``value`` if it is JSON every database stores as given; else InputError."""
-    _walk(value, field, "", 0)
+    try:
+        _walk(value, 0)
+    except _Bad as bad:
+        pointer = "".join(f"/{_escape(str(part))}" for part in reversed(bad.path))
+        _refuse(field, pointer, bad.problem)
     return value
 
 
@@ -101,39 +105,66 @@ def text_problem(text: str) -> str | None:
     return None
 
 
-def _walk(value: Any, field: str, pointer: str, depth: int) -> None:
-    if value is None or isinstance(value, bool):
-        return
-    if isinstance(value, str):
-        problem = text_problem(value)
-        if problem is not None:
-            _refuse(field, pointer, problem)
-    elif isinstance(value, int):
-        if not INT_MIN <= value <= INT_MAX:
-            _refuse(field, pointer, "is an integer outside the 64-bit range")
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            _refuse(field, pointer, "is not a finite number (NaN, Infinity or too large)")
-    elif isinstance(value, Mapping):
-        _deeper(field, pointer, depth)
-        for key, item in value.items():
-            if not isinstance(key, str):
-                _refuse(field, pointer, f"has a {_type_name(key)} key (keys must be strings)")
-            problem = text_problem(key)
+class _Bad(Exception):
+    """Raised from deep inside a value; the path to it is collected on the way out."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        self.path: list[str | int] = []
+
+
+def _walk(value: Any, depth: int) -> None:
+    """Every node once; exact types first (the common case: what a JSON parser makes)."""
+    kind = type(value)
+    if kind is str:
+        if "\x00" in value or not value.isascii():
+            problem = text_problem(value)
             if problem is not None:
-                _refuse(field, pointer, f"has a key that {problem}")
-            _walk(item, field, f"{pointer}/{_escape(key)}", depth + 1)
-    elif isinstance(value, list | tuple):
-        _deeper(field, pointer, depth)
+                raise _Bad(problem)
+    elif kind is dict:
+        if depth >= MAX_DEPTH:
+            raise _Bad(f"nests arrays and objects deeper than {MAX_DEPTH} levels")
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _Bad(f"has a {_type_name(key)} key (keys must be strings)")
+            if "\x00" in key or not key.isascii():
+                problem = text_problem(key)
+                if problem is not None:
+                    raise _Bad(f"has a key that {problem}")
+            try:
+                _walk(item, depth + 1)
+            except _Bad as bad:
+                bad.path.append(key)
+                raise
+    elif kind is list or kind is tuple:
+        if depth >= MAX_DEPTH:
+            raise _Bad(f"nests arrays and objects deeper than {MAX_DEPTH} levels")
         for index, item in enumerate(value):
-            _walk(item, field, f"{pointer}/{index}", depth + 1)
-    else:
-        _refuse(field, pointer, f"is a {_type_name(value)}, not a JSON value")
+            try:
+                _walk(item, depth + 1)
+            except _Bad as bad:
+                bad.path.append(index)
+                raise
+    elif kind is int:
+        if not INT_MIN <= value <= INT_MAX:
+            raise _Bad("is an integer outside the 64-bit range")
+    elif kind is float:
+        if not math.isfinite(value):
+            raise _Bad("is not a finite number (NaN, Infinity or too large)")
+    elif value is not None and kind is not bool:
+        _walk(_plain(value), depth)
 
 
-def _deeper(field: str, pointer: str, depth: int) -> None:
-    if depth >= MAX_DEPTH:
-        _refuse(field, pointer, f"nests arrays and objects deeper than {MAX_DEPTH} levels")
+def _plain(value: Any) -> Any:
+    """A subclass of a JSON type (an IntEnum, a str Enum, an OrderedDict) as the plain type."""
+    for plain in (bool, str, int, float):
+        if isinstance(value, plain):
+            return plain(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, list):
+        return list(value)
+    raise _Bad(f"is a {_type_name(value)}, not a JSON value")
 
 
 def _refuse(field: str, pointer: str, problem: str) -> None:
