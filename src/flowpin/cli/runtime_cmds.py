@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from flowpin.cli.operate_opts import MetricsHostOption, MetricsPortOption, start_metrics
 from flowpin.cli.problems import CliProblem, check_database_url, describe_database_error
 from flowpin.errors import FlowpinError
 from flowpin.types import RunStatus
@@ -354,6 +355,8 @@ def register(app: typer.Typer) -> None:
         max_children_per_run: MaxChildrenOption = None,
         install: InstallOption = None,
         cpu_budget_ms: CpuBudgetOption = None,
+        metrics_port: MetricsPortOption = None,
+        metrics_host: MetricsHostOption = "127.0.0.1",
     ) -> None:
         """Run a worker: claim runnable runs, execute them, fire timers and schedules."""
         with open_engine(
@@ -366,12 +369,16 @@ def register(app: typer.Typer) -> None:
             max_children_per_run=max_children_per_run,
         ) as engine:
             install_packages(engine, install)
+            metrics = start_metrics(engine, metrics_port, metrics_host)
             try:
                 worker = engine.run_worker(
                     until_idle=until_idle, options=worker_options(cpu_budget_ms)
                 )
             except KeyboardInterrupt:
                 return
+            finally:
+                if metrics is not None:
+                    metrics.stop()
             if until_idle:
                 emit({"claimed": worker.stats.claimed, "finished": worker.stats.finished})
 

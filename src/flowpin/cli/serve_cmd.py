@@ -23,6 +23,7 @@ from typing import Annotated, Any
 
 import typer
 
+from flowpin.cli.operate_opts import MetricsHostOption, MetricsPortOption, start_metrics
 from flowpin.cli.problems import CliProblem
 from flowpin.cli.runtime_cmds import (
     ActionsOption,
@@ -140,6 +141,8 @@ def register(app: typer.Typer) -> None:
         max_call_depth: MaxCallDepthOption = None,
         max_children_per_run: MaxChildrenOption = None,
         cpu_budget_ms: CpuBudgetOption = None,
+        metrics_port: MetricsPortOption = None,
+        metrics_host: MetricsHostOption = "127.0.0.1",
     ) -> None:
         """Serve the HTTP API (OpenAPI at /docs) and the web UI (at /) with an in-process worker."""
         import uvicorn
@@ -168,7 +171,11 @@ def register(app: typer.Typer) -> None:
         )
         stop = threading.Event()
         thread: threading.Thread | None = None
+        metrics = None
         try:
+            metrics = start_metrics(engine, metrics_port, metrics_host)
+            if metrics is not None:
+                say(f"flowpin: metrics at http://{metrics_host}:{metrics.port}/metrics")
             packages = bootstrap(engine, folder)
             if worker:
                 thread = threading.Thread(
@@ -194,6 +201,8 @@ def register(app: typer.Typer) -> None:
             pass
         finally:
             listener.close()
+            if metrics is not None:
+                metrics.stop()
             stop.set()
             if thread is not None:
                 thread.join(timeout=30)

@@ -33,6 +33,7 @@ from flowpin.engine.redaction import (
 from flowpin.engine.signals import iso, wake_runs
 from flowpin.engine.starting import NewRun, PayloadInvalid, insert_run
 from flowpin.expressions.values import iter_secrets
+from flowpin.observability import metrics
 from flowpin.runtime.decisions import HistoryEntry
 from flowpin.store import claims
 from flowpin.store import tables as t
@@ -299,13 +300,17 @@ class Core:
         """Resolve due waits in set-based batches: one inbox insert, one task update and one
         wake-up for the whole batch (on PostgreSQL: one statement for all of it)."""
         if conn.dialect.name == "postgresql":
-            count = claims.resolve_due_waits_pg(conn, now)
-            if count:
+            lateness = claims.resolve_due_waits_pg(conn, now)
+            if lateness:
                 signal_work(conn)
-            return count
+                metrics.observe_lateness(lateness)
+            return len(lateness)
         fired = claims.fire_due_waits(conn, now)
         if not fired:
             return 0
+        metrics.observe_lateness(
+            (now - claims.aware(wait.due_at)).total_seconds() for wait in fired
+        )
         conn.execute(
             t.run_inbox.insert(),
             [

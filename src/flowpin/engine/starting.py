@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from flowpin.definitions.models import Definition
 from flowpin.errors import ExpressionError, FlowpinError, LimitError
 from flowpin.expressions.values import resolve
+from flowpin.observability import metrics
 from flowpin.runtime.interpreter import start_state
 from flowpin.runtime.positions import encode as encode_positions
 from flowpin.store import tables as t
@@ -205,8 +206,11 @@ def insert_run(conn: Connection, new: NewRun, definition: Definition, now: datet
             conn.execute(t.runs.insert().values(**values))
     except IntegrityError:
         return None
+    metrics.RUNS_STARTED.labels(new.tenant_id, new.workflow_key).inc()
     if new.failure is None:
         signal_work(conn)
+    else:
+        metrics.RUNS_FINISHED.labels(new.tenant_id, new.workflow_key, "FAILED").inc()
     return run_id
 
 

@@ -376,6 +376,7 @@ def fire_due_waits(conn: Connection, now: datetime, limit: int = FIRE_BATCH) -> 
         t.waits.c.token,
         t.waits.c.kind,
         t.waits.c.ref_id,
+        t.waits.c.due_at,
     )
     if conn.dialect.name == "postgresql":
         picked = select.with_for_update(skip_locked=True).scalar_subquery()
@@ -413,7 +414,7 @@ _RESOLVE_DUE_PG = sa.text(
     ), fired AS (
         UPDATE waits SET status = 'resolved', resolved_at = :now
         WHERE waits.id = ANY(ARRAY(SELECT id FROM due)) AND waits.status = 'open'
-        RETURNING waits.run_id, waits.token, waits.kind, waits.ref_id
+        RETURNING waits.run_id, waits.token, waits.kind, waits.ref_id, waits.due_at
     ), inbox AS (
         INSERT INTO run_inbox (run_id, token, kind, body, at)
         SELECT run_id, token, CASE WHEN kind = 'timer' THEN 'timer' ELSE 'timeout' END,
@@ -428,18 +429,21 @@ _RESOLVE_DUE_PG = sa.text(
         WHERE id = ANY(ARRAY(SELECT run_id FROM fired))
           AND status IN ('PENDING', 'RUNNING', 'WAITING') AND wake_at IS NULL
     )
-    SELECT count(*) FROM fired
+    SELECT EXTRACT(EPOCH FROM (CAST(:now AS timestamptz) - due_at)) FROM fired
     """
 )
 
 
-def resolve_due_waits_pg(conn: Connection, now: datetime, limit: int = FIRE_BATCH) -> int:
+def resolve_due_waits_pg(conn: Connection, now: datetime, limit: int = FIRE_BATCH) -> list[float]:
     """PostgreSQL: the whole of firing a batch of due waits in ONE statement (one round trip):
     resolve them (``FOR UPDATE SKIP LOCKED``, ``WHERE status = 'open'`` as every resolver), add
     each one's inbox row (``timer``, or ``timeout`` for an event/task deadline), time out the
     tasks behind task waits, and wake the runs. Same effects as ``fire_due_waits`` followed by
-    the engine's inbox and wake-up writes; returns how many fired."""
-    return int(conn.execute(_RESOLVE_DUE_PG, {"now": now, "limit": limit}).scalar_one())
+    the engine's inbox and wake-up writes; returns how late each fired wait was (seconds)."""
+    return [
+        float(late)
+        for late in conn.execute(_RESOLVE_DUE_PG, {"now": now, "limit": limit}).scalars()
+    ]
 
 
 def next_wakeup(conn: Connection, now: datetime) -> datetime | None:
@@ -448,9 +452,9 @@ def next_wakeup(conn: Connection, now: datetime) -> datetime | None:
     three minima are one statement built once, ``LEAST`` ignoring the empty ones.)"""
     if conn.dialect.name == "postgresql":
         earliest = conn.execute(_PG_NEXT_WAKEUP, {"now": now}).scalar()
-        return None if earliest is None else _aware(earliest)
+        return None if earliest is None else aware(earliest)
     candidates = [conn.execute(query, {"now": now}).scalar() for query in _SQLITE_NEXT_WAKEUP]
-    found = [_aware(c) for c in candidates if c is not None]
+    found = [aware(c) for c in candidates if c is not None]
     return min(found) if found else None
 
 
@@ -480,7 +484,7 @@ def _wakeup_queries(now: Any) -> tuple[Any, Any, Any]:
     return waits, schedules, runs
 
 
-def _aware(value: Any) -> datetime:
+def aware(value: Any) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if value.tzinfo is None:

@@ -9,6 +9,7 @@ commit is what makes durable steps cheap: the commit, not the SQL, is the physic
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from flowpin.definitions.models import Definition
 from flowpin.engine.signals import add_inbox, claim_wait, match_buffered_event, wake_runs
 from flowpin.engine.starting import NewRun, insert_run
 from flowpin.engine.triggers import submit_event
+from flowpin.observability import metrics
 from flowpin.runtime.decisions import (
     ActionResult,
     CallAction,
@@ -56,6 +58,8 @@ from flowpin.store.statements import among
 from flowpin.types import RunStatus
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")
+
+log = logging.getLogger("flowpin.worker")
 
 
 @dataclass(slots=True)
@@ -189,6 +193,7 @@ def write_checkpoints(
             _apply_command(conn, run, command, now, services)
     terminal = [(req, res) for req, res in live if req.outcome.status.value in TERMINAL]
     active = [(req, res) for req, res in live if req.outcome.status.value not in TERMINAL]
+    _count(live, terminal)
     if terminal:
         stamp = bulk.time(now)
         bulk.write(
@@ -219,6 +224,8 @@ def write_checkpoints(
         for request, result in active:
             run = request.run
             result.inbox = inbox.get(run.id, [])
+            if result.inbox:
+                metrics.observe_event_resumes(result.inbox, now)
             outcome = request.outcome
             status = outcome.status.value
             outstanding = any(isinstance(c, CallAction) for c in outcome.commands)
@@ -277,9 +284,34 @@ def _fence(
             or row.status in TERMINAL
         ):
             result.lost = True
+            reason = "canceled" if row is not None and row.status in TERMINAL else "taken_over"
+            metrics.LEASES_LOST.labels(reason).inc()
+            if reason == "taken_over":
+                log.warning(
+                    "lost the lease on run %s: its lease expired and %s took it over",
+                    request.run.id,
+                    row.lease_owner if row is not None else "another worker",
+                    extra={"run_id": request.run.id, "workflow": request.run.workflow_key},
+                )
         else:
             live.append((request, result))
     return live
+
+
+def _count(
+    live: list[tuple[CheckpointRequest, CheckpointResult]],
+    terminal: list[tuple[CheckpointRequest, CheckpointResult]],
+) -> None:
+    """The batch's steps and run endings, in the process's metrics (one increment per label
+    set of the batch)."""
+    metrics.count_steps(
+        (entry.step_type, entry.status) for request, _ in live for entry in request.outcome.history
+    )
+    if terminal:
+        metrics.count_finished(
+            (req.run.tenant_id, req.run.workflow_key, req.outcome.status.value)
+            for req, _res in terminal
+        )
 
 
 def _apply_command(

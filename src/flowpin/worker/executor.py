@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from flowpin.clock import Clock
 from flowpin.engine.redaction import scrub_secrets
 from flowpin.expressions.values import substitute_secrets
+from flowpin.observability.metrics import ACTION_SECONDS
 from flowpin.registry.actions import ActionContext, ActionError, RetryAfter
 from flowpin.registry.errors import failure_message
 from flowpin.runtime.decisions import ActionResult, CallAction
@@ -217,6 +219,7 @@ class ActionExecutor:
             timeout=timeout,
             secrets=tuple(resolved),
             started=self.clock.now(),
+            began=time.perf_counter(),
         )
 
     def _failure(
@@ -236,6 +239,9 @@ class ActionExecutor:
         """What the handler returned or raised, as data for the interpreter. The secret values
         resolved for the call are scrubbed from both: a handler echoing its secret must not
         put it into the run's state, the ledger or history."""
+        ACTION_SECONDS.labels(f"{call.action_id}@{call.version}").observe(
+            time.perf_counter() - prepared.began
+        )
         try:
             value = self._check(call, prepared, output, exc)
         except _Failed as failed:
@@ -318,6 +324,8 @@ class _Prepared:
     """The secret values substituted into the input (scrubbed from the result)."""
     started: datetime | None = None
     """When the call was made (the run viewer's start and duration of the step)."""
+    began: float = 0.0
+    """``time.perf_counter()`` when the call was made (the action latency metric)."""
 
     def invoke(self) -> Any:
         return self.handler(*self.args)

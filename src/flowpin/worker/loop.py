@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from flowpin.definitions.models import Definition
+from flowpin.observability import metrics
 from flowpin.runtime.decisions import (
     ActionResult,
     CallAction,
@@ -275,8 +276,11 @@ class Worker:
             )
             if not rows:
                 return []
+            metrics.CLAIM_BATCH.observe(len(rows))
             ids = [row.id for row in rows]
             inbox = claims.inbox_for(conn, ids)
+            for rows_of_run in inbox.values():
+                metrics.observe_event_resumes(rows_of_run, now)
             started = claims.started_calls_for(conn, ids)
             definitions = {
                 version_id: self.core.definition_in(conn, version_id)
@@ -315,8 +319,12 @@ class Worker:
 
     def _write(self, requests: list[CheckpointRequest]) -> list[CheckpointResult]:
         now = self.core.clock.now()
+        began = time.perf_counter()
         with self.core.db.write() as conn:
-            return write_checkpoints(conn, requests, self.core.services(self.owner), now)
+            results = write_checkpoints(conn, requests, self.core.services(self.owner), now)
+        metrics.CHECKPOINT_COMMIT_SECONDS.observe(time.perf_counter() - began)
+        metrics.CHECKPOINT_BATCH.observe(len(requests))
+        return results
 
     # ------------------------------------------------------------------ group commit
 
