@@ -192,6 +192,7 @@ def test_a_viewer_sees_the_designer_read_only(
     expect(page.get_by_role("complementary", name="Palette")).to_have_count(0)
     expect(page.get_by_role("button", name="Publish")).to_have_count(0)
     expect(page.get_by_role("button", name="Save draft")).to_have_count(0)
+    expect(page.get_by_role("button", name="▶ Try the draft")).to_have_count(0)
     expect(page.locator(".edge-add")).to_have_count(0)
     page.get_by_test_id("step-s0").click()
     state = page.get_by_test_id("step-panel").locator('[data-field="state"] input')

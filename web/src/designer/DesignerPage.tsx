@@ -373,9 +373,11 @@ export function DesignerPage() {
               </button>
             </>
           )}
-          <button type="button" className={`btn btn-small ${side === "try" ? "is-on" : ""}`} onClick={() => setSide(side === "try" ? "edit" : "try")} disabled={view !== "draft"}>
-            ▶ Try the draft
-          </button>
+          {canEdit && (
+            <button type="button" className={`btn btn-small ${side === "try" ? "is-on" : ""}`} onClick={() => setSide(side === "try" ? "edit" : "try")} disabled={view !== "draft"}>
+              ▶ Try the draft
+            </button>
+          )}
           <button type="button" className={`btn btn-small ${side === "history" ? "is-on" : ""}`} onClick={() => setSide(side === "history" ? "edit" : "history")}>
             History
           </button>

@@ -1,5 +1,13 @@
 // The validation report: every problem in words, each a button to the step and field it is about.
 import type { Problem } from "../api/types";
+import { humanize } from "./fields/ValueField";
+
+/** The field a problem is about, in words ("Event name"), from its path. */
+export function fieldOf(problem: Problem): string | null {
+  const last = problem.path.split(/[.[\]]+/).filter((part) => part && !/^\d+$/.test(part)).pop();
+  if (!last || ["steps", "config", "then", "else", "body", "try", "catch", "default", "cases", "branches"].includes(last)) return null;
+  return humanize(last);
+}
 
 export function ProblemList({ problems, onOpen, onClose, title }: { problems: Problem[]; onOpen: (problem: Problem) => void; onClose: () => void; title: string }) {
   const errors = problems.filter((p) => p.severity === "error");
@@ -20,7 +28,10 @@ export function ProblemList({ problems, onOpen, onClose, title }: { problems: Pr
           <li key={index}>
             <button type="button" className={`problem problem-${problem.severity}`} onClick={() => onOpen(problem)}>
               <span className="problem-where mono">{problem.stepId ?? "workflow"}</span>
-              <span className="problem-message">{problem.message}</span>
+              <span className="problem-message">
+                {fieldOf(problem) && <strong>{fieldOf(problem)}: </strong>}
+                {problem.message}
+              </span>
             </button>
           </li>
         ))}

@@ -41,3 +41,14 @@ describe("fields", () => {
     expect(completionsFor(paths, "1 + ")).toBeNull();
   });
 });
+
+import { fieldOf } from "../ProblemList";
+
+describe("problems", () => {
+  it("name the field they are about", () => {
+    const problem = { severity: "error" as const, code: "x", stepId: "w", message: "m", path: "steps[1].config.eventName" };
+    expect(fieldOf(problem)).toBe("Event name");
+    expect(fieldOf({ ...problem, path: "steps[1]" })).toBeNull();
+    expect(fieldOf({ ...problem, path: "" })).toBeNull();
+  });
+});
