@@ -3,14 +3,17 @@ SUCCEEDED over HTTP), and ``flowpin keys create``."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import socket
 import subprocess
 from pathlib import Path
 
 from apikit import WAITER
 
 from flowpin import Engine
+from flowpin.cli.serve_cmd import listen
 from servekit import CLI, clean_env, flowpin_serve, run_status
 
 
@@ -60,3 +63,29 @@ def test_keys_create_prints_the_key_once(tmp_path: Path) -> None:
         assert engine.authenticate(created["key"]) is None
     bad = _keys("create", "--role", "root", db=db)
     assert bad.returncode == 2 and "key.invalid_role" in bad.stdout
+
+
+def test_serve_answers_without_delaying_small_responses() -> None:
+    """The connections ``flowpin serve`` accepts send at once (TCP_NODELAY): without it, a
+    keep-alive client waited for a delayed ACK on every request."""
+
+    async def accept_one() -> int:
+        flags: list[int] = []
+
+        def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            sock = writer.get_extra_info("socket")
+            flags.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        listener = listen("127.0.0.1", 0)
+        server = await asyncio.start_server(accepted, sock=listener)
+        async with server:
+            port = listener.getsockname()[1]
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            while not flags:
+                await asyncio.sleep(0.01)
+            writer.close()
+            await writer.wait_closed()
+        return flags[0]
+
+    assert asyncio.run(asyncio.wait_for(accept_one(), timeout=10)) != 0
