@@ -18,6 +18,7 @@ from flowpin.clock import FakeClock
 from flowpin.definitions.validate import validate
 from flowpin.engine import Engine
 from flowpin.errors import DefinitionError, FlowpinError
+from flowpin.observability.queue import QueueCollector
 from flowpin.registry.actions import action
 from flowpin.registry.catalog import Registry
 from flowpin.store import claims
@@ -220,6 +221,9 @@ def test_a_waiting_run_holds_its_key_until_it_ends(db_url: str) -> None:
         engine.run_worker(until_idle=True)
         status = {run: engine.get_run(run)["status"] for run in (first, second, other)}
         assert status == {first: "WAITING", second: "PENDING", other: "WAITING"}
+
+        depth = {m.name: m.samples[0].value for m in QueueCollector(engine.core).collect()}
+        assert depth["flowpin_runs_due"] == 0  # the queued run waits for its key, not a worker
 
         [task] = [x for x in engine.list_tasks(status="open") if x["runId"] == first]
         engine.complete_task(task["taskId"], {})

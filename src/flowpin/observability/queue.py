@@ -3,7 +3,9 @@ runs due but not claimed (queue depth), the oldest one's age, and runs held unde
 that expired (a dead or stalled worker's runs, waiting to be taken over).
 
 Each is one aggregate over the partial index on ``wake_at`` (runs with nothing to do have
-``wake_at`` NULL and are not in it), so a scrape stays cheap with millions of parked runs."""
+``wake_at`` NULL and are not in it), so a scrape stays cheap with millions of parked runs. A run
+queued behind another run of its concurrency key is not due: it waits for that run to end (for
+days, when a person has to answer), not for a worker."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from flowpin.store import tables as t
-from flowpin.store.claims import ACTIVE, aware
+from flowpin.store.claims import ACTIVE, aware, next_of_its_key
 
 if TYPE_CHECKING:
     from flowpin.engine.core import Core
@@ -30,7 +32,12 @@ class QueueCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = self.core.clock.now()
         runs = t.runs.c
-        due = sa.and_(runs.wake_at.is_not(None), runs.wake_at <= now, runs.status.in_(ACTIVE))
+        due = sa.and_(
+            runs.wake_at.is_not(None),
+            runs.wake_at <= now,
+            runs.status.in_(ACTIVE),
+            next_of_its_key(),
+        )
         unleased = sa.or_(runs.lease_expires_at.is_(None), runs.lease_expires_at < now)
         with self.core.db.read() as conn:
             depth, oldest = conn.execute(
