@@ -156,3 +156,32 @@ def test_serve_on_a_busy_port_fails_before_creating_the_admin_key(tmp_path: Path
     assert "FLOWPIN_API_KEY" not in done.stdout + done.stderr
     listed = json.loads(flowpin_cmd("keys", "list", "--db", db).stdout)
     assert listed["keys"] == []
+
+
+def test_cancel_matching_says_how_many_and_needs_a_yes(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'f.db'}"
+    env = {"FLOWPIN_ACTIONS": "examples.actions"}
+    run_ids = []
+    for subject in ("o-1", "o-2", "o-3"):
+        started = flowpin_cmd(
+            "run",
+            "examples/order-approval.json",
+            "--subject",
+            subject,
+            "--input",
+            "@examples/inputs/order.json",
+            "--db",
+            db,
+            env=env,
+        )
+        run_ids.append(json.loads(started.stdout)["runId"])
+    refused = flowpin_cmd("runs", "cancel-matching", "--workflow", "order-approval", "--db", db)
+    assert_one_line_problem(refused, "3 active runs match", "--yes")
+    done = flowpin_cmd(
+        "runs", "cancel-matching", "--workflow", "order-approval", "--yes", "--db", db
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"matching": 3, "canceled": 3}
+    for run_id in run_ids:
+        shown = json.loads(flowpin_cmd("runs", "show", run_id, "--db", db).stdout)
+        assert shown["status"] == "CANCELED"

@@ -31,6 +31,7 @@ from typing import Annotated, Any
 
 import typer
 
+from flowpin.cli.progress import progress_bar
 from flowpin.cli.runtime_cmds import (
     ActionsOption,
     DbOption,
@@ -81,21 +82,28 @@ def ingest_into_db(
         install_packages(engine, install)
         store = tables.HelpdeskStore(engine.db, engine.clock)
         store.create_tables()
-        for path in files:
-            data = _read(path)
-            try:
-                received = inbound.receive(engine, store, data)
-            except FlowpinError as exc:
-                failures += 1
-                line({"file": str(path), "error": exc.to_dict()})
-                continue
-            result = {"file": str(path), **received}
-            if work:
-                engine.run_worker(until_idle=True)
-                ids = received["started"] + received["resumed"]
-                result["runs"] = [_run_summary(shown_run(engine, run_id)) for run_id in ids]
-            line(result)
+        with progress_bar("Ingesting", len(files)) as advance_to:
+            for done, path in enumerate(files, 1):
+                failures += _ingest_file(engine, inbound, store, path, work)
+                advance_to(done)
     return failures
+
+
+def _ingest_file(engine: Any, inbound: Any, store: Any, path: Path, work: bool) -> int:
+    """Store one file and submit its event, printing its line; 1 when it failed."""
+    data = _read(path)
+    try:
+        received = inbound.receive(engine, store, data)
+    except FlowpinError as exc:
+        line({"file": str(path), "error": exc.to_dict()})
+        return 1
+    result = {"file": str(path), **received}
+    if work:
+        engine.run_worker(until_idle=True)
+        ids = received["started"] + received["resumed"]
+        result["runs"] = [_run_summary(shown_run(engine, run_id)) for run_id in ids]
+    line(result)
+    return 0
 
 
 def _run_summary(run: dict[str, Any]) -> dict[str, Any]:
@@ -119,8 +127,12 @@ def ingest_through_api(files: list[Path], api: str, key: str | None, timeout: fl
     failures = 0
     base = api.rstrip("/").removesuffix("/api")
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "message/rfc822"}
-    with httpx.Client(timeout=timeout, headers=headers) as client:
-        for path in files:
+    with (
+        httpx.Client(timeout=timeout, headers=headers) as client,
+        progress_bar("Sending", len(files)) as advance_to,
+    ):
+        for done, path in enumerate(files, 1):
+            advance_to(done - 1)
             try:
                 response = client.post(f"{base}{INBOUND_ROUTE}", content=_read(path))
             except httpx.HTTPError as exc:
@@ -134,6 +146,7 @@ def ingest_through_api(files: list[Path], api: str, key: str | None, timeout: fl
                 line({"file": str(path), "status": response.status_code, "error": error or body})
                 continue
             line({"file": str(path), **body})
+        advance_to(len(files))
     return failures
 
 
@@ -147,19 +160,26 @@ def _json(response: Any) -> Any:
 def register(app: typer.Typer) -> None:
     @app.command("ingest-eml")
     def ingest_eml(
-        files: Annotated[list[Path], typer.Argument(help="RFC 5322 message files (.eml).")],
+        files: Annotated[
+            list[Path], typer.Argument(metavar="FILE...", help="RFC 5322 message files (.eml).")
+        ],
         api: Annotated[
             str | None,
-            typer.Option("--api", help="A running flowpin server (http://127.0.0.1:8000)."),
+            typer.Option(
+                "--api", metavar="URL", help="A running flowpin server (http://127.0.0.1:8000)."
+            ),
         ] = None,
         key: Annotated[
             str | None,
-            typer.Option("--key", envvar="FLOWPIN_API_KEY", help="API key for --api."),
+            typer.Option(
+                "--key", metavar="KEY", envvar="FLOWPIN_API_KEY", help="API key for --api."
+            ),
         ] = None,
         install: Annotated[
             list[str] | None,
             typer.Option(
                 "--install",
+                metavar="PACKAGE",
                 help="Package whose install(engine) to call first, e.g. examples.helpdesk "
                 "(database mode; repeatable).",
             ),
@@ -167,7 +187,9 @@ def register(app: typer.Typer) -> None:
         work: Annotated[
             bool, typer.Option("--work", help="Then work the started runs until idle (--db).")
         ] = False,
-        timeout: Annotated[float, typer.Option("--timeout", help="HTTP timeout (s).")] = 30.0,
+        timeout: Annotated[
+            float, typer.Option("--timeout", metavar="SECONDS", help="HTTP timeout.")
+        ] = 30.0,
         db: DbOption = None,
         actions: ActionsOption = None,
     ) -> None:

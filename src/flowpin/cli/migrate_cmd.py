@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from flowpin.cli.progress import progress_bar
 from flowpin.cli.runtime_cmds import ActionsOption, DbOption, emit, fail, open_engine
 from flowpin.errors import FlowpinError
 
@@ -109,21 +110,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _with_progress(engine: Any, migration: Any, verb: str) -> dict[str, Any]:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    console = Console(stderr=True)
-    with Progress(
-        f"{verb} runs",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=not console.is_terminal,
-    ) as bar:
-        task = bar.add_task(verb, total=migration.total)
+    with progress_bar(f"{verb} runs", migration.total) as advance_to:
         report: dict[str, Any] = engine.run_migration(
-            migration, lambda done, total: bar.update(task, completed=done, total=total)
+            migration, lambda done, _total: advance_to(done)
         )
     return report
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +20,7 @@ import typer
 
 from flowpin.cli.operate_opts import MetricsHostOption, MetricsPortOption, start_metrics
 from flowpin.cli.problems import CliProblem, check_database_url, describe_database_error
+from flowpin.cli.progress import progress_bar
 from flowpin.errors import FlowpinError
 from flowpin.types import RunStatus
 
@@ -510,6 +512,7 @@ def register(app: typer.Typer) -> None:
             fail(exc)
 
     _operators(runs_app)
+    _bulk_cancel(runs_app)
 
 
 def _operators(runs_app: typer.Typer) -> None:
@@ -546,6 +549,69 @@ def _operators(runs_app: typer.Typer) -> None:
             _operate(db, actions, lambda engine: engine.retry_preview(run_id, from_step=from_step))
         else:
             _operate(db, actions, lambda engine: engine.retry(run_id, from_step=from_step))
+
+
+def _bulk_cancel(runs_app: typer.Typer) -> None:
+    @runs_app.command("cancel-matching")
+    def cancel_matching(
+        workflow: Annotated[
+            str | None, typer.Option("--workflow", metavar="KEY", help="Only this workflow.")
+        ] = None,
+        version: Annotated[
+            int | None, typer.Option("--version", metavar="N", min=1, help="Only this version.")
+        ] = None,
+        status: Annotated[
+            str | None,
+            typer.Option(
+                "--status",
+                metavar="STATUS",
+                help="pending, running or waiting (several with commas); default: all active.",
+            ),
+        ] = None,
+        subject: Annotated[
+            str | None, typer.Option("--subject", metavar="SUBJECT", help="This exact subject.")
+        ] = None,
+        search: Annotated[
+            str | None,
+            typer.Option("--search", metavar="TEXT", help="Part of the subject, or a run id."),
+        ] = None,
+        step: Annotated[
+            str | None, typer.Option("--step", metavar="STEP_ID", help="Runs at this step.")
+        ] = None,
+        yes: Annotated[
+            bool, typer.Option("--yes", help="Cancel without asking (scripts).")
+        ] = False,
+        db: DbOption = None,
+    ) -> None:
+        """Cancel every active run that matches the filters, after saying how many."""
+        from flowpin.engine.run_listing import RunFilter
+
+        selection = RunFilter(
+            workflow=workflow,
+            version=version,
+            status=status or "active",
+            subject=subject,
+            search=search,
+            step=step,
+        )
+        try:
+            with open_engine(db, None, needs_actions=False) as engine:
+                matching = engine.cancel_matching(selection, dry_run=True)["matching"]
+                if matching and not yes:
+                    if not sys.stdin.isatty():
+                        raise CliProblem(f"{matching} active runs match: add --yes to cancel them")
+                    typer.confirm(f"Cancel {matching} active runs?", abort=True, err=True)
+                canceled = 0
+                with progress_bar("Canceling runs", matching) as advance_to:
+                    while canceled < matching:
+                        done = engine.cancel_matching(selection)["canceled"]
+                        if not done:
+                            break
+                        canceled += done
+                        advance_to(canceled)
+                emit({"matching": matching, "canceled": canceled})
+        except FlowpinError as exc:
+            fail(exc)
 
 
 def _operate(db: str | None, actions: list[str] | None, act: Any) -> None:
