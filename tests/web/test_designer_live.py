@@ -126,3 +126,51 @@ def test_badges_banner_layout_migration_and_diff(
     expect(shadow.locator(".change")).to_have_count(2)
     expect(shadow).to_contain_text("same so far (still running)")
     shot(page, "13-designer-shadow")
+
+
+CHARGE = {
+    "key": "charge-then-wait",
+    "steps": [
+        {
+            "id": "charge",
+            "type": "action.call",
+            "config": {
+                "actionId": "payments.charge",
+                "version": 1,
+                "inputMapping": {
+                    "orderId": {"$expr": "payload.orderId"},
+                    "amountCents": {"$expr": "payload.cents"},
+                    "currency": "EUR",
+                },
+                "saveAs": "vars.charge",
+            },
+        },
+        {"id": "shipped", "type": "event.wait", "config": {"eventName": "shipped"}},
+    ],
+}
+
+
+def test_try_the_draft_with_a_recorded_runs_payload_and_outputs(
+    signed_in: Page, served: Served, shot: Callable[[Page, str], Path]
+) -> None:
+    http = served.http
+    assert http.post("/api/workflows", json={"key": CHARGE["key"], "draft": CHARGE}).is_success
+    assert http.post(f"/api/workflows/{CHARGE['key']}/publish").status_code == 201
+    payload = {"orderId": "o-7", "cents": 1200}
+    run = http.post("/api/runs", json={"workflow": CHARGE["key"], "payload": payload}).json()
+    eventually(
+        lambda: http.get(f"/api/runs/{run['runId']}").json()["status"] == "WAITING", "parked"
+    )
+    page = signed_in
+    page.goto(f"{served.base_url}/workflows/{CHARGE['key']}")
+    page.get_by_role("button", name="▶ Try the draft").click()
+    page.get_by_label("Recorded run").select_option(run["runId"])
+    expect(page.get_by_label("Payload (JSON)")).to_have_value(re.compile('"orderId": "o-7"'))
+    expect(page.get_by_label("payments.charge v1")).to_have_value(re.compile("ch_o-7_1"))
+    page.get_by_test_id("try-run").click()
+    expect(page.get_by_test_id("try-status")).to_have_text("waiting for an answer")
+    page.get_by_test_id("try-result").get_by_text("charge", exact=True).click()
+    expect(page.get_by_test_id("try-result")).to_contain_text("ch_o-7_1")
+    shot(page, "19-designer-try-recorded-run")
+    runs = http.get("/api/runs", params={"workflow": CHARGE["key"]}).json()["items"]
+    assert len(runs) == 1  # the trial charged nobody and stored nothing

@@ -6,6 +6,7 @@ import { useMemo, useState } from "react";
 import Form from "@rjsf/core";
 import validator from "@rjsf/validator-ajv8";
 import { api, describeError, seg } from "../api/client";
+import { useLoad } from "../api/hooks";
 import type { ActionInfo, Definition, Json } from "../api/types";
 import type { Mark } from "./Canvas";
 import { JsonInput } from "./fields/ValueField";
@@ -67,6 +68,7 @@ export function TryPanel({
   onClose: () => void;
 }) {
   const [payload, setPayload] = useState<Json>(() => sampleFromSchema(doc.payloadSchema));
+  const [payloadVersion, setPayloadVersion] = useState(0);
   const [outputs, setOutputs] = useState<Record<string, Json>>({});
   const [answers, setAnswers] = useState<Record<string, Json>>({});
   const [trial, setTrial] = useState<Trial | null>(null);
@@ -94,6 +96,36 @@ export function TryPanel({
     }
   };
 
+  const [fromRun, setFromRun] = useState("");
+  const recent = useLoad(
+    async () => (await api.get<{ items: { runId: string; subject: string | null; status: string; version: number; createdAt: string }[] }>(`/runs?workflow=${seg(workflowKey)}&limit=20`)).items,
+    [workflowKey],
+  );
+  /** A recorded run's payload and its actions' outputs become the sample (redacted values stay
+   * redacted: fill those in by hand). */
+  const fillFromRun = async (runId: string) => {
+    setFromRun(runId);
+    if (!runId) return;
+    try {
+      const [run, steps] = await Promise.all([
+        api.get<{ state?: { payload?: Json } }>(`/runs/${seg(runId)}`),
+        api.get<{ items: { stepId: string; type: string; status: string; output?: Json }[] }>(`/runs/${seg(runId)}/steps`),
+      ]);
+      const byId = new Map(walk(doc).map((item) => [item.step.id, item.step]));
+      const recorded: Record<string, Json> = { ...outputs };
+      for (const item of steps.items) {
+        const step = byId.get(item.stepId);
+        if (item.type !== "action.call" || item.status.toLowerCase() !== "succeeded" || !step?.config) continue;
+        recorded[`${step.config.actionId}@${step.config.version ?? 1}`] = item.output ?? null;
+      }
+      setPayload(run.state?.payload ?? {});
+      setOutputs(recorded);
+      setPayloadVersion((n) => n + 1);
+    } catch (failure) {
+      setError(describeError(failure));
+    }
+  };
+
   const payloadSchema = doc.payloadSchema as Record<string, unknown> | undefined;
   const waiting = trial?.waitingAt;
   const needs = trial?.needsOutput;
@@ -112,7 +144,21 @@ export function TryPanel({
       </header>
       <div className="panel-body">
         <p className="hint">Runs the draft on the server without publishing. Actions without side effects run for real; the others answer with the outputs you give. Nothing is stored and no email, webhook or payment leaves the server.</p>
-        <section className="panel-section">
+        {(recent.data?.length ?? 0) > 0 && (
+          <section className="panel-section">
+            <h3>Start from a recorded run</h3>
+            <select aria-label="Recorded run" value={fromRun} onChange={(e) => void fillFromRun(e.target.value)}>
+              <option value="">a sample of your own</option>
+              {recent.data!.map((run) => (
+                <option key={run.runId} value={run.runId}>
+                  {run.runId.slice(0, 8)} {run.subject ?? ""} · v{run.version} · {run.status.toLowerCase()}
+                </option>
+              ))}
+            </select>
+            <p className="hint">Its payload and its actions' recorded outputs fill the sample below.</p>
+          </section>
+        )}
+        <section className="panel-section" key={payloadVersion}>
           <h3>Sample payload</h3>
           {payloadSchema && payloadSchema.type === "object" && payloadSchema.properties ? (
             <Form schema={payloadSchema} validator={validator} formData={payload} onChange={(e) => setPayload(e.formData as Json)} uiSchema={{ "ui:submitButtonOptions": { norender: true } }} liveOmit={false} showErrorList={false} idPrefix="try-payload" />
