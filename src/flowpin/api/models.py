@@ -268,6 +268,11 @@ class Run(Model):
     waitingFor: list[Waiting] = Field(default_factory=list)
     currentStep: str | None = None
     parentRunId: str | None = None
+    concurrencyKey: str | None = Field(
+        None,
+        description="The run's key under its workflow's settings.concurrencyKey: runs with the "
+        "same key run one at a time, in start order (a PENDING run waits for the one before).",
+    )
     createdAt: str
     finishedAt: str | None = None
 

@@ -85,6 +85,7 @@ def run_view(
         "waitingFor": waiting_for(conn, row.id),
         "currentStep": row.current_step,
         "parentRunId": row.parent_run_id,
+        "concurrencyKey": row.concurrency_key,
         "createdAt": iso(row.created_at),
         "finishedAt": iso(row.finished_at),
     }
