@@ -1,7 +1,9 @@
-"""Options shared by the long-running commands (``serve``, ``worker``): the metrics port."""
+"""Options shared by the long-running commands (``serve``, ``worker``): the metrics port and
+the log format."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -22,6 +24,29 @@ MetricsHostOption = Annotated[
     str,
     typer.Option("--metrics-host", metavar="ADDRESS", help="Address the metrics port listens on."),
 ]
+
+
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+LogFormatOption = Annotated[
+    LogFormat,
+    typer.Option(
+        "--log-format",
+        help="Log lines on stderr as text, or as one JSON object per line (run_id, step_id, "
+        "workflow as fields).",
+    ),
+]
+
+
+def start_logging(engine: Any, log_format: LogFormat, role: str) -> None:
+    """Configure logging and log the start-up line (version, database, actions loaded)."""
+    from flowpin.observability import logs
+
+    logs.configure(log_format.value)
+    logs.log_start(engine, role)
 
 
 def start_metrics(engine: Any, port: int | None, host: str) -> Any:

@@ -18,7 +18,14 @@ from typing import Annotated, Any
 
 import typer
 
-from flowpin.cli.operate_opts import MetricsHostOption, MetricsPortOption, start_metrics
+from flowpin.cli.operate_opts import (
+    LogFormat,
+    LogFormatOption,
+    MetricsHostOption,
+    MetricsPortOption,
+    start_logging,
+    start_metrics,
+)
 from flowpin.cli.problems import CliProblem, check_database_url, describe_database_error
 from flowpin.cli.progress import progress_bar
 from flowpin.errors import FlowpinError
@@ -359,6 +366,7 @@ def register(app: typer.Typer) -> None:
         cpu_budget_ms: CpuBudgetOption = None,
         metrics_port: MetricsPortOption = None,
         metrics_host: MetricsHostOption = "127.0.0.1",
+        log_format: LogFormatOption = LogFormat.text,
     ) -> None:
         """Run a worker: claim runnable runs, execute them, fire timers and schedules."""
         with open_engine(
@@ -371,6 +379,7 @@ def register(app: typer.Typer) -> None:
             max_children_per_run=max_children_per_run,
         ) as engine:
             install_packages(engine, install)
+            start_logging(engine, log_format, "worker")
             metrics = start_metrics(engine, metrics_port, metrics_host)
             try:
                 worker = engine.run_worker(

@@ -23,7 +23,14 @@ from typing import Annotated, Any
 
 import typer
 
-from flowpin.cli.operate_opts import MetricsHostOption, MetricsPortOption, start_metrics
+from flowpin.cli.operate_opts import (
+    LogFormat,
+    LogFormatOption,
+    MetricsHostOption,
+    MetricsPortOption,
+    start_logging,
+    start_metrics,
+)
 from flowpin.cli.problems import CliProblem
 from flowpin.cli.runtime_cmds import (
     ActionsOption,
@@ -145,6 +152,7 @@ def register(app: typer.Typer) -> None:
         cpu_budget_ms: CpuBudgetOption = None,
         metrics_port: MetricsPortOption = None,
         metrics_host: MetricsHostOption = "127.0.0.1",
+        log_format: LogFormatOption = LogFormat.text,
     ) -> None:
         """Serve the HTTP API (OpenAPI at /docs) and the web UI (at /) with an in-process worker."""
         import uvicorn
@@ -175,6 +183,7 @@ def register(app: typer.Typer) -> None:
         thread: threading.Thread | None = None
         metrics = None
         try:
+            start_logging(engine, log_format, "serve")
             metrics = start_metrics(engine, metrics_port, metrics_host)
             if metrics is not None:
                 say(f"flowpin: metrics at http://{metrics_host}:{metrics.port}/metrics")
@@ -197,7 +206,8 @@ def register(app: typer.Typer) -> None:
             if ui_available():
                 mount_ui(app)
                 say(f"flowpin: open http://{host}:{port}/ in a browser and sign in with an API key")
-            config = uvicorn.Config(app, host=host, port=port, log_level="info")
+            # log_config=None: uvicorn's records go through flowpin's handler (--log-format)
+            config = uvicorn.Config(app, host=host, port=port, log_level="info", log_config=None)
             uvicorn.Server(config).run(sockets=[listener])
         except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it handled: a clean stop
             pass

@@ -60,6 +60,7 @@ from flowpin.worker.checkpoint import (
     ClaimedRun,
     write_checkpoints,
 )
+from flowpin.worker.summary import report_while_busy, summary_seconds
 
 if TYPE_CHECKING:
     from flowpin.engine.core import Core
@@ -171,6 +172,14 @@ class Worker:
             checkpointer = WalCheckpointer(self.core.db.engine.url.database).start()
         committer = asyncio.create_task(self._committer())
         renewer = asyncio.create_task(self._renewer())
+        reporter = asyncio.create_task(report_while_busy(self, summary_seconds()))
+        log.info(
+            "worker %s started (up to %d runs at once, lease %.0f s)",
+            self.owner,
+            self.options.concurrency,
+            self.options.lease_seconds,
+            extra={"worker": self.owner},
+        )
         try:
             await self._main(until_idle, stop)
         finally:
@@ -181,10 +190,13 @@ class Worker:
             await self._drain_commits()
             committer.cancel()
             renewer.cancel()
+            reporter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await committer
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
+            with contextlib.suppress(asyncio.CancelledError):
+                await reporter
             unsubscribe()
             if listener is not None:
                 await asyncio.get_running_loop().run_in_executor(None, listener.stop)
@@ -193,6 +205,10 @@ class Worker:
             self._interpreter.shutdown(wait=True)
             if checkpointer is not None:
                 checkpointer.stop()
+
+    def held_runs(self) -> list[str]:
+        """Ids of the runs this worker holds now."""
+        return list(self._active)
 
     def _wake_up(self) -> None:
         if self._wake is not None:
