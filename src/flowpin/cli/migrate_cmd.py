@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("migrate")
     def migrate_cmd(
-        key: Annotated[str, typer.Argument(help="The workflow key.")],
+        key: Annotated[str, typer.Argument(metavar="KEY", help="The workflow key.")],
         from_version: Annotated[
             int, typer.Option("--from", min=1, help="Version the runs are on.")
         ],
@@ -120,7 +120,7 @@ def _with_progress(engine: Any, migration: Any, verb: str) -> dict[str, Any]:
 def register_shadow(app: typer.Typer) -> None:
     @app.command("shadow")
     def shadow_cmd(
-        key: Annotated[str, typer.Argument(help="The workflow key.")],
+        key: Annotated[str, typer.Argument(metavar="KEY", help="The workflow key.")],
         version: Annotated[
             str, typer.Option("--version", help="Version to re-evaluate, or 'draft'.")
         ],

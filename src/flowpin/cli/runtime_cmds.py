@@ -453,6 +453,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         db: DbOption = None,
     ) -> None:
+        """Human tasks as JSON (open ones by default)."""
         with open_engine(db, None, needs_actions=False) as engine:
             emit(engine.list_tasks(status=status.value if status else None, assignee=assignee))
 

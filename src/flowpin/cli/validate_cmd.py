@@ -38,7 +38,11 @@ def validate_command(
     files: Annotated[
         list[Path],
         typer.Argument(
-            help="Definition files (JSON or YAML).", exists=True, dir_okay=False, readable=True
+            metavar="FILE...",
+            help="Definition files (JSON or YAML).",
+            exists=True,
+            dir_okay=False,
+            readable=True,
         ),
     ],
     json_output: Annotated[

@@ -19,7 +19,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(draft_app, name="draft")
 
     @draft_app.command("show")
-    def draft_show(key: Annotated[str, typer.Argument()], db: DbOption = None) -> None:
+    def draft_show(
+        key: Annotated[str, typer.Argument(metavar="KEY", help="The workflow key.")],
+        db: DbOption = None,
+    ) -> None:
         """The draft of KEY with its revision and validation problems."""
         try:
             with open_engine(db, None) as engine:
@@ -29,7 +32,9 @@ def register(app: typer.Typer) -> None:
 
     @draft_app.command("save")
     def draft_save(
-        file: Annotated[Path, typer.Argument(help="The draft (a definition, valid or not).")],
+        file: Annotated[
+            Path, typer.Argument(metavar="FILE", help="The draft (a definition, valid or not).")
+        ],
         revision: Annotated[
             int,
             typer.Option(
@@ -59,7 +64,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("diff")
     def diff_cmd(
-        key: Annotated[str, typer.Argument()],
+        key: Annotated[str, typer.Argument(metavar="KEY", help="The workflow key.")],
         from_version: Annotated[str, typer.Argument(metavar="A", help="A published version.")],
         to: Annotated[str, typer.Argument(metavar="B", help="A version or 'draft'.")] = "draft",
         db: DbOption = None,
@@ -73,7 +78,10 @@ def register(app: typer.Typer) -> None:
             fail(exc)
 
     @app.command("counts")
-    def counts_cmd(key: Annotated[str, typer.Argument()], db: DbOption = None) -> None:
+    def counts_cmd(
+        key: Annotated[str, typer.Argument(metavar="KEY", help="The workflow key.")],
+        db: DbOption = None,
+    ) -> None:
         """Runs of KEY per version and per step: running, waiting by kind, failed."""
         try:
             with open_engine(db, None) as engine:
