@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from flowpin.api.errors import ApiError
 from flowpin.engine.tenancy import Principal, hash_key
@@ -87,16 +88,18 @@ BEARER = HTTPBearer(
 )
 
 
-def caller(
+async def caller(
     request: Request, _scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 ) -> Caller:
+    """Async, so a cached key costs no hop to a worker thread; only a lookup in the database
+    (a key not seen within ``ttl``) runs on one."""
     key = _bearer(request)
     state = request.app.state
     digest = hash_key(key)
     epoch = getattr(getattr(state.engine, "core", None), "key_revocations", 0)
     principal = state.key_cache.get(digest, epoch)
     if principal is None:
-        principal = state.engine.authenticate(key)
+        principal = await run_in_threadpool(state.engine.authenticate, key)
         if principal is None:
             raise ApiError("unknown or revoked API key", code="auth.invalid")
         state.key_cache.put(digest, principal)
@@ -106,7 +109,7 @@ def caller(
 def require(role: str) -> Any:
     """A dependency giving the Caller when its role is at least ``role``."""
 
-    def dependency(who: Annotated[Caller, Depends(caller)]) -> Caller:
+    async def dependency(who: Annotated[Caller, Depends(caller)]) -> Caller:
         if not who.principal.allows(role):
             raise ApiError(
                 f"this needs the {role!r} role; the key has {who.principal.role!r}",

@@ -9,12 +9,17 @@ SQLite (the embedded default) is set up for a durable queue:
   lock instead of failing with "database is locked";
 - write transactions start with ``BEGIN IMMEDIATE``: taking the write lock up front avoids the
   deadlock where two deferred transactions both read, then both try to upgrade to write;
-- foreign keys enforced.
+- foreign keys enforced;
+- the writers of one process take turns on a lock before ``BEGIN IMMEDIATE``: waiting there is
+  first come, first served and wakes the moment the writer before is done, where SQLite's busy
+  handler sleeps and retries (up to 100 ms at a time) — under 32 concurrent writers that
+  sleeping, not the work, made a second of p99.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,7 +104,9 @@ class Database:
                 kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
         self.engine: Engine = sa.create_engine(self.url, **kwargs)
         self.dialect = self.engine.dialect.name
+        self._write_turn: threading.RLock | None = None
         if self.dialect == "sqlite":
+            self._write_turn = threading.RLock()
             _setup_sqlite(self.engine)
         else:
             _setup_postgres(self.engine)
@@ -111,7 +118,11 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A read-write transaction, committed on success, rolled back on error."""
-        with self.engine.begin() as connection:
+        if self._write_turn is None:
+            with self.engine.begin() as connection:
+                yield connection
+            return
+        with self._write_turn, self.engine.begin() as connection:
             yield connection
 
     @contextmanager
