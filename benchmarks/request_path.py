@@ -1,4 +1,4 @@
-"""The request path against the bare stack (one command): ``python benchmarks/http.py``.
+"""The request path against the bare stack (one command): ``python benchmarks/request_path.py``.
 
 Two servers on 127.0.0.1, same Python and uvicorn, measured with ``wrk`` (Debian package
 ``wrk``) one after the other, interleaved per concurrency so a busy machine slows both alike:
