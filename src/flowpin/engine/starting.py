@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from flowpin.definitions.models import Definition
 from flowpin.errors import ExpressionError, FlowpinError, LimitError
 from flowpin.expressions.values import resolve
-from flowpin.observability import metrics
+from flowpin.observability import metrics, tracing
 from flowpin.runtime.interpreter import start_state
 from flowpin.runtime.positions import encode as encode_positions
 from flowpin.store import tables as t
@@ -169,6 +169,9 @@ def insert_run(conn: Connection, new: NewRun, definition: Definition, now: datet
     state = start_state(definition, new.payload)
     if new.depth:
         state["d"] = new.depth
+    traceparent = tracing.current_traceparent()
+    if traceparent is not None:
+        state["tp"] = traceparent  # the worker's spans continue the trace that started the run
     if new.failure is not None:
         state.update(status="FAILED", root=None)
         state["envelope"] = {**state["envelope"], "error": new.failure}

@@ -102,6 +102,9 @@ class ActionContext:
         default=None, compare=False, repr=False
     )
     """A logger whose records carry the run, step and attempt; one is made when not given."""
+    traceparent: str | None = None
+    """The W3C ``traceparent`` of this call's span when OpenTelemetry traces are on (the
+    ``otel`` extra): send it with outgoing requests to continue the run's trace."""
 
     @property
     def log(self) -> logging.Logger | logging.LoggerAdapter[logging.Logger]:

@@ -23,7 +23,7 @@ from flowpin.definitions.models import Definition
 from flowpin.engine.signals import add_inbox, claim_wait, match_buffered_event, wake_runs
 from flowpin.engine.starting import NewRun, insert_run
 from flowpin.engine.triggers import submit_event
-from flowpin.observability import metrics
+from flowpin.observability import metrics, tracing
 from flowpin.runtime.decisions import (
     ActionResult,
     CallAction,
@@ -56,6 +56,7 @@ from flowpin.store.claims import inbox_for
 from flowpin.store.notify import signal_work
 from flowpin.store.statements import among
 from flowpin.types import RunStatus
+from flowpin.worker.spans import trace_steps
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")
 
@@ -311,6 +312,9 @@ def _count(
         for entry in request.outcome.history:
             if entry.status in ("failed", "retrying"):
                 _log_failure(request.run, entry)
+    if tracing.tracer() is not None:
+        for request, _ in live:
+            trace_steps(request.run, request.outcome.state, request.outcome.history)
     if terminal:
         metrics.count_finished(
             (req.run.tenant_id, req.run.workflow_key, req.outcome.status.value)

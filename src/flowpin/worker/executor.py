@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from flowpin.clock import Clock
 from flowpin.engine.redaction import scrub_secrets
 from flowpin.expressions.values import substitute_secrets
+from flowpin.observability import tracing
 from flowpin.observability.metrics import ACTION_SECONDS
 from flowpin.registry.actions import ActionContext, ActionError, RetryAfter
 from flowpin.registry.errors import failure_message
@@ -181,6 +182,17 @@ class ActionExecutor:
                         data={"code": "secret.not_found", "secret": name},
                     )
                 ) from None
+        span = tracing.start_span(
+            f"action {call.action_id}@{call.version}",
+            context.get("traceparent"),
+            {
+                **tracing.run_attributes(
+                    context["run_id"], context["workflow_key"], context["version"], call.step_id
+                ),
+                "flowpin.action": f"{call.action_id}@{call.version}",
+                "flowpin.attempt": call.attempt,
+            },
+        )
         ctx = ActionContext(
             run_id=context["run_id"],
             step_id=call.step_id,
@@ -190,6 +202,7 @@ class ActionExecutor:
             idempotency_key=call.idempotency_key,
             tenant_id=context["tenant_id"],
             connection=connection,
+            traceparent=None if span is None else tracing.traceparent_of(span),
         )
         if stub is not None:
             handler: Callable[..., Any] = stub
@@ -208,6 +221,8 @@ class ActionExecutor:
                     f"input of {call.action_id}@{call.version} is invalid: {_first_error(exc)}",
                     data={"errors": _errors(exc)},
                 )
+                if span is not None:
+                    tracing.end_span(span, "ValidationError")
                 raise _Failed(scrub_secrets(error, resolved)) from None
         args = (value, ctx) if wants_ctx else (value,)
         timeout = call.timeout_ms / 1000 if call.timeout_ms else None
@@ -220,6 +235,7 @@ class ActionExecutor:
             secrets=tuple(resolved),
             started=self.clock.now(),
             began=time.perf_counter(),
+            span=span,
         )
 
     def _failure(
@@ -247,7 +263,11 @@ class ActionExecutor:
         except _Failed as failed:
             if prepared.secrets:
                 failed.error = scrub_secrets(failed.error, prepared.secrets)
+            if prepared.span is not None:
+                tracing.end_span(prepared.span, failed.error.get("category"))
             return self._failure(call, failed, prepared.started)
+        if prepared.span is not None:
+            tracing.end_span(prepared.span)
         if prepared.secrets:
             value = scrub_secrets(value, prepared.secrets)
         return ActionResult(
@@ -326,6 +346,8 @@ class _Prepared:
     """When the call was made (the run viewer's start and duration of the step)."""
     began: float = 0.0
     """``time.perf_counter()`` when the call was made (the action latency metric)."""
+    span: Any = None
+    """The call's OpenTelemetry span, when tracing (ended with the result)."""
 
     def invoke(self) -> Any:
         return self.handler(*self.args)

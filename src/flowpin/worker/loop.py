@@ -60,6 +60,7 @@ from flowpin.worker.checkpoint import (
     ClaimedRun,
     write_checkpoints,
 )
+from flowpin.worker.spans import trace_claim
 from flowpin.worker.summary import report_while_busy, summary_seconds
 
 if TYPE_CHECKING:
@@ -418,6 +419,7 @@ class Worker:
                 "workflow_key": run.workflow_key,
                 "version": run.version_number,
                 "tenant_id": run.tenant_id,
+                "traceparent": run.state.get("tp"),
             },
             state=run.state,
             inputs=[_input_of(row) for row in inbox],
@@ -428,6 +430,7 @@ class Worker:
             heavy=run.id in self._heavy,
         )
         self._active[run.id] = slot
+        trace_claim(run, self.owner)
         self._make_ready(slot)
 
     def _make_ready(self, slot: _Slot) -> None:

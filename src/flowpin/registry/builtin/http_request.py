@@ -233,6 +233,8 @@ async def http_request(data: HttpRequestInput, ctx: ActionContext) -> HttpRespon
         headers[data.idempotency_header] = ctx.idempotency_key
     if "user-agent" not in lower:
         headers["User-Agent"] = settings.user_agent
+    if ctx.traceparent and "traceparent" not in lower:
+        headers["traceparent"] = ctx.traceparent  # the run's trace goes on (W3C Trace Context)
     content, body_headers = _encode_body(data)
     for name, value in body_headers.items():
         if name.lower() not in lower:
