@@ -117,6 +117,7 @@ def test_metrics_after_a_workload_agree_with_the_database(engine: Engine) -> Non
     calls = {"action": "metrics.check@1"}
     assert delta(after, before, "flowpin_action_duration_seconds_count", **calls) == RUNS
     assert delta(after, before, "flowpin_event_resume_seconds_count") == RUNS
+    assert delta(after, before, "flowpin_event_commit_batch_size_sum") == RUNS
     assert delta(after, before, "flowpin_timer_lateness_seconds_count") == RUNS
     checkpoints = delta(after, before, "flowpin_checkpoint_batch_size_sum")
     commits = delta(after, before, "flowpin_checkpoint_batch_size_count")

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from flowpin.observability.metrics import EVENT_BATCH
+
 In = TypeVar("In")
 Out = TypeVar("Out")
 
@@ -64,6 +66,7 @@ class GroupCommitter(Generic[In, Out]):
 
     def _write_batch(self, batch: list[_Slot[In, Out]]) -> None:
         """One transaction for ``batch``; each slot gets its result, or the batch's error."""
+        EVENT_BATCH.observe(len(batch))
         try:
             results = self._write([s.item for s in batch])
             for s, result in zip(batch, results, strict=True):
