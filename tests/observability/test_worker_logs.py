@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -136,3 +137,24 @@ def test_serve_logs_its_start_and_serves_metrics_on_its_own_port(db_url: str) ->
     records = [json.loads(ln) for ln in output if ln.startswith("{")]
     start = next(r for r in records if "serve starting" in r["message"])
     assert "http.request@1" in start["message"]
+
+
+def test_a_busy_metrics_port_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        db = f"sqlite:///{tmp_path / 'w.db'}"
+        done = subprocess.run(
+            [*CLI, "worker", "--db", db, "--until-idle", "--metrics-port", str(port)],
+            cwd=ROOT,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 2
+    [line] = [ln for ln in done.stderr.splitlines() if "cannot listen" in ln]
+    assert f"cannot listen on 127.0.0.1:{port} for metrics" in line
+    assert "Traceback" not in done.stderr
