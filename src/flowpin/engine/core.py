@@ -258,6 +258,29 @@ class Core:
         """The pointer masks of a run as ``get_run`` shows it (None when none apply)."""
         return self.masks_for_runs(tenant_id, [view["runId"]]).get(view["runId"])
 
+    def masks_for_row(self, conn: Connection, tenant_id: str, row: Any) -> Masks | None:
+        """``masks_for_view`` of a run row already read, in the same transaction."""
+        definition = self.definition_in(conn, row.version_id)
+        pointers = self.pointers(row.version_id, definition)
+        if not pointers:
+            return None
+        state = row.state if isinstance(row.state, dict) else {}
+        steps = self.deliveries(row.version_id, definition)
+        earlier = delivered(conn, tenant_id, row.id, steps, None) if steps else []
+        masks = Masks(pointers, state.get("envelope"), scoped_vars(state.get("root")), earlier)
+        return masks if masks else None
+
+    def masks_for_new(
+        self, version_id: int, definition: Definition, state: dict[str, Any]
+    ) -> Masks | None:
+        """``masks_for_view`` of a run just created with ``state`` (no step has saved anything
+        yet), from the version's cached pointers: no database read."""
+        pointers = self.pointers(version_id, definition)
+        if not pointers:
+            return None
+        masks = Masks(pointers, state.get("envelope"), scoped_vars(state.get("root")), [])
+        return masks if masks else None
+
     def masks_for_runs(self, tenant_id: str, run_ids: Iterable[str]) -> dict[str, Masks]:
         """The pointer masks of each of ``run_ids`` (of this tenant) that has some: values at
         the pointers in its envelope, its running scopes, and the task data and event payloads

@@ -54,7 +54,7 @@ from flowpin.engine.publishing import (
 from flowpin.engine.redaction import DEFAULT_KEYS
 from flowpin.engine.run_listing import RunFilter
 from flowpin.engine.signals import EventOutcome, add_inbox, claim_wait, wake_runs
-from flowpin.engine.starting import NewRun, check_payload, existing_run_by_key, insert_run
+from flowpin.engine.start_commits import Started, StartIn, check_start, start_in, write_starts
 from flowpin.engine.triggers import EventIn, check_event, submit_events
 from flowpin.errors import ConflictError, FlowpinError
 from flowpin.registry.catalog import Registry
@@ -138,6 +138,9 @@ class Engine:
             max_children_per_run=max_children_per_run,
         )
         self._events: GroupCommitter[EventIn, EventOutcome] = GroupCommitter(self._submit_events)
+        self._starts: GroupCommitter[StartIn, Started | FlowpinError] = GroupCommitter(
+            self._write_starts
+        )
         self._tenant_views: dict[str, Engine] = {tenant: self}
 
     def close(self) -> None:
@@ -262,42 +265,39 @@ class Engine:
     ) -> str:
         """Start a run on the latest published version (or the one named); the same
         ``idempotency_key`` returns the same run."""
-        payload = {} if payload is None else inputs.check_value(payload, "payload")
-        inputs.check_texts(workflow=workflow)
-        inputs.check_text(subject, "subject", inputs.SUBJECT_MAX)
-        inputs.check_text(idempotency_key, "idempotencyKey", inputs.IDEMPOTENCY_KEY_MAX)
-        now = self.clock.now()
+        return self.start_run(StartIn(workflow, payload, subject, version, idempotency_key)).run_id
+
+    def start_run(self, item: StartIn) -> Started:
+        """``start``, answering with the new run as written (``Started.view``; None when the
+        idempotency key named an existing run). Concurrent calls share one transaction."""
+        outcome = self._starts.submit(check_start(item))
+        if isinstance(outcome, FlowpinError):
+            raise outcome
+        return outcome
+
+    def start_many(self, items: Sequence[StartIn | dict[str, Any]]) -> list[Started | FlowpinError]:
+        """Start many runs in one transaction; each item (a ``StartIn`` or a dict with
+        ``start``'s argument names) gets its own outcome, in order: a ``Started`` or the error
+        that refused it (the others are written all the same)."""
+        outcomes: list[Started | FlowpinError | None] = []
+        checked: list[StartIn] = []
+        for item in items:
+            try:
+                checked.append(check_start(start_in(item)))
+                outcomes.append(None)
+            except FlowpinError as exc:
+                outcomes.append(exc)
+        written = iter(self._write_starts(checked) if checked else [])
+        return [next(written) if o is None else o for o in outcomes]
+
+    def _write_starts(self, items: Sequence[StartIn]) -> list[Started | FlowpinError]:
         with self.db.write() as conn:
-            wf = workflow_row(conn, self.tenant, workflow)
-            if idempotency_key is not None:
-                existing = existing_run_by_key(conn, wf.id, idempotency_key)
-                if existing:
-                    return existing
-            v = version_row(conn, wf.id, version)
-            definition = self.core.definition_in(conn, v.id)
-            check_payload(definition, payload, self.registry, now)
-            run_id = insert_run(
-                conn,
-                NewRun(
-                    tenant_id=self.tenant,
-                    workflow_id=wf.id,
-                    workflow_key=wf.key,
-                    version_id=v.id,
-                    version_number=v.number,
-                    payload=payload,
-                    subject=subject,
-                    idempotency_key=idempotency_key,
-                    trigger="manual",
-                ),
-                definition,
-                now,
+            outcomes = write_starts(
+                conn, self.tenant, items, self.clock.now(), self.core.definition_in, self.registry
             )
-            if run_id is None and idempotency_key is not None:
-                run_id = existing_run_by_key(conn, wf.id, idempotency_key)
-            if run_id is None:
-                raise ConflictError("run could not be created", code="run.conflict")
-        self.core.notify()
-        return run_id
+        if any(isinstance(o, Started) and o.created for o in outcomes):
+            self.core.notify()
+        return outcomes
 
     def get_run(self, run_id: str, *, history: bool = False, wait: float = 0.0) -> dict[str, Any]:
         """The run as clients see it. ``wait`` (seconds, at most ``MAX_RUN_WAIT_S``): first wait
@@ -308,6 +308,16 @@ class Engine:
             self._wait_settled(run_id, min(wait, MAX_RUN_WAIT_S))
         with self.db.read() as conn:
             return views.run_view(conn, self.tenant, run_id, history=history)
+
+    def get_run_masked(self, run_id: str, *, wait: float = 0.0) -> tuple[dict[str, Any], Any]:
+        """``get_run`` and the run's redaction masks (``Core.masks_for_view``), read in one
+        transaction (what the API answers with)."""
+        inputs.check_texts(runId=run_id)
+        if wait > 0:
+            self._wait_settled(run_id, min(wait, MAX_RUN_WAIT_S))
+        with self.db.read() as conn:
+            row = views.run_row(conn, self.tenant, run_id)
+            return views.row_view(conn, row), self.core.masks_for_row(conn, self.tenant, row)
 
     def _wait_settled(self, run_id: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -739,6 +749,7 @@ class Engine:
         )
         view.tenant = tenant
         view._events = GroupCommitter(view._submit_events)
+        view._starts = GroupCommitter(view._write_starts)
         view._tenant_views = self._tenant_views
         return self._tenant_views.setdefault(tenant, view)
 

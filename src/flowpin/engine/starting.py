@@ -165,6 +165,15 @@ def _next_in_queue(conn: Connection, workflow_id: int, key: str) -> Any:
 def insert_run(conn: Connection, new: NewRun, definition: Definition, now: datetime) -> str | None:
     """Insert a PENDING, immediately runnable run; returns its id, or None when a UNIQUE
     constraint (idempotency key, re-entry rule, a child id already created) says it exists."""
+    values = insert_run_values(conn, new, definition, now)
+    return None if values is None else str(values["id"])
+
+
+def insert_run_values(
+    conn: Connection, new: NewRun, definition: Definition, now: datetime
+) -> dict[str, Any] | None:
+    """``insert_run``, returning the row's values as written (a view is built from them
+    without reading the run back), or None when it exists."""
     run_id = new.run_id or str(uuid.uuid4())
     state = start_state(definition, new.payload)
     if new.depth:
@@ -214,7 +223,7 @@ def insert_run(conn: Connection, new: NewRun, definition: Definition, now: datet
         signal_work(conn)
     else:
         metrics.RUNS_FINISHED.labels(new.tenant_id, new.workflow_key, "FAILED").inc()
-    return run_id
+    return values
 
 
 def existing_run_by_key(conn: Connection, workflow_id: int, idempotency_key: str) -> str | None:

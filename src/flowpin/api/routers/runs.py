@@ -19,20 +19,20 @@ from flowpin.api.schemas import (
     wait_seconds,
 )
 from flowpin.engine.run_listing import RunFilter
+from flowpin.engine.start_commits import StartIn
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 
 @router.post("", status_code=201)
 def start(who: Editor, body: RunStart, request: Request) -> dict[str, Any]:
-    run_id = who.engine.start(
-        body.workflow,
-        body.payload,
-        subject=body.subject,
-        version=body.version,
-        idempotency_key=body.idempotencyKey,
+    started = who.engine.start_run(
+        StartIn(body.workflow, body.payload, body.subject, body.version, body.idempotencyKey)
     )
-    return _view(request, who, who.engine.get_run(run_id))
+    if started.view is None:  # an idempotency key named an existing run: as it is now
+        return _view(request, who, who.engine.get_run(started.run_id))
+    masks = who.engine.core.masks_for_new(started.version_id, started.definition, started.state)
+    return request.app.state.redact.run(started.view, masks)  # type: ignore[no-any-return]
 
 
 def _view(request: Request, who: Caller, view: dict[str, Any]) -> dict[str, Any]:
@@ -124,7 +124,8 @@ def get_run(who: Viewer, run_id: str, request: Request, wait: WaitQuery = None) 
     nothing to do right now — finished, or parked with no due work — so a read right after an
     event shows what the worker made of it."""
     seconds = wait_seconds(wait) if wait else 0.0
-    return _view(request, who, who.engine.get_run(run_id, wait=seconds))
+    view, masks = who.engine.get_run_masked(run_id, wait=seconds)
+    return request.app.state.redact.run(view, masks)  # type: ignore[no-any-return]
 
 
 @router.get("/{run_id}/steps")
