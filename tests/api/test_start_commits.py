@@ -114,3 +114,73 @@ def test_start_many_answers_per_item_in_one_call(engine: Engine) -> None:
         first.run_id,
         keyed.run_id,
     }
+
+
+def test_runs_batch_answers_each_item_as_post_runs_would(client: Client) -> None:
+    _publish(client, WAITER)
+    _publish(client, SECRETIVE)
+    items = [
+        {"workflow": "waiter", "payload": {"n": 1}, "subject": "a"},
+        {"workflow": "waiter", "payload": {"n": "x"}},
+        {"workflow": "nowhere"},
+        {"workflow": "secretive", "payload": {"card": "4111"}},
+        {"workflow": "waiter", "idempotencyKey": "k"},
+        {"workflow": "waiter", "idempotencyKey": "k"},
+    ]
+    answer = client.post("/api/runs/batch", json={"items": items})
+    assert answer.status_code == 200
+    got = answer.json()["items"]
+    assert [(g["status"], (g.get("error") or {}).get("code")) for g in got] == [
+        (201, None),
+        (422, "run.invalid_payload"),
+        (404, "workflow.not_found"),
+        (201, None),
+        (201, None),
+        (201, None),
+    ]
+    assert got[3]["run"]["state"]["payload"] == {"card": MASK}
+    assert got[4]["run"]["runId"] == got[5]["run"]["runId"]
+    for item in (got[0], got[3], got[5]):
+        assert client.get(f"/api/runs/{item['run']['runId']}").json() == item["run"]
+
+    too_many = client.post("/api/runs/batch", json={"items": [{"workflow": "waiter"}] * 1001})
+    assert too_many.status_code == 400 and error_code(too_many) == "request.invalid"
+    assert client.post("/api/runs/batch", json={"items": []}).status_code == 400
+    unstorable = [{"workflow": "waiter"}, {"workflow": "waiter", "subject": "bad\x00"}]
+    refused = client.post("/api/runs/batch", json={"items": unstorable})
+    assert refused.status_code == 400  # refused whole at the boundary, as POST /api/runs is
+    assert len(client.get("/api/runs", params={"workflow": "waiter"}).json()["items"]) == 2
+
+
+def test_events_batch_resumes_runs_and_answers_each_item(client: Client, engine: Engine) -> None:
+    _publish(client, WAITER)
+    run_ids = [
+        client.post("/api/runs", json={"workflow": "waiter", "subject": f"s-{n}"}).json()["runId"]
+        for n in range(3)
+    ]
+    engine.run_worker(until_idle=True)
+    items = [
+        {"name": "go", "key": "s-0", "payload": {"n": 0}},
+        {"name": "go", "key": "s-1", "payload": {"n": 1}},
+        {"name": "go", "key": "s-2", "payload": {"n": 2}, "eventId": "e-2"},
+        {"name": "go", "key": "s-2", "eventId": "e-2"},
+    ]
+    answer = client.post("/api/events/batch", json={"items": items})
+    assert answer.status_code == 200
+    got = answer.json()["items"]
+    assert [g["status"] for g in got] == [202] * 4
+    assert [g["event"]["resumed"] for g in got] == [
+        [run_ids[0]],
+        [run_ids[1]],
+        [run_ids[2]],
+        [run_ids[2]],
+    ]
+    assert got[2]["event"]["duplicate"] is False and got[3]["event"]["duplicate"] is True
+    assert client.get("/api/events", params={"key": "s-0"}).json()["items"][0]["payload"] == {
+        "n": 0
+    }
+    refused = client.post("/api/events/batch", json={"items": [{"name": "go", "key": "\x00"}]})
+    assert refused.status_code == 400
+    engine.run_worker(until_idle=True)
+    outputs = [client.get(f"/api/runs/{run_id}").json()["output"] for run_id in run_ids]
+    assert outputs == [{"n": 0}, {"n": 1}, {"n": 2}]

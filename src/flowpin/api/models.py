@@ -277,6 +277,16 @@ class Run(Model):
     finishedAt: str | None = None
 
 
+class RunBatchItem(Model):
+    status: int = Field(description="What POST /api/runs would have answered: 201 or a 4xx.")
+    run: Run | None = None
+    error: ErrorDetail | None = None
+
+
+class RunBatchResult(Model):
+    items: list[RunBatchItem] = Field(description="One per submitted start, in order.")
+
+
 class RunSummary(Model):
     runId: str
     workflow: str
@@ -351,6 +361,16 @@ class EventAccepted(Model):
     resumed: list[str] = Field(description="Runs the event resumed.")
     started: list[str] = Field(description="Runs a trigger started.")
     duplicate: bool = Field(description="True when this eventId was submitted before.")
+
+
+class EventBatchItem(Model):
+    status: int = Field(description="What POST /api/events would have answered: 202 or a 4xx.")
+    event: EventAccepted | None = None
+    error: ErrorDetail | None = None
+
+
+class EventBatchResult(Model):
+    items: list[EventBatchItem] = Field(description="One per submitted event, in order.")
 
 
 class Event(Model):

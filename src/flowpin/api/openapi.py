@@ -48,6 +48,7 @@ RESPONSES: dict[tuple[str, str], type[BaseModel] | tuple[type[BaseModel], ...] |
     ("post", "/api/workflows/{key}/shadow"): m.Shadow,
     ("post", "/api/workflows/{key}/try"): m.Trial,
     ("post", "/api/runs"): m.Run,
+    ("post", "/api/runs/batch"): m.RunBatchResult,
     ("get", "/api/runs"): m.RunPage,
     ("get", "/api/runs/counts"): m.RunCounts,
     ("post", "/api/runs/cancel"): m.BulkCancelResult,
@@ -59,6 +60,7 @@ RESPONSES: dict[tuple[str, str], type[BaseModel] | tuple[type[BaseModel], ...] |
     ("post", "/api/runs/{run_id}/rerun"): m.Run,
     ("post", "/api/runs/{run_id}/replay"): m.Run,
     ("post", "/api/events"): m.EventAccepted,
+    ("post", "/api/events/batch"): m.EventBatchResult,
     ("get", "/api/events"): m.EventPage,
     ("get", "/api/events/{event_id}"): m.EventDetail,
     ("get", "/api/tasks"): m.TaskList,
@@ -101,6 +103,10 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("post", "/api/workflows/{key}/try"): "Run the draft against a sample payload in a sandbox: "
     "actions without effects run, the others answer from the body; nothing is stored.",
     ("post", "/api/runs"): "Start a run of a published version (the latest unless `version`).",
+    ("post", "/api/runs/batch"): "Start up to 1,000 runs in one transaction; each item gets "
+    "the answer POST /api/runs would give it (a refused item does not stop the others).",
+    ("post", "/api/events/batch"): "Submit up to 1,000 events in one transaction; each item "
+    "gets the answer POST /api/events would give it.",
     ("get", "/api/runs"): "Runs, newest first, with filters and a `nextCursor` to page on.",
     ("get", "/api/runs/{run_id}/steps"): "The run's step history: inputs, outputs and errors "
     "(redacted), attempts, times and the version each step ran under.",
@@ -182,7 +188,7 @@ def _error_codes(path: str, method: str, operation: dict[str, Any]) -> list[str]
         codes.append("428")
     if "requestBody" in operation:
         codes.append("413")
-    if (method, path) == ("post", "/api/events"):
+    if (method, path) in (("post", "/api/events"), ("post", "/api/events/batch")):
         codes.append("429")
     return codes
 

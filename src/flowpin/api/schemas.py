@@ -109,6 +109,14 @@ class RunStart(_Body):
     idempotencyKey: str | None = Field(None, max_length=inputs.IDEMPOTENCY_KEY_MAX)
 
 
+BATCH_MAX = 1000
+"""Items at most in one ``POST /api/runs/batch`` or ``POST /api/events/batch``."""
+
+
+class RunStartBatch(_Body):
+    items: list[RunStart] = Field(min_length=1, max_length=BATCH_MAX)
+
+
 class RetryBody(_Body):
     fromStep: str | None = None
     payload: Any = None
@@ -190,6 +198,10 @@ class EventBody(_Body):
     payload: Any = None
     eventId: str | None = Field(None, max_length=inputs.EVENT_ID_MAX)
     ttlMs: int | None = Field(None, ge=0, le=TTL_MS_MAX)
+
+
+class EventBatch(_Body):
+    items: list[EventBody] = Field(min_length=1, max_length=BATCH_MAX)
 
 
 class TaskComplete(_Body):

@@ -379,6 +379,20 @@ class Engine:
         items = [check_event(e if isinstance(e, EventIn) else _event_in(e)) for e in events]
         return self._submit_events(items)
 
+    def send_events_each(self, events: Sequence[EventIn]) -> list[EventOutcome | FlowpinError]:
+        """``send_events``, but an event that fails its checks gets its error in its place and
+        the others are submitted (one transaction)."""
+        outcomes: list[EventOutcome | FlowpinError | None] = []
+        checked: list[EventIn] = []
+        for event in events:
+            try:
+                checked.append(check_event(event))
+                outcomes.append(None)
+            except FlowpinError as exc:
+                outcomes.append(exc)
+        written = iter(self._submit_events(checked) if checked else [])
+        return [next(written) if o is None else o for o in outcomes]
+
     def _submit_events(self, items: Sequence[EventIn]) -> list[EventOutcome]:
         with self.db.write() as conn:
             outcomes = submit_events(

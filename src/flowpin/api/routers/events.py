@@ -10,8 +10,12 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 
 from flowpin.api.auth import Caller, Editor, Viewer
-from flowpin.api.schemas import EventBody, PageLimit
+from flowpin.api.errors import error_body, status_for
+from flowpin.api.schemas import EventBatch, EventBody, PageLimit
 from flowpin.engine.event_listing import touched_runs
+from flowpin.engine.signals import EventOutcome
+from flowpin.engine.triggers import EventIn
+from flowpin.errors import FlowpinError
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -25,6 +29,27 @@ def submit(who: Editor, body: EventBody, request: Request) -> dict[str, Any]:
         body.name, body.key, body.payload, event_id=body.eventId, ttl_ms=body.ttlMs
     )
     return outcome.to_dict()
+
+
+@router.post("/batch")
+def submit_batch(who: Editor, body: EventBatch, request: Request) -> dict[str, Any]:
+    """Each event checked as ``POST /api/events`` checks it; all written in one transaction.
+    The tenant's events-per-second limit counts every item."""
+    limiter = request.app.state.event_limiter
+    if limiter is not None:
+        limiter.take(who.tenant, cost=len(body.items))
+    items = [EventIn(i.name, i.key, i.payload, i.eventId, i.ttlMs) for i in body.items]
+    outcomes = who.engine.send_events_each(items)
+    return {"items": [_batch_item(outcome) for outcome in outcomes]}
+
+
+def _batch_item(outcome: EventOutcome | FlowpinError) -> dict[str, Any]:
+    if isinstance(outcome, FlowpinError):
+        return {
+            "status": status_for(outcome),
+            **error_body(outcome.code, outcome.message, outcome.details),
+        }
+    return {"status": 202, "event": outcome.to_dict()}
 
 
 @router.get("")

@@ -8,18 +8,21 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 
 from flowpin.api.auth import Admin, Caller, Editor, Viewer
+from flowpin.api.errors import error_body, status_for
 from flowpin.api.schemas import (
     BulkCancel,
     PageLimit,
     ReplayBody,
     RetryBody,
     RunStart,
+    RunStartBatch,
     VersionQuery,
     WaitQuery,
     wait_seconds,
 )
 from flowpin.engine.run_listing import RunFilter
-from flowpin.engine.start_commits import StartIn
+from flowpin.engine.start_commits import Started, StartIn
+from flowpin.errors import FlowpinError
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -29,10 +32,28 @@ def start(who: Editor, body: RunStart, request: Request) -> dict[str, Any]:
     started = who.engine.start_run(
         StartIn(body.workflow, body.payload, body.subject, body.version, body.idempotencyKey)
     )
-    if started.view is None:  # an idempotency key named an existing run: as it is now
-        return _view(request, who, who.engine.get_run(started.run_id))
-    masks = who.engine.core.masks_for_new(started.version_id, started.definition, started.state)
-    return request.app.state.redact.run(started.view, masks)  # type: ignore[no-any-return]
+    return _batch_item(request, who, started)["run"]  # type: ignore[no-any-return]
+
+
+@router.post("/batch")
+def start_batch(who: Editor, body: RunStartBatch, request: Request) -> dict[str, Any]:
+    """Each item checked as ``POST /api/runs`` checks it; all written in one transaction."""
+    outcomes = who.engine.start_many(
+        [StartIn(i.workflow, i.payload, i.subject, i.version, i.idempotencyKey) for i in body.items]
+    )
+    return {"items": [_batch_item(request, who, outcome) for outcome in outcomes]}
+
+
+def _batch_item(request: Request, who: Caller, outcome: Started | FlowpinError) -> dict[str, Any]:
+    if isinstance(outcome, FlowpinError):
+        return {
+            "status": status_for(outcome),
+            **error_body(outcome.code, outcome.message, outcome.details),
+        }
+    if outcome.view is None:
+        return {"status": 201, "run": _view(request, who, who.engine.get_run(outcome.run_id))}
+    masks = who.engine.core.masks_for_new(outcome.version_id, outcome.definition, outcome.state)
+    return {"status": 201, "run": request.app.state.redact.run(outcome.view, masks)}
 
 
 def _view(request: Request, who: Caller, view: dict[str, Any]) -> dict[str, Any]:
