@@ -21,6 +21,7 @@ from flowpin.engine import inputs, views
 from flowpin.engine.publishing import workflow_row
 from flowpin.engine.starting import NewRun, check_payload, existing_run_by_key, insert_run_values
 from flowpin.errors import ConflictError, FlowpinError, NotFoundError
+from flowpin.observability import tracing
 from flowpin.store import tables as t
 
 
@@ -33,6 +34,8 @@ class StartIn:
     subject: str | None = None
     version: int | None = None
     idempotency_key: str | None = None
+    traceparent: str | None = None
+    """The trace of the request that asked (set by ``check_start``, on the caller's thread)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +55,7 @@ def check_start(item: StartIn) -> StartIn:
     inputs.check_texts(workflow=item.workflow)
     inputs.check_text(item.subject, "subject", inputs.SUBJECT_MAX)
     inputs.check_text(item.idempotency_key, "idempotencyKey", inputs.IDEMPOTENCY_KEY_MAX)
-    return replace(item, payload=payload)
+    return replace(item, payload=payload, traceparent=tracing.current_traceparent())
 
 
 def start_in(item: Any) -> StartIn:
@@ -121,6 +124,8 @@ def _start_one(
         subject=item.subject,
         idempotency_key=item.idempotency_key,
         trigger="manual",
+        traced=True,
+        traceparent=item.traceparent,
     )
     values = insert_run_values(conn, new, definition, now)
     if values is None:

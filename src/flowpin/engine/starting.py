@@ -61,6 +61,10 @@ class NewRun:
     trigger); kept in the run's state as ``d``."""
     failure: dict[str, Any] | None = None
     """Create the run FAILED with this error instead of runnable (a limit refused it)."""
+    traced: bool = False
+    """``traceparent`` was taken where the start was asked for (a group commit inserts it on
+    another caller's thread, inside that caller's span); False: take the current one."""
+    traceparent: str | None = None
 
 
 MAX_INPUT_BYTES = 512 * 1024
@@ -178,7 +182,7 @@ def insert_run_values(
     state = start_state(definition, new.payload)
     if new.depth:
         state["d"] = new.depth
-    traceparent = tracing.current_traceparent()
+    traceparent = new.traceparent if new.traced else tracing.current_traceparent()
     if traceparent is not None:
         state["tp"] = traceparent  # the worker's spans continue the trace that started the run
     if new.failure is not None:
