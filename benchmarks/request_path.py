@@ -320,8 +320,4 @@ def row(name: str, connections: int, got: dict[str, Any], insert: Result, consta
 
 
 if __name__ == "__main__":
-    # Named like the standard library's ``http`` package: run as a script, this folder comes
-    # first on the path and would hide it from httpx and uvicorn (imported after this).
-    here = Path(__file__).parent.resolve()
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     main()
