@@ -14,8 +14,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from flowpin.observability.metrics import EVENT_BATCH
-
 In = TypeVar("In")
 Out = TypeVar("Out")
 
@@ -30,8 +28,15 @@ class _Slot(Generic[In, Out]):
 
 
 class GroupCommitter(Generic[In, Out]):
-    def __init__(self, write: Callable[[Sequence[In]], list[Out]], max_batch: int = 512) -> None:
+    def __init__(
+        self,
+        write: Callable[[Sequence[In]], list[Out]],
+        max_batch: int = 512,
+        observe: Callable[[int], None] | None = None,
+    ) -> None:
+        """``observe``: told each batch's size (the events' committer feeds a histogram)."""
         self._write = write
+        self._observe = observe
         self._max_batch = max_batch
         self._cond = threading.Condition()
         self._queue: list[_Slot[In, Out]] = []
@@ -66,7 +71,8 @@ class GroupCommitter(Generic[In, Out]):
 
     def _write_batch(self, batch: list[_Slot[In, Out]]) -> None:
         """One transaction for ``batch``; each slot gets its result, or the batch's error."""
-        EVENT_BATCH.observe(len(batch))
+        if self._observe is not None:
+            self._observe(len(batch))
         try:
             results = self._write([s.item for s in batch])
             for s, result in zip(batch, results, strict=True):

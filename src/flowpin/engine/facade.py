@@ -57,6 +57,7 @@ from flowpin.engine.signals import EventOutcome, add_inbox, claim_wait, wake_run
 from flowpin.engine.start_commits import Started, StartIn, check_start, start_in, write_starts
 from flowpin.engine.triggers import EventIn, check_event, submit_events
 from flowpin.errors import ConflictError, FlowpinError
+from flowpin.observability import metrics
 from flowpin.registry.catalog import Registry
 from flowpin.runtime.interpreter import resume_timers, retry_state
 from flowpin.runtime.positions import encode as encode_positions
@@ -137,7 +138,9 @@ class Engine:
             max_call_depth=max_call_depth,
             max_children_per_run=max_children_per_run,
         )
-        self._events: GroupCommitter[EventIn, EventOutcome] = GroupCommitter(self._submit_events)
+        self._events: GroupCommitter[EventIn, EventOutcome] = GroupCommitter(
+            self._submit_events, observe=metrics.EVENT_BATCH.observe
+        )
         self._starts: GroupCommitter[StartIn, Started | FlowpinError] = GroupCommitter(
             self._write_starts
         )
@@ -762,7 +765,7 @@ class Engine:
             self.core,
         )
         view.tenant = tenant
-        view._events = GroupCommitter(view._submit_events)
+        view._events = GroupCommitter(view._submit_events, observe=metrics.EVENT_BATCH.observe)
         view._starts = GroupCommitter(view._write_starts)
         view._tenant_views = self._tenant_views
         return self._tenant_views.setdefault(tenant, view)
