@@ -123,6 +123,10 @@ def test_real_answers_satisfy_their_documented_schemas(served: Any) -> None:
     call("get", "/api/runs/{run_id}", f"/api/runs/{run['runId']}")
     call("get", "/api/runs/{run_id}", "/api/runs/nope")
     call("get", "/api/runs/{run_id}/steps", f"/api/runs/{run['runId']}/steps")
+    call("post", "/api/runs/batch", "/api/runs/batch",
+         json={"items": [{"workflow": "waiter"}, {"workflow": "nope"}]})  # fmt: skip
+    call("post", "/api/events/batch", "/api/events/batch",
+         json={"items": [{"name": "other", "key": "x"}]})  # fmt: skip
     call("post", "/api/events", "/api/events", json={"name": "go", "key": "s1", "payload": {}})
     engine.run_worker(until_idle=True)
     events = call("get", "/api/events", "/api/events")
