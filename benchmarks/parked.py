@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from postgres import (
     DEFAULT_DB,
+    RUN_TAG,
     drop_database,
     libpq,
     listening,
@@ -37,7 +38,7 @@ from postgres import (
     recreate_database,
 )
 
-DATABASE = "flowpin_parked"
+DATABASE = f"flowpin_parked_{RUN_TAG}"  # this run's own: never drops another database
 FAR = "2027-06-01T00:00:00Z"
 
 
@@ -258,7 +259,9 @@ def main() -> None:
                 f"{wave['peak_rss_mb']:.0f} MB; {load()}"
             )
     finally:
-        if not args.keep:
+        if args.keep:
+            print(f"kept the database {DATABASE}")
+        else:
             drop_database(args.db, DATABASE)
 
 

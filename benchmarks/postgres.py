@@ -43,8 +43,11 @@ from workloads import increment, w1_definition, w2_definition, w3_definition
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-BENCH_DB = "flowpin_bench"
-PGBENCH_DB = "flowpin_pgbench"
+# Scratch databases are named for this run, so a run never drops a database it did not create
+# (another run's, or one of yours that happens to share a name).
+RUN_TAG = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
+BENCH_DB = f"flowpin_bench_{RUN_TAG}"
+PGBENCH_DB = f"flowpin_pgbench_{RUN_TAG}"
 
 
 def timer_definition() -> dict[str, Any]:
@@ -69,9 +72,9 @@ def with_database(url: str, name: str) -> str:
 
 
 def recreate_database(url: str, name: str) -> str:
-    """Drop and create ``name`` on the server of ``url``; returns its URL."""
+    """Create the scratch database ``name`` (unique to this run) on the server of ``url``;
+    returns its URL. A name that exists is an error, never dropped."""
     with psycopg.connect(libpq(url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return with_database(url, name)
 
