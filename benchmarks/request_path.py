@@ -222,13 +222,15 @@ def prepare(folder: Path, parked: int) -> str:
     ``parked`` (subjects k1…kN) created here, in-process, so they are waiting when the events
     load starts; returns the run ``GET /api/runs/{id}`` reads."""
     from flowpin.engine import Engine
+    from flowpin.engine.start_commits import StartIn
 
     url = f"sqlite:///{folder / 'flowpin.db'}"
     with Engine(url) as engine:
         engine.publish(ONE_STEP)
         engine.publish(PARKED)
-        for n in range(1, parked + 1):
-            engine.start("parked", {}, subject=f"k{n}")
+        for first in range(1, parked + 1, 1000):
+            last = min(first + 1000, parked + 1)
+            engine.start_many([StartIn("parked", {}, f"k{n}") for n in range(first, last)])
         return engine.start("one", {})
 
 
@@ -236,7 +238,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", default="1,8,32,64", help="comma-separated")
     parser.add_argument("--seconds", type=float, default=5.0, help="per wrk run")
-    parser.add_argument("--parked", type=int, default=8000, help="runs parked for the events")
+    parser.add_argument("--parked", type=int, default=15000, help="runs parked for the events")
     parser.add_argument("--workers", type=int, default=1, help="flowpin serve --workers")
     parser.add_argument(
         "--before", metavar="SRC", help="also run the flowpin in this src folder (same run)"
