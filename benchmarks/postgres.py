@@ -157,10 +157,10 @@ class Client:
     def start_many(self, workflow: str, payloads: list[dict[str, Any]]) -> tuple[list[str], float]:
         """Create runs in ONE transaction (as ``Engine.start`` would, row by row); returns their
         ids and the wall-clock time of the commit."""
-        from flowpin.engine.publishing import version_row, workflow_row
         from flowpin.runtime.interpreter import start_state
         from flowpin.store import tables as t
         from flowpin.store.notify import signal_work
+        from flowpin.store.workflows import version_row, workflow_row
 
         engine = self.engine
         now = datetime.now(UTC)

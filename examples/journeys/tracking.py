@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flowpin.engine.signals import EventOutcome
+from flowpin.store.waits import EventOutcome
 
 TRACK_TTL_MS = int(timedelta(days=5) / timedelta(milliseconds=1))
 """How long a tracked event stays available to a wait that starts later (keep it at least the

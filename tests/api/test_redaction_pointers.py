@@ -11,8 +11,8 @@ from pydantic import BaseModel
 
 from flowpin import Engine
 from flowpin.api import create_app
-from flowpin.engine.redaction import MASK
 from flowpin.registry.actions import action
+from flowpin.security.redaction import MASK
 
 CARD = "4111111111111111"
 SSN = "078-05-1120"

@@ -15,8 +15,8 @@ from apikit import Client
 from pydantic import BaseModel
 
 from flowpin import Engine
-from flowpin.engine.redaction import MASK
 from flowpin.registry.actions import action
+from flowpin.security.redaction import MASK
 
 
 class Login(BaseModel):

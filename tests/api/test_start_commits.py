@@ -11,9 +11,9 @@ import httpx
 from apikit import WAITER, Client, error_code
 
 from flowpin import Engine
-from flowpin.engine.redaction import MASK
 from flowpin.engine.start_commits import Started, StartIn
 from flowpin.errors import FlowpinError
+from flowpin.security.redaction import MASK
 
 SECRETIVE = {
     **WAITER,

@@ -11,11 +11,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from flowpin.engine.migrating import RunFilter
-from flowpin.engine.signals import add_inbox, claim_wait, wake_runs
 from flowpin.runtime.decisions import RunInfo, WaitResolved
 from flowpin.runtime.interpreter import advance
 from flowpin.store import claims
 from flowpin.store import tables as t
+from flowpin.store.waits import add_inbox, claim_wait, wake_runs
 from flowpin.worker.checkpoint import CheckpointRequest, ClaimedRun, write_checkpoints
 
 HOUR_MS = 3_600_000

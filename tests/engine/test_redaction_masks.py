@@ -9,7 +9,8 @@ import pytest
 
 from flowpin.definitions.models import Definition
 from flowpin.definitions.pointers import parse_pointer
-from flowpin.engine.redaction import (
+from flowpin.runtime.decisions import HistoryEntry
+from flowpin.security.redaction import (
     MASK,
     Masks,
     compile_pointers,
@@ -18,7 +19,6 @@ from flowpin.engine.redaction import (
     scoped_vars,
     scrub_secrets,
 )
-from flowpin.runtime.decisions import HistoryEntry
 
 
 def test_pointers_follow_rfc_6901() -> None:

@@ -35,7 +35,7 @@ from flowpin.api.routers import (
     workflows,
 )
 from flowpin.api.schemas import plain_url
-from flowpin.engine.redaction import DEFAULT_KEYS, Redactor
+from flowpin.security.redaction import DEFAULT_KEYS, Redactor
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 

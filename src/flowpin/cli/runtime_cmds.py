@@ -163,7 +163,7 @@ MaxChildrenOption = Annotated[
 def redact_pointers(flags: list[str] | None) -> list[str]:
     """``--redact-pointer`` values, then the comma-separated ``FLOWPIN_REDACT_POINTERS``; a
     malformed one is a usage error that names it."""
-    from flowpin.engine.redaction import compile_pointers
+    from flowpin.security.redaction import compile_pointers
 
     env = os.environ.get("FLOWPIN_REDACT_POINTERS", "")
     pointers = list(dict.fromkeys([*(flags or []), *(p.strip() for p in env.split(","))]))

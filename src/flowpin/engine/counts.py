@@ -20,9 +20,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowpin.engine.publishing import workflow_row
 from flowpin.runtime.positions import WAIT_KINDS, decode
 from flowpin.store import tables as t
+from flowpin.store.workflows import workflow_row
 
 ACTIVE = ("PENDING", "RUNNING", "WAITING")
 COUNTED = (*ACTIVE, "FAILED")

@@ -13,8 +13,8 @@ from flowpin.definitions.diff import assess, diff_definitions
 from flowpin.definitions.loader import parse_definition
 from flowpin.definitions.models import Definition
 from flowpin.engine.counts import active_leaves
-from flowpin.engine.publishing import version_row, workflow_row
 from flowpin.errors import DefinitionError, FlowpinError
+from flowpin.store.workflows import version_row, workflow_row
 
 DRAFT = "draft"
 

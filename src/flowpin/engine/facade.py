@@ -40,7 +40,6 @@ from flowpin.engine import (
 )
 from flowpin.engine import workflows_admin as admin
 from flowpin.engine.batching import GroupCommitter
-from flowpin.engine.core import Core
 from flowpin.engine.migrating import MigrationRequest, Progress, Selection
 from flowpin.engine.publishing import (
     PublishedVersion,
@@ -48,20 +47,17 @@ from flowpin.engine.publishing import (
     locked_workflow_row,
     publish,
     save_draft,
-    version_row,
-    workflow_row,
 )
-from flowpin.engine.redaction import DEFAULT_KEYS
 from flowpin.engine.run_listing import RunFilter
-from flowpin.engine.signals import EventOutcome, add_inbox, claim_wait, wake_runs
 from flowpin.engine.start_commits import Started, StartIn, check_start, start_in, write_starts
-from flowpin.engine.triggers import EventIn, check_event, submit_events
+from flowpin.engine.triggers import check_event
 from flowpin.errors import ConflictError, FlowpinError
 from flowpin.observability import metrics
 from flowpin.registry.catalog import Registry
 from flowpin.runtime.interpreter import resume_timers, retry_state
 from flowpin.runtime.positions import encode as encode_positions
 from flowpin.runtime.preview import retry_targets
+from flowpin.security.redaction import DEFAULT_KEYS
 from flowpin.security.secrets import (
     EnvironmentSecrets,
     tenants_for_env_secrets,
@@ -69,6 +65,10 @@ from flowpin.security.secrets import (
 )
 from flowpin.store import tables as t
 from flowpin.store.database import Database
+from flowpin.store.events import EventIn, submit_events
+from flowpin.store.waits import EventOutcome, add_inbox, claim_wait, wake_runs
+from flowpin.store.workflows import version_row, workflow_row
+from flowpin.worker.core import Core
 from flowpin.worker.loop import Worker, WorkerOptions
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")

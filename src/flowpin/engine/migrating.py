@@ -25,13 +25,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowpin.definitions.models import Definition
-from flowpin.engine.publishing import version_row, workflow_row
 from flowpin.errors import FlowpinError
 from flowpin.runtime.migrate import Migrator, MovePlan, MoveProblem
 from flowpin.runtime.positions import encode as encode_positions
 from flowpin.store import tables as t
 from flowpin.store.bulk import INSERT_HISTORY, Bulk, json_param
 from flowpin.store.statements import among
+from flowpin.store.workflows import version_row, workflow_row
 
 ACTIVE = ("PENDING", "RUNNING", "WAITING")
 BATCH = 500

@@ -19,10 +19,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowpin.engine.publishing import ensure_tenant
 from flowpin.engine.views import iso
 from flowpin.errors import FlowpinError, NotFoundError
 from flowpin.store import tables as t
+from flowpin.store.workflows import ensure_tenant
 
 NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,127}$")
 ENV_KEY = "FLOWPIN_SECRET_KEY"

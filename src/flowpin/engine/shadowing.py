@@ -12,12 +12,12 @@ from sqlalchemy.engine import Connection
 
 from flowpin.definitions.models import Definition
 from flowpin.definitions.validate import ensure_valid
-from flowpin.engine.publishing import version_row, workflow_row
 from flowpin.errors import FlowpinError
 from flowpin.runtime.decisions import RunInfo
 from flowpin.runtime.interpreter import ActionRetry
 from flowpin.runtime.shadow import Recorded, Recording, shadow
 from flowpin.store import tables as t
+from flowpin.store.workflows import version_row, workflow_row
 
 DRAFT = "draft"
 MAX_RUNS = 1000

@@ -18,11 +18,11 @@ from sqlalchemy.engine import Connection
 
 from flowpin.definitions.models import Definition
 from flowpin.engine import inputs, views
-from flowpin.engine.publishing import workflow_row
-from flowpin.engine.starting import NewRun, check_payload, existing_run_by_key, insert_run_values
 from flowpin.errors import ConflictError, FlowpinError, NotFoundError
 from flowpin.observability import tracing
 from flowpin.store import tables as t
+from flowpin.store.runs import NewRun, check_payload, existing_run_by_key, insert_run_values
+from flowpin.store.workflows import workflow_row
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,10 +18,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowpin.engine.publishing import ensure_tenant
 from flowpin.engine.views import iso
 from flowpin.errors import FlowpinError
 from flowpin.store import tables as t
+from flowpin.store.workflows import ensure_tenant
 
 ROLES = ("viewer", "editor", "admin")
 KEY_PREFIX = "fp_"

@@ -17,11 +17,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowpin.definitions.canonical import version_hash
-from flowpin.engine.publishing import ensure_tenant, save_draft, workflow_row
+from flowpin.engine.publishing import save_draft
 from flowpin.engine.views import iso
 from flowpin.errors import ConflictError, FlowpinError
 from flowpin.store import tables as t
 from flowpin.store.notify import signal_work
+from flowpin.store.workflows import ensure_tenant, workflow_row
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")

@@ -21,7 +21,7 @@ from flowpin.observability.metrics import REGISTRY
 from flowpin.observability.queue import QueueCollector
 
 if TYPE_CHECKING:
-    from flowpin.engine.core import Core
+    from flowpin.worker.core import Core
 
 
 class _Process(Collector):

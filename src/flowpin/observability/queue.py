@@ -20,7 +20,7 @@ from flowpin.store import tables as t
 from flowpin.store.claims import ACTIVE, aware, next_of_its_key
 
 if TYPE_CHECKING:
-    from flowpin.engine.core import Core
+    from flowpin.worker.core import Core
 
 
 class QueueCollector(Collector):

@@ -20,9 +20,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowpin.definitions.models import Definition
-from flowpin.engine.signals import add_inbox, claim_wait, match_buffered_event, wake_runs
-from flowpin.engine.starting import NewRun, insert_run
-from flowpin.engine.triggers import submit_event
 from flowpin.observability import metrics, tracing
 from flowpin.runtime.decisions import (
     ActionResult,
@@ -53,8 +50,11 @@ from flowpin.store.bulk import (
     json_param,
 )
 from flowpin.store.claims import inbox_for
+from flowpin.store.events import submit_event
 from flowpin.store.notify import signal_work
+from flowpin.store.runs import NewRun, insert_run
 from flowpin.store.statements import among
+from flowpin.store.waits import add_inbox, claim_wait, match_buffered_event, wake_runs
 from flowpin.types import RunStatus
 from flowpin.worker.spans import trace_steps
 
@@ -759,7 +759,7 @@ def _create_task(conn: Connection, run: ClaimedRun, command: CreateTask, now: da
 def _start_child(
     conn: Connection, run: ClaimedRun, command: StartChild, now: datetime, services: Services
 ) -> None:
-    from flowpin.engine.publishing import version_row, workflow_row
+    from flowpin.store.workflows import version_row, workflow_row
 
     error: dict[str, Any] | None = None
     depth = int(run.state.get("d", 0)) + 1
@@ -780,7 +780,7 @@ def _start_child(
             conn, workflow.id, None if command.version == "latest" else int(command.version)
         )
         definition = services.definition(conn, version.id)
-        from flowpin.engine.starting import check_payload
+        from flowpin.store.runs import check_payload
 
         check_payload(definition, command.payload, services.schemas, now)
     except Exception as exc:  # the parent sees the failure as an ActionError, not a crash

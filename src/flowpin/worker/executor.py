@@ -21,13 +21,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from flowpin.clock import Clock
-from flowpin.engine.redaction import scrub_secrets
 from flowpin.expressions.values import substitute_secrets
 from flowpin.observability import tracing
 from flowpin.observability.metrics import ACTION_SECONDS
 from flowpin.registry.actions import ActionContext, ActionError, RetryAfter
 from flowpin.registry.errors import failure_message
 from flowpin.runtime.decisions import ActionResult, CallAction
+from flowpin.security.redaction import scrub_secrets
 from flowpin.store.bulk import dumps
 
 log = logging.getLogger("flowpin.worker")

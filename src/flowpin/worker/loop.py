@@ -64,7 +64,7 @@ from flowpin.worker.spans import trace_claim
 from flowpin.worker.summary import report_while_busy, summary_seconds
 
 if TYPE_CHECKING:
-    from flowpin.engine.core import Core
+    from flowpin.worker.core import Core
 
 log = logging.getLogger("flowpin.worker")
 

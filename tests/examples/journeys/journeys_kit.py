@@ -22,7 +22,7 @@ from examples.journeys import JourneySettings, install, mount
 from flowpin.api import create_app
 from flowpin.clock import FakeClock
 from flowpin.engine import Engine
-from flowpin.engine.signals import EventOutcome
+from flowpin.store.waits import EventOutcome
 from flowpin.testing.kit import advance
 
 DAY = timedelta(days=1)

@@ -13,8 +13,7 @@ from flowpin.api.auth import Caller, Editor, Viewer
 from flowpin.api.errors import error_body, status_for
 from flowpin.api.schemas import EventBatch, EventBody, PageLimit
 from flowpin.engine.event_listing import touched_runs
-from flowpin.engine.signals import EventOutcome
-from flowpin.engine.triggers import EventIn
+from flowpin.engine.triggers import EventIn, EventOutcome
 from flowpin.errors import FlowpinError
 
 router = APIRouter(prefix="/events", tags=["events"])

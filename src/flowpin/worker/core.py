@@ -17,8 +17,10 @@ from flowpin.clock import Clock
 from flowpin.definitions.models import Definition, NodeStep, RetryPolicy
 from flowpin.definitions.pointers import Pointer
 from flowpin.definitions.walk import index_steps
-from flowpin.engine.publishing import next_slot
-from flowpin.engine.redaction import (
+from flowpin.expressions.values import iter_secrets
+from flowpin.observability import metrics
+from flowpin.runtime.decisions import HistoryEntry
+from flowpin.security.redaction import (
     DEFAULT_KEYS,
     Delivery,
     Masks,
@@ -30,15 +32,13 @@ from flowpin.engine.redaction import (
     placements,
     scoped_vars,
 )
-from flowpin.engine.signals import iso, wake_runs
-from flowpin.engine.starting import NewRun, PayloadInvalid, insert_run
-from flowpin.expressions.values import iter_secrets
-from flowpin.observability import metrics
-from flowpin.runtime.decisions import HistoryEntry
 from flowpin.store import claims
 from flowpin.store import tables as t
 from flowpin.store.database import Database
 from flowpin.store.notify import signal_work
+from flowpin.store.runs import NewRun, PayloadInvalid, insert_run
+from flowpin.store.waits import iso, wake_runs
+from flowpin.store.workflows import next_slot
 from flowpin.worker.checkpoint import Services
 from flowpin.worker.executor import ActionExecutor
 
