@@ -168,7 +168,7 @@ class Client:
         with engine.db.write() as conn:
             wf = workflow_row(conn, engine.tenant, workflow)
             version = version_row(conn, wf.id, None)
-            definition = engine.core.definition_in(conn, version.id)
+            definition = engine.deps.definitions.definition_in(conn, version.id)
             rows = [
                 {
                     "id": run_id,

@@ -28,7 +28,7 @@ def test_secrets_round_trip(client: Client, engine: Engine, keys: dict[str, str]
         stored = conn.execute(sa.select(t.secrets.c.ciphertext)).scalar_one()
     assert "hunter" not in stored
     # what an action call resolves: the stored value for this tenant, nothing for another
-    lookup = engine.core.executor.secrets
+    lookup = engine.deps.executor.secrets
     assert lookup("acme", "SMTP_PASSWORD") == "hunter3"
     with pytest.raises(KeyError):
         lookup("other", "SMTP_PASSWORD")
@@ -54,8 +54,8 @@ def test_secrets_need_a_key(client: Client, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_environment_is_the_fallback(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLOWPIN_ENV_SECRET_SMTP_PASSWORD", "from-env")
-    assert engine.core.executor.secrets("acme", "SMTP_PASSWORD") == "from-env"
+    assert engine.deps.executor.secrets("acme", "SMTP_PASSWORD") == "from-env"
     with pytest.raises(KeyError):  # by default only the engine's own tenant reads them
-        engine.core.executor.secrets("other", "SMTP_PASSWORD")
+        engine.deps.executor.secrets("other", "SMTP_PASSWORD")
     engine.put_secret("SMTP_PASSWORD", "stored")
-    assert engine.core.executor.secrets("acme", "SMTP_PASSWORD") == "stored"
+    assert engine.deps.executor.secrets("acme", "SMTP_PASSWORD") == "stored"

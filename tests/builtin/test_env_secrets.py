@@ -168,7 +168,7 @@ def test_operators_name_the_tenants_that_read_environment_secrets(
 ) -> None:
     monkeypatch.setenv(TENANTS_ENV, "other, beta")
     with Engine(db_url, tenant="acme") as engine:
-        lookup = engine.core.executor.secrets
+        lookup = engine.deps.executor.secrets
         assert lookup("other", "HOOK_TOKEN") == lookup("beta", "HOOK_TOKEN") == HOOK_TOKEN
         with pytest.raises(KeyError):  # naming tenants replaces the default
             lookup("acme", "HOOK_TOKEN")
@@ -176,9 +176,9 @@ def test_operators_name_the_tenants_that_read_environment_secrets(
             with pytest.raises(KeyError):
                 lookup("other", name)
     with Engine(db_url, tenant="acme", env_secret_tenants=["*"]) as engine:
-        assert engine.core.executor.secrets("anyone", "HOOK_TOKEN") == HOOK_TOKEN
+        assert engine.deps.executor.secrets("anyone", "HOOK_TOKEN") == HOOK_TOKEN
     with Engine(db_url, tenant="acme", env_secret_tenants=[]) as engine, pytest.raises(KeyError):
-        engine.core.executor.secrets("acme", "HOOK_TOKEN")
+        engine.deps.executor.secrets("acme", "HOOK_TOKEN")
 
 
 def test_the_old_prefix_is_no_longer_read_and_says_so(
@@ -186,7 +186,7 @@ def test_the_old_prefix_is_no_longer_read_and_says_so(
 ) -> None:
     monkeypatch.setenv("FLOWPIN_SECRET_OLD_STYLE_TOKEN", "old-value-7731")
     with Engine(db_url, tenant="acme") as engine, pytest.raises(KeyError):
-        engine.core.executor.secrets("acme", "OLD_STYLE_TOKEN")
+        engine.deps.executor.secrets("acme", "OLD_STYLE_TOKEN")
     assert "rename it FLOWPIN_ENV_SECRET_OLD_STYLE_TOKEN" in caplog.text
     assert "old-value-7731" not in caplog.text
 

@@ -223,7 +223,7 @@ def test_a_waiting_run_holds_its_key_until_it_ends(db_url: str) -> None:
         assert status == {first: "WAITING", second: "PENDING", other: "WAITING"}
         assert engine.get_run(second)["concurrencyKey"] == "t"  # what it waits for
 
-        depth = {m.name: m.samples[0].value for m in QueueCollector(engine.core).collect()}
+        depth = {m.name: m.samples[0].value for m in QueueCollector(engine.deps).collect()}
         assert depth["flowpin_runs_due"] == 0  # the queued run waits for its key, not a worker
 
         [task] = [x for x in engine.list_tasks(status="open") if x["runId"] == first]

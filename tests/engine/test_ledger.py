@@ -131,7 +131,7 @@ def test_a_side_effect_is_claimed_before_its_handler_runs(harness) -> None:
             seen.append(conn.execute(sa.select(t.action_ledger.c.status)).scalar_one())
         return {"ticketId": "T-9"}
 
-    harness.engine.core.executor.stubs["crm.create_ticket@1"] = spy
+    harness.engine.deps.executor.stubs["crm.create_ticket@1"] = spy
     harness.engine.publish(shared_key_workflow())
     run = harness.engine.start("shared", {})
     harness.work()

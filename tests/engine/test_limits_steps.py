@@ -92,10 +92,10 @@ def test_the_default_comes_from_the_environment(
 ) -> None:
     monkeypatch.setenv("FLOWPIN_MAX_STEPS_PER_RUN", "7")
     with _engine(db_url) as engine:
-        assert engine.core.max_steps_per_run == 7
+        assert engine.deps.limits.max_steps_per_run == 7
     monkeypatch.delenv("FLOWPIN_MAX_STEPS_PER_RUN")
     with _engine(db_url) as engine:
-        assert engine.core.max_steps_per_run == 10_000
+        assert engine.deps.limits.max_steps_per_run == 10_000
 
 
 CALLS: list[int] = []

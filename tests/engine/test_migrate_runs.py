@@ -338,13 +338,13 @@ def test_a_claimed_run_is_busy_and_a_lapsed_claim_writes_nothing_after_the_move(
     info = RunInfo(run_id, "moves", 1, "s1", claimed.created_at)
     event = {"id": "e", "name": "go", "key": "s1", "payload": {}, "receivedAt": "x"}
     resolved = WaitResolved("wait", "event", harness.clock.now(), event=event)
-    v1 = engine.core.definition_by_version(claimed.version_id)
+    v1 = engine.deps.definitions.definition_by_version(claimed.version_id)
     outcome = advance(v1, copy.deepcopy(claimed.state), info, [resolved])
     with engine.db.write() as conn:
         [result] = write_checkpoints(
             conn,
             [CheckpointRequest(claimed, outcome)],
-            engine.core.services("stale"),
+            engine.deps.services("stale"),
             harness.clock.now(),
         )
     assert result.lost
@@ -371,12 +371,14 @@ def test_an_action_call_in_flight_blocks_the_move_until_it_settles(harness: Any)
     row = _stale_claim(harness)  # a worker starts the call, then stalls
     claimed = ClaimedRun.from_row(row)
     info = RunInfo(run_id, "moves", 1, None, claimed.created_at)
-    outcome = advance(engine.core.definition_by_version(claimed.version_id), claimed.state, info)
+    outcome = advance(
+        engine.deps.definitions.definition_by_version(claimed.version_id), claimed.state, info
+    )
     with engine.db.write() as conn:
         write_checkpoints(
             conn,
             [CheckpointRequest(claimed, outcome, new_calls=list(outcome.commands))],
-            engine.core.services("stale"),
+            engine.deps.services("stale"),
             harness.clock.now(),
         )
     engine.publish(flow(ticket, assign("after", x=1), done(t={"$expr": "vars.ticket"})))

@@ -280,7 +280,7 @@ def test_canceled_run_is_not_revived_by_a_stale_worker(harness) -> None:
     from flowpin.worker.checkpoint import CheckpointRequest, ClaimedRun, write_checkpoints
 
     row = claimed[0]
-    definition = engine.core.definition_by_version(row.version_id)
+    definition = engine.deps.definitions.definition_by_version(row.version_id)
     info = RunInfo(run, row.workflow_key, row.version_number, row.subject, row.created_at)
     outcome = advance(definition, row.state, info, [])
     held = ClaimedRun.from_row(row)
@@ -288,7 +288,7 @@ def test_canceled_run_is_not_revived_by_a_stale_worker(harness) -> None:
         [result] = write_checkpoints(
             conn,
             [CheckpointRequest(held, outcome)],
-            engine.core.services("stale-worker"),
+            engine.deps.services("stale-worker"),
             harness.clock.now(),
         )
     assert result.lost

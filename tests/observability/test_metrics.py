@@ -78,7 +78,7 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 def test_metrics_after_a_workload_agree_with_the_database(engine: Engine) -> None:
-    server = serve_metrics(engine.core, 0)
+    server = serve_metrics(engine.deps, 0)
     try:
         before = scrape(server.port)
         runs = [engine.start("orders", {"n": n}, subject=f"o{n}") for n in range(RUNS)]
@@ -95,7 +95,7 @@ def test_metrics_after_a_workload_agree_with_the_database(engine: Engine) -> Non
     finally:
         server.stop()
 
-    with engine.core.db.read() as conn:
+    with engine.deps.db.read() as conn:
         by_status = dict(
             conn.execute(
                 sa.select(t.runs.c.status, sa.func.count()).group_by(t.runs.c.status)

@@ -44,7 +44,7 @@ class World:
 
 def read_latest(engine: Engine) -> None:
     """Break pinning on purpose: every run is driven by its workflow's latest version."""
-    pinned = engine.core.definition_in
+    pinned = engine.deps.definitions.definition_in
 
     def latest(conn: sa.Connection, version_id: int) -> Definition:
         versions = t.workflow_versions
@@ -57,7 +57,7 @@ def read_latest(engine: Engine) -> None:
         ).scalar_one()
         return pinned(conn, newest)
 
-    engine.core.definition_in = latest  # type: ignore[method-assign]
+    engine.deps.definitions.definition_in = latest  # type: ignore[method-assign]
 
 
 def read_draft(engine: Engine) -> None:
@@ -72,7 +72,7 @@ def read_draft(engine: Engine) -> None:
         ).scalar_one()
         return Definition.model_validate(document)
 
-    engine.core.definition_in = draft  # type: ignore[method-assign]
+    engine.deps.definitions.definition_in = draft  # type: ignore[method-assign]
 
 
 RESOLVERS = {"latest": read_latest, "draft": read_draft}

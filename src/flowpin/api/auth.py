@@ -96,7 +96,7 @@ async def caller(
     key = _bearer(request)
     state = request.app.state
     digest = hash_key(key)
-    epoch = getattr(getattr(state.engine, "core", None), "key_revocations", 0)
+    epoch = state.engine.key_epoch
     principal = state.key_cache.get(digest, epoch)
     if principal is None:
         principal = await run_in_threadpool(state.engine.authenticate, key)

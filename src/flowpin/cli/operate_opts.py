@@ -56,7 +56,7 @@ def start_metrics(engine: Any, port: int | None, host: str) -> Any:
     from flowpin.observability.exposition import serve_metrics
 
     try:
-        server = serve_metrics(engine.core, port, host)
+        server = serve_metrics(engine.deps, port, host)
     except OSError as exc:
         raise CliProblem(
             f"cannot listen on {host}:{port} for metrics: {exc.strerror or exc}; "

@@ -249,8 +249,8 @@ def shown_run(engine: Any, run_id: str, *, history: bool = False) -> dict[str, A
     …) and at the redaction pointers (engine-wide and the workflow's ``settings.redact``)
     masked. A person reading the CLI sees what they would see over HTTP."""
     view = engine.get_run(run_id, history=history)
-    masks = engine.core.masks_for_view(engine.tenant, view)
-    return engine.core.redactor.run(view, masks)  # type: ignore[no-any-return]
+    masks = engine.masks_for_view(view)
+    return engine.redactor.run(view, masks)  # type: ignore[no-any-return]
 
 
 def emit(value: Any) -> None:

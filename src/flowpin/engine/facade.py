@@ -57,7 +57,7 @@ from flowpin.registry.catalog import Registry
 from flowpin.runtime.interpreter import resume_timers, retry_state
 from flowpin.runtime.positions import encode as encode_positions
 from flowpin.runtime.preview import retry_targets
-from flowpin.security.redaction import DEFAULT_KEYS
+from flowpin.security.redaction import DEFAULT_KEYS, Masks, Redactor
 from flowpin.security.secrets import (
     EnvironmentSecrets,
     tenants_for_env_secrets,
@@ -68,7 +68,7 @@ from flowpin.store.database import Database
 from flowpin.store.events import EventIn, submit_events
 from flowpin.store.waits import EventOutcome, add_inbox, claim_wait, wake_runs
 from flowpin.store.workflows import version_row, workflow_row
-from flowpin.worker.core import Core
+from flowpin.worker.deps import WorkerDeps, build_deps
 from flowpin.worker.loop import Worker, WorkerOptions
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")
@@ -121,7 +121,7 @@ class Engine:
         self.clock = clock or SystemClock()
         self.tenant = tenant
         warn_legacy_secrets()
-        self.core = Core(
+        self.deps: WorkerDeps = build_deps(
             self.db,
             self.registry,
             self.clock,
@@ -145,9 +145,10 @@ class Engine:
             self._write_starts
         )
         self._tenant_views: dict[str, Engine] = {tenant: self}
+        self._key_epoch = _KeyEpoch()
 
     def close(self) -> None:
-        self.core.executor.close()
+        self.deps.executor.close()
         self.db.dispose()
 
     def __enter__(self) -> Engine:
@@ -296,10 +297,15 @@ class Engine:
     def _write_starts(self, items: Sequence[StartIn]) -> list[Started | FlowpinError]:
         with self.db.write() as conn:
             outcomes = write_starts(
-                conn, self.tenant, items, self.clock.now(), self.core.definition_in, self.registry
+                conn,
+                self.tenant,
+                items,
+                self.clock.now(),
+                self.deps.definitions.definition_in,
+                self.registry,
             )
         if any(isinstance(o, Started) and o.created for o in outcomes):
-            self.core.notify()
+            self.deps.wakeups.notify()
         return outcomes
 
     def get_run(self, run_id: str, *, history: bool = False, wait: float = 0.0) -> dict[str, Any]:
@@ -320,7 +326,9 @@ class Engine:
             self._wait_settled(run_id, min(wait, MAX_RUN_WAIT_S))
         with self.db.read() as conn:
             row = views.run_row(conn, self.tenant, run_id)
-            return views.row_view(conn, row), self.core.masks_for_row(conn, self.tenant, row)
+            return views.row_view(conn, row), self.deps.redaction.masks_for_row(
+                conn, self.tenant, row
+            )
 
     def _wait_settled(self, run_id: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -403,11 +411,11 @@ class Engine:
                 self.tenant,
                 items,
                 self.clock.now(),
-                self.core.definition_in,
+                self.deps.definitions.definition_in,
                 self.registry,
             )
         if any(o.resumed or o.started for o in outcomes):
-            self.core.notify()
+            self.deps.wakeups.notify()
         return outcomes
 
     def list_tasks(
@@ -469,7 +477,7 @@ class Engine:
             add_inbox(conn, task.run_id, task.token, "task", {"data": data, "detail": detail}, now)
             wake_runs(conn, [task.run_id], now)
             result = views.task_view(views.task_row(conn, self.tenant, task_id))
-        self.core.notify()
+        self.deps.wakeups.notify()
         return result
 
     # ---------------------------------------------------------------- operator actions
@@ -513,7 +521,7 @@ class Engine:
                     conn, run_id, run.version_number, "resumed", now, by=by, timers=fired
                 )
             wake_runs(conn, [run_id], now)
-        self.core.notify()
+        self.deps.wakeups.notify()
         return self.get_run(run_id)
 
     def retry(
@@ -536,7 +544,7 @@ class Engine:
                     f"run {run_id} is {run.status}; only finished runs can be retried",
                     code="run.not_finished",
                 )
-            definition = self.core.definition_in(conn, run.version_id)
+            definition = self.deps.definitions.definition_in(conn, run.version_id)
             state = retry_state(definition, run.state, from_step, payload, now=now)
             conn.execute(
                 t.runs.update()
@@ -568,7 +576,7 @@ class Engine:
                 previousStatus=run.status,
                 newInput=payload is not None,
             )
-        self.core.notify()
+        self.deps.wakeups.notify()
         return self.get_run(run_id)
 
     def retry_preview(self, run_id: str, *, from_step: str | None = None) -> dict[str, Any]:
@@ -592,7 +600,7 @@ class Engine:
                     f"run {run_id} is {run.status}; only finished runs can be retried",
                     code="run.not_finished",
                 )
-            definition = self.core.definition_in(conn, run.version_id)
+            definition = self.deps.definitions.definition_in(conn, run.version_id)
             plan = retry_targets(definition, run.state, run_id, from_step)
             keys = [target.key for target in plan.targets if target.key is not None]
             ledger = t.action_ledger
@@ -681,7 +689,7 @@ class Engine:
             self.tenant,
             workflow,
             request,
-            self.core.definition_in,
+            self.deps.definitions.definition_in,
             self.clock.now,
         )
 
@@ -690,7 +698,7 @@ class Engine:
     ) -> dict[str, Any]:
         report = migration.run(progress)
         if report["summary"]["moved"]:
-            self.core.notify()  # restarted positions are runnable now
+            self.deps.wakeups.notify()  # restarted positions are runnable now
         return report
 
     def shadow(
@@ -718,10 +726,10 @@ class Engine:
                 workflow,
                 version,
                 runs if runs is not None else int(last or 0),
-                self.core.definition_in,
+                self.deps.definitions.definition_in,
                 catalog=self.registry,
-                action_retry=self.core.action_retry,
-                mask=self.core.redactor,
+                action_retry=self.deps.action_retry,
+                mask=self.deps.redaction.redactor,
             )
 
     def rerun(self, run_id: str, *, latest: bool = False, by: str | None = None) -> str:
@@ -758,12 +766,13 @@ class Engine:
             return view
         inputs.check_text(tenant, "tenant", inputs.TENANT_MAX)
         view = object.__new__(Engine)
-        view.db, view.registry, view.clock, view.core = (
+        view.db, view.registry, view.clock, view.deps = (
             self.db,
             self.registry,
             self.clock,
-            self.core,
+            self.deps,
         )
+        view._key_epoch = self._key_epoch
         view.tenant = tenant
         view._events = GroupCommitter(view._submit_events, observe=metrics.EVENT_BATCH.observe)
         view._starts = GroupCommitter(view._write_starts)
@@ -787,7 +796,7 @@ class Engine:
         inputs.check_texts(keyId=key_id)
         with self.db.write() as conn:
             tenancy.revoke_key(conn, self.tenant, key_id, self.clock.now())
-        self.core.key_revocations += 1
+        self._key_epoch.revoked += 1
 
     def authenticate(self, key: str) -> tenancy.Principal | None:
         """The tenant and role of an API key (any tenant), or None when it is unknown."""
@@ -881,7 +890,7 @@ class Engine:
         with self.db.write() as conn:
             admin.update_settings(conn, self.tenant, key, changes, self.clock.now())
             view = admin.workflow_view(conn, self.tenant, key)
-        self.core.notify()  # a resumed workflow's held runs are claimable again
+        self.deps.wakeups.notify()  # a resumed workflow's held runs are claimable again
         return view
 
     def duplicate_workflow(
@@ -976,10 +985,37 @@ class Engine:
         with self.db.read() as conn:
             return event_listing.event_detail(conn, self.tenant, ident, self.clock.now())
 
+    # ---------------------------------------------------------------- redaction
+
+    @property
+    def redactor(self) -> Redactor:
+        """Masks values under sensitive keys (``redact_keys``) in what the engine shows."""
+        return self.deps.redaction.redactor
+
+    def masks_for_view(self, view: dict[str, Any]) -> Masks | None:
+        """The pointer masks of a run as ``get_run`` shows it (None when none apply)."""
+        return self.deps.redaction.masks_for_view(self.tenant, view)
+
+    def masks_for_new(
+        self, version_id: int, definition: Definition, state: dict[str, Any]
+    ) -> Masks | None:
+        """The pointer masks of a run just created with ``state`` (no database read)."""
+        return self.deps.redaction.masks_for_new(version_id, definition, state)
+
+    def masks_for_runs(self, run_ids: Iterable[str]) -> dict[str, Masks]:
+        """The pointer masks of each of ``run_ids`` (of this tenant) that has some."""
+        return self.deps.redaction.masks_for_runs(self.tenant, run_ids)
+
+    @property
+    def key_epoch(self) -> int:
+        """Changes whenever an API key is revoked through this process (any tenant): API key
+        caches drop their entries then, so a revocation takes effect at once here."""
+        return self._key_epoch.revoked
+
     # ---------------------------------------------------------------- workers
 
     def worker(self, options: WorkerOptions | None = None, name: str | None = None) -> Worker:
-        return Worker(self.core, options, name)
+        return Worker(self.deps, options, name)
 
     def run_worker(
         self,
@@ -1117,3 +1153,10 @@ def _event_in(data: dict[str, Any]) -> EventIn:
         event_id=data.get("eventId"),
         ttl_ms=data.get("ttlMs"),
     )
+
+
+@dataclasses.dataclass(slots=True)
+class _KeyEpoch:
+    """Counts API keys revoked through this process, shared by an engine and its tenant views."""
+
+    revoked: int = 0

@@ -21,7 +21,7 @@ from flowpin.observability.metrics import REGISTRY
 from flowpin.observability.queue import QueueCollector
 
 if TYPE_CHECKING:
-    from flowpin.worker.core import Core
+    from flowpin.worker.deps import WorkerDeps
 
 
 class _Process(Collector):
@@ -31,7 +31,7 @@ class _Process(Collector):
         return REGISTRY.collect()
 
 
-def registry_for(core: Core) -> CollectorRegistry:
+def registry_for(core: WorkerDeps) -> CollectorRegistry:
     """What a scrape of this process returns: its counters and histograms, and the queue
     gauges of ``core``'s database."""
     registry = CollectorRegistry(auto_describe=False)
@@ -55,7 +55,7 @@ class MetricsServer:
         self.thread.join(timeout=5)
 
 
-def serve_metrics(core: Core, port: int, host: str = "127.0.0.1") -> MetricsServer:
+def serve_metrics(core: WorkerDeps, port: int, host: str = "127.0.0.1") -> MetricsServer:
     """Serve ``GET /metrics`` on ``host:port`` (port 0: a free one) from a daemon thread."""
     server, thread = start_http_server(port, addr=host, registry=registry_for(core))
     return MetricsServer(server, thread)

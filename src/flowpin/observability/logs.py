@@ -90,7 +90,7 @@ def log_start(engine: Any, role: str) -> None:
         "flowpin %s %s starting: database %s; %d actions loaded: %s",
         __version__,
         role,
-        safe_url(engine.core.db.url),
+        safe_url(engine.deps.db.url),
         len(actions),
         ", ".join(actions) or "none",
     )

@@ -20,13 +20,13 @@ from flowpin.store import tables as t
 from flowpin.store.claims import ACTIVE, aware, next_of_its_key
 
 if TYPE_CHECKING:
-    from flowpin.worker.core import Core
+    from flowpin.worker.deps import WorkerDeps
 
 
 class QueueCollector(Collector):
     """The queue as the database holds it, for one engine's database."""
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: WorkerDeps) -> None:
         self.core = core
 
     def collect(self) -> Iterator[GaugeMetricFamily]:

@@ -9,7 +9,7 @@ the first kind and AT the due moment for the second (it keeps the deadlines it h
 park with a one-hour timeout wakes nobody now, and a timer fires within milliseconds of its time
 even while the worker sleeps on a long poll or is busy with other runs.
 
-SQLite has no such channel: there, wake-ups are in-process (``Core.notify``) and the poll
+SQLite has no such channel: there, wake-ups are in-process (``worker.wakeups.Wakeups``) and the poll
 interval is the backstop for other processes.
 """
 

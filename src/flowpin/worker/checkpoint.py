@@ -130,7 +130,7 @@ class CheckpointResult:
 
 
 class Services:
-    """What a checkpoint needs beyond the connection; provided by the engine."""
+    """What a checkpoint needs beyond the connection; built from the worker's ``WorkerDeps``."""
 
     lease_owner: str
     lease_seconds: float

@@ -62,9 +62,10 @@ from flowpin.worker.checkpoint import (
 )
 from flowpin.worker.spans import trace_claim
 from flowpin.worker.summary import report_while_busy, summary_seconds
+from flowpin.worker.timekeeping import fire_due_waits, fire_schedules
 
 if TYPE_CHECKING:
-    from flowpin.worker.core import Core
+    from flowpin.worker.deps import WorkerDeps
 
 log = logging.getLogger("flowpin.worker")
 
@@ -133,8 +134,10 @@ class WorkerStats:
 
 
 class Worker:
-    def __init__(self, core: Core, options: WorkerOptions | None = None, name: str | None = None):
-        self.core = core
+    def __init__(
+        self, deps: WorkerDeps, options: WorkerOptions | None = None, name: str | None = None
+    ):
+        self.deps = deps
         self.options = options or WorkerOptions()
         self.owner = name or f"w-{uuid.uuid4().hex[:12]}"
         self.core_lease = self.options.lease_seconds
@@ -153,7 +156,7 @@ class Worker:
         self._interpreter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowpin-cpu")
         self._heavy: OrderedDict[str, None] = OrderedDict()
         """Runs that recently needed more than a slice (their next claims start off the loop)."""
-        self._db_inline = core.db.is_sqlite
+        self._db_inline = deps.db.is_sqlite
         self._stopping = False
 
     # ------------------------------------------------------------------ public
@@ -163,14 +166,14 @@ class Worker:
         self._loop = loop
         self._wake = asyncio.Event()
         self._commit_wake = asyncio.Event()
-        unsubscribe = self.core.subscribe(lambda: loop.call_soon_threadsafe(self._wake_up))
+        unsubscribe = self.deps.wakeups.subscribe(lambda: loop.call_soon_threadsafe(self._wake_up))
         listener = None
-        if not self.core.db.is_sqlite and not until_idle:  # a pass over due work needs no ear
-            listener = Listener(self.core.db.url, lambda: loop.call_soon_threadsafe(self._wake_up))
+        if not self.deps.db.is_sqlite and not until_idle:  # a pass over due work needs no ear
+            listener = Listener(self.deps.db.url, lambda: loop.call_soon_threadsafe(self._wake_up))
             listener.start()
         checkpointer = None
-        if self.core.db.is_sqlite and self.core.db.engine.url.database:
-            checkpointer = WalCheckpointer(self.core.db.engine.url.database).start()
+        if self.deps.db.is_sqlite and self.deps.db.engine.url.database:
+            checkpointer = WalCheckpointer(self.deps.db.engine.url.database).start()
         committer = asyncio.create_task(self._committer())
         renewer = asyncio.create_task(self._renewer())
         reporter = asyncio.create_task(report_while_busy(self, summary_seconds()))
@@ -231,7 +234,7 @@ class Worker:
                 continue
             if until_idle and not self._active:
                 next_due = await self._in_db_patiently(stop, self._next_wakeup)
-                now = self.core.clock.now()
+                now = self.deps.clock.now()
                 if next_due is None or next_due > now:
                     return
                 continue
@@ -239,7 +242,7 @@ class Worker:
             if not self._active:
                 next_due = await self._in_db_patiently(stop, self._next_wakeup)
                 if next_due is not None:
-                    delta = (next_due - self.core.clock.now()).total_seconds()
+                    delta = (next_due - self.deps.clock.now()).total_seconds()
                     timeout = max(0.0, min(timeout, delta))
             waiters = [asyncio.create_task(self._wake.wait())]
             if stop is not None:
@@ -282,8 +285,8 @@ class Worker:
             delay = min(delay * 2, 2.0)
 
     def _claim(self, limit: int) -> list[tuple[ClaimedRun, Definition, list[Any], list[Any]]]:
-        now = self.core.clock.now()
-        with self.core.db.write() as conn:
+        now = self.deps.clock.now()
+        with self.deps.db.write() as conn:
             rows = claims.claim_runs(
                 conn,
                 self.owner,
@@ -300,7 +303,7 @@ class Worker:
                 metrics.observe_event_resumes(rows_of_run, now)
             started = claims.started_calls_for(conn, ids)
             definitions = {
-                version_id: self.core.definition_in(conn, version_id)
+                version_id: self.deps.definitions.definition_in(conn, version_id)
                 for version_id in {row.version_id for row in rows}
             }
         return [
@@ -314,31 +317,31 @@ class Worker:
         ]
 
     def _fire_due(self) -> int:
-        now = self.core.clock.now()
-        with self.core.db.write() as conn:
-            fired = self.core.fire_due_waits(conn, now)
-            fired += self.core.fire_schedules(conn, now)
+        now = self.deps.clock.now()
+        with self.deps.db.write() as conn:
+            fired = fire_due_waits(conn, now)
+            fired += fire_schedules(conn, now, self.deps.definitions)
         self.stats.timers_fired += fired
         return fired
 
     def _next_wakeup(self) -> datetime | None:
-        with self.core.db.read() as conn:
-            return claims.next_wakeup(conn, self.core.clock.now())
+        with self.deps.db.read() as conn:
+            return claims.next_wakeup(conn, self.deps.clock.now())
 
     def _defer(self, run: ClaimedRun, seconds: float) -> None:
-        now = self.core.clock.now()
-        with self.core.db.write() as conn:
+        now = self.deps.clock.now()
+        with self.deps.db.write() as conn:
             claims.defer(conn, self.owner, run.id, run.claim_count, now, seconds)
 
     def _release_all(self) -> None:
-        with self.core.db.write() as conn:
-            claims.release_all(conn, self.owner, self.core.clock.now())
+        with self.deps.db.write() as conn:
+            claims.release_all(conn, self.owner, self.deps.clock.now())
 
     def _write(self, requests: list[CheckpointRequest]) -> list[CheckpointResult]:
-        now = self.core.clock.now()
+        now = self.deps.clock.now()
         began = time.perf_counter()
-        with self.core.db.write() as conn:
-            results = write_checkpoints(conn, requests, self.core.services(self.owner), now)
+        with self.deps.db.write() as conn:
+            results = write_checkpoints(conn, requests, self.deps.services(self.owner), now)
         metrics.CHECKPOINT_COMMIT_SECONDS.observe(time.perf_counter() - began)
         metrics.CHECKPOINT_BATCH.observe(len(requests))
         return results
@@ -375,7 +378,7 @@ class Worker:
                     log.exception("driving run %s failed", slot.run.id)
                     self._close(slot)
             if self.stats.finished != finished:
-                self.core.notify()  # once per batch: parents and waiters may have work now
+                self.deps.wakeups.notify()  # once per batch: parents and waiters may have work now
 
     async def _drain_commits(self) -> None:
         with contextlib.suppress(Exception):
@@ -387,10 +390,10 @@ class Worker:
             await asyncio.sleep(interval)
             ids = list(self._active)
             if ids:
-                now = self.core.clock.now()
+                now = self.deps.clock.now()
 
                 def renew(ids: list[str] = ids, now: datetime = now) -> None:
-                    with self.core.db.write() as conn:
+                    with self.deps.db.write() as conn:
                         claims.renew_leases(conn, self.owner, ids, now, self.options.lease_seconds)
 
                 with contextlib.suppress(Exception):
@@ -401,7 +404,7 @@ class Worker:
     def _adopt(
         self, run: ClaimedRun, definition: Definition, inbox: list[Any], started: list[Any]
     ) -> None:
-        core = self.core
+        deps = self.deps
         slot = _Slot(
             run=run,
             definition=definition,
@@ -414,7 +417,7 @@ class Worker:
                 tenant_id=run.tenant_id,
             ),
             context={
-                "secret_steps": core.secret_steps(run.version_id, definition),
+                "secret_steps": deps.definitions.secret_steps(run.version_id, definition),
                 "run_id": run.id,
                 "workflow_key": run.workflow_key,
                 "version": run.version_number,
@@ -514,9 +517,9 @@ class Worker:
                 slot.state,
                 slot.info,
                 inputs,
-                action_retry=self.core.action_retry,
+                action_retry=self.deps.action_retry,
                 should_yield=should_yield,
-                max_steps=self.core.max_steps_per_run,
+                max_steps=self.deps.limits.max_steps_per_run,
             )
         finally:
             slot.cpu += time.thread_time() - cpu_start
@@ -598,7 +601,7 @@ class Worker:
             return
         if self._stopping:
             return
-        executor = self.core.executor
+        executor = self.deps.executor
         for call in result.execute:
             self.stats.actions_called += 1
             slot.inflight[call.token] = call
@@ -681,8 +684,8 @@ class Worker:
         the handler's writes back (the next checkpoint records the failure). ``None``: the
         claim was lost, nothing ran."""
         results: list[ActionResult | None] = []
-        now = self.core.clock.now()
-        with self.core.db.write() as conn:
+        now = self.deps.clock.now()
+        with self.deps.db.write() as conn:
             for slot, call in batch:
                 if slot.closed or not ledger.holds(
                     conn, self.owner, slot.run.id, slot.run.claim_count
@@ -691,7 +694,7 @@ class Worker:
                     continue
                 savepoint = conn.begin_nested()
                 try:
-                    result = self.core.executor.run_in_transaction(call, slot.context, conn)
+                    result = self.deps.executor.run_in_transaction(call, slot.context, conn)
                     if result.error is not None:
                         savepoint.rollback()
                     else:

@@ -86,9 +86,7 @@ def get_event(who: Viewer, event_id: str, request: Request) -> dict[str, Any]:
 
 def _masked(request: Request, who: Caller, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     touched = {item["id"]: touched_runs(item) for item in items}
-    masks = who.engine.core.masks_for_runs(
-        who.tenant, [run_id for ids in touched.values() for run_id in ids]
-    )
+    masks = who.engine.masks_for_runs([run_id for ids in touched.values() for run_id in ids])
     redact = request.app.state.redact
     return [
         redact.event(item, [masks[r] for r in touched[item["id"]] if r in masks]) for item in items

@@ -52,14 +52,14 @@ def _batch_item(request: Request, who: Caller, outcome: Started | FlowpinError) 
         }
     if outcome.view is None:
         return {"status": 201, "run": _view(request, who, who.engine.get_run(outcome.run_id))}
-    masks = who.engine.core.masks_for_new(outcome.version_id, outcome.definition, outcome.state)
+    masks = who.engine.masks_for_new(outcome.version_id, outcome.definition, outcome.state)
     return {"status": 201, "run": request.app.state.redact.run(outcome.view, masks)}
 
 
 def _view(request: Request, who: Caller, view: dict[str, Any]) -> dict[str, Any]:
     """What a client sees of a run: key patterns and the workflow's redaction pointers
     masked (the stored run keeps its real values)."""
-    masks = who.engine.core.masks_for_view(who.tenant, view)
+    masks = who.engine.masks_for_view(view)
     return request.app.state.redact.run(view, masks)  # type: ignore[no-any-return]
 
 
@@ -152,7 +152,7 @@ def get_run(who: Viewer, run_id: str, request: Request, wait: WaitQuery = None) 
 @router.get("/{run_id}/steps")
 def steps(who: Viewer, run_id: str, request: Request) -> dict[str, Any]:
     redact = request.app.state.redact
-    masks = who.engine.core.masks_for_view(who.tenant, who.engine.get_run(run_id))
+    masks = who.engine.masks_for_view(who.engine.get_run(run_id))
     return {"items": [redact.step(item, masks) for item in who.engine.history(run_id)]}
 
 

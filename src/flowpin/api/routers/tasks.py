@@ -16,7 +16,7 @@ router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 
 def _masked(request: Request, who: Caller, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    masks = who.engine.core.masks_for_runs(who.tenant, [view["runId"] for view in views])
+    masks = who.engine.masks_for_runs([view["runId"] for view in views])
     redact = request.app.state.redact
     return [redact.task(view, masks.get(view["runId"])) for view in views]
 

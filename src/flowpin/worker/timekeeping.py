@@ -1,0 +1,98 @@
+"""Timekeeping, done by whichever worker gets there first: due timers and timeouts resolve
+their waits, due cron slots start their runs."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from flowpin.observability import metrics
+from flowpin.store import claims
+from flowpin.store import tables as t
+from flowpin.store.notify import signal_work
+from flowpin.store.runs import NewRun, PayloadInvalid, insert_run
+from flowpin.store.waits import iso, wake_runs
+from flowpin.store.workflows import next_slot
+from flowpin.worker.definitions import DefinitionCache
+
+log = logging.getLogger("flowpin.engine")
+
+
+def fire_due_waits(conn: Connection, now: datetime) -> int:
+    """Resolve due waits in set-based batches: one inbox insert, one task update and one
+    wake-up for the whole batch (on PostgreSQL: one statement for all of it)."""
+    if conn.dialect.name == "postgresql":
+        lateness = claims.resolve_due_waits_pg(conn, now)
+        if lateness:
+            signal_work(conn)
+            metrics.observe_lateness(lateness)
+        return len(lateness)
+    fired = claims.fire_due_waits(conn, now)
+    if not fired:
+        return 0
+    metrics.observe_lateness((now - claims.aware(wait.due_at)).total_seconds() for wait in fired)
+    conn.execute(
+        t.run_inbox.insert(),
+        [
+            {
+                "run_id": wait.run_id,
+                "token": wait.token,
+                "kind": "timer" if wait.kind == "timer" else "timeout",
+                "body": {},
+                "at": now,
+            }
+            for wait in fired
+        ],
+    )
+    tasks = [wait.ref_id for wait in fired if wait.kind == "task"]
+    if tasks:
+        conn.execute(
+            t.human_tasks.update()
+            .where(t.human_tasks.c.id.in_(tasks), t.human_tasks.c.status == "open")
+            .values(status="timed_out", completed_at=now)
+        )
+    wake_runs(conn, [wait.run_id for wait in fired], now)
+    return len(fired)
+
+
+def fire_schedules(conn: Connection, now: datetime, definitions: DefinitionCache) -> int:
+    """Start one run per due cron slot; the slot's idempotency key makes a second worker's
+    attempt at the same slot a no-op."""
+    rows = conn.execute(
+        sa.select(
+            t.schedules, t.workflows.c.key, t.workflows.c.paused, t.workflow_versions.c.number
+        )
+        .join(t.workflows, t.workflows.c.id == t.schedules.c.workflow_id)
+        .join(t.workflow_versions, t.workflow_versions.c.id == t.schedules.c.version_id)
+        .where(t.schedules.c.next_fire_at <= now)
+    ).all()
+    started = 0
+    for row in rows:
+        slot = row.next_fire_at
+        if not row.paused:
+            definition = definitions.definition_in(conn, row.version_id)
+            new = NewRun(
+                tenant_id=row.tenant_id,
+                workflow_id=row.workflow_id,
+                workflow_key=row.key,
+                version_id=row.version_id,
+                version_number=row.number,
+                payload=row.payload or {},
+                idempotency_key=f"schedule:{row.trigger_index}:{iso(slot)}",
+                trigger=f"schedule:{row.cron}",
+            )
+            try:
+                run_id = insert_run(conn, new, definition, now)
+            except PayloadInvalid as exc:  # its concurrencyKey: the slot is skipped
+                log.warning("schedule slot %s of %s started no run: %s", slot, row.key, exc)
+                run_id = None
+            started += run_id is not None
+        conn.execute(
+            t.schedules.update()
+            .where(t.schedules.c.id == row.id, t.schedules.c.next_fire_at == slot)
+            .values(next_fire_at=next_slot(row.cron, row.timezone, max(slot, now)))
+        )
+    return started
