@@ -15,7 +15,7 @@ from flowpin.runtime.decisions import RunInfo, WaitResolved
 from flowpin.runtime.interpreter import advance
 from flowpin.store import claims
 from flowpin.store import tables as t
-from flowpin.store.waits import add_inbox, claim_wait, wake_runs
+from flowpin.store.waits import EndedWait, resolve_waits
 from flowpin.worker.checkpoint import CheckpointRequest, ClaimedRun, write_checkpoints
 
 HOUR_MS = 3_600_000
@@ -524,10 +524,9 @@ def test_an_event_claimed_while_its_wait_was_renamed_still_reaches_the_run(
         [wait_id] = conn.execute(
             sa.select(t.waits.c.id).where(t.waits.c.run_id == run_id, t.waits.c.status == "open")
         ).scalars()
-        assert claim_wait(conn, wait_id, now)
         event = {"id": "e1", "name": "go", "key": "s1", "payload": {"late": True}}
-        add_inbox(conn, run_id, "wait", "event", {"event": {**event, "receivedAt": "x"}}, now)
-        wake_runs(conn, [run_id], now)
+        body = {"event": {**event, "receivedAt": "x"}}
+        assert resolve_waits(conn, [EndedWait(wait_id, run_id, "wait", "event", body)], now)
     harness.work()
     run = engine.get_run(run_id)
     assert run["status"] == "SUCCEEDED" and run["output"] == {"hold": {"late": True}}

@@ -66,7 +66,7 @@ from flowpin.security.secrets import (
 from flowpin.store import tables as t
 from flowpin.store.database import Database
 from flowpin.store.events import EventIn, submit_events
-from flowpin.store.waits import EventOutcome, add_inbox, claim_wait, wake_runs
+from flowpin.store.waits import EndedWait, EventOutcome, resolve_waits, wake_runs
 from flowpin.store.workflows import version_row, workflow_row
 from flowpin.worker.deps import WorkerDeps, build_deps
 from flowpin.worker.loop import Worker, WorkerOptions
@@ -466,16 +466,17 @@ class Engine:
                     t.waits.c.status == "open",
                 )
             ).first()
-            if wait is None or not claim_wait(conn, wait.id, now):
+            detail = {"taskId": task_id, "completedBy": by}
+            body = {"data": data, "detail": detail}
+            if wait is None or not resolve_waits(
+                conn, [EndedWait(wait.id, task.run_id, task.token, "task", body)], now
+            ):
                 raise ConflictError(f"task {task_id} is no longer open", code="task.not_open")
             conn.execute(
                 t.human_tasks.update()
                 .where(t.human_tasks.c.id == task_id)
                 .values(status="completed", data=data, completed_at=now, completed_by=by)
             )
-            detail = {"taskId": task_id, "completedBy": by}
-            add_inbox(conn, task.run_id, task.token, "task", {"data": data, "detail": detail}, now)
-            wake_runs(conn, [task.run_id], now)
             result = views.task_view(views.task_row(conn, self.tenant, task_id))
         self.deps.wakeups.notify()
         return result
@@ -510,12 +511,13 @@ class Engine:
                     t.waits.c.kind == "timer",
                 )
             ).all()
-            fired = []
-            for wait in waits:
-                if (not tokens or wait.token in tokens) and claim_wait(conn, wait.id, now):
-                    detail = {"resumedBy": "operator", "operator": by}
-                    add_inbox(conn, run_id, wait.token, "timer", {"detail": detail}, now)
-                    fired.append(wait.token)
+            detail = {"resumedBy": "operator", "operator": by}
+            due = [
+                EndedWait(wait.id, run_id, wait.token, "timer", {"detail": detail})
+                for wait in waits
+                if not tokens or wait.token in tokens
+            ]
+            fired = [ended.token for ended in resolve_waits(conn, due, now, wake=False)]
             if fired:
                 operator_log.record(
                     conn, run_id, run.version_number, "resumed", now, by=by, timers=fired

@@ -360,43 +360,23 @@ FIRE_BATCH = 5000
 statements per batch, not a few per timer); concurrent workers take disjoint batches."""
 
 
-def fire_due_waits(conn: Connection, now: datetime, limit: int = FIRE_BATCH) -> list[Any]:
-    """Resolve open waits whose deadline passed (timers, event/task timeouts); returns them.
-    Each is resolved by ``UPDATE … WHERE status='open'`` so it competes fairly with events.
-    On PostgreSQL the pick (``FOR UPDATE SKIP LOCKED``) and the update are one statement."""
-    select = (
-        sa.select(t.waits.c.id)
-        .where(t.waits.c.status == "open", t.waits.c.due_at <= now)
-        .order_by(t.waits.c.due_at)
-        .limit(limit)
-    )
-    returning = (
-        t.waits.c.id,
-        t.waits.c.run_id,
-        t.waits.c.token,
-        t.waits.c.kind,
-        t.waits.c.ref_id,
-        t.waits.c.due_at,
-    )
-    if conn.dialect.name == "postgresql":
-        picked = select.with_for_update(skip_locked=True).scalar_subquery()
-        return list(
-            conn.execute(
-                t.waits.update()
-                .where(t.waits.c.id == sa.any_(sa.func.array(picked)), t.waits.c.status == "open")
-                .values(status="resolved", resolved_at=now)
-                .returning(*returning)
-            ).all()
-        )
-    ids = list(conn.execute(select).scalars())
-    if not ids:
-        return []
+def due_waits(conn: Connection, now: datetime, limit: int = FIRE_BATCH) -> list[Any]:
+    """Open waits whose deadline passed (timers, event/task timeouts), earliest first; the
+    caller ends them with ``waits.resolve_waits``, so they compete fairly with events. (On
+    PostgreSQL ``resolve_due_waits_pg`` does both in one statement.)"""
     return list(
         conn.execute(
-            t.waits.update()
-            .where(t.waits.c.id.in_(ids), t.waits.c.status == "open")
-            .values(status="resolved", resolved_at=now)
-            .returning(*returning)
+            sa.select(
+                t.waits.c.id,
+                t.waits.c.run_id,
+                t.waits.c.token,
+                t.waits.c.kind,
+                t.waits.c.ref_id,
+                t.waits.c.due_at,
+            )
+            .where(t.waits.c.status == "open", t.waits.c.due_at <= now)
+            .order_by(t.waits.c.due_at)
+            .limit(limit)
         ).all()
     )
 
@@ -438,8 +418,8 @@ def resolve_due_waits_pg(conn: Connection, now: datetime, limit: int = FIRE_BATC
     """PostgreSQL: the whole of firing a batch of due waits in ONE statement (one round trip):
     resolve them (``FOR UPDATE SKIP LOCKED``, ``WHERE status = 'open'`` as every resolver), add
     each one's inbox row (``timer``, or ``timeout`` for an event/task deadline), time out the
-    tasks behind task waits, and wake the runs. Same effects as ``fire_due_waits`` followed by
-    the engine's inbox and wake-up writes; returns how late each fired wait was (seconds)."""
+    tasks behind task waits, and wake the runs. Same effects as ``due_waits`` followed by
+    ``waits.resolve_waits``; returns how late each fired wait was (seconds)."""
     return [
         float(late)
         for late in conn.execute(_RESOLVE_DUE_PG, {"now": now, "limit": limit}).scalars()

@@ -22,7 +22,7 @@ from flowpin.expressions.values import resolve
 from flowpin.store import tables as t
 from flowpin.store.runs import NewRun, check_payload, insert_run
 from flowpin.store.statements import built_once, list_param, listed
-from flowpin.store.waits import EventOutcome, event_accepted, iso, wake_runs
+from flowpin.store.waits import EndedWait, EventOutcome, event_accepted, iso, resolve_waits
 
 log = logging.getLogger("flowpin.triggers")
 
@@ -99,9 +99,8 @@ def submit_events(
     waits = _open_waits(conn, tenant_id, [(item.name, item.key) for _, item, _ in fresh])
     triggers = _event_triggers(conn, tenant_id, sorted({item.name for _, item, _ in fresh}))
     claimed: set[int] = set()
-    inbox_rows: list[dict[str, Any]] = []
+    ended: list[EndedWait] = []
     consumptions: list[dict[str, Any]] = []
-    woken: list[str] = []
     event_rows: list[dict[str, Any]] = []
     for index, item, shape in fresh:
         event = {k: v for k, v in shape.items() if k != "_row"}
@@ -110,20 +109,11 @@ def submit_events(
             if wait.id in claimed or not event_accepted(wait.filter, wait.filter_envelope, event):
                 continue
             claimed.add(wait.id)
-            inbox_rows.append(
-                {
-                    "run_id": wait.run_id,
-                    "token": wait.token,
-                    "kind": "event",
-                    "body": {"event": event},
-                    "at": now,
-                }
-            )
+            ended.append(EndedWait(wait.id, wait.run_id, wait.token, "event", {"event": event}))
             if wait.run_id not in outcome.resumed:
                 outcome.resumed.append(wait.run_id)
                 if item.ttl_ms:
                     consumptions.append({"event_row_id": shape["_row"], "run_id": wait.run_id})
-        woken.extend(outcome.resumed)
         outcome.started = start_triggered_runs(
             conn,
             tenant_id,
@@ -149,13 +139,9 @@ def submit_events(
                 "matched": bool(outcome.resumed or outcome.started),
             }
         )
-    if claimed:
-        conn.execute(_RESOLVE_WAITS(conn), {"ids": list_param(conn, sorted(claimed)), "now": now})
-    if inbox_rows:
-        conn.execute(t.run_inbox.insert(), inbox_rows)
+    resolve_waits(conn, ended, now)  # read FOR UPDATE above: every one of them is still open
     if consumptions:
         conn.execute(t.event_consumptions.insert(), consumptions)
-    wake_runs(conn, list(dict.fromkeys(woken)), now)
     if event_rows:
         conn.execute(t.events.insert(), event_rows)
     for index, item in enumerate(events):
@@ -169,15 +155,6 @@ def submit_events(
 
 
 # The statements of an event's path, built once per dialect (see ``claims.built_once``).
-_RESOLVE_WAITS = built_once(
-    lambda dialect: (
-        t.waits.update()
-        .where(listed(dialect, t.waits.c.id, "ids"), t.waits.c.status == "open")
-        .values(
-            status="resolved", resolved_at=sa.bindparam("now", type_=t.waits.c.resolved_at.type)
-        )
-    )
-)
 _EARLIER_EVENTS = built_once(
     lambda dialect: sa.select(t.events.c.event_id, t.events.c.id, t.events.c.result).where(
         t.events.c.tenant_id == sa.bindparam("tenant"), listed(dialect, t.events.c.event_id, "ids")

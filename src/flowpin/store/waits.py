@@ -1,14 +1,17 @@
-"""Resolving waits: events, timeouts, timers, task completions and finished children.
+"""Resolving waits: events, timeouts, timers, task completions, finished children, cancellation.
 
-Every way a wait can end goes through ``claim_wait``: ``UPDATE waits SET status='resolved'
-WHERE id=? AND status='open'``. Whoever changes the row wins; the loser sees rowcount 0 and does
-nothing, so an event and a timeout racing for one wait resolve it exactly once. The winner
-records the input in the run's inbox and wakes the run, in the same transaction.
+One rule (SPEC §4.4), written once, in ``resolve_waits``: a wait ends by ``UPDATE waits SET
+status=… WHERE id IN (…) AND status='open' RETURNING id``. Whoever changes the row wins; the
+loser sees it missing from RETURNING and does nothing, so an event and a timeout racing for one
+wait resolve it exactly once. The winner records the input in the run's inbox and wakes the run,
+in the same transaction. ``end_waits`` is the first half alone (a canceled wait leaves no input).
+On PostgreSQL, due timers take the same three steps as one statement (``claims._RESOLVE_DUE_PG``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,14 +34,6 @@ def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def add_inbox(
-    conn: Connection, run_id: str, token: str, kind: str, body: Any, at: datetime
-) -> None:
-    conn.execute(
-        t.run_inbox.insert().values(run_id=run_id, token=token, kind=kind, body=body, at=at)
-    )
-
-
 _WAKE_RUNS = built_once(
     lambda dialect: (
         t.runs.update()
@@ -59,13 +54,62 @@ def wake_runs(conn: Connection, run_ids: list[str], now: datetime) -> None:
     signal_work(conn)
 
 
-def claim_wait(conn: Connection, wait_id: int, now: datetime, status: str = "resolved") -> bool:
-    result = conn.execute(
+@dataclass(frozen=True, slots=True)
+class EndedWait:
+    """A wait that ends, and the input its run's inbox receives for it."""
+
+    wait_id: int
+    run_id: str
+    token: str
+    kind: str
+    """The inbox row's kind: ``event``, ``timer``, ``timeout``, ``task`` or ``child``."""
+    body: Any
+
+
+_END_WAITS = built_once(
+    lambda dialect: (
         t.waits.update()
-        .where(t.waits.c.id == wait_id, t.waits.c.status == "open")
-        .values(status=status, resolved_at=now)
+        .where(listed(dialect, t.waits.c.id, "ids"), t.waits.c.status == "open")
+        .values(
+            status=sa.bindparam("ending", type_=t.waits.c.status.type),
+            resolved_at=sa.bindparam("now", type_=t.waits.c.resolved_at.type),
+        )
+        .returning(t.waits.c.id)
     )
-    return result.rowcount == 1
+)
+
+
+def end_waits(
+    conn: Connection, wait_ids: Iterable[int], now: datetime, status: str = "resolved"
+) -> set[int]:
+    """End the open waits among ``wait_ids``; returns those this transaction ended."""
+    ids = sorted(set(wait_ids))
+    if not ids:
+        return set()
+    params = {"ids": list_param(conn, ids), "now": now, "ending": status}
+    return set(conn.execute(_END_WAITS(conn), params).scalars())
+
+
+def resolve_waits(
+    conn: Connection, ended: Sequence[EndedWait], now: datetime, *, wake: bool = True
+) -> list[EndedWait]:
+    """A wait ends → an inbox row → the run wakes: for each of ``ended`` whose wait was still
+    open. Returns those (in the given order); ``wake=False`` when the run is being written by
+    its own checkpoint anyway."""
+    won_ids = end_waits(conn, [e.wait_id for e in ended], now)
+    won = [e for e in ended if e.wait_id in won_ids]
+    if not won:
+        return won
+    conn.execute(
+        t.run_inbox.insert(),
+        [
+            {"run_id": e.run_id, "token": e.token, "kind": e.kind, "body": e.body, "at": now}
+            for e in won
+        ],
+    )
+    if wake:
+        wake_runs(conn, list(dict.fromkeys(e.run_id for e in won)), now)
+    return won
 
 
 def event_accepted(filter_source: str | None, envelope: Any, event: dict[str, Any]) -> bool:
@@ -131,9 +175,10 @@ def match_buffered_event(
         event = event_shape(row)
         if not event_accepted(filter_source, envelope, event):
             continue
-        if not claim_wait(conn, wait_id, now):
+        if not resolve_waits(
+            conn, [EndedWait(wait_id, run_id, token, "event", {"event": event})], now, wake=False
+        ):
             return False
-        add_inbox(conn, run_id, token, "event", {"event": event}, now)
         conn.execute(t.event_consumptions.insert().values(event_row_id=row.id, run_id=run_id))
         return True
     return False

@@ -54,7 +54,7 @@ from flowpin.store.events import submit_event
 from flowpin.store.notify import signal_work
 from flowpin.store.runs import NewRun, insert_run
 from flowpin.store.statements import among
-from flowpin.store.waits import add_inbox, claim_wait, match_buffered_event, wake_runs
+from flowpin.store.waits import EndedWait, end_waits, match_buffered_event, resolve_waits
 from flowpin.types import RunStatus
 from flowpin.worker.spans import trace_steps
 
@@ -812,14 +812,9 @@ def _start_child(
             conn, run, command.token, command.step_id, "child", now, ref_id=command.child_run_id
         )
         if error is not None:
-            claim_wait(conn, wait_id, now)
-            add_inbox(
-                conn,
-                run.id,
-                command.token,
-                "child",
-                {"status": "FAILED", "output": None, "error": error},
-                now,
+            body = {"status": "FAILED", "output": None, "error": error}
+            resolve_waits(
+                conn, [EndedWait(wait_id, run.id, command.token, "child", body)], now, wake=False
             )
 
 
@@ -829,8 +824,9 @@ def _cancel_token(conn: Connection, run: ClaimedRun, token: str, now: datetime) 
             t.waits.c.run_id == run.id, t.waits.c.token == token, t.waits.c.status == "open"
         )
     ).all()
+    canceled = end_waits(conn, [row.id for row in rows], now, status="canceled")
     for row in rows:
-        if claim_wait(conn, row.id, now, status="canceled") and row.kind == "task":
+        if row.id in canceled and row.kind == "task":
             conn.execute(
                 t.human_tasks.update()
                 .where(t.human_tasks.c.id == row.ref_id, t.human_tasks.c.status == "open")
@@ -875,17 +871,10 @@ def notify_parent(
             t.waits.c.status == "open",
         )
     ).first()
-    if wait is None or not claim_wait(conn, wait.id, now):
+    if wait is None:
         return
-    add_inbox(
-        conn,
-        wait.run_id,
-        wait.token,
-        "child",
-        {"status": status, "output": output, "error": error},
-        now,
-    )
-    wake_runs(conn, [wait.run_id], now)
+    body = {"status": status, "output": output, "error": error}
+    resolve_waits(conn, [EndedWait(wait.id, wait.run_id, wait.token, "child", body)], now)
 
 
 def new_lease_owner() -> str:

@@ -14,7 +14,7 @@ from flowpin.store import claims
 from flowpin.store import tables as t
 from flowpin.store.notify import signal_work
 from flowpin.store.runs import NewRun, PayloadInvalid, insert_run
-from flowpin.store.waits import iso, wake_runs
+from flowpin.store.waits import EndedWait, iso, resolve_waits
 from flowpin.store.workflows import next_slot
 from flowpin.worker.definitions import DefinitionCache
 
@@ -30,32 +30,33 @@ def fire_due_waits(conn: Connection, now: datetime) -> int:
             signal_work(conn)
             metrics.observe_lateness(lateness)
         return len(lateness)
-    fired = claims.fire_due_waits(conn, now)
+    due = {wait.id: wait for wait in claims.due_waits(conn, now)}
+    fired = resolve_waits(
+        conn,
+        [
+            EndedWait(wait.id, wait.run_id, wait.token, _input_kind(wait.kind), {})
+            for wait in due.values()
+        ],
+        now,
+    )
     if not fired:
         return 0
-    metrics.observe_lateness((now - claims.aware(wait.due_at)).total_seconds() for wait in fired)
-    conn.execute(
-        t.run_inbox.insert(),
-        [
-            {
-                "run_id": wait.run_id,
-                "token": wait.token,
-                "kind": "timer" if wait.kind == "timer" else "timeout",
-                "body": {},
-                "at": now,
-            }
-            for wait in fired
-        ],
+    metrics.observe_lateness(
+        (now - claims.aware(due[ended.wait_id].due_at)).total_seconds() for ended in fired
     )
-    tasks = [wait.ref_id for wait in fired if wait.kind == "task"]
+    tasks = [due[e.wait_id].ref_id for e in fired if due[e.wait_id].kind == "task"]
     if tasks:
         conn.execute(
             t.human_tasks.update()
             .where(t.human_tasks.c.id.in_(tasks), t.human_tasks.c.status == "open")
             .values(status="timed_out", completed_at=now)
         )
-    wake_runs(conn, [wait.run_id for wait in fired], now)
     return len(fired)
+
+
+def _input_kind(wait_kind: str) -> str:
+    """A timer's wait delivers ``timer``; an event's or a task's deadline ``timeout``."""
+    return "timer" if wait_kind == "timer" else "timeout"
 
 
 def fire_schedules(conn: Connection, now: datetime, definitions: DefinitionCache) -> int:
