@@ -66,6 +66,7 @@ from flowpin.security.secrets import (
 from flowpin.store import tables as t
 from flowpin.store.database import Database
 from flowpin.store.events import EventIn, submit_events
+from flowpin.store.runs import ClosedRun, close_runs
 from flowpin.store.waits import EndedWait, EventOutcome, resolve_waits, wake_runs
 from flowpin.store.workflows import version_row, workflow_row
 from flowpin.worker.deps import WorkerDeps, build_deps
@@ -1076,27 +1077,8 @@ def _cancel_tree(
     ).scalar_one()
     extra: dict[str, Any] = {"withParent": parent} if parent else {"bulk": True} if bulk else {}
     operator_log.record(conn, run_id, version, "canceled", now, by=by, **extra)
-    conn.execute(
-        t.waits.update()
-        .where(t.waits.c.run_id == run_id, t.waits.c.status == "open")
-        .values(status="canceled", resolved_at=now)
-    )
-    conn.execute(
-        t.human_tasks.update()
-        .where(t.human_tasks.c.run_id == run_id, t.human_tasks.c.status == "open")
-        .values(status="canceled", completed_at=now)
-    )
-    conn.execute(t.run_inbox.delete().where(t.run_inbox.c.run_id == run_id))
-    from flowpin.worker.checkpoint import notify_parent
-
-    notify_parent(
-        conn,
-        run_id,
-        "CANCELED",
-        None,
-        {"category": "Canceled", "message": "child run was canceled"},
-        now,
-    )
+    error = {"category": "Canceled", "message": "child run was canceled"}
+    close_runs(conn, [ClosedRun(run_id, "CANCELED", None, error)], now)
     children = conn.execute(
         sa.select(t.runs.c.id).where(
             t.runs.c.parent_run_id == run_id, t.runs.c.status.not_in(TERMINAL)

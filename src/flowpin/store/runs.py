@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,6 +33,8 @@ from flowpin.runtime.positions import encode as encode_positions
 from flowpin.store import tables as t
 from flowpin.store.bulk import dumps
 from flowpin.store.notify import signal_work
+from flowpin.store.statements import among
+from flowpin.store.waits import notify_parent
 
 
 class PayloadInvalid(FlowpinError):
@@ -236,3 +239,36 @@ def existing_run_by_key(conn: Connection, workflow_id: int, idempotency_key: str
             t.runs.c.workflow_id == workflow_id, t.runs.c.idempotency_key == idempotency_key
         )
     ).scalar()
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedRun:
+    """A run that reached a terminal status, and what a parent waiting for it receives."""
+
+    run_id: str
+    status: str
+    output: Any
+    error: Any
+    has_parent: bool = True
+    """False when the run has no parent (no parent's wait to look for)."""
+
+
+def close_runs(conn: Connection, closed: Sequence[ClosedRun], now: datetime) -> None:
+    """Terminal runs: close their waits and tasks, drop their inbox, tell waiting parents."""
+    ids = [run.run_id for run in closed]
+    if not ids:
+        return
+    conn.execute(
+        t.waits.update()
+        .where(among(conn, t.waits.c.run_id, ids), t.waits.c.status == "open")
+        .values(status="canceled", resolved_at=now)
+    )
+    conn.execute(
+        t.human_tasks.update()
+        .where(among(conn, t.human_tasks.c.run_id, ids), t.human_tasks.c.status == "open")
+        .values(status="canceled", completed_at=now)
+    )
+    conn.execute(t.run_inbox.delete().where(among(conn, t.run_inbox.c.run_id, ids)))
+    for run in closed:
+        if run.has_parent:
+            notify_parent(conn, run.run_id, run.status, run.output, run.error, now)

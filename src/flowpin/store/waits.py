@@ -112,6 +112,28 @@ def resolve_waits(
     return won
 
 
+def notify_parent(
+    conn: Connection,
+    child_run_id: str,
+    status: str,
+    output: Any,
+    error: Any,
+    now: datetime,
+) -> None:
+    """A child run ended: the wait of a parent that waits for it receives how."""
+    wait = conn.execute(
+        sa.select(t.waits.c.id, t.waits.c.run_id, t.waits.c.token).where(
+            t.waits.c.kind == "child",
+            t.waits.c.ref_id == child_run_id,
+            t.waits.c.status == "open",
+        )
+    ).first()
+    if wait is None:
+        return
+    body = {"status": status, "output": output, "error": error}
+    resolve_waits(conn, [EndedWait(wait.id, wait.run_id, wait.token, "child", body)], now)
+
+
 def event_accepted(filter_source: str | None, envelope: Any, event: dict[str, Any]) -> bool:
     """A wait's filter decides; a filter that fails to evaluate rejects the event (and is
     logged), it never breaks the submission for the other waits."""

@@ -52,9 +52,10 @@ from flowpin.store.bulk import (
 from flowpin.store.claims import inbox_for
 from flowpin.store.events import submit_event
 from flowpin.store.notify import signal_work
-from flowpin.store.runs import NewRun, insert_run
+from flowpin.store.runs import ClosedRun, NewRun, check_payload, close_runs, insert_run
 from flowpin.store.statements import among
 from flowpin.store.waits import EndedWait, end_waits, match_buffered_event, resolve_waits
+from flowpin.store.workflows import version_row, workflow_row
 from flowpin.types import RunStatus
 from flowpin.worker.spans import trace_steps
 
@@ -214,7 +215,20 @@ def write_checkpoints(
                 for req, _res in terminal
             ],
         )
-        _close_runs(conn, [req for req, _res in terminal], now)
+        close_runs(
+            conn,
+            [
+                ClosedRun(
+                    req.run.id,
+                    req.outcome.status.value,
+                    req.outcome.output,
+                    req.outcome.error,
+                    has_parent=req.run.parent_run_id is not None,
+                )
+                for req, _res in terminal
+            ],
+            now,
+        )
     if active:
         inbox = inbox_for(conn, [req.run.id for req, _res in active])
         stamp = bulk.time(now)
@@ -759,8 +773,6 @@ def _create_task(conn: Connection, run: ClaimedRun, command: CreateTask, now: da
 def _start_child(
     conn: Connection, run: ClaimedRun, command: StartChild, now: datetime, services: Services
 ) -> None:
-    from flowpin.store.workflows import version_row, workflow_row
-
     error: dict[str, Any] | None = None
     depth = int(run.state.get("d", 0)) + 1
     failure = None
@@ -780,8 +792,6 @@ def _start_child(
             conn, workflow.id, None if command.version == "latest" else int(command.version)
         )
         definition = services.definition(conn, version.id)
-        from flowpin.store.runs import check_payload
-
         check_payload(definition, command.payload, services.schemas, now)
     except Exception as exc:  # the parent sees the failure as an ActionError, not a crash
         error = {"category": "ActionError", "message": f"child workflow not started: {exc}"}
@@ -832,49 +842,6 @@ def _cancel_token(conn: Connection, run: ClaimedRun, token: str, now: datetime) 
                 .where(t.human_tasks.c.id == row.ref_id, t.human_tasks.c.status == "open")
                 .values(status="canceled", completed_at=now)
             )
-
-
-def _close_runs(conn: Connection, requests: list[CheckpointRequest], now: datetime) -> None:
-    """Terminal runs: close their waits and tasks, drop their inbox, tell waiting parents."""
-    ids = [request.run.id for request in requests]
-    conn.execute(
-        t.waits.update()
-        .where(among(conn, t.waits.c.run_id, ids), t.waits.c.status == "open")
-        .values(status="canceled", resolved_at=now)
-    )
-    conn.execute(
-        t.human_tasks.update()
-        .where(among(conn, t.human_tasks.c.run_id, ids), t.human_tasks.c.status == "open")
-        .values(status="canceled", completed_at=now)
-    )
-    conn.execute(t.run_inbox.delete().where(among(conn, t.run_inbox.c.run_id, ids)))
-    for request in requests:
-        if request.run.parent_run_id is not None:
-            outcome = request.outcome
-            notify_parent(
-                conn, request.run.id, outcome.status.value, outcome.output, outcome.error, now
-            )
-
-
-def notify_parent(
-    conn: Connection,
-    child_run_id: str,
-    status: str,
-    output: Any,
-    error: Any,
-    now: datetime,
-) -> None:
-    wait = conn.execute(
-        sa.select(t.waits.c.id, t.waits.c.run_id, t.waits.c.token).where(
-            t.waits.c.kind == "child",
-            t.waits.c.ref_id == child_run_id,
-            t.waits.c.status == "open",
-        )
-    ).first()
-    if wait is None:
-        return
-    body = {"status": status, "output": output, "error": error}
-    resolve_waits(conn, [EndedWait(wait.id, wait.run_id, wait.token, "child", body)], now)
 
 
 def new_lease_owner() -> str:
