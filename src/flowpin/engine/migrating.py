@@ -29,7 +29,7 @@ from flowpin.errors import FlowpinError
 from flowpin.runtime.migrate import Migrator, MovePlan, MoveProblem
 from flowpin.runtime.positions import encode as encode_positions
 from flowpin.store import tables as t
-from flowpin.store.bulk import INSERT_HISTORY, Bulk, json_param
+from flowpin.store.bulk import INSERT_HISTORY, Bulk, HistoryRow, json_param
 from flowpin.store.statements import among
 from flowpin.store.workflows import version_row, workflow_row
 
@@ -356,18 +356,18 @@ def _write(
         conn,
         INSERT_HISTORY,
         [
-            (
-                row.id,
-                "$migration",
-                "",
-                "migration",
-                target.number,
-                1,
-                "migrated",
-                stamp,
-                stamp,
-                stamp,  # started_at: a migration takes no time of the run's own
-                json_param(
+            HistoryRow(
+                run_id=row.id,
+                step_id="$migration",
+                token="",
+                step_type="migration",
+                version_number=target.number,
+                attempt=1,
+                status="migrated",
+                logical_time=stamp,
+                recorded_at=stamp,
+                started_at=stamp,  # a migration takes no time of the run's own
+                input=json_param(
                     {
                         "fromVersion": source.number,
                         "toVersion": target.number,
@@ -376,9 +376,9 @@ def _write(
                         "positions": [position.to_dict() for position in plan.positions],
                     }
                 ),
-                None,
-                None,
-                None,  # detail
+                output=None,
+                error=None,
+                detail=None,
             )
             for row, plan in moves
         ],

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy.engine import Connection
@@ -47,6 +47,9 @@ class Statement:
 
     sqlite: str
     pg: str
+    row: type[tuple[Any, ...]] | None = None
+    """The named row type the statement takes (its fields in the statement's column order):
+    ``Bulk.write`` refuses other rows, so two values of one type cannot swap places silently."""
 
 
 class Bulk:
@@ -75,12 +78,90 @@ class Bulk:
     ) -> None:
         if not rows:
             return
+        if statement.row is not None and not isinstance(rows[0], statement.row):
+            raise TypeError(f"{statement.row.__name__} rows expected, got {type(rows[0])!r}")
         if self.sqlite:
             conn.exec_driver_sql(statement.sqlite, list(rows))
             return
         conn.exec_driver_sql(
             statement.pg, tuple(list(column) for column in zip(*rows, strict=True))
         )
+
+
+class RunRow(NamedTuple):
+    """A row of ``UPDATE_HELD_RUNS`` and ``RELEASE_RUNS``."""
+
+    state: str
+    status: str
+    current_step: str | None
+    positions: str
+    updated_at: Any
+    id: str
+
+
+class SteppedRunRow(NamedTuple):
+    """A row of ``UPDATE_STEPPED_RUNS`` (the status did not change)."""
+
+    state: str
+    current_step: str | None
+    positions: str
+    updated_at: Any
+    id: str
+
+
+class RequeuedRunRow(NamedTuple):
+    """A row of ``REQUEUE_RUNS``."""
+
+    state: str
+    status: str
+    current_step: str | None
+    positions: str
+    updated_at: Any
+    wake_at: Any
+    id: str
+
+
+class TerminalRunRow(NamedTuple):
+    """A row of ``UPDATE_TERMINAL_RUNS``."""
+
+    state: str
+    status: str
+    positions: str
+    output: str | None
+    error: str | None
+    updated_at: Any
+    finished_at: Any
+    id: str
+
+
+class HistoryRow(NamedTuple):
+    """A row of ``INSERT_HISTORY``."""
+
+    run_id: str
+    step_id: str
+    token: str
+    step_type: str
+    version_number: int
+    attempt: int
+    status: str
+    logical_time: Any
+    recorded_at: Any
+    started_at: Any
+    input: str | None
+    output: str | None
+    error: str | None
+    detail: str | None
+
+
+class FinishedCallRow(NamedTuple):
+    """A row of ``FINISH_LEDGER``."""
+
+    status: str
+    output: str | None
+    error: str | None
+    updated_at: Any
+    tenant_id: str
+    key: str
 
 
 def _unnest(columns: str, casts: str, *, ordinality: bool = False) -> str:
@@ -102,6 +183,7 @@ UPDATE_HELD_RUNS = Statement(
     pg="UPDATE runs AS r SET state = v.state, status = v.status, "
     "current_step = v.current_step, positions = v.positions, updated_at = v.updated_at "
     f"FROM {_unnest(_RUN_COLUMNS, _RUN_CASTS)} WHERE r.id = v.id",
+    row=RunRow,
 )
 UPDATE_STEPPED_RUNS = Statement(
     sqlite="UPDATE runs SET state = ?, current_step = ?, positions = ?, updated_at = ? "
@@ -112,6 +194,7 @@ UPDATE_STEPPED_RUNS = Statement(
         "state, current_step, positions, updated_at, id", "jsonb varchar text timestamptz varchar"
     )
     + " WHERE r.id = v.id",
+    row=SteppedRunRow,
 )
 """A held run whose status did not change: leaving ``status`` out of the SET spares SQLite the
 CHECK constraints and index entries that read it."""
@@ -122,6 +205,7 @@ RELEASE_RUNS = Statement(
     "current_step = v.current_step, positions = v.positions, updated_at = v.updated_at, "
     "wake_at = NULL, lease_owner = NULL, lease_expires_at = NULL "
     f"FROM {_unnest(_RUN_COLUMNS, _RUN_CASTS)} WHERE r.id = v.id",
+    row=RunRow,
 )
 REQUEUE_RUNS = Statement(
     sqlite="UPDATE runs SET state = ?, status = ?, current_step = ?, positions = ?, "
@@ -134,6 +218,7 @@ REQUEUE_RUNS = Statement(
         "jsonb varchar varchar text timestamptz timestamptz varchar",
     )
     + " WHERE r.id = v.id",
+    row=RequeuedRunRow,
 )
 """A run that spent its CPU budget for the claim: released and claimable from ``wake_at``
 (the checkpoint's time), so the claim, oldest ``wake_at`` first, takes the runs already waiting
@@ -151,6 +236,7 @@ UPDATE_TERMINAL_RUNS = Statement(
         "jsonb varchar text jsonb jsonb timestamptz timestamptz varchar",
     )
     + " WHERE r.id = v.id",
+    row=TerminalRunRow,
 )
 _HISTORY_COLUMNS = (
     "run_id, step_id, token, step_type, version_number, attempt, status, logical_time, "
@@ -168,6 +254,7 @@ INSERT_HISTORY = Statement(
         ordinality=True,
     )
     + " ORDER BY n",
+    row=HistoryRow,
 )
 FINISH_LEDGER = Statement(
     sqlite="UPDATE action_ledger SET status = ?, output = ?, error = ?, "
@@ -180,6 +267,7 @@ FINISH_LEDGER = Statement(
         "varchar jsonb jsonb timestamptz varchar varchar",
     )
     + " WHERE l.tenant_id = v.tenant_id AND l.key = v.key AND l.status = 'started'",
+    row=FinishedCallRow,
 )
 _UPSERT_COLUMNS = (
     "tenant_id, key, run_id, token, step_id, action_id, action_version, attempt, status, "

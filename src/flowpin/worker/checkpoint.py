@@ -46,6 +46,12 @@ from flowpin.store.bulk import (
     UPDATE_STEPPED_RUNS,
     UPDATE_TERMINAL_RUNS,
     Bulk,
+    FinishedCallRow,
+    HistoryRow,
+    RequeuedRunRow,
+    RunRow,
+    SteppedRunRow,
+    TerminalRunRow,
     dumps,
     json_param,
 )
@@ -181,7 +187,7 @@ def write_checkpoints(
         conn.execute(t.run_inbox.delete().where(among(conn, t.run_inbox.c.id, consumed)))
     _finish_ledger(conn, bulk, live, now, services)
     _claim_ledger(conn, bulk, live, now, services)
-    history_rows: list[tuple[Any, ...]] = []
+    history_rows: list[HistoryRow] = []
     recorded = bulk.time(now)
     for request, _result in live:
         run = request.run
@@ -202,15 +208,15 @@ def write_checkpoints(
             conn,
             UPDATE_TERMINAL_RUNS,
             [
-                (
-                    dumps(req.outcome.state),
-                    req.outcome.status.value,
-                    encode_positions(req.outcome.state),
-                    json_param(req.outcome.output),
-                    json_param(req.outcome.error),
-                    stamp,
-                    stamp,
-                    req.run.id,
+                TerminalRunRow(
+                    state=dumps(req.outcome.state),
+                    status=req.outcome.status.value,
+                    positions=encode_positions(req.outcome.state),
+                    output=json_param(req.outcome.output),
+                    error=json_param(req.outcome.error),
+                    updated_at=stamp,
+                    finished_at=stamp,
+                    id=req.run.id,
                 )
                 for req, _res in terminal
             ],
@@ -232,10 +238,10 @@ def write_checkpoints(
     if active:
         inbox = inbox_for(conn, [req.run.id for req, _res in active])
         stamp = bulk.time(now)
-        held: list[tuple[Any, ...]] = []
-        stepped: list[tuple[Any, ...]] = []
-        released: list[tuple[Any, ...]] = []
-        requeued: list[tuple[Any, ...]] = []
+        held: list[RunRow] = []
+        stepped: list[SteppedRunRow] = []
+        released: list[RunRow] = []
+        requeued: list[RequeuedRunRow] = []
         for request, result in active:
             run = request.run
             result.inbox = inbox.get(run.id, [])
@@ -252,13 +258,13 @@ def write_checkpoints(
                 outstanding or result.ledger_hits or result.busy or result.execute
             ):
                 result.released = True
-                requeued.append((state, status, current, at, stamp, run.id))
+                requeued.append(RequeuedRunRow(state, status, current, at, stamp, stamp, run.id))
             elif result.released:
-                released.append((state, status, current, at, stamp, run.id))
+                released.append(RunRow(state, status, current, at, stamp, run.id))
             elif status == run.status:
-                stepped.append((state, current, at, stamp, run.id))
+                stepped.append(SteppedRunRow(state, current, at, stamp, run.id))
             else:
-                held.append((state, status, current, at, stamp, run.id))
+                held.append(RunRow(state, status, current, at, stamp, run.id))
             # A failed batch closes its runs (they are claimed afresh), so this stays true.
             run.status = status
         # A run still held keeps its wake_at and lease columns as the claim set them (the
@@ -268,7 +274,7 @@ def write_checkpoints(
         bulk.write(conn, UPDATE_STEPPED_RUNS, stepped)
         bulk.write(conn, RELEASE_RUNS, released)
         if requeued:
-            bulk.write(conn, REQUEUE_RUNS, [(*row[:-1], stamp, row[-1]) for row in requeued])
+            bulk.write(conn, REQUEUE_RUNS, requeued)
             signal_work(conn)
     bulk.write(conn, INSERT_HISTORY, history_rows)
     return results
@@ -495,22 +501,22 @@ def _history_row(
     entry: HistoryEntry,
     recorded: Any,
     redact: Callable[[Any], Any],
-) -> tuple[Any, ...]:
-    return (
-        run.id,
-        entry.step_id,
-        entry.token,
-        entry.step_type,
-        run.version_number,
-        entry.attempt,
-        entry.status,
-        bulk.time(entry.at),
-        recorded,
-        bulk.time(entry.started_at),
-        json_param(redact(entry.input)),
-        json_param(redact(entry.output)),
-        json_param(redact(entry.error)),
-        json_param(entry.detail),
+) -> HistoryRow:
+    return HistoryRow(
+        run_id=run.id,
+        step_id=entry.step_id,
+        token=entry.token,
+        step_type=entry.step_type,
+        version_number=run.version_number,
+        attempt=entry.attempt,
+        status=entry.status,
+        logical_time=bulk.time(entry.at),
+        recorded_at=recorded,
+        started_at=bulk.time(entry.started_at),
+        input=json_param(redact(entry.input)),
+        output=json_param(redact(entry.output)),
+        error=json_param(redact(entry.error)),
+        detail=json_param(entry.detail),
     )
 
 
@@ -547,7 +553,7 @@ def _finish_ledger(
     services: Services,
 ) -> None:
     stamp = bulk.time(now)
-    finished: list[tuple[Any, ...]] = []
+    finished: list[FinishedCallRow] = []
     recorded: dict[tuple[str, str], tuple[Any, ...]] = {}
     for request, _ in live:
         run = request.run
@@ -556,7 +562,8 @@ def _finish_ledger(
             output = json_param(result.output) if result.error is None else None
             error = json_param(result.error)
             if not _repeatable(services, call):
-                finished.append((status, output, error, stamp, run.tenant_id, call.idempotency_key))
+                key = call.idempotency_key
+                finished.append(FinishedCallRow(status, output, error, stamp, run.tenant_id, key))
                 continue
             # One row per key and statement (two runs sharing a key may finish together).
             recorded.setdefault(
