@@ -35,7 +35,7 @@ def fire_due_waits(conn: Connection, now: datetime) -> int:
         conn,
         [
             EndedWait(wait.id, wait.run_id, wait.token, _input_kind(wait.kind), {})
-            for wait in due.values()
+            for wait in sorted(due.values(), key=lambda wait: wait.id)  # inbox rows in wait order
         ],
         now,
     )
