@@ -247,7 +247,7 @@ runs = sa.Table(
 
 RUNS_CONCURRENCY_SEQ = "runs_concurrency_seq"
 """PostgreSQL: the sequence behind ``runs.concurrency_seq`` (migration 0008); SQLite, whose
-writers are serialized, numbers each key's runs itself (``engine.starting``)."""
+writers are serialized, numbers each key's runs itself (``store.runs``)."""
 sa.Sequence(RUNS_CONCURRENCY_SEQ, metadata=metadata)
 
 # Invariants: inputs that arrived for a run (a resolved wait, a finished child) and that its
