@@ -10,7 +10,6 @@ commit is what makes durable steps cheap: the commit, not the SQL, is the physic
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -849,10 +848,3 @@ def _cancel_token(conn: Connection, run: ClaimedRun, token: str, now: datetime) 
                 .where(t.human_tasks.c.id == row.ref_id, t.human_tasks.c.status == "open")
                 .values(status="canceled", completed_at=now)
             )
-
-
-def new_lease_owner() -> str:
-    return uuid.uuid4().hex[:16]
-
-
-FireCallback = Callable[[], None]

@@ -452,7 +452,3 @@ def _errors(exc: ValidationError) -> list[dict[str, Any]]:
         {"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]}
         for e in exc.errors()
     ]
-
-
-def now_of(clock: Clock) -> datetime:
-    return clock.now()

@@ -140,7 +140,6 @@ class Worker:
         self.deps = deps
         self.options = options or WorkerOptions()
         self.owner = name or f"w-{uuid.uuid4().hex[:12]}"
-        self.core_lease = self.options.lease_seconds
         self.stats = WorkerStats()
         self._active: dict[str, _Slot] = {}
         self._ready: list[_Slot] = []
