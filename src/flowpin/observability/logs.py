@@ -57,9 +57,23 @@ class TextFormatter(logging.Formatter):
         return f"{head} [{' '.join(fields)}]{newline}{rest}"
 
 
+class CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record comes: a stream that was swapped out
+    and closed since (a test runner's capture, a daemon's redirect) never breaks a later one."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure(log_format: str = "text", level: int = logging.INFO) -> None:
-    """Send flowpin's (and uvicorn's) records to stderr in ``log_format``."""
-    handler = logging.StreamHandler(sys.stderr)
+    """Send flowpin's (and uvicorn's) records to stderr in ``log_format``. Only those loggers
+    get ``level``: other libraries keep theirs (Alembic's INFO chatter stays quiet)."""
+    handler = CurrentStderr()
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
@@ -67,7 +81,8 @@ def configure(log_format: str = "text", level: int = logging.INFO) -> None:
             root.removeHandler(old)
     handler._flowpin = True  # type: ignore[attr-defined]
     root.addHandler(handler)
-    root.setLevel(level)
+    for name in ("flowpin", "uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).setLevel(level)
     # Their INFO lines carry whole URLs (query strings included) of action calls.
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
