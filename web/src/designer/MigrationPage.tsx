@@ -79,16 +79,20 @@ export function MigrationPage() {
   const targetSteps = useMemo(() => (target.data ? walk(target.data).map((s) => s.step) : []), [target.data]);
   const sourceSteps = useMemo(() => new Map((source.data ? walk(source.data) : []).map((s) => [s.step.id, s.step])), [source.data]);
 
+  // Which steps are active and which the target has; the counts polled every few seconds (and
+  // reloaded after a move) change the arrays but not these keys, and must not wipe the report.
+  const activeKey = activeSteps.map((s) => s.stepId).join("\n");
+  const targetKey = targetSteps.map((s) => s.id).join("\n");
   useEffect(() => {
     // defaults: the same id when the target has it
-    const ids = new Set(targetSteps.map((s) => s.id));
+    const ids = new Set(targetKey.split("\n"));
     setMapping((current) => {
       const next: Record<string, string> = {};
-      for (const { stepId } of activeSteps) next[stepId] = current[stepId] || (ids.has(stepId) ? stepId : "");
+      for (const stepId of activeKey ? activeKey.split("\n") : []) next[stepId] = current[stepId] || (ids.has(stepId) ? stepId : "");
       return next;
     });
     setReport(null);
-  }, [activeSteps, targetSteps]);
+  }, [activeKey, targetKey]);
 
   const selection = (): unknown => {
     if (which === "picked") return [...picked];
