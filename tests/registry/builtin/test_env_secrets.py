@@ -25,7 +25,7 @@ HOOK_TOKEN = "env-hook-token-0451"
 NAMES = ("HOOK_TOKEN", "KEY", "SECRET_KEY", "DATABASE_URL")
 """The environment secret, then names that would reach settings under the old prefix."""
 CHANNELS = ("http", "email", "expression")
-SRC = Path(__file__).resolve().parents[2] / "src" / "flowpin"
+SRC = Path(__file__).resolve().parents[3] / "src" / "flowpin"
 
 
 def _step(channel: str, name: str, hook_url: str, smtp_port: int) -> dict[str, Any]:
