@@ -30,6 +30,7 @@ from flowpin.runtime.migrate import Migrator, MovePlan, MoveProblem
 from flowpin.runtime.positions import encode as encode_positions
 from flowpin.store import tables as t
 from flowpin.store.bulk import INSERT_HISTORY, Bulk, HistoryRow, json_param
+from flowpin.store.dialects import dialect_of
 from flowpin.store.statements import among
 from flowpin.store.workflows import version_row, workflow_row
 
@@ -227,8 +228,8 @@ def _batch(
     now: datetime,
 ) -> list[dict[str, Any]]:
     query = sa.select(*_COLUMNS).where(among(conn, t.runs.c.id, ids))
-    if conn.dialect.name == "postgresql" and not request.dry_run:
-        query = query.with_for_update()
+    if not request.dry_run:
+        query = dialect_of(conn).locked(query)
     rows = {row.id: row for row in conn.execute(query)}
     in_flight = set(
         conn.execute(

@@ -17,6 +17,7 @@ from flowpin.definitions.validate import validate
 from flowpin.engine.call_graph import call_cycles
 from flowpin.errors import ConflictError, DefinitionError, NotFoundError
 from flowpin.store import tables as t
+from flowpin.store.dialects import dialect_of
 from flowpin.store.workflows import ensure_tenant, next_slot, workflow_row
 
 
@@ -108,9 +109,7 @@ def locked_workflow_row(conn: Connection, tenant_id: str, key: str) -> Any:
     query = sa.select(t.workflows).where(
         t.workflows.c.tenant_id == tenant_id, t.workflows.c.key == key
     )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    row = conn.execute(dialect_of(conn).locked(query)).first()
     if row is None:
         raise NotFoundError(f"workflow {key!r} not found", code="workflow.not_found")
     return row

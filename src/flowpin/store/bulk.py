@@ -11,28 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NamedTuple
 
-import orjson
 from sqlalchemy.engine import Connection
 
-
-def dumps(value: Any) -> str:
-    """JSON text; the serializer of every JSON column (see ``store.database``)."""
-    return orjson.dumps(value).decode()
-
-
-def loads(value: Any) -> Any:
-    """The deserializer of every JSON column. SQLite gives a JSON column NUMERIC affinity, so a
-    document that is a bare number comes back as a number, not as its text."""
-    if isinstance(value, int | float):
-        return value
-    return orjson.loads(value)
-
-
-def json_param(value: Any) -> str | None:
-    return None if value is None else dumps(value)
+# Re-exported: the bulk rows' values are encoded with these.
+from flowpin.store.codec import dumps as dumps
+from flowpin.store.codec import json_param as json_param
+from flowpin.store.codec import loads as loads
+from flowpin.store.dialects import dialect_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,22 +44,12 @@ class Bulk:
     """Value encoders and the statement runner for one connection's dialect."""
 
     def __init__(self, conn: Connection) -> None:
-        self.sqlite = conn.dialect.name == "sqlite"
+        self.dialect = dialect_of(conn)
         self._times: dict[datetime, str] = {}
 
     def time(self, value: datetime | None) -> Any:
-        if value is None:
-            return None
-        if not self.sqlite:
-            return value
-        # The storage format of SQLAlchemy's SQLite DateTime (naive UTC, fixed width), so
-        # values written here compare and read back like those written through Core. A batch
-        # has few distinct times (many history rows share their logical time): format each once.
-        text = self._times.get(value)
-        if text is None:
-            text = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-            self._times[value] = text
-        return text
+        """``value`` in its column's storage form (see ``Dialect.bulk_time``)."""
+        return None if value is None else self.dialect.bulk_time(value, self._times)
 
     def write(
         self, conn: Connection, statement: Statement, rows: Sequence[tuple[Any, ...]]
@@ -80,12 +58,7 @@ class Bulk:
             return
         if statement.row is not None and not isinstance(rows[0], statement.row):
             raise TypeError(f"{statement.row.__name__} rows expected, got {type(rows[0])!r}")
-        if self.sqlite:
-            conn.exec_driver_sql(statement.sqlite, list(rows))
-            return
-        conn.exec_driver_sql(
-            statement.pg, tuple(list(column) for column in zip(*rows, strict=True))
-        )
+        self.dialect.bulk_write(conn, statement, rows)
 
 
 class RunRow(NamedTuple):

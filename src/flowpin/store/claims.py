@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowpin.store import tables as t
+from flowpin.store.dialects import dialect_of
 from flowpin.store.statements import among
 
 ACTIVE = ("PENDING", "RUNNING", "WAITING")
@@ -127,7 +128,7 @@ def claim_runs(
     one ``UPDATE … RETURNING`` (one round trip instead of three)."""
     if limit <= 0:
         return []
-    if conn.dialect.name == "postgresql":
+    if dialect_of(conn).concurrent_writers:
         expires = now + timedelta(seconds=lease_seconds)
         params = {"now": now, "claim_limit": limit, "claim_owner": owner, "claim_expires": expires}
         rows = list(conn.execute(_PG_CLAIM, params).all())
@@ -224,9 +225,8 @@ def _claim_guarded(conn: Connection, now: datetime, limit: int) -> list[str]:
     workflows = conn.execute(_GUARDED_WORKFLOWS, {"now": now}).all()
     # SQLite would pick the (workflow_id, idempotency_key) index for ``workflow_id = ?`` and
     # visit every run the workflow ever had; ``+ 0`` leaves it the due runs' index.
-    workflow_id = (
-        t.runs.c.workflow_id + 0 if conn.dialect.name == "sqlite" else t.runs.c.workflow_id
-    )
+    dialect = dialect_of(conn)
+    workflow_id = dialect.unindexed(t.runs.c.workflow_id)
     ids: list[str] = []
     for workflow in workflows:
         if len(ids) >= limit:
@@ -239,15 +239,18 @@ def _claim_guarded(conn: Connection, now: datetime, limit: int) -> list[str]:
         if not conn.execute(sa.select(t.runs.c.id).where(runnable).limit(1)).first():
             continue  # nothing runnable: do not queue on the workflow's row
         limit_now = workflow.concurrency_limit
-        if conn.dialect.name == "postgresql":
+        if dialect.concurrent_writers:
             # Claimers of this workflow serialize here, so each sees the others' committed
             # leases and begun runs (READ COMMITTED: the statements below run after the lock
             # is granted). FOR NO KEY UPDATE: inserting a run of the workflow (its foreign
             # key takes KEY SHARE on this row) does not wait for a claim.
             locked = conn.execute(
-                sa.select(t.workflows.c.concurrency_limit, t.workflows.c.paused)
-                .where(t.workflows.c.id == workflow.id)
-                .with_for_update(key_share=True)
+                dialect.locked(
+                    sa.select(t.workflows.c.concurrency_limit, t.workflows.c.paused).where(
+                        t.workflows.c.id == workflow.id
+                    ),
+                    key_share=True,
+                )
             ).first()
             if locked is None or locked.paused:
                 continue
@@ -268,9 +271,7 @@ def _claim_guarded(conn: Connection, now: datetime, limit: int) -> list[str]:
             .order_by(t.runs.c.wake_at, t.runs.c.created_at)
             .limit(free)
         )
-        if conn.dialect.name == "postgresql":
-            select = select.with_for_update(skip_locked=True)
-        ids += conn.execute(select).scalars()
+        ids += conn.execute(dialect.locked(select, skip_locked=True)).scalars()
     return ids
 
 
@@ -430,7 +431,7 @@ def next_wakeup(conn: Connection, now: datetime) -> datetime | None:
     """The earliest moment something becomes due: a run's wake-up or lease expiry, a wait's
     deadline, or a schedule slot. (An idle worker asks after every wake-up: on PostgreSQL the
     three minima are one statement built once, ``LEAST`` ignoring the empty ones.)"""
-    if conn.dialect.name == "postgresql":
+    if dialect_of(conn).concurrent_writers:
         earliest = conn.execute(_PG_NEXT_WAKEUP, {"now": now}).scalar()
         return None if earliest is None else aware(earliest)
     candidates = [conn.execute(query, {"now": now}).scalar() for query in _SQLITE_NEXT_WAKEUP]

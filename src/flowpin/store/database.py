@@ -1,19 +1,11 @@
-"""Engine creation and per-connection setup, the only place that knows connection details.
+"""The database: its engine and the transaction helpers every store function runs in.
 
-SQLite (the embedded default) is set up for a durable queue:
-- WAL journal, so readers never block the writer and the writer never blocks readers;
-- ``synchronous=NORMAL``: in WAL mode a commit is durable against a process crash (SIGKILL), and
-  only an OS crash or power loss can drop the last transactions — the usual trade for a
-  10× cheaper commit;
-- ``busy_timeout`` so a second writer (the API thread beside the worker, a CLI) waits for the
-  lock instead of failing with "database is locked";
-- write transactions start with ``BEGIN IMMEDIATE``: taking the write lock up front avoids the
-  deadlock where two deferred transactions both read, then both try to upgrade to write;
-- foreign keys enforced;
-- the writers of one process take turns on a lock before ``BEGIN IMMEDIATE``: waiting there is
-  first come, first served and wakes the moment the writer before is done, where SQLite's busy
-  handler sleeps and retries (up to 100 ms at a time) — under 32 concurrent writers that
-  sleeping, not the work, made a second of p99.
+What each database needs set up (SQLite's WAL, ``BEGIN IMMEDIATE`` and busy timeout;
+PostgreSQL's pool and plans) lives in its dialect (``store.dialects``), picked once here.
+Beyond that, the writers of one SQLite process take turns on a lock before ``BEGIN
+IMMEDIATE``: waiting there is first come, first served and wakes the moment the writer before
+is done, where SQLite's busy handler sleeps and retries (up to 100 ms at a time) — under 32
+concurrent writers that sleeping, not the work, made a second of p99.
 """
 
 from __future__ import annotations
@@ -22,19 +14,17 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from flowpin.store.bulk import dumps, loads
+from flowpin.store.codec import dumps, loads
+from flowpin.store.dialects import Dialect, dialect_named
+
+__all__ = ["Connection", "Database", "resolve_url"]
 
 DEFAULT_URL = "sqlite:///flowpin.db"
-BUSY_TIMEOUT_MS = 30_000
-WAL_AUTOCHECKPOINT_PAGES = 10_000
-CONNECT_TIMEOUT_S = 10
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -45,75 +35,24 @@ def resolve_url(url: str | None = None) -> str:
     return url
 
 
-def _setup_sqlite(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take over transaction control from the sqlite3 module, which would otherwise BEGIN
-        # lazily (DEFERRED) on the first write.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        # A worker checkpoints the log on a thread of its own (``store.wal``); a commit does it
-        # only past this backstop (~40 MB of log), not at SQLite's default of 1,000 pages.
-        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Connection) -> None:
-        mode = connection.get_execution_options().get("flowpin_read_only")
-        connection.exec_driver_sql("BEGIN" if mode else "BEGIN IMMEDIATE")
-
-
-def _setup_postgres(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # psycopg prepares a statement run five times; PostgreSQL then caches a generic plan,
-        # made once from the statistics of that moment. A queue's tables go from empty to
-        # thousands of rows faster than autovacuum analyzes them, and a plan made for an empty
-        # ``run_inbox`` (a sequential scan) stayed in use at 5,000 rows: 20 ms a call instead
-        # of 0.3 ms (measured). Custom plans see the tables' current size; parsing is still
-        # saved, planning costs ~0.1 ms per statement, and flowpin's statements are per batch.
-        cursor = dbapi_connection.cursor()
-        cursor.execute("SET plan_cache_mode = force_custom_plan")
-        cursor.close()
-        dbapi_connection.commit()
-
-
 class Database:
     """One database: an SQLAlchemy engine plus the transaction helpers every repo uses."""
 
     def __init__(self, url: str | None = None, *, pool_size: int = 5) -> None:
         self.url = resolve_url(url)
+        self.dialect: Dialect = dialect_named(sa.make_url(self.url).get_backend_name())
         kwargs: dict[str, Any] = {"json_serializer": dumps, "json_deserializer": loads}
-        if self.url.startswith("sqlite"):
-            if ":memory:" in self.url or self.url in ("sqlite://", "sqlite:///"):
-                raise ValueError("flowpin needs a SQLite file (workers and API share it)")
-            path = sa.make_url(self.url).database
-            if path:
-                Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
-        else:
-            kwargs["pool_size"] = pool_size
-            kwargs["max_overflow"] = pool_size
-            kwargs["pool_pre_ping"] = True
-            # A server that never answers (a filtered port) fails in seconds, not never.
-            if "connect_timeout" not in sa.make_url(self.url).query:
-                kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
+        kwargs.update(self.dialect.engine_options(self.url, pool_size))
         self.engine: Engine = sa.create_engine(self.url, **kwargs)
-        self.dialect = self.engine.dialect.name
-        self._write_turn: threading.RLock | None = None
-        if self.dialect == "sqlite":
-            self._write_turn = threading.RLock()
-            _setup_sqlite(self.engine)
-        else:
-            _setup_postgres(self.engine)
+        # One writer at a time anyway: this process's writers queue here, not in SQLite.
+        self._write_turn: threading.RLock | None = (
+            None if self.dialect.concurrent_writers else threading.RLock()
+        )
+        self.dialect.prepare(self.engine)
 
     @property
     def is_sqlite(self) -> bool:
-        return self.dialect == "sqlite"
+        return self.dialect.name == "sqlite"
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

@@ -20,6 +20,7 @@ from flowpin.definitions.models import Definition, EventTrigger
 from flowpin.errors import ExpressionError, FlowpinError
 from flowpin.expressions.values import resolve
 from flowpin.store import tables as t
+from flowpin.store.dialects import Dialect
 from flowpin.store.runs import NewRun, check_payload, insert_run
 from flowpin.store.statements import built_once, list_param, listed
 from flowpin.store.waits import EndedWait, EventOutcome, event_accepted, iso, resolve_waits
@@ -162,7 +163,7 @@ _EARLIER_EVENTS = built_once(
 )
 
 
-def _open_waits_query(dialect: str, with_null_key: bool) -> Any:
+def _open_waits_query(dialect: Dialect, with_null_key: bool) -> Any:
     keys = listed(dialect, t.waits.c.correlation_key, "keys")
     query = (
         sa.select(
@@ -183,7 +184,7 @@ def _open_waits_query(dialect: str, with_null_key: bool) -> Any:
         )
         .order_by(t.waits.c.id)
     )
-    return query.with_for_update() if dialect == "postgresql" else query
+    return dialect.locked(query)
 
 
 _OPEN_WAITS = built_once(lambda dialect: _open_waits_query(dialect, False))

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowpin.store import tables as t
+from flowpin.store.dialects import dialect_of
 
 
 def holds(conn: Connection, owner: str, run_id: str, claim_count: int) -> bool:
@@ -17,9 +18,7 @@ def holds(conn: Connection, owner: str, run_id: str, claim_count: int) -> bool:
     query = sa.select(t.runs.c.lease_owner, t.runs.c.claim_count, t.runs.c.status).where(
         t.runs.c.id == run_id
     )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    row = conn.execute(dialect_of(conn).locked(query)).first()
     return (
         row is not None
         and row.lease_owner == owner

@@ -23,8 +23,9 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+
+from flowpin.store.dialects import dialect_of
 
 CHANNEL = "flowpin_wake"
 DUE_PREFIX = "due:"
@@ -40,13 +41,12 @@ log = logging.getLogger("flowpin.notify")
 def signal_work(conn: Connection, due: datetime | None = None) -> None:
     """Tell every listening worker, on commit, that something became runnable (``due`` None)
     or that a deadline at ``due`` now exists."""
-    if conn.dialect.name != "postgresql":
+    dialect = dialect_of(conn)
+    if not dialect.notifies:
         return
     # Rounded up: a worker woken at the payload's moment must find the deadline passed.
     payload = "" if due is None else f"{DUE_PREFIX}{math.ceil(due.timestamp() * 1000)}"
-    conn.execute(
-        sa.text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
-    )
+    dialect.notify(conn, CHANNEL, payload)
 
 
 def due_of(payload: str) -> float | None:

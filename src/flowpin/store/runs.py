@@ -31,7 +31,8 @@ from flowpin.observability import metrics, tracing
 from flowpin.runtime.interpreter import start_state
 from flowpin.runtime.positions import encode as encode_positions
 from flowpin.store import tables as t
-from flowpin.store.bulk import dumps
+from flowpin.store.codec import dumps
+from flowpin.store.dialects import dialect_of
 from flowpin.store.notify import signal_work
 from flowpin.store.statements import among
 from flowpin.store.waits import notify_parent
@@ -156,16 +157,15 @@ def _next_in_queue(conn: Connection, workflow_id: int, key: str) -> Any:
     """The run's place in its key's queue: a database sequence on PostgreSQL (concurrent
     starts never share a number); on SQLite, whose writers are serialized, one more than the
     key's last."""
-    if conn.dialect.name == "postgresql":
-        return sa.func.nextval(t.RUNS_CONCURRENCY_SEQ)
-    return (
+    return dialect_of(conn).next_in_queue(
+        t.RUNS_CONCURRENCY_SEQ,
         sa.select(sa.func.coalesce(sa.func.max(t.runs.c.concurrency_seq), 0) + 1)
         .where(
             t.runs.c.workflow_id == workflow_id,
             t.runs.c.concurrency_key == key,
             t.runs.c.concurrency_key.is_not(None),
         )
-        .scalar_subquery()
+        .scalar_subquery(),
     )
 
 

@@ -14,50 +14,37 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
-from flowpin.store.bulk import dumps
+from flowpin.store.dialects import Dialect, dialect_of
 
 
 def among(conn: Connection, column: Any, ids: list[Any]) -> Any:
     """``column IN ids``, the list bound as one parameter (for a statement built per call)."""
-    postgres = conn.dialect.name == "postgresql"
-    value = list(ids) if postgres else dumps(list(ids))
-    return _in_list(column, sa.bindparam(None, value, type_=_list_type(column, postgres)), postgres)
+    dialect = dialect_of(conn)
+    value = dialect.list_value(ids)
+    return dialect.in_list(column, sa.bindparam(None, value, type_=dialect.list_type(column)))
 
 
-def listed(dialect: str, column: Any, name: str) -> Any:
+def listed(dialect: Dialect, column: Any, name: str) -> Any:
     """``column IN :name`` for a statement built once; ``list_param`` gives the value."""
-    postgres = dialect == "postgresql"
-    return _in_list(column, sa.bindparam(name, type_=_list_type(column, postgres)), postgres)
+    return dialect.in_list(column, sa.bindparam(name, type_=dialect.list_type(column)))
 
 
 def list_param(conn: Connection, values: list[Any]) -> Any:
     """The value of a ``listed`` parameter."""
-    return list(values) if conn.dialect.name == "postgresql" else dumps(list(values))
+    return dialect_of(conn).list_value(values)
 
 
-def built_once(build: Callable[[str], Any]) -> Callable[[Connection], Any]:
+def built_once(build: Callable[[Dialect], Any]) -> Callable[[Connection], Any]:
     """``build(dialect)``, cached per dialect."""
     cache: dict[str, Any] = {}
 
     def get(conn: Connection) -> Any:
-        dialect = conn.dialect.name
-        statement = cache.get(dialect)
+        name = conn.dialect.name
+        statement = cache.get(name)
         if statement is None:
-            statement = cache[dialect] = build(dialect)
+            statement = cache[name] = build(dialect_of(conn))
         return statement
 
     return get
-
-
-def _list_type(column: Any, postgres: bool) -> Any:
-    return ARRAY(column.type) if postgres else sa.String
-
-
-def _in_list(column: Any, parameter: Any, postgres: bool) -> Any:
-    if postgres:
-        return column == sa.any_(parameter)
-    values = sa.select(sa.column("value")).select_from(sa.func.json_each(parameter))
-    return column.in_(values)

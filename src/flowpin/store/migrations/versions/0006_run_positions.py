@@ -25,7 +25,7 @@ BATCH = 1000
 
 def upgrade() -> None:
     from flowpin.runtime.positions import encode
-    from flowpin.store.bulk import loads
+    from flowpin.store.codec import loads
 
     op.add_column("runs", sa.Column("positions", sa.Text, nullable=True))
     bind = op.get_bind()
