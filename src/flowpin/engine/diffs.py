@@ -7,13 +7,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from flowpin.definitions.diff import assess, diff_definitions
 from flowpin.definitions.loader import parse_definition
 from flowpin.definitions.models import Definition
 from flowpin.engine.counts import active_leaves
 from flowpin.errors import DefinitionError, FlowpinError
+from flowpin.store.database import Connection
 from flowpin.store.workflows import version_row, workflow_row
 
 DRAFT = "draft"

@@ -14,12 +14,10 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import jsonschema
-import sqlalchemy as sa
 
 from flowpin.clock import Clock, SystemClock
 from flowpin.definitions.loader import load_document
@@ -31,7 +29,6 @@ from flowpin.engine import (
     event_listing,
     inputs,
     migrating,
-    operator_log,
     run_listing,
     secret_store,
     shadowing,
@@ -55,7 +52,6 @@ from flowpin.errors import ConflictError, FlowpinError
 from flowpin.observability import metrics
 from flowpin.registry.catalog import Registry
 from flowpin.runtime.interpreter import resume_timers, retry_state
-from flowpin.runtime.positions import encode as encode_positions
 from flowpin.runtime.preview import retry_targets
 from flowpin.security.redaction import DEFAULT_KEYS, Masks, Redactor
 from flowpin.security.secrets import (
@@ -63,12 +59,21 @@ from flowpin.security.secrets import (
     tenants_for_env_secrets,
     warn_legacy_secrets,
 )
-from flowpin.store import tables as t
+from flowpin.store import history
 from flowpin.store.database import Database
 from flowpin.store.events import EventIn, submit_events
-from flowpin.store.runs import ClosedRun, close_runs
-from flowpin.store.waits import EndedWait, EventOutcome, resolve_waits, wake_runs
-from flowpin.store.workflows import version_row, workflow_row
+from flowpin.store.ledger import succeeded_keys
+from flowpin.store.runs import cancel_tree, restart_run
+from flowpin.store.tasks import complete_task
+from flowpin.store.waits import (
+    EndedWait,
+    EventOutcome,
+    open_task_wait,
+    open_timers,
+    resolve_waits,
+    wake_runs,
+)
+from flowpin.store.workflows import version_row, versions_of, workflow_row
 from flowpin.worker.deps import WorkerDeps, build_deps
 from flowpin.worker.loop import Worker, WorkerOptions
 
@@ -235,11 +240,7 @@ class Engine:
         inputs.check_texts(workflow=workflow)
         with self.db.read() as conn:
             row = workflow_row(conn, self.tenant, workflow)
-            rows = conn.execute(
-                sa.select(t.workflow_versions)
-                .where(t.workflow_versions.c.workflow_id == row.id)
-                .order_by(t.workflow_versions.c.number)
-            ).all()
+            rows = versions_of(conn, row.id)
         return [
             {"version": r.number, "hash": r.hash, "publishedAt": views.iso(r.published_at)}
             for r in rows
@@ -460,24 +461,14 @@ class Engine:
                         for e in errors[:20]
                     ],
                 )
-            wait = conn.execute(
-                sa.select(t.waits.c.id).where(
-                    t.waits.c.ref_id == task_id,
-                    t.waits.c.kind == "task",
-                    t.waits.c.status == "open",
-                )
-            ).first()
+            wait_id = open_task_wait(conn, task_id)
             detail = {"taskId": task_id, "completedBy": by}
             body = {"data": data, "detail": detail}
-            if wait is None or not resolve_waits(
-                conn, [EndedWait(wait.id, task.run_id, task.token, "task", body)], now
+            if wait_id is None or not resolve_waits(
+                conn, [EndedWait(wait_id, task.run_id, task.token, "task", body)], now
             ):
                 raise ConflictError(f"task {task_id} is no longer open", code="task.not_open")
-            conn.execute(
-                t.human_tasks.update()
-                .where(t.human_tasks.c.id == task_id)
-                .values(status="completed", data=data, completed_at=now, completed_by=by)
-            )
+            complete_task(conn, task_id, data, by, now)
             result = views.task_view(views.task_row(conn, self.tenant, task_id))
         self.deps.wakeups.notify()
         return result
@@ -492,7 +483,7 @@ class Engine:
         now = self.clock.now()
         with self.db.write() as conn:
             views.run_row(conn, self.tenant, run_id)
-            _cancel_tree(conn, run_id, now, by=by)
+            cancel_tree(conn, run_id, now, by=by)
         return self.get_run(run_id)
 
     def resume(self, run_id: str, *, by: str | None = None) -> dict[str, Any]:
@@ -505,13 +496,7 @@ class Engine:
             if run.status in TERMINAL:
                 raise ConflictError(f"run {run_id} is {run.status}", code="run.terminal")
             tokens = set(resume_timers(run.state))
-            waits = conn.execute(
-                sa.select(t.waits.c.id, t.waits.c.token).where(
-                    t.waits.c.run_id == run_id,
-                    t.waits.c.status == "open",
-                    t.waits.c.kind == "timer",
-                )
-            ).all()
+            waits = open_timers(conn, run_id)
             detail = {"resumedBy": "operator", "operator": by}
             due = [
                 EndedWait(wait.id, run_id, wait.token, "timer", {"detail": detail})
@@ -520,7 +505,7 @@ class Engine:
             ]
             fired = [ended.token for ended in resolve_waits(conn, due, now, wake=False)]
             if fired:
-                operator_log.record(
+                history.record_operator(
                     conn, run_id, run.version_number, "resumed", now, by=by, timers=fired
                 )
             wake_runs(conn, [run_id], now)
@@ -549,26 +534,17 @@ class Engine:
                 )
             definition = self.deps.definitions.definition_in(conn, run.version_id)
             state = retry_state(definition, run.state, from_step, payload, now=now)
-            conn.execute(
-                t.runs.update()
-                .where(t.runs.c.id == run_id, t.runs.c.status == run.status)
-                .values(
-                    state=state,
-                    positions=encode_positions(state),
-                    status="RUNNING",
-                    finished_at=None,
-                    error=None,
-                    output=None,
-                    wake_at=now,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    updated_at=now,
-                    payload=state.get("envelope", {}).get("payload", run.payload)
-                    if payload is not None
-                    else run.payload,
-                )
+            restart_run(
+                conn,
+                run_id,
+                run.status,
+                state,
+                state.get("envelope", {}).get("payload", run.payload)
+                if payload is not None
+                else run.payload,
+                now,
             )
-            operator_log.record(
+            history.record_operator(
                 conn,
                 run_id,
                 run.version_number,
@@ -606,16 +582,7 @@ class Engine:
             definition = self.deps.definitions.definition_in(conn, run.version_id)
             plan = retry_targets(definition, run.state, run_id, from_step)
             keys = [target.key for target in plan.targets if target.key is not None]
-            ledger = t.action_ledger
-            answered = set(
-                conn.execute(
-                    sa.select(ledger.c.key).where(
-                        ledger.c.tenant_id == self.tenant,
-                        ledger.c.key.in_(keys),
-                        ledger.c.status == "succeeded",
-                    )
-                ).scalars()
-            )
+            answered = succeeded_keys(conn, self.tenant, keys)
         actions = []
         for target in plan.targets:
             spec = self.registry.action(target.action_id, target.version)
@@ -751,7 +718,7 @@ class Engine:
             version=None if latest else run.version_number,
         )
         with self.db.write() as conn:
-            operator_log.record(
+            history.record_operator(
                 conn, run_id, run.version_number, "rerun", self.clock.now(), by=by, newRunId=new_run
             )
         return new_run
@@ -917,7 +884,7 @@ class Engine:
         with self.db.write() as conn:
             run_ids = admin.active_top_level_runs(conn, self.tenant, key)
             for run_id in run_ids:
-                _cancel_tree(conn, run_id, now)
+                cancel_tree(conn, run_id, now)
         return run_ids
 
     def page_runs(
@@ -964,7 +931,7 @@ class Engine:
                 )
             if not dry_run:
                 for run_id in run_ids:
-                    _cancel_tree(conn, run_id, now, by=by, bulk=True)
+                    cancel_tree(conn, run_id, now, by=by, bulk=True)
         canceled = [] if dry_run else run_ids
         return {
             "matching": matching,
@@ -1045,47 +1012,6 @@ class Engine:
 
         asyncio.run(main())
         return worker
-
-
-def _cancel_tree(
-    conn: Any,
-    run_id: str,
-    now: datetime,
-    *,
-    by: str | None = None,
-    parent: str | None = None,
-    bulk: bool = False,
-) -> None:
-    result = conn.execute(
-        t.runs.update()
-        .where(t.runs.c.id == run_id, t.runs.c.status.not_in(TERMINAL))
-        .values(
-            status="CANCELED",
-            finished_at=now,
-            wake_at=None,
-            lease_owner=None,
-            lease_expires_at=None,
-            active_subject_key=None,
-            updated_at=now,
-            error={"category": "Canceled", "message": "canceled by an operator"},
-        )
-    )
-    if result.rowcount != 1:
-        return
-    version = conn.execute(
-        sa.select(t.runs.c.version_number).where(t.runs.c.id == run_id)
-    ).scalar_one()
-    extra: dict[str, Any] = {"withParent": parent} if parent else {"bulk": True} if bulk else {}
-    operator_log.record(conn, run_id, version, "canceled", now, by=by, **extra)
-    error = {"category": "Canceled", "message": "child run was canceled"}
-    close_runs(conn, [ClosedRun(run_id, "CANCELED", None, error)], now)
-    children = conn.execute(
-        sa.select(t.runs.c.id).where(
-            t.runs.c.parent_run_id == run_id, t.runs.c.status.not_in(TERMINAL)
-        )
-    ).scalars()
-    for child in list(children):
-        _cancel_tree(conn, child, now, by=by, parent=run_id)
 
 
 def _in_words(error: jsonschema.ValidationError) -> str:

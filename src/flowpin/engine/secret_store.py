@@ -16,13 +16,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from flowpin.engine.views import iso
 from flowpin.errors import FlowpinError, NotFoundError
-from flowpin.store import tables as t
-from flowpin.store.workflows import ensure_tenant
+from flowpin.store import tenants
+from flowpin.store.database import Connection
 
 NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,127}$")
 ENV_KEY = "FLOWPIN_SECRET_KEY"
@@ -57,29 +54,11 @@ def put(conn: Connection, tenant_id: str, name: str, value: str, now: datetime) 
     """Store (or replace) a secret; True when it was new."""
     check_name(name)
     ciphertext = _fernet().encrypt(value.encode()).decode()
-    ensure_tenant(conn, tenant_id, now)
-    updated = conn.execute(
-        t.secrets.update()
-        .where(t.secrets.c.tenant_id == tenant_id, t.secrets.c.name == name)
-        .values(ciphertext=ciphertext, updated_at=now)
-    ).rowcount
-    if updated:
-        return False
-    conn.execute(
-        t.secrets.insert().values(
-            tenant_id=tenant_id, name=name, ciphertext=ciphertext, created_at=now, updated_at=now
-        )
-    )
-    return True
+    return tenants.put_secret(conn, tenant_id, name, ciphertext, now)
 
 
 def describe(conn: Connection, tenant_id: str, name: str | None = None) -> list[dict[str, Any]]:
-    query = sa.select(t.secrets.c.name, t.secrets.c.created_at, t.secrets.c.updated_at).where(
-        t.secrets.c.tenant_id == tenant_id
-    )
-    if name is not None:
-        query = query.where(t.secrets.c.name == name)
-    rows = conn.execute(query.order_by(t.secrets.c.name)).all()
+    rows = tenants.secrets_of(conn, tenant_id, name)
     if name is not None and not rows:
         raise NotFoundError(f"secret {name!r} not found", code="secret.not_found")
     return [
@@ -89,10 +68,7 @@ def describe(conn: Connection, tenant_id: str, name: str | None = None) -> list[
 
 
 def delete(conn: Connection, tenant_id: str, name: str) -> None:
-    deleted = conn.execute(
-        t.secrets.delete().where(t.secrets.c.tenant_id == tenant_id, t.secrets.c.name == name)
-    ).rowcount
-    if not deleted:
+    if not tenants.delete_secret(conn, tenant_id, name):
         raise NotFoundError(f"secret {name!r} not found", code="secret.not_found")
 
 
@@ -105,11 +81,7 @@ class StoredSecrets:
 
     def __call__(self, tenant_id: str, name: str) -> str:
         with self.db.read() as conn:
-            ciphertext = conn.execute(
-                sa.select(t.secrets.c.ciphertext).where(
-                    t.secrets.c.tenant_id == tenant_id, t.secrets.c.name == name
-                )
-            ).scalar()
+            ciphertext = tenants.secret_ciphertext(conn, tenant_id, name)
         if ciphertext is None:
             return self.fallback(tenant_id, name)
         from cryptography.fernet import InvalidToken

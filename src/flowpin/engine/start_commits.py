@@ -13,16 +13,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from flowpin.definitions.models import Definition
 from flowpin.engine import inputs, views
-from flowpin.errors import ConflictError, FlowpinError, NotFoundError
+from flowpin.errors import ConflictError, FlowpinError
 from flowpin.observability import tracing
-from flowpin.store import tables as t
+from flowpin.store.database import Connection
 from flowpin.store.runs import NewRun, check_payload, existing_run_by_key, insert_run_values
-from flowpin.store.workflows import workflow_row
+from flowpin.store.workflows import version_ref, workflow_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +103,7 @@ def _start_one(
     rows = found.get((item.workflow, item.version))
     if rows is None:
         wf = workflow_row(conn, tenant_id, item.workflow)
-        rows = found[(item.workflow, item.version)] = (wf, _version(conn, wf.id, item.version))
+        rows = found[(item.workflow, item.version)] = (wf, version_ref(conn, wf.id, item.version))
     wf, v = rows
     if item.idempotency_key is not None:
         existing = existing_run_by_key(conn, wf.id, item.idempotency_key)
@@ -145,19 +142,3 @@ def _start_one(
         definition=definition,
         state=values["state"],
     )
-
-
-def _version(conn: Connection, workflow_id: int, version: int | None) -> Any:
-    """The version's id and number (``publishing.version_row`` without its definition, which
-    ``Core.definition_in`` caches)."""
-    versions = t.workflow_versions.c
-    query = sa.select(versions.id, versions.number).where(versions.workflow_id == workflow_id)
-    if version is None:
-        query = query.order_by(versions.number.desc()).limit(1)
-    else:
-        query = query.where(versions.number == version)
-    row = conn.execute(query).first()
-    if row is None:
-        which = "no published version" if version is None else f"no version {version}"
-        raise NotFoundError(f"workflow has {which}", code="version.not_found")
-    return row

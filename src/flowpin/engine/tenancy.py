@@ -15,13 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from flowpin.engine.views import iso
-from flowpin.errors import FlowpinError
-from flowpin.store import tables as t
-from flowpin.store.workflows import ensure_tenant
+from flowpin.errors import FlowpinError, NotFoundError
+from flowpin.store import tenants
+from flowpin.store.database import Connection
 
 ROLES = ("viewer", "editor", "admin")
 KEY_PREFIX = "fp_"
@@ -68,37 +65,19 @@ def create_key(
         raise FlowpinError(
             f"unknown role {role!r}; one of {', '.join(ROLES)}", code="key.invalid_role"
         )
-    ensure_tenant(conn, tenant_id, now)
+    tenants.ensure_tenant(conn, tenant_id, now)
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     key_id = str(uuid.uuid4())
-    conn.execute(
-        t.api_keys.insert().values(
-            id=key_id,
-            tenant_id=tenant_id,
-            key_hash=hash_key(key),
-            role=role,
-            name=name,
-            created_at=now,
-        )
-    )
+    tenants.insert_key(conn, key_id, tenant_id, hash_key(key), role, name, now)
     return NewKey(key_id, tenant_id, role, key)
 
 
 def authenticate(conn: Connection, key: str) -> Principal | None:
-    row = conn.execute(
-        sa.select(
-            t.api_keys.c.id, t.api_keys.c.tenant_id, t.api_keys.c.role, t.api_keys.c.name
-        ).where(t.api_keys.c.key_hash == hash_key(key), t.api_keys.c.revoked_at.is_(None))
-    ).first()
+    row = tenants.active_key(conn, hash_key(key))
     return None if row is None else Principal(row.id, row.tenant_id, row.role, row.name)
 
 
 def list_keys(conn: Connection, tenant_id: str) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        sa.select(t.api_keys)
-        .where(t.api_keys.c.tenant_id == tenant_id)
-        .order_by(t.api_keys.c.created_at, t.api_keys.c.id)
-    ).all()
     return [
         {
             "keyId": r.id,
@@ -108,25 +87,14 @@ def list_keys(conn: Connection, tenant_id: str) -> list[dict[str, Any]]:
             "createdAt": iso(r.created_at),
             "revokedAt": iso(r.revoked_at),
         }
-        for r in rows
+        for r in tenants.keys_of(conn, tenant_id)
     ]
 
 
 def any_key(conn: Connection) -> bool:
-    return conn.execute(sa.select(t.api_keys.c.id).limit(1)).first() is not None
+    return tenants.any_key(conn)
 
 
 def revoke_key(conn: Connection, tenant_id: str, key_id: str, now: datetime) -> None:
-    from flowpin.errors import NotFoundError
-
-    revoked = conn.execute(
-        t.api_keys.update()
-        .where(
-            t.api_keys.c.id == key_id,
-            t.api_keys.c.tenant_id == tenant_id,
-            t.api_keys.c.revoked_at.is_(None),
-        )
-        .values(revoked_at=now)
-    ).rowcount
-    if not revoked:
+    if not tenants.revoke_key(conn, tenant_id, key_id, now):
         raise NotFoundError(f"no active key {key_id} in this tenant", code="key.not_found")

@@ -46,3 +46,17 @@ def ledger_succeeded(conn: Connection, run: Any, call: Any, output: Any, now: da
             updated_at=now,
         )
     )
+
+
+def succeeded_keys(conn: Connection, tenant_id: str, keys: list[str]) -> set[str]:
+    """Those of ``keys`` whose ledger entry succeeded (their calls are answered from it)."""
+    ledger = t.action_ledger
+    return set(
+        conn.execute(
+            sa.select(ledger.c.key).where(
+                ledger.c.tenant_id == tenant_id,
+                ledger.c.key.in_(keys),
+                ledger.c.status == "succeeded",
+            )
+        ).scalars()
+    )

@@ -30,12 +30,17 @@ from flowpin.expressions.values import resolve
 from flowpin.observability import metrics, tracing
 from flowpin.runtime.interpreter import start_state
 from flowpin.runtime.positions import encode as encode_positions
+from flowpin.store import history
 from flowpin.store import tables as t
 from flowpin.store.codec import dumps
 from flowpin.store.dialects import dialect_of
 from flowpin.store.notify import signal_work
 from flowpin.store.statements import among
 from flowpin.store.waits import notify_parent
+from flowpin.types import TERMINAL_STATUSES
+
+ENDED = tuple(sorted(TERMINAL_STATUSES))
+"""The terminal statuses, in a fixed order (a statement's text stays the same)."""
 
 
 class PayloadInvalid(FlowpinError):
@@ -272,3 +277,70 @@ def close_runs(conn: Connection, closed: Sequence[ClosedRun], now: datetime) -> 
     for run in closed:
         if run.has_parent:
             notify_parent(conn, run.run_id, run.status, run.output, run.error, now)
+
+
+def restart_run(
+    conn: Connection, run_id: str, was: str, state: Any, payload: Any, now: datetime
+) -> None:
+    """Run a finished run again from ``state`` (an operator's retry), if it is still ``was``."""
+    conn.execute(
+        t.runs.update()
+        .where(t.runs.c.id == run_id, t.runs.c.status == was)
+        .values(
+            state=state,
+            positions=encode_positions(state),
+            status="RUNNING",
+            finished_at=None,
+            error=None,
+            output=None,
+            wake_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=now,
+            payload=payload,
+        )
+    )
+
+
+def cancel_tree(
+    conn: Connection,
+    run_id: str,
+    now: datetime,
+    *,
+    by: str | None = None,
+    parent: str | None = None,
+    bulk: bool = False,
+) -> None:
+    """Cancel an active run and, depth first, its active children: each one's history says
+    who canceled it (``by``; ``withParent`` for a child, ``bulk`` for a bulk action), and
+    ``close_runs`` ends its waits and tasks and tells its parent."""
+    result = conn.execute(
+        t.runs.update()
+        .where(t.runs.c.id == run_id, t.runs.c.status.not_in(ENDED))
+        .values(
+            status="CANCELED",
+            finished_at=now,
+            wake_at=None,
+            lease_owner=None,
+            lease_expires_at=None,
+            active_subject_key=None,
+            updated_at=now,
+            error={"category": "Canceled", "message": "canceled by an operator"},
+        )
+    )
+    if result.rowcount != 1:
+        return
+    version = conn.execute(
+        sa.select(t.runs.c.version_number).where(t.runs.c.id == run_id)
+    ).scalar_one()
+    extra: dict[str, Any] = {"withParent": parent} if parent else {"bulk": True} if bulk else {}
+    history.record_operator(conn, run_id, version, "canceled", now, by=by, **extra)
+    error = {"category": "Canceled", "message": "child run was canceled"}
+    close_runs(conn, [ClosedRun(run_id, "CANCELED", None, error)], now)
+    children = conn.execute(
+        sa.select(t.runs.c.id).where(
+            t.runs.c.parent_run_id == run_id, t.runs.c.status.not_in(ENDED)
+        )
+    ).scalars()
+    for child in list(children):
+        cancel_tree(conn, child, now, by=by, parent=run_id)

@@ -215,3 +215,23 @@ def event_shape(row: Any) -> dict[str, Any]:
         "payload": row.payload,
         "receivedAt": iso(row.received_at),
     }
+
+
+def open_task_wait(conn: Connection, task_id: str) -> int | None:
+    """The id of the open wait of a human task, if any."""
+    return conn.execute(
+        sa.select(t.waits.c.id).where(
+            t.waits.c.ref_id == task_id, t.waits.c.kind == "task", t.waits.c.status == "open"
+        )
+    ).scalar()
+
+
+def open_timers(conn: Connection, run_id: str) -> list[Any]:
+    """The run's open timer waits (id, token)."""
+    return list(
+        conn.execute(
+            sa.select(t.waits.c.id, t.waits.c.token).where(
+                t.waits.c.run_id == run_id, t.waits.c.status == "open", t.waits.c.kind == "timer"
+            )
+        ).all()
+    )

@@ -13,12 +13,7 @@ from sqlalchemy.engine import Connection
 
 from flowpin.errors import NotFoundError
 from flowpin.store import tables as t
-
-
-def ensure_tenant(conn: Connection, tenant_id: str, now: datetime) -> None:
-    exists = conn.execute(sa.select(t.tenants.c.id).where(t.tenants.c.id == tenant_id)).first()
-    if not exists:
-        conn.execute(t.tenants.insert().values(id=tenant_id, name=tenant_id, created_at=now))
+from flowpin.store.tenants import ensure_tenant as ensure_tenant
 
 
 def workflow_row(conn: Connection, tenant_id: str, key: str) -> Any:
@@ -39,7 +34,19 @@ def next_slot(cron: str, timezone: str, after: datetime) -> datetime:
 
 
 def version_row(conn: Connection, workflow_id: int, version: int | None) -> Any:
-    query = sa.select(t.workflow_versions).where(t.workflow_versions.c.workflow_id == workflow_id)
+    """The published version (``None``: the newest), definition included."""
+    return _version(conn, sa.select(t.workflow_versions), workflow_id, version)
+
+
+def version_ref(conn: Connection, workflow_id: int, version: int | None) -> Any:
+    """The version's id and number only (``version_row`` without its definition, which the
+    definition cache keeps)."""
+    versions = t.workflow_versions.c
+    return _version(conn, sa.select(versions.id, versions.number), workflow_id, version)
+
+
+def _version(conn: Connection, query: Any, workflow_id: int, version: int | None) -> Any:
+    query = query.where(t.workflow_versions.c.workflow_id == workflow_id)
     if version is None:
         query = query.order_by(t.workflow_versions.c.number.desc()).limit(1)
     else:
@@ -49,3 +56,14 @@ def version_row(conn: Connection, workflow_id: int, version: int | None) -> Any:
         which = "no published version" if version is None else f"no version {version}"
         raise NotFoundError(f"workflow has {which}", code="version.not_found")
     return row
+
+
+def versions_of(conn: Connection, workflow_id: int) -> list[Any]:
+    """The workflow's published versions, oldest first."""
+    return list(
+        conn.execute(
+            sa.select(t.workflow_versions)
+            .where(t.workflow_versions.c.workflow_id == workflow_id)
+            .order_by(t.workflow_versions.c.number)
+        ).all()
+    )

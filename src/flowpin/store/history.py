@@ -1,4 +1,7 @@
-"""Operator actions in a run's history: cancel, resume, retry and rerun each add one row, so the
+"""A run's history rows written outside a checkpoint (the checkpoint's own go through
+``bulk.INSERT_HISTORY``).
+
+Operator actions in a run's history: cancel, resume, retry and rerun each add one row, so the
 timeline shows who did what and when beside the steps themselves.
 
 A row has ``stepId`` ``$operator`` (no step of a definition can have that id: ids are
@@ -17,10 +20,10 @@ from sqlalchemy.engine import Connection
 
 from flowpin.store import tables as t
 
-STEP_ID = "$operator"
+OPERATOR_STEP_ID = "$operator"
 
 
-def record(
+def record_operator(
     conn: Connection,
     run_id: str,
     version: int,
@@ -33,7 +36,7 @@ def record(
     conn.execute(
         t.step_history.insert().values(
             run_id=run_id,
-            step_id=STEP_ID,
+            step_id=OPERATOR_STEP_ID,
             token="",
             step_type="operator",
             version_number=version,
