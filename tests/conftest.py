@@ -11,6 +11,9 @@ from contextlib import contextmanager
 
 import pytest
 
+pytest_plugins = ["harness"]
+"""The ``harness`` fixture (tests/harness.py), shared by tests/engine and tests/store."""
+
 PG_URL = os.environ.get("FLOWPIN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from polling import wait_until
 from pydantic import BaseModel
 
 from flowpin.engine import Engine
 from flowpin.registry.actions import action
 from flowpin.registry.catalog import Registry
 from flowpin.worker.loop import Worker, WorkerOptions
+from waiting import wait_until
 
 BURN = "($loop := function() { $loop() }; $loop())"
 """Never ends: each evaluation spends its whole time budget (50 ms) and fails."""

@@ -6,9 +6,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from polling import wait_until
-
 from flowpin.engine.batching import GroupCommitter
+from waiting import wait_until
 
 CALLERS = 20
 

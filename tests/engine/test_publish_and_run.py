@@ -4,8 +4,8 @@ real database."""
 from __future__ import annotations
 
 import pytest
-import sample_actions
 
+import sample_actions
 from flowpin.errors import DefinitionError, NotFoundError
 
 

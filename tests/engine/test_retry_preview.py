@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import sample_actions
 from pydantic import BaseModel
 
+import sample_actions
 from flowpin.engine import Engine
 from flowpin.errors import ConflictError, NotFoundError
 from flowpin.registry.actions import ActionContext, ActionError, action

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import sample_actions
 import sqlalchemy as sa
 from pydantic import BaseModel
 
+import sample_actions
 from flowpin.registry.actions import action
 from flowpin.store import tables as t
 

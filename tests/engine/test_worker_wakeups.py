@@ -5,10 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-from polling import wait_until
-
 from flowpin.engine import Engine
 from flowpin.worker.loop import WorkerOptions
+from waiting import wait_until
 
 
 def test_start_and_event_wake_a_sleeping_worker(db_url: str) -> None:

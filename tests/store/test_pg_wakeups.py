@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 import sqlalchemy as sa
-from polling import wait_until
 
 from flowpin.engine import Engine
 from flowpin.store import tables as t
 from flowpin.store.database import Database
 from flowpin.store.notify import CHANNEL, Deadlines, Listener, due_of, signal_work
 from flowpin.worker.loop import WorkerOptions
+from waiting import wait_until
 
 
 def napper(hours: int) -> dict:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import sample_actions
 import sqlalchemy as sa
 
+import sample_actions
 from flowpin.store import tables as t
 
 

@@ -1,11 +1,14 @@
+"""The ``harness`` fixture: an engine on a real database (both, through ``db_url``) with a fake
+clock and the actions of ``sample_actions``, for tests that drive whole runs."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-import sample_actions
 
+import sample_actions
 from flowpin.clock import FakeClock
 from flowpin.engine import Engine
 from flowpin.registry.catalog import Registry
