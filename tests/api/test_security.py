@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 from apikit import TASKER, WAITER, Client, error_code
@@ -20,7 +21,7 @@ def test_authentication(client: Client) -> None:
     assert wrong.status_code == 401 and error_code(wrong) == "auth.invalid"
     basic = anonymous.get("/api/workflows", headers={"Authorization": "Basic abc"})
     assert basic.status_code == 401
-    assert anonymous.get("/api/health").json() == {"status": "ok"}
+    assert anonymous.get("/api/health").json() == {"status": "ok", "pid": os.getpid()}
     unknown = client.get("/api/nothing-here")
     assert unknown.status_code == 404 and error_code(unknown) == "route.not_found"
 

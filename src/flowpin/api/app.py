@@ -11,6 +11,7 @@ of the key's tenant, so no handler can see another tenant's rows.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -155,8 +156,9 @@ def create_app(
 
     @app.get("/api/health", tags=["meta"])
     def health() -> dict[str, Any]:
-        """Liveness: answers without a key while the process serves."""
-        return {"status": "ok"}
+        """Liveness: answers without a key while the process serves, with its process id
+        (``serve --workers N`` runs N of them)."""
+        return {"status": "ok", "pid": os.getpid()}
 
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_middleware(LastResort)  # outermost of ours: it also answers for BodyLimit

@@ -500,3 +500,6 @@ class SecretList(Model):
 
 class Health(Model):
     status: Literal["ok"]
+    pid: int = Field(
+        description="The id of the process that answered (flowpin serve --workers N: which one)."
+    )

@@ -196,8 +196,13 @@ def open_engine(
     tenant: str = "default",
     max_call_depth: int | None = None,
     max_children_per_run: int | None = None,
+    registry: Any = None,
+    upgrade: bool = True,
 ) -> Any:
     """An Engine for a command; redaction pointers from ``redact`` and the environment.
+    ``registry``: one already filled (``serve --workers``: the set-up process's, with what the
+    example packages registered) instead of one from ``actions``; ``upgrade=False``: the
+    database was migrated by whoever opened it first.
 
     Commands that never run an action (``needs_actions=False``: listing, showing, keys) import
     no action module, so a broken ``FLOWPIN_ACTIONS`` cannot stop them. A database that cannot
@@ -213,11 +218,13 @@ def open_engine(
     url = resolve_url(db)
     check_database_url(url)
     new_file = new_sqlite_file(url)
-    registry = registry_from(action_modules(actions)) if needs_actions else Registry()
+    if registry is None:
+        registry = registry_from(action_modules(actions)) if needs_actions else Registry()
     try:
         engine = Engine(
             url,
             registry=registry,
+            upgrade=upgrade,
             redact_pointers=redact_pointers(redact),
             max_steps_per_run=max_steps_per_run,
             max_call_depth=max_call_depth,

@@ -9,6 +9,10 @@ example package (``examples/<name>/__init__.py``):
     def mount(app: FastAPI, engine: Engine) -> None: ... # optional: add HTTP routes
 
 ``install`` must be idempotent: it runs on every start.
+
+``--workers N`` (PostgreSQL only) serves from N processes forked after that set-up
+(:mod:`flowpin.cli.api_processes`); each runs the app below and, unless ``--no-worker``, an
+in-process worker of its own.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ import importlib
 import socket
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any
 
 import typer
 
+from flowpin.cli.api_processes import serve_in_children
 from flowpin.cli.operate_opts import (
     LogFormat,
     LogFormatOption,
@@ -31,7 +37,7 @@ from flowpin.cli.operate_opts import (
     start_logging,
     start_metrics,
 )
-from flowpin.cli.problems import CliProblem
+from flowpin.cli.problems import CliProblem, check_database_url
 from flowpin.cli.runtime_cmds import (
     ActionsOption,
     CpuBudgetOption,
@@ -115,6 +121,104 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+@dataclass(frozen=True, slots=True)
+class Api:
+    """What every API process serves: where, the app's limits, and its in-process worker."""
+
+    host: str
+    port: int
+    worker: bool
+    cpu_budget_ms: float | None
+    max_body_bytes: int
+    events_per_second: float | None
+
+
+def announce(api: Api, processes: int) -> None:
+    """The start-up lines, printed once whatever the number of processes."""
+    where = f"http://{api.host}:{api.port}"
+    if processes == 1:
+        say(f"flowpin: serving {where}/api (docs at /docs)")
+    else:
+        workers = "each with its own worker" if api.worker else "no worker"
+        say(f"flowpin: serving {where}/api (docs at /docs) from {processes} processes, {workers}")
+    from flowpin.api.webui import ui_available
+
+    if ui_available():
+        say(f"flowpin: open {where}/ in a browser and sign in with an API key")
+
+
+def run_api(engine: Any, listener: socket.socket, api: Api, packages: list[ModuleType]) -> None:
+    """Serve the app on ``listener`` with the in-process worker until a signal stops uvicorn;
+    the worker is stopped (its runs checkpointed) before this returns."""
+    import uvicorn
+
+    from flowpin.api import create_app
+    from flowpin.api.webui import mount_ui, ui_available
+
+    stop = threading.Event()
+    thread: threading.Thread | None = None
+    try:
+        if api.worker:
+            thread = threading.Thread(
+                target=engine.run_worker,
+                kwargs={"stop": stop, "options": worker_options(api.cpu_budget_ms)},
+                name="flowpin-worker",
+            )
+            thread.start()
+        app = create_app(
+            engine, max_body_bytes=api.max_body_bytes, events_per_second=api.events_per_second
+        )
+        for package in packages:
+            mount = getattr(package, "mount", None)
+            if mount is not None:
+                mount(app, engine)
+        if ui_available():
+            mount_ui(app)
+        # log_config=None: uvicorn's records go through flowpin's handler (--log-format)
+        config = uvicorn.Config(
+            app, host=api.host, port=api.port, log_level="info", log_config=None
+        )
+        uvicorn.Server(config).run(sockets=[listener])
+    except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it handled: a clean stop
+        pass
+    finally:
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=30)
+
+
+def refuse_processes(url: str, metrics_port: int | None) -> None:
+    """``--workers N`` with N > 1: PostgreSQL only, and without ``--metrics-port``."""
+    import sqlalchemy as sa
+
+    check_database_url(url)
+    if sa.make_url(url).get_backend_name() == "sqlite":
+        raise CliProblem(
+            "--workers above 1 needs PostgreSQL: SQLite takes one writer at a time and one "
+            "process already queues its writers, so more processes would only wait on the "
+            "file's lock; use --workers 1 or a postgresql:// --db"
+        )
+    if metrics_port is not None:
+        raise CliProblem(
+            "--metrics-port serves the counters of one process: use it with --workers 1, or "
+            "run 'flowpin worker --metrics-port PORT' processes beside 'serve --no-worker'"
+        )
+
+
+WorkersOption = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        metavar="N",
+        min=1,
+        help="API processes sharing the port (PostgreSQL only; SQLite refuses N > 1). Each "
+        "runs its own in-process worker unless --no-worker, so N processes claim runs with N "
+        "workers. The database is migrated and the examples are published once, before they "
+        "start; SIGTERM or SIGINT stops them all.",
+    ),
+]
+
+
 def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
@@ -124,6 +228,7 @@ def register(app: typer.Typer) -> None:
         port: Annotated[
             int, typer.Option("--port", metavar="PORT", min=0, max=65535, help="Port to listen on.")
         ] = 8000,
+        workers: WorkersOption = 1,
         examples: Annotated[
             bool,
             typer.Option("--examples", help="Register examples.actions and publish examples/."),
@@ -154,33 +259,33 @@ def register(app: typer.Typer) -> None:
         metrics_host: MetricsHostOption = "127.0.0.1",
         log_format: LogFormatOption = LogFormat.text,
     ) -> None:
-        """Serve the HTTP API (OpenAPI at /docs) and the web UI (at /) with an in-process worker."""
-        import uvicorn
+        """Serve the HTTP API (OpenAPI at /docs) and the web UI (at /) with an in-process worker
+        (--workers N: from N processes, on PostgreSQL)."""
+        from flowpin.store.database import resolve_url
 
-        from flowpin.api import create_app
-        from flowpin.api.webui import mount_ui, ui_available
-
+        url = resolve_url(db)
+        if workers > 1:
+            refuse_processes(url, metrics_port)
         listener = listen(host, port)  # before a first start prints its one-time admin key
         modules = action_modules(actions)
         folder = find_examples(examples_dir) if examples else None
         if examples:
             if folder is None:
+                listener.close()
                 raise typer.BadParameter("no examples directory found (use --examples-dir)")
             if str(folder.parent) not in sys.path:
                 sys.path.insert(0, str(folder.parent))
             if "examples.actions" not in modules:
                 modules.append("examples.actions")
-        engine = open_engine(
-            db,
-            modules,
-            redact=redact_pointer,
-            max_steps_per_run=max_steps_per_run,
-            env_secrets_tenants=env_secrets_tenant,
-            max_call_depth=max_call_depth,
-            max_children_per_run=max_children_per_run,
-        )
-        stop = threading.Event()
-        thread: threading.Thread | None = None
+        settings: dict[str, Any] = {
+            "redact": redact_pointer,
+            "max_steps_per_run": max_steps_per_run,
+            "env_secrets_tenants": env_secrets_tenant,
+            "max_call_depth": max_call_depth,
+            "max_children_per_run": max_children_per_run,
+        }
+        api = Api(host, port, worker, cpu_budget_ms, max_body_bytes, events_per_second)
+        engine = open_engine(url, modules, **settings)
         metrics = None
         try:
             start_logging(engine, log_format, "serve")
@@ -188,34 +293,29 @@ def register(app: typer.Typer) -> None:
             if metrics is not None:
                 say(f"flowpin: metrics at http://{metrics_host}:{metrics.port}/metrics")
             packages = bootstrap(engine, folder)
-            if worker:
-                thread = threading.Thread(
-                    target=engine.run_worker,
-                    kwargs={"stop": stop, "options": worker_options(cpu_budget_ms)},
-                    name="flowpin-worker",
-                )
-                thread.start()
-            say(f"flowpin: serving http://{host}:{port}/api (docs at /docs)")
-            app = create_app(
-                engine, max_body_bytes=max_body_bytes, events_per_second=events_per_second
-            )
-            for package in packages:
-                mount = getattr(package, "mount", None)
-                if mount is not None:
-                    mount(app, engine)
-            if ui_available():
-                mount_ui(app)
-                say(f"flowpin: open http://{host}:{port}/ in a browser and sign in with an API key")
-            # log_config=None: uvicorn's records go through flowpin's handler (--log-format)
-            config = uvicorn.Config(app, host=host, port=port, log_level="info", log_config=None)
-            uvicorn.Server(config).run(sockets=[listener])
-        except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it handled: a clean stop
-            pass
+            announce(api, workers)
+            if workers == 1:
+                run_api(engine, listener, api, packages)
+                return
         finally:
-            listener.close()
+            if workers == 1:
+                listener.close()
             if metrics is not None:
                 metrics.stop()
-            stop.set()
-            if thread is not None:
-                thread.join(timeout=30)
-            engine.close()
+            engine.close()  # with --workers N, before the fork: each process opens its own
+
+        registry = engine.registry  # with the example packages' actions
+
+        def child() -> None:
+            own = open_engine(url, modules, registry=registry, upgrade=False, **settings)
+            try:
+                run_api(own, listener, api, packages)
+            finally:
+                own.close()
+
+        try:
+            code = serve_in_children(listener, workers, child)
+        finally:
+            listener.close()
+        if code:
+            raise typer.Exit(code)
