@@ -11,13 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from flowpin.engine.views import iso
-from flowpin.engine.workflows_admin import BadRequest, keyset_page, parse_time
+from flowpin.engine.workflows_admin import BadRequest, after_of, next_cursor, page_size, parse_time
 from flowpin.errors import NotFoundError
-from flowpin.store import tables as t
+from flowpin.store.database import Connection
+from flowpin.store.event_lists import consumers, event_by_id, event_page, runs_by_id
 
 OUTCOMES = ("matched", "unmatched")
 
@@ -36,30 +34,27 @@ def page_events(
     cursor: str | None = None,
 ) -> dict[str, Any]:
     """Stored events newest first, with what each one did."""
-    events = t.events.c
-    query = sa.select(t.events).where(events.tenant_id == tenant_id)
-    if name:
-        query = query.where(events.name == name)
-    if key:
-        query = query.where(events.key == key)
-    if outcome:
-        if outcome not in OUTCOMES:
-            raise BadRequest(
-                f"outcome must be one of {', '.join(OUTCOMES)}", code="request.bad_outcome"
-            )
-        consumed = sa.exists().where(t.event_consumptions.c.event_row_id == events.id)
-        reached = sa.or_(events.matched.is_(True), consumed)
-        query = query.where(reached if outcome == "matched" else sa.not_(reached))
+    if outcome and outcome not in OUTCOMES:
+        raise BadRequest(
+            f"outcome must be one of {', '.join(OUTCOMES)}", code="request.bad_outcome"
+        )
     after, before = parse_time(received_after), parse_time(received_before)
-    if after is not None:
-        query = query.where(events.received_at >= after)
-    if before is not None:
-        query = query.where(events.received_at < before)
-    rows, size, next_cursor = keyset_page(conn, query, t.events, "received_at", cursor, limit)
-    rows = rows[:size]
-    consumers = _consumers(conn, [r.id for r in rows])
-    items = [event_item(r, consumers.get(r.id, []), now) for r in rows]
-    return {"items": items, "nextCursor": next_cursor}
+    size = page_size(limit)
+    found = event_page(
+        conn,
+        tenant_id,
+        name=name,
+        key=key,
+        matched=(outcome == "matched") if outcome else None,
+        received_after=after,
+        received_before=before,
+        after=after_of(cursor),
+        size=size,
+    )
+    rows = found[:size]
+    taken = consumers(conn, [r.id for r in rows])
+    items = [event_item(r, taken.get(r.id, []), now) for r in rows]
+    return {"items": items, "nextCursor": next_cursor(found, size, "received_at")}
 
 
 def event_item(row: Any, consumed_by: list[str], now: datetime) -> dict[str, Any]:
@@ -87,47 +82,22 @@ def event_item(row: Any, consumed_by: list[str], now: datetime) -> dict[str, Any
     }
 
 
-def _consumers(conn: Connection, event_ids: list[str]) -> dict[str, list[str]]:
-    if not event_ids:
-        return {}
-    found: dict[str, list[str]] = {}
-    rows = conn.execute(
-        sa.select(t.event_consumptions).where(t.event_consumptions.c.event_row_id.in_(event_ids))
-    ).all()
-    for row in rows:
-        found.setdefault(row.event_row_id, []).append(row.run_id)
-    return found
-
-
 def event_detail(conn: Connection, tenant_id: str, ident: str, now: datetime) -> dict[str, Any]:
     """One event by its stored id or the ``eventId`` it was submitted with, and the runs it
     touched: ``{runId, workflow, version, status, subject, relation}``, where relation is
     ``resumed``, ``started``, ``consumed`` (took it from the buffer later) or ``emitted``
     (the run that sent it)."""
-    events = t.events.c
-    row = conn.execute(
-        sa.select(t.events).where(
-            events.tenant_id == tenant_id, sa.or_(events.id == ident, events.event_id == ident)
-        )
-    ).first()
+    row = event_by_id(conn, tenant_id, ident)
     if row is None:
         raise NotFoundError(f"event {ident} not found", code="event.not_found")
-    item = event_item(row, _consumers(conn, [row.id]).get(row.id, []), now)
+    item = event_item(row, consumers(conn, [row.id]).get(row.id, []), now)
     relations = [
         *((run_id, "emitted") for run_id in [row.source_run_id] if run_id),
         *((run_id, "resumed") for run_id in item["resumedRuns"]),
         *((run_id, "started") for run_id in item["startedRuns"]),
         *((run_id, "consumed") for run_id in item["consumedBy"]),
     ]
-    runs = t.runs.c
-    found = {
-        r.id: r
-        for r in conn.execute(
-            sa.select(
-                runs.id, runs.workflow_key, runs.version_number, runs.status, runs.subject
-            ).where(runs.tenant_id == tenant_id, runs.id.in_([r for r, _ in relations]))
-        )
-    }
+    found = runs_by_id(conn, tenant_id, [r for r, _ in relations])
     item["runs"] = [
         {
             "runId": run_id,

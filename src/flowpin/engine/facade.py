@@ -41,7 +41,6 @@ from flowpin.engine.migrating import MigrationRequest, Progress, Selection
 from flowpin.engine.publishing import (
     PublishedVersion,
     draft_conflict,
-    locked_workflow_row,
     publish,
     save_draft,
 )
@@ -73,7 +72,7 @@ from flowpin.store.waits import (
     resolve_waits,
     wake_runs,
 )
-from flowpin.store.workflows import version_row, versions_of, workflow_row
+from flowpin.store.workflows import locked_workflow_row, version_row, versions_of, workflow_row
 from flowpin.worker.deps import WorkerDeps, build_deps
 from flowpin.worker.loop import Worker, WorkerOptions
 

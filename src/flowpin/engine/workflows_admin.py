@@ -13,18 +13,15 @@ import re
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from flowpin.definitions.canonical import version_hash
 from flowpin.engine.publishing import save_draft
 from flowpin.engine.views import iso
 from flowpin.errors import ConflictError, FlowpinError
-from flowpin.store import tables as t
+from flowpin.store import workflows
+from flowpin.store.database import Connection
 from flowpin.store.notify import signal_work
 from flowpin.store.workflows import ensure_tenant, workflow_row
 
-TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MAX_PAGE = 500
 
@@ -70,26 +67,6 @@ def parse_time(value: str | datetime | None) -> datetime | None:
 # ---------------------------------------------------------------- workflows
 
 
-def _active_counts(conn: Connection, tenant_id: str) -> sa.Subquery:
-    return (
-        sa.select(t.runs.c.workflow_id, sa.func.count().label("active"))
-        .where(t.runs.c.tenant_id == tenant_id, t.runs.c.status.not_in(TERMINAL))
-        .group_by(t.runs.c.workflow_id)
-        .subquery()
-    )
-
-
-def _latest_versions() -> sa.Subquery:
-    return (
-        sa.select(
-            t.workflow_versions.c.workflow_id,
-            sa.func.max(t.workflow_versions.c.number).label("latest"),
-        )
-        .group_by(t.workflow_versions.c.workflow_id)
-        .subquery()
-    )
-
-
 def _draft_changed(key: str, draft: Any, latest_hash: str | None) -> bool:
     """Whether publishing the draft now would make a new version (no version yet: a draft
     with steps counts as a change)."""
@@ -111,49 +88,12 @@ def list_workflows(
     """Workflows by key, with their latest version (and when it was published), whether the
     draft differs from it, and the active run count; ``search`` matches key or name
     (case-insensitive substring)."""
-    active = _active_counts(conn, tenant_id)
-    latest = _latest_versions()
-    published = t.workflow_versions.alias("published")
-    query = (
-        sa.select(
-            t.workflows.c.key,
-            t.workflows.c.name,
-            t.workflows.c.paused,
-            t.workflows.c.concurrency_limit,
-            t.workflows.c.draft_revision,
-            t.workflows.c.draft,
-            t.workflows.c.updated_at,
-            latest.c.latest,
-            published.c.hash.label("latest_hash"),
-            published.c.published_at,
-            active.c.active,
-        )
-        .select_from(
-            t.workflows.outerjoin(latest, latest.c.workflow_id == t.workflows.c.id)
-            .outerjoin(
-                published,
-                sa.and_(
-                    published.c.workflow_id == latest.c.workflow_id,
-                    published.c.number == latest.c.latest,
-                ),
-            )
-            .outerjoin(active, active.c.workflow_id == t.workflows.c.id)
-        )
-        .where(t.workflows.c.tenant_id == tenant_id)
-    )
-    if search:
-        pattern = f"%{search.lower()}%"
-        query = query.where(
-            sa.or_(
-                sa.func.lower(t.workflows.c.key).like(pattern),
-                sa.func.lower(sa.func.coalesce(t.workflows.c.name, "")).like(pattern),
-            )
-        )
+    after_key = None
     if cursor:
         (after,) = decode_cursor(cursor, 1)
-        query = query.where(t.workflows.c.key > str(after))
+        after_key = str(after)
     size = _limit(limit)
-    rows = conn.execute(query.order_by(t.workflows.c.key).limit(size + 1)).all()
+    rows = workflows.workflow_list(conn, tenant_id, search, after_key, size)
     items = [
         {
             "key": r.key,
@@ -175,17 +115,8 @@ def list_workflows(
 
 def workflow_view(conn: Connection, tenant_id: str, key: str) -> dict[str, Any]:
     row = workflow_row(conn, tenant_id, key)
-    versions = conn.execute(
-        sa.select(t.workflow_versions.c.number, t.workflow_versions.c.hash)
-        .where(t.workflow_versions.c.workflow_id == row.id)
-        .order_by(t.workflow_versions.c.number.desc())
-        .limit(1)
-    ).first()
-    active = conn.execute(
-        sa.select(t.runs.c.version_number, sa.func.count())
-        .where(t.runs.c.workflow_id == row.id, t.runs.c.status.not_in(TERMINAL))
-        .group_by(t.runs.c.version_number)
-    ).all()
+    versions = workflows.latest_version(conn, row.id)
+    active = workflows.active_runs_by_version(conn, row.id)
     by_version = {str(number): count for number, count in active}
     latest = versions.number if versions else None
     older = sum(count for number, count in active if latest is not None and number < latest)
@@ -225,12 +156,7 @@ def create_workflow(
     """A new workflow with its first draft; 409 when the key is taken."""
     check_key(key)
     ensure_tenant(conn, tenant_id, now)
-    exists = conn.execute(
-        sa.select(t.workflows.c.id).where(
-            t.workflows.c.tenant_id == tenant_id, t.workflows.c.key == key
-        )
-    ).first()
-    if exists is not None:
+    if workflows.workflow_exists(conn, tenant_id, key):
         raise ConflictError(f"workflow {key!r} already exists", code="workflow.exists")
     document = dict(draft) if draft is not None else {"key": key, "steps": []}
     document["key"] = key
@@ -244,9 +170,7 @@ def set_layout(
     conn: Connection, tenant_id: str, key: str, layout: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
     row = workflow_row(conn, tenant_id, key)
-    conn.execute(
-        t.workflows.update().where(t.workflows.c.id == row.id).values(layout=layout, updated_at=now)
-    )
+    workflows.update_workflow(conn, row.id, now, layout=layout)
     return layout
 
 
@@ -265,8 +189,7 @@ def update_settings(
             raise BadRequest("concurrencyLimit must be a positive integer or null")
         values["concurrency_limit"] = limit
     if values:
-        values["updated_at"] = now
-        conn.execute(t.workflows.update().where(t.workflows.c.id == row.id).values(**values))
+        workflows.update_workflow(conn, row.id, now, **values)
     if "paused" in values or "concurrency_limit" in values:
         signal_work(conn)  # held or queued runs may be claimable now, in every process
 
@@ -284,12 +207,7 @@ def duplicate_workflow(
     source = workflow_row(conn, tenant_id, key)
     draft = source.draft
     if draft is None:
-        draft = conn.execute(
-            sa.select(t.workflow_versions.c.definition)
-            .where(t.workflow_versions.c.workflow_id == source.id)
-            .order_by(t.workflow_versions.c.number.desc())
-            .limit(1)
-        ).scalar()
+        draft = workflows.latest_definition(conn, source.id)
     document = dict(draft or {"steps": []})
     document["name"] = name or f"{source.name or key} (copy)"
     create_workflow(conn, tenant_id, new_key, document["name"], document, now)
@@ -301,74 +219,40 @@ def delete_workflow(conn: Connection, tenant_id: str, key: str) -> None:
     """Delete a workflow with its versions, triggers and finished runs; 409 while runs of it
     are active (cancel them first)."""
     row = workflow_row(conn, tenant_id, key)
-    active = conn.execute(
-        sa.select(sa.func.count()).where(
-            t.runs.c.workflow_id == row.id, t.runs.c.status.not_in(TERMINAL)
-        )
-    ).scalar_one()
+    active = workflows.count_active_runs(conn, row.id)
     if active:
         raise ConflictError(
             f"workflow {key!r} has {active} active run(s); cancel them first",
             code="workflow.has_active_runs",
             details={"activeRuns": active},
         )
-    run_ids = sa.select(t.runs.c.id).where(t.runs.c.workflow_id == row.id).scalar_subquery()
-    for table in (
-        t.step_history,
-        t.waits,
-        t.human_tasks,
-        t.run_inbox,
-        t.action_ledger,
-        t.event_consumptions,
-    ):
-        conn.execute(table.delete().where(table.c.run_id.in_(run_ids)))
-    conn.execute(t.runs.delete().where(t.runs.c.workflow_id == row.id))
-    conn.execute(t.event_triggers.delete().where(t.event_triggers.c.workflow_id == row.id))
-    conn.execute(t.schedules.delete().where(t.schedules.c.workflow_id == row.id))
-    conn.execute(t.workflow_versions.delete().where(t.workflow_versions.c.workflow_id == row.id))
-    conn.execute(t.workflows.delete().where(t.workflows.c.id == row.id))
+    workflows.delete_workflow(conn, row.id)
 
 
 def active_top_level_runs(conn: Connection, tenant_id: str, key: str) -> list[str]:
     row = workflow_row(conn, tenant_id, key)
-    return list(
-        conn.execute(
-            sa.select(t.runs.c.id)
-            .where(
-                t.runs.c.workflow_id == row.id,
-                t.runs.c.tenant_id == tenant_id,
-                t.runs.c.status.not_in(TERMINAL),
-            )
-            .order_by(t.runs.c.created_at)
-        ).scalars()
-    )
+    return workflows.active_run_ids(conn, tenant_id, row.id)
 
 
 # ---------------------------------------------------------------- runs and events
 
 
-def keyset_page(
-    conn: Connection,
-    query: Any,
-    table: sa.Table,
-    time_column: str,
-    cursor: str | None,
-    limit: int,
-) -> tuple[list[Any], int, str | None]:
-    """Newest first by (time, id); the cursor is the last (time, id) seen, so pages stay stable
-    while rows are added. Returns the rows (one extra when more follow), the page size and the
-    next cursor."""
-    moment_col, id_col = table.c[time_column], table.c.id
-    if cursor:
-        at, last_id = decode_cursor(cursor, 2)
-        moment = parse_time(at)
-        query = query.where(
-            sa.or_(moment_col < moment, sa.and_(moment_col == moment, id_col < str(last_id)))
-        )
-    size = _limit(limit)
-    rows = conn.execute(query.order_by(moment_col.desc(), id_col.desc()).limit(size + 1)).all()
-    next_cursor = None
-    if len(rows) > size:
-        last = rows[size - 1]
-        next_cursor = encode_cursor(getattr(last, time_column).isoformat(), last.id)
-    return rows, size, next_cursor
+def page_size(limit: int) -> int:
+    """A page's size: ``limit`` within 1 and ``MAX_PAGE``."""
+    return _limit(limit)
+
+
+def after_of(cursor: str | None) -> tuple[datetime | None, str] | None:
+    """The (time, id) a keyset cursor continues after (``store.paging``)."""
+    if not cursor:
+        return None
+    at, last_id = decode_cursor(cursor, 2)
+    return parse_time(at), str(last_id)
+
+
+def next_cursor(rows: list[Any], size: int, time_column: str) -> str | None:
+    """The cursor after a page of ``size`` (None when ``rows`` holds no row beyond it)."""
+    if len(rows) <= size:
+        return None
+    last = rows[size - 1]
+    return encode_cursor(getattr(last, time_column).isoformat(), last.id)
