@@ -13,6 +13,10 @@ Printed per concurrency: req/s and p99 of each, the ratios flowpin / bare (start
 against the bare insert, reads against the bare constant), and the drain time: from the end of
 the ``POST /api/runs`` load until every accepted run finished. ``--bare-app PORT DB`` serves
 the bare app alone (the script starts itself that way).
+
+``--db postgresql://postgres@127.0.0.1:5432/test`` runs both on PostgreSQL instead: flowpin
+(with ``--workers N``: ``flowpin serve --workers N``) and the bare insert each in a scratch
+schema of that database, dropped at the end.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,31 +81,84 @@ wrk.body = '{"n": 1}'
 
 
 def bare_app(port: int, db: str) -> None:
-    """A FastAPI app doing the least a request can: one SQLite insert, or nothing."""
+    """A FastAPI app doing the least a request can: one insert and commit (in a SQLite file,
+    or in PostgreSQL when ``db`` is a URL), or nothing."""
     import uvicorn
     from fastapi import FastAPI
 
-    with sqlite3.connect(db) as setup:
-        setup.execute("PRAGMA journal_mode=WAL")
-        setup.execute("CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, body TEXT)")
+    inserter = postgres_inserter(db) if db.startswith("postgresql") else sqlite_inserter(db)
     local = threading.local()
     app = FastAPI()
 
     @app.post("/insert")
     def insert(body: dict[str, Any]) -> dict[str, Any]:
-        conn = getattr(local, "conn", None)
-        if conn is None:
-            conn = local.conn = sqlite3.connect(db, timeout=30, check_same_thread=False)
-            conn.execute("PRAGMA synchronous=NORMAL")
-        with conn:
-            row = conn.execute("INSERT INTO rows (body) VALUES (?)", (json.dumps(body),))
-        return {"id": row.lastrowid}
+        add = getattr(local, "add", None)
+        if add is None:
+            add = local.add = inserter()  # a connection per handler thread
+        return {"id": add(json.dumps(body))}
 
     @app.get("/constant")
     async def constant() -> dict[str, Any]:
         return {"status": "ok"}
 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="info")
+
+
+Inserter = Callable[[], Callable[[str], int]]
+"""Opens a connection; what it returns inserts one row and commits."""
+
+
+def sqlite_inserter(db: str) -> Inserter:
+    with sqlite3.connect(db) as setup:
+        setup.execute("PRAGMA journal_mode=WAL")
+        setup.execute("CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, body TEXT)")
+
+    def connect() -> Callable[[str], int]:
+        conn = sqlite3.connect(db, timeout=30, check_same_thread=False)
+        conn.execute("PRAGMA synchronous=NORMAL")
+
+        def add(body: str) -> int:
+            with conn:  # commits
+                return int(conn.execute("INSERT INTO rows (body) VALUES (?)", (body,)).lastrowid)
+
+        return add
+
+    return connect
+
+
+def postgres_inserter(url: str) -> Inserter:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as setup:
+        setup.execute("CREATE TABLE IF NOT EXISTS rows (id BIGSERIAL PRIMARY KEY, body TEXT)")
+
+    def connect() -> Callable[[str], int]:
+        conn = psycopg.connect(url)
+
+        def add(body: str) -> int:
+            with conn.transaction():
+                row = conn.execute("INSERT INTO rows (body) VALUES (%s) RETURNING id", (body,))
+                return int(row.fetchone()[0])  # type: ignore[index]
+
+        return add
+
+    return connect
+
+
+@contextmanager
+def scratch_schema(url: str) -> Iterator[str]:
+    """``url`` on a fresh schema of its database (``search_path``), dropped afterwards."""
+    import psycopg
+
+    raw = url.replace("postgresql+psycopg://", "postgresql://")
+    schema = f"flowpin_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(raw, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{raw}{'&' if '?' in raw else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(raw, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def free_port() -> int:
@@ -143,15 +203,18 @@ def launch(command: list[str], log: Path, port: int, extra: dict[str, str] | Non
     raise SystemExit(f"server did not start: {command}\n{log.read_text()[-2000:]}")
 
 
-def start_flowpin(folder: Path, args: argparse.Namespace, source: str | None) -> Flowpin:
-    """``flowpin serve`` on a database made by ``prepare`` in ``folder``; ``source``: a
-    ``src`` folder of another flowpin checkout to run instead of this one (``--before``)."""
+def start_flowpin(
+    folder: Path, args: argparse.Namespace, source: str | None, db: str | None = None
+) -> Flowpin:
+    """``flowpin serve`` on a database made by ``prepare`` (``db``, else a SQLite file in
+    ``folder``); ``source``: a ``src`` folder of another flowpin checkout to run instead of
+    this one (``--before``)."""
     import httpx
 
     folder.mkdir()
-    run_id = prepare(folder, args.parked)
+    db = db or f"sqlite:///{folder / 'flowpin.db'}"
+    run_id = prepare(db, args.parked)
     port = free_port()
-    db = f"sqlite:///{folder / 'flowpin.db'}"
     command = [sys.executable, "-m", "flowpin.cli.main", "serve", "--db", db, "--port", str(port)]
     if args.workers > 1:
         command += ["--workers", str(args.workers)]
@@ -217,14 +280,13 @@ def drain(http: httpx.Client, workflow: str, timeout: float = 300) -> float:
     return time.perf_counter() - begin
 
 
-def prepare(folder: Path, parked: int) -> str:
+def prepare(url: str, parked: int) -> str:
     """The database flowpin serve opens: both workflows published and ``parked`` runs of
     ``parked`` (subjects k1…kN) created here, in-process, so they are waiting when the events
     load starts; returns the run ``GET /api/runs/{id}`` reads."""
     from flowpin.engine import Engine
     from flowpin.engine.start_commits import StartIn
 
-    url = f"sqlite:///{folder / 'flowpin.db'}"
     with Engine(url) as engine:
         engine.publish(ONE_STEP)
         engine.publish(PARKED)
@@ -241,6 +303,9 @@ def main() -> None:
     parser.add_argument("--parked", type=int, default=15000, help="runs parked for the events")
     parser.add_argument("--workers", type=int, default=1, help="flowpin serve --workers")
     parser.add_argument(
+        "--db", metavar="URL", help="a PostgreSQL database to run both in (scratch schemas)"
+    )
+    parser.add_argument(
         "--before", metavar="SRC", help="also run the flowpin in this src folder (same run)"
     )
     parser.add_argument("--bare-app", nargs=2, metavar=("PORT", "DB"), help=argparse.SUPPRESS)
@@ -253,16 +318,32 @@ def main() -> None:
 
 
 def run(folder: Path, args: argparse.Namespace) -> None:
-    bare_port = free_port()
-    bare = launch(
-        [sys.executable, __file__, "--bare-app", str(bare_port), str(folder / "bare.db")],
-        folder / "bare.log",
-        bare_port,
-    )
-    variants = {"flowpin": start_flowpin(folder / "now", args, None)}
-    if args.before:
-        variants["before"] = start_flowpin(folder / "before", args, args.before)
-    try:
+    with ExitStack() as stack:
+        if args.db:
+            assert args.db.startswith("postgresql"), "--db: a postgresql:// URL"
+
+            def database() -> str | None:
+                return stack.enter_context(scratch_schema(args.db))
+
+        else:
+
+            def database() -> str | None:
+                return None
+
+        bare_db = database() or str(folder / "bare.db")
+        bare_port = free_port()
+        bare = launch(
+            [sys.executable, __file__, "--bare-app", str(bare_port), bare_db],
+            folder / "bare.log",
+            bare_port,
+        )
+        stack.callback(bare.stop)
+        variants = {"flowpin": start_flowpin(folder / "now", args, None, database())}
+        if args.before:
+            variants["before"] = start_flowpin(folder / "before", args, args.before, database())
+        for flowpin in variants.values():
+            stack.callback(flowpin.server.stop)
+            stack.callback(flowpin.http.close)
         print(HEADER, flush=True)
         for connections in [int(c) for c in args.connections.split(",")]:
             insert = wrk(bare.base + "/insert", connections, args.seconds, POST_BARE, folder)
@@ -271,11 +352,6 @@ def run(folder: Path, args: argparse.Namespace) -> None:
                 got = measure(flowpin, connections, args, folder)
                 print(row(name, connections, got, insert, constant), flush=True)
             print(row("bare", connections, {}, insert, constant), flush=True)
-    finally:
-        for flowpin in variants.values():
-            flowpin.http.close()
-            flowpin.server.stop()
-        bare.stop()
 
 
 def measure(
