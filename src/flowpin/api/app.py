@@ -151,7 +151,8 @@ def create_app(
     app.state.redact = Redactor(redact_keys)
     app.state.event_limiter = RateLimiter(events_per_second) if events_per_second else None
     errors.install(app)
-    for module in (workflows, trial, runs, events, tasks, registry, secrets, keys, me):
+    # The hot routes first: FastAPI tries an app's routes in order, every request.
+    for module in (runs, events, workflows, trial, tasks, registry, secrets, keys, me):
         app.include_router(module.router, prefix="/api")
 
     @app.get("/api/health", tags=["meta"])

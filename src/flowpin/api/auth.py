@@ -88,9 +88,7 @@ BEARER = HTTPBearer(
 )
 
 
-async def caller(
-    request: Request, _scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
-) -> Caller:
+async def caller(request: Request) -> Caller:
     """Async, so a cached key costs no hop to a worker thread; only a lookup in the database
     (a key not seen within ``ttl``) runs on one."""
     key = _bearer(request)
@@ -107,9 +105,13 @@ async def caller(
 
 
 def require(role: str) -> Any:
-    """A dependency giving the Caller when its role is at least ``role``."""
+    """A dependency giving the Caller when its role is at least ``role``. One dependency, not
+    one on top of ``caller``: each level of FastAPI's dependency solving costs every request."""
 
-    async def dependency(who: Annotated[Caller, Depends(caller)]) -> Caller:
+    async def dependency(
+        request: Request, _scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+    ) -> Caller:
+        who = await caller(request)
         if not who.principal.allows(role):
             raise ApiError(
                 f"this needs the {role!r} role; the key has {who.principal.role!r}",

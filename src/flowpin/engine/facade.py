@@ -319,13 +319,16 @@ class Engine:
         with self.db.read() as conn:
             return views.run_view(conn, self.tenant, run_id, history=history)
 
-    def get_run_masked(self, run_id: str, *, wait: float = 0.0) -> tuple[dict[str, Any], Any]:
+    def get_run_masked(
+        self, run_id: str, *, wait: float = 0.0, kept: bool = False
+    ) -> tuple[dict[str, Any], Any]:
         """``get_run`` and the run's redaction masks (``Core.masks_for_view``), read in one
-        transaction (what the API answers with)."""
+        transaction (what the API answers with). ``kept``: on the connection this thread keeps
+        (``Database.read_kept``; the API's event loop on SQLite)."""
         inputs.check_texts(runId=run_id)
         if wait > 0:
             self._wait_settled(run_id, min(wait, MAX_RUN_WAIT_S))
-        with self.db.read() as conn:
+        with self.db.read_kept() if kept else self.db.read() as conn:
             row = views.run_row(conn, self.tenant, run_id)
             return views.row_view(conn, row), self.deps.redaction.masks_for_row(
                 conn, self.tenant, row
@@ -980,6 +983,12 @@ class Engine:
         """Changes whenever an API key is revoked through this process (any tenant): API key
         caches drop their entries then, so a revocation takes effect at once here."""
         return self._key_epoch.revoked
+
+    @property
+    def reads_inline(self) -> bool:
+        """True when a short read costs less than handing it to a thread: SQLite, in this
+        process, with no network round trip (the API then reads on its event loop)."""
+        return self.db.is_sqlite
 
     # ---------------------------------------------------------------- workers
 

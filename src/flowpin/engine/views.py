@@ -18,10 +18,20 @@ def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
+# The reads of ``GET /api/runs/{id}``, built once: building a statement and its cache key
+# cost more than SQLite's part of the read (measured).
+_RUN = sa.select(t.runs).where(
+    t.runs.c.id == sa.bindparam("run_id"), t.runs.c.tenant_id == sa.bindparam("tenant_id")
+)
+_OPEN_WAITS = (
+    sa.select(t.waits)
+    .where(t.waits.c.run_id == sa.bindparam("run_id"), t.waits.c.status == "open")
+    .order_by(t.waits.c.id)
+)
+
+
 def run_row(conn: Connection, tenant_id: str, run_id: str) -> Any:
-    row = conn.execute(
-        sa.select(t.runs).where(t.runs.c.id == run_id, t.runs.c.tenant_id == tenant_id)
-    ).first()
+    row = conn.execute(_RUN, {"run_id": run_id, "tenant_id": tenant_id}).first()
     if row is None:
         raise NotFoundError(f"run {run_id} not found", code="run.not_found")
     return row
@@ -43,11 +53,7 @@ def run_settled(conn: Connection, tenant_id: str, run_id: str, now: Any) -> bool
 
 
 def waiting_for(conn: Connection, run_id: str) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        sa.select(t.waits)
-        .where(t.waits.c.run_id == run_id, t.waits.c.status == "open")
-        .order_by(t.waits.c.id)
-    ).all()
+    rows = conn.execute(_OPEN_WAITS, {"run_id": run_id}).all()
     result = []
     for row in rows:
         item: dict[str, Any] = {"kind": row.kind, "stepId": row.step_id, "token": row.token}
@@ -86,7 +92,8 @@ def row_view(conn: Connection, row: Any, *, history: bool = False) -> dict[str, 
             "meta": envelope.get("meta", {}),
         },
         "error": row.error,
-        "waitingFor": waiting_for(conn, row.id),
+        # A run that ended has no open wait (store.runs.close_runs closes them): no read.
+        "waitingFor": [] if row.status in TERMINAL_STATUSES else waiting_for(conn, row.id),
         "currentStep": row.current_step,
         "parentRunId": row.parent_run_id,
         "concurrencyKey": row.concurrency_key,
