@@ -7,8 +7,9 @@ raises for a workflow error: a failed step is data, handled as SPEC §4.3 says (
 ``onError: continue`` → the nearest ``control.tryCatch`` or ``forEach`` with
 ``onItemError: continue`` → the run fails).
 
-Decisions about semantics are recorded in ``flowpin.runtime.machine``; the state format and the
-token grammar in ``flowpin.runtime.state`` and ``docs/state-machines.md``.
+Decisions about semantics are recorded where they are made: ``machine`` (scheduling, abandoned
+positions, ``limit.steps``), ``control`` (control steps), ``ladder`` (failures and retries); the
+state format and the token grammar in ``state`` and ``docs/state-machines.md``.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from flowpin.runtime.state import (
     leaves,
     resume_timers,
 )
-from flowpin.types import JSONObject
+from flowpin.types import JSONObject, RunStatus
 
 __all__ = [
     "ActionRetry",
@@ -63,7 +64,7 @@ def start_state(definition: Definition, payload: Any) -> JSONObject:
     program = program_for(definition)
     return {
         "v": STATE_FORMAT,
-        "status": "RUNNING",
+        "status": RunStatus.RUNNING.value,
         "envelope": {"payload": payload, "vars": {}, "meta": {}, "error": None},
         "root": {"s": program.first, "st": "new"},
         "g": 0,
@@ -142,7 +143,7 @@ def retry_state(
     else:
         state["root"] = _frames_to(program, state, from_step)
     state["g"] = generation
-    state["status"] = "RUNNING"
+    state["status"] = RunStatus.RUNNING.value
     state["pending"] = True
     state["envelope"]["error"] = None
     state.pop("output", None)

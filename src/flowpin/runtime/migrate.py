@@ -50,7 +50,7 @@ from flowpin.runtime.program import (
     StepInfo,
     program_for,
 )
-from flowpin.runtime.state import Ctx, copy_state, is_leaf, leaves, root_ctx, walk
+from flowpin.runtime.state import ACTIVE, Ctx, copy_state, is_leaf, leaves, root_ctx, walk
 from flowpin.types import JSONObject
 
 STEP_MISSING = "step.missing"
@@ -193,7 +193,8 @@ class Migrator:
         plan = MovePlan()
         new_state = copy_state(state)
         start = root_ctx(new_state)
-        if start is None or state.get("status") not in ("RUNNING", "WAITING", None):
+        status = state.get("status")
+        if start is None or (status is not None and status not in ACTIVE):
             plan.problems.append(MoveProblem(NOT_ACTIVE, "the run has no active position"))
             return plan
         contexts = list(walk(start))

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from flowpin.runtime.state import leaf_frames
+from flowpin.types import RunStatus
 
 KINDS = ("running", "event", "timer", "task", "child", "retry", "failed")
 WAIT_KINDS = ("event", "timer", "task", "child", "retry")
@@ -27,7 +28,7 @@ _BY_LEAF_STATUS = {kind: kind for kind in WAIT_KINDS}
 def positions(state: dict[str, Any]) -> list[tuple[str, str]]:
     """Sorted, distinct ``(step id, kind)`` of the run's leaves; empty once it succeeded."""
     status = state.get("status")
-    if status == "FAILED":
+    if status == RunStatus.FAILED:
         failed = state.get("failed") or {}
         step = failed.get("stepId") if isinstance(failed, dict) else None
         if step is None:
@@ -35,7 +36,7 @@ def positions(state: dict[str, Any]) -> list[tuple[str, str]]:
             step = error.get("stepId") if isinstance(error, dict) else None
         return [(step, "failed")] if isinstance(step, str) else []
     root = state.get("root")
-    if status == "SUCCEEDED" or root is None:
+    if status == RunStatus.SUCCEEDED or root is None:
         return []
     if "c" not in root and "it" not in root and "br" not in root:  # one leaf: most runs
         step = root.get("s")

@@ -73,6 +73,8 @@ CONTROL_KINDS: dict[type[Any], int] = {
     ReturnStep: RETURN,
     FailStep: FAIL,
 }
+NODE_STEP_KINDS = frozenset({*(kind for kind, _ in NODE_KINDS.values()), UNKNOWN_NODE})
+"""Kinds of node steps (the failure ladder retries these; a control step is never retried)."""
 WITH_CHILDREN = frozenset({IF, SWITCH, FOREACH, PARALLEL, TRY})
 """Kinds whose frames hold child pipelines."""
 

@@ -36,7 +36,7 @@ from flowpin.runtime.decisions import (
     WaitUntil,
 )
 from flowpin.runtime.interpreter import ActionRetry, advance, start_state
-from flowpin.types import JSONObject, RunStatus
+from flowpin.types import TERMINAL_STATUSES, JSONObject, RunStatus
 
 MAX_ROUNDS = 20_000
 """Inputs fed to one shadow at most (a recorded run has at most its history's length)."""
@@ -49,6 +49,8 @@ _ANSWERED = {
 }
 _STUBBED = frozenset({"action.call", "event.wait", "human.task", "control.callWorkflow"})
 """Step types whose outputs come from the recording (so equal by construction)."""
+_COMPARED_ENDS = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED})
+"""How a run can end by itself, with an output or an error to compare (not canceled)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +132,7 @@ def shadow(
     stopped: JSONObject | None = None
     for _ in range(MAX_ROUNDS):
         _track(pending, outcome.commands)
-        if outcome.status.value in ("SUCCEEDED", "FAILED", "CANCELED"):
+        if outcome.status in TERMINAL_STATUSES:
             break
         chosen = answers.next_input(pending, recording)
         if isinstance(chosen, dict):
@@ -260,7 +262,9 @@ def _input_for(command: Any, row: Recorded, recording: Recording) -> Input:
         if row.status == "succeeded":
             return ChildFinished(command.token, at, RunStatus.SUCCEEDED, output=row.output)
         data = (error or {}).get("data") or {}
-        status = data.get("status", "FAILED") if isinstance(data, dict) else "FAILED"
+        status = (
+            data.get("status", RunStatus.FAILED) if isinstance(data, dict) else RunStatus.FAILED
+        )
         child_error = data.get("error") if isinstance(data, dict) else None
         return ChildFinished(command.token, at, RunStatus(status), error=child_error)
     return WaitResolved(command.token, "timer", at)
@@ -303,7 +307,7 @@ def _compare(
                 "actual": _summary(row.status, row.output, "output"),
             }
     ended = outcome.status.value
-    if ended in ("SUCCEEDED", "FAILED") and recording.status in ("SUCCEEDED", "FAILED"):
+    if ended in _COMPARED_ENDS and recording.status in _COMPARED_ENDS:
         expected = mask(outcome.output)
         if ended != recording.status or expected != recording.output:
             return {

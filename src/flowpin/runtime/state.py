@@ -61,13 +61,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from flowpin.types import JSONObject
+from flowpin.types import JSONObject, RunStatus
 
 STATE_FORMAT = 1
 
 PARKED = frozenset({"event", "timer", "retry", "task", "child"})
 """Leaf statuses waiting for something other than an action result."""
 TIMERS = frozenset({"timer", "retry"})
+ACTIVE = frozenset({RunStatus.RUNNING, RunStatus.WAITING})
+"""Run statuses with positions that can still move."""
 
 
 class Ctx:
@@ -273,6 +275,6 @@ def put(container: Any, segments: tuple[str, ...], start: int, value: Any) -> di
 def resume_timers(state: JSONObject) -> list[str]:
     """Tokens of the parked ``WaitUntil`` timers (time.wait and retry backoff) of a run: what an
     operator's "resume now" fires, by feeding ``WaitResolved(kind="timer")`` for each."""
-    if state.get("status") not in ("RUNNING", "WAITING"):
+    if state.get("status") not in ACTIVE:
         return []
     return [ctx.token for ctx in leaves(state) if ctx.frame.get("st") in TIMERS]
