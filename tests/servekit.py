@@ -10,38 +10,22 @@ import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 
+from waiting import wait_until
+
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "flowpin.cli.main"]
-DEADLINE_SECONDS = 30
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def eventually(probe: Callable[[], Any], what: str, seconds: float = DEADLINE_SECONDS) -> Any:
-    """``probe()`` once it is truthy (a refused connection counts as not yet); fails after
-    ``seconds`` - a bound, not a threshold."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            value = probe()
-        except httpx.TransportError:
-            value = None
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -75,7 +59,7 @@ def flowpin_serve(
     )
     reader.start()
     try:
-        key = eventually(
+        key = wait_until(
             lambda: (
                 next((ln for ln in lines if ln.startswith("FLOWPIN_API_KEY=")), None)
                 or process.poll() is not None
@@ -85,7 +69,7 @@ def flowpin_serve(
         assert isinstance(key, str), "flowpin serve exited:\n" + "".join(lines)
         headers = {"Authorization": f"Bearer {key.split('=', 1)[1].strip()}"}
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=10) as http:
-            eventually(lambda: http.get("/api/health").status_code == 200, "the server")
+            wait_until(lambda: http.get("/api/health").status_code == 200, "the server")
             yield http
     finally:
         process.send_signal(signal.SIGINT)
@@ -101,10 +85,10 @@ def flowpin_serve(
 
 
 def run_status(http: httpx.Client, run_id: str, statuses: set[str]) -> str:
-    """The run's status once it is one of ``statuses`` (or whatever it is after the deadline)."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        status = str(http.get(f"/api/runs/{run_id}").json()["status"])
-        if status in statuses or time.monotonic() > deadline:
-            return status
-        time.sleep(0.05)
+    """The run's status once it is one of ``statuses``."""
+
+    def status() -> str | None:
+        current = str(http.get(f"/api/runs/{run_id}").json()["status"])
+        return current if current in statuses else None
+
+    return wait_until(status, f"run {run_id} to be one of {sorted(statuses)}")

@@ -118,13 +118,17 @@ def test_a_trivial_run_finishes_while_a_hostile_one_burns(db_url: str) -> None:
         engine.publish(TRIVIAL)
         hostile = engine.start("hostile", {})
         with _working(engine) as stopped:
-            assert wait_until(lambda: len(engine.history(hostile)) >= 2, 60)
+            wait_until(
+                lambda: len(engine.history(hostile)) >= 2,
+                "two steps of the hostile run",
+                seconds=60,
+            )
             trivial = engine.start("trivial", {})
-            assert wait_until(lambda: _finished(engine, trivial), 60)
+            wait_until(lambda: _finished(engine, trivial), "the trivial run to finish", seconds=60)
             # The trivial run did not wait for the hostile one to end.
             assert not _finished(engine, hostile)
             assert engine.get_run(trivial)["output"] == "ok"
-            assert wait_until(lambda: _finished(engine, hostile), 100)
+            wait_until(lambda: _finished(engine, hostile), "the hostile run to finish", seconds=100)
         (worker,) = stopped
 
         run = engine.get_run(hostile, history=True)
@@ -147,7 +151,7 @@ def test_a_run_with_calls_in_flight_keeps_them_while_it_burns_beside(db_url: str
         engine.publish(BESIDE)
         run_id = engine.start("beside", {})
         with _working(engine):
-            assert wait_until(lambda: _finished(engine, run_id), 100)
+            wait_until(lambda: _finished(engine, run_id), "the run to finish", seconds=100)
 
         run = engine.get_run(run_id, history=True)
         assert run["status"] == "SUCCEEDED"

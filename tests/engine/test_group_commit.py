@@ -47,7 +47,7 @@ def _submit_all(committer: GroupCommitter[int, int], recorder: _Recorder) -> dic
     others = [threading.Thread(target=call, args=(i,)) for i in range(1, CALLERS)]
     for thread in others:
         thread.start()
-    assert wait_until(lambda: committer.queued == CALLERS - 1, 30)
+    wait_until(lambda: committer.queued == CALLERS - 1, "the other callers to queue", seconds=30)
     recorder.release.set()
     for thread in [first, *others]:
         thread.join(60)

@@ -34,9 +34,13 @@ def test_start_and_event_wake_a_sleeping_worker(db_url: str) -> None:
         time.sleep(0.2)  # the worker is idle, sleeping on its poll
         started = time.monotonic()
         run = engine.start("wake", {}, subject="x")
-        assert wait_until(lambda: engine.get_run(run)["status"] == "WAITING", 5)
+        wait_until(lambda: engine.get_run(run)["status"] == "WAITING", "the run to wait", seconds=5)
         engine.send_event("go", "x")
-        assert wait_until(lambda: engine.get_run(run)["status"] == "SUCCEEDED", 5)
+        wait_until(
+            lambda: engine.get_run(run)["status"] == "SUCCEEDED",
+            "the event to wake the worker",
+            seconds=5,
+        )
         assert time.monotonic() - started < 5
     finally:
         stop.set()
@@ -74,10 +78,16 @@ def test_work_from_another_process_wakes_the_worker_through_listen_notify(db_url
     try:
         time.sleep(0.5)  # the worker is idle, sleeping on its 60 s poll
         run = client_side.start("remote", {}, subject="r")
-        assert wait_until(lambda: client_side.get_run(run)["status"] == "WAITING", 5)
+        wait_until(
+            lambda: client_side.get_run(run)["status"] == "WAITING", "the run to wait", seconds=5
+        )
         client_side.send_event("go", "r")
         # resumed by the notification, then a 300 ms timer it learned of by notification too
-        assert wait_until(lambda: client_side.get_run(run)["status"] == "SUCCEEDED", 5)
+        wait_until(
+            lambda: client_side.get_run(run)["status"] == "SUCCEEDED",
+            "the event to wake the worker",
+            seconds=5,
+        )
     finally:
         stop.set()
         worker.join(10)

@@ -21,7 +21,8 @@ import unreachable_actions
 
 from flowpin import Engine
 from flowpin.registry.catalog import Registry
-from servekit import CLI, ROOT, clean_env, eventually, flowpin_serve, free_port
+from servekit import CLI, ROOT, clean_env, flowpin_serve, free_port
+from waiting import wait_until
 
 HERE = Path(__file__).resolve().parent
 PASSWORD = "pw-not-for-logs"
@@ -95,9 +96,9 @@ def test_a_worker_logs_its_start_its_retries_and_a_summary(db_url: str, log_form
     metrics_port = free_port()
     args = ["--log-format", log_format, "--metrics-port", str(metrics_port)]
     with worker(url, *args) as lines:
-        eventually(lambda: sum("retrying" in ln for ln in lines) >= 3, "three retries logged")
-        eventually(lambda: any("runs claimed" in ln for ln in lines), "a summary line")
-        metrics = eventually(lambda: _scrape(metrics_port), "the worker's /metrics")
+        wait_until(lambda: sum("retrying" in ln for ln in lines) >= 3, "three retries logged")
+        wait_until(lambda: any("runs claimed" in ln for ln in lines), "a summary line")
+        metrics = wait_until(lambda: _scrape(metrics_port), "the worker's /metrics")
     text = "".join(lines)
     assert PASSWORD not in text and SECRET_PAYLOAD not in text
     assert 'flowpin_steps_total{outcome="retrying",type="action.call"}' in metrics
@@ -132,7 +133,7 @@ def test_serve_logs_its_start_and_serves_metrics_on_its_own_port(db_url: str) ->
     args = ("--log-format", "json", "--metrics-port", str(metrics_port))
     with flowpin_serve(db_url, *args, output=output) as http:
         assert "flowpin_runs_due" not in http.get("/metrics").text  # not on the API port
-        metrics = eventually(lambda: _scrape(metrics_port), "serve's /metrics")
+        metrics = wait_until(lambda: _scrape(metrics_port), "serve's /metrics")
         assert "flowpin_runs_due " in metrics
     records = [json.loads(ln) for ln in output if ln.startswith("{")]
     start = next(r for r in records if "serve starting" in r["message"])

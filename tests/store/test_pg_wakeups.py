@@ -170,15 +170,17 @@ def test_a_deadline_notification_wakes_at_the_deadline_not_at_once(quiet_pg: str
     listener.start()
     database = Database(quiet_pg)
     try:
-        assert wait_until(lambda: len(wakes) >= 1, 10)  # the wake-up after connecting
+        wait_until(
+            lambda: len(wakes) >= 1, "the wake-up after connecting", seconds=10
+        )  # the wake-up after connecting
         due = datetime.now(UTC) + timedelta(milliseconds=800)
         with database.write() as conn:
             signal_work(conn, due)
-        assert wait_until(lambda: len(wakes) >= 2, 10)
+        wait_until(lambda: len(wakes) >= 2, "the second wake-up", seconds=10)
         assert wakes[1] >= due.timestamp()
         with database.write() as conn:
             signal_work(conn)  # runnable now
-        assert wait_until(lambda: len(wakes) >= 3, 10)
+        wait_until(lambda: len(wakes) >= 3, "the third wake-up", seconds=10)
     finally:
         listener.stop()
         database.dispose()
@@ -200,13 +202,21 @@ def test_a_deadline_moved_by_another_process_fires_while_the_worker_sleeps_on_a_
     )
     worker.start()
     try:
-        assert wait_until(lambda: client_side.get_run(run_id)["status"] == "WAITING", 10)
+        wait_until(
+            lambda: client_side.get_run(run_id)["status"] == "WAITING",
+            "the run to wait",
+            seconds=10,
+        )
         time.sleep(0.3)  # parked (timeout in 1 h): the worker sleeps on its 60 s poll
         due = datetime.now(UTC) + timedelta(milliseconds=500)
         with client_side.db.write() as conn:
             conn.execute(t.waits.update().where(t.waits.c.run_id == run_id).values(due_at=due))
             signal_work(conn, due)
-        assert wait_until(lambda: client_side.get_run(run_id)["status"] == "SUCCEEDED", 10)
+        wait_until(
+            lambda: client_side.get_run(run_id)["status"] == "SUCCEEDED",
+            "the run to succeed",
+            seconds=10,
+        )
         with client_side.db.read() as conn:
             wait = conn.execute(sa.select(t.waits.c.due_at, t.waits.c.resolved_at)).one()
         assert wait.resolved_at >= wait.due_at

@@ -11,7 +11,7 @@ from pathlib import Path
 from browserkit import Served
 from playwright.sync_api import Page, expect
 
-from servekit import eventually
+from waiting import wait_until
 
 APPROVALS = {
     "key": "approvals",
@@ -33,7 +33,7 @@ def _publish_v1_with_two_parked_runs(served: Served) -> list[str]:
         for n in (1, 2)
     ]
     ids = [run["runId"] for run in runs]
-    eventually(
+    wait_until(
         lambda: all(http.get(f"/api/runs/{i}").json()["status"] == "WAITING" for i in ids),
         "both runs parked at the wait",
     )
@@ -76,7 +76,7 @@ def test_badges_banner_layout_migration_and_diff(
     page.mouse.down()
     page.mouse.move(box["x"] + 180, box["y"] + 70, steps=8)
     page.mouse.up()
-    eventually(
+    wait_until(
         lambda: "done" in served.http.get("/api/workflows/approvals/layout").json()["layout"],
         "the saved position",
     )
@@ -158,7 +158,7 @@ def test_try_the_draft_with_a_recorded_runs_payload_and_outputs(
     assert http.post(f"/api/workflows/{CHARGE['key']}/publish").status_code == 201
     payload = {"orderId": "o-7", "cents": 1200}
     run = http.post("/api/runs", json={"workflow": CHARGE["key"], "payload": payload}).json()
-    eventually(
+    wait_until(
         lambda: http.get(f"/api/runs/{run['runId']}").json()["status"] == "WAITING", "parked"
     )
     page = signed_in

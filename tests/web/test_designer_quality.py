@@ -15,7 +15,7 @@ from typing import Any
 from browserkit import Served, signed_in_as
 from playwright.sync_api import Page, expect
 
-from servekit import eventually
+from waiting import wait_until
 
 SELECT_IN_PAGE = """async (id) => {
   const started = performance.now();
@@ -93,7 +93,7 @@ def test_a_200_step_workflow_renders_drags_and_refreshes_badges(
     drag_time = time.perf_counter() - started
     longest_frame = page.evaluate(FRAMES_STOP)
     assert moved is not None and moved["x"] > box["x"] + 150
-    eventually(lambda: "s0" in http.get("/api/workflows/big/layout").json()["layout"], "layout")
+    wait_until(lambda: "s0" in http.get("/api/workflows/big/layout").json()["layout"], "layout")
 
     # two runs park at the first wait; the badge shows them without a reload
     for n in range(2):

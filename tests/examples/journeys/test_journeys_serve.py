@@ -11,7 +11,8 @@ import httpx
 import pytest
 from journeys_kit import SmtpSink, WebhookServer
 
-from servekit import clean_env, eventually, flowpin_serve
+from servekit import clean_env, flowpin_serve
+from waiting import wait_until
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def test_the_readme_journey_over_a_real_server(
         run = http.get(f"/api/runs/{run_id}").json()
         return any(w["stepId"] == step for w in run["waitingFor"])
 
-    eventually(lambda: waiting_at("delay"), "the 2-day delay")
+    wait_until(lambda: waiting_at("delay"), "the 2-day delay")
     [welcome] = smtp_sink.messages
     assert welcome["Subject"] == "Welcome aboard, Ann!"
     [hook] = webhook_server.received
@@ -51,7 +52,7 @@ def test_the_readme_journey_over_a_real_server(
     assert opened.status_code == 202 and opened.json()["resumed"] == []  # during the delay
     assert http.post(f"/api/runs/{run_id}/resume").status_code == 200  # the wait takes it
 
-    run = eventually(
+    run = wait_until(
         lambda: (r := http.get(f"/api/runs/{run_id}").json())["status"] == "SUCCEEDED" and r,
         "the run to finish",
     )
