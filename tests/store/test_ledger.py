@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
+from storekit import claim
 
 import sample_actions
 from flowpin.store import tables as t
+from flowpin.store.ledger import holds
 
 
 def shared_key_workflow() -> dict:
@@ -138,3 +140,18 @@ def test_a_side_effect_is_claimed_before_its_handler_runs(harness) -> None:
     assert harness.engine.get_run(run)["output"] == "T-9"
     assert seen == ["started"]
     assert (ledger_row(harness).status, ledger_row(harness).calls) == ("succeeded", 1)
+
+
+def test_a_claim_holds_for_its_claimant_until_the_run_is_canceled(harness) -> None:
+    """``ledger.holds``, asked before a transactional action writes: only the claimant of the
+    current claim of a run that has not ended may go on."""
+    harness.engine.publish(shared_key_workflow())
+    run = harness.engine.start("shared", {})
+    [claimed] = claim(harness, "w1")
+    with harness.engine.db.write() as conn:
+        assert holds(conn, "w1", run, claimed.claim_count)
+        assert not holds(conn, "w2", run, claimed.claim_count)
+        assert not holds(conn, "w1", run, claimed.claim_count + 1)
+    harness.engine.cancel(run)
+    with harness.engine.db.write() as conn:
+        assert not holds(conn, "w1", run, claimed.claim_count)

@@ -1,17 +1,20 @@
 """The Alembic lineage builds, on both databases, the schema that ``store.tables`` describes
 (the queries are written against the latter; the databases are built by the former), and it
-runs down and up again."""
+runs down and up again: from any earlier revision, and down to an empty database."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from flowpin.store.database import Database
-from flowpin.store.migrate import alembic_config
+from flowpin.store.migrate import MIGRATIONS, alembic_config, upgrade
 from flowpin.store.tables import metadata
 
 # On SQLite the runs' optional keys stay UNIQUE constraints (migration 0005 changes PostgreSQL
@@ -61,6 +64,42 @@ def test_migrations_run_down_and_up_again(db_url: str) -> None:
         with db.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.downgrade(config, "0003")
+        db.upgrade()
+        assert _differences(db) == []
+    finally:
+        db.dispose()
+
+
+def _revisions() -> list[str]:
+    """Every revision of the lineage, oldest first."""
+    script = ScriptDirectory(str(MIGRATIONS))
+    return [revision.revision for revision in reversed(list(script.walk_revisions()))]
+
+
+@pytest.mark.parametrize("revision", _revisions()[:-1])
+def test_a_database_at_an_earlier_revision_upgrades_to_the_declared_schema(
+    db_url: str, revision: str
+) -> None:
+    """An installation of any earlier release (its database at ``revision``) runs
+    ``flowpin db upgrade`` and gets the schema this release's queries are written against."""
+    db = Database(db_url)
+    try:
+        upgrade(db, revision)
+        db.upgrade()
+        assert _differences(db) == []
+    finally:
+        db.dispose()
+
+
+def test_the_lineage_runs_down_to_an_empty_database_and_up_again(db_url: str) -> None:
+    db = Database(db_url)
+    try:
+        db.upgrade()
+        config = alembic_config(db)
+        with db.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "base")
+        assert set(sa.inspect(db.engine).get_table_names()) <= {"alembic_version"}
         db.upgrade()
         assert _differences(db) == []
     finally:

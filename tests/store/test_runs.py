@@ -1,0 +1,122 @@
+"""Creating and closing runs in ``store.runs``, on both databases: ``insert_run`` pins a run to
+its version and lets the database refuse a duplicate; ``close_runs`` leaves nothing of an ended
+run open and tells a parent waiting for it how it ended."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from storekit import inbox, run_row, waits
+
+from builders import call_workflow, event_wait, human_task, state_set, workflow
+from flowpin.store import tables as t
+from flowpin.store.runs import ClosedRun, NewRun, close_runs, insert_run
+from flowpin.store.waits import EndedWait, resolve_waits
+from flowpin.store.workflows import version_row, workflow_row
+
+ONE_STEP = workflow("one", state_set("done", "DONE"), output="v1")
+
+
+def new_run(harness: Any, key: str = "one", **fields: Any) -> tuple[NewRun, Any]:
+    """A ``NewRun`` of the newest version of ``key``, and that version's definition."""
+    with harness.engine.db.read() as conn:
+        wf = workflow_row(conn, "default", key)
+        version = version_row(conn, wf.id, None)
+        definition = harness.engine.deps.definitions.definition_in(conn, version.id)
+    new = NewRun(
+        tenant_id="default",
+        workflow_id=wf.id,
+        workflow_key=key,
+        version_id=version.id,
+        version_number=version.number,
+        payload={"n": 1},
+        **fields,
+    )
+    return new, definition
+
+
+def test_a_new_run_is_pending_due_now_and_pinned_to_its_version(harness) -> None:
+    harness.engine.publish(ONE_STEP)
+    new, definition = new_run(harness, subject="s")
+    now = harness.clock.now()
+    with harness.engine.db.write() as conn:
+        run_id = insert_run(conn, new, definition, now)
+    assert run_id is not None
+    row = run_row(harness, run_id)
+    assert (row.status, row.version_id, row.subject, row.payload) == (
+        "PENDING",
+        new.version_id,
+        "s",
+        {"n": 1},
+    )
+    assert row.wake_at is not None and row.lease_owner is None
+    harness.engine.publish(workflow("one", state_set("done", "DONE"), output="v2"))  # newer
+    harness.work()
+    assert harness.engine.get_run(run_id)["output"] == "v1"  # ran the version it was pinned to
+
+
+def test_a_duplicate_start_is_refused_by_the_database_and_the_transaction_goes_on(
+    harness,
+) -> None:
+    harness.engine.publish(ONE_STEP)
+    new, definition = new_run(harness, idempotency_key="k1")
+    now = harness.clock.now()
+    with harness.engine.db.write() as conn:
+        first = insert_run(conn, new, definition, now)
+        assert insert_run(conn, new, definition, now) is None
+        again = NewRun(**{**_fields(new), "idempotency_key": None, "run_id": first})
+        assert insert_run(conn, again, definition, now) is None  # a child id already created
+        other = insert_run(
+            conn, NewRun(**{**_fields(new), "idempotency_key": "k2"}), definition, now
+        )
+    with harness.engine.db.read() as conn:
+        ids = set(conn.execute(sa.select(t.runs.c.id)).scalars())
+    assert ids == {first, other}
+
+
+def test_closing_a_run_ends_its_waits_and_tasks_drops_its_inbox_and_tells_its_parent(
+    harness,
+) -> None:
+    engine = harness.engine
+    child = workflow(
+        "child",
+        {
+            "id": "par",
+            "type": "control.parallel",
+            "branches": [
+                {"id": "asking", "steps": [human_task("ask")]},
+                {"id": "hearing", "steps": [event_wait("hear", "go")]},
+                {"id": "later", "steps": [event_wait("more", "later")]},
+            ],
+        },
+    )
+    engine.publish(child)
+    engine.publish(workflow("parent", call_workflow("call", "child", saveAs="vars.child")))
+    parent_id = engine.start("parent", {})
+    harness.work()
+    child_id = engine.get_run(parent_id)["waitingFor"][0]["childRunId"]
+    [parent_wait] = [w for w in waits(harness) if w.run_id == parent_id]
+    heard = next(w for w in waits(harness) if w.run_id == child_id and w.kind == "event")
+    now = harness.clock.now()
+    with engine.db.write() as conn:  # an input arrived for the child, not yet taken
+        resolve_waits(conn, [EndedWait(heard.id, child_id, heard.token, "event", {})], now)
+    assert [row.run_id for row in inbox(harness)] == [child_id]
+
+    error = {"code": "run.canceled", "message": "canceled"}
+    with engine.db.write() as conn:
+        close_runs(conn, [ClosedRun(child_id, "CANCELED", None, error)], now)
+
+    child_waits = [w for w in waits(harness) if w.run_id == child_id]
+    assert sorted(w.status for w in child_waits) == ["canceled", "canceled", "resolved"]
+    with engine.db.read() as conn:
+        tasks = conn.execute(sa.select(t.human_tasks.c.status)).scalars().all()
+    assert tasks == ["canceled"]
+    [told] = inbox(harness)  # the child's input is gone; the parent's wait received the end
+    assert (told.run_id, told.token, told.kind) == (parent_id, parent_wait.token, "child")
+    assert told.body == {"status": "CANCELED", "output": None, "error": error}
+    assert run_row(harness, parent_id).wake_at is not None
+
+
+def _fields(new: NewRun) -> dict[str, Any]:
+    return {name: getattr(new, name) for name in NewRun.__dataclass_fields__}
