@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from servekit import CLI, DEADLINE_SECONDS, ROOT, clean_env, eventually, free_port, run_status
+from servekit import CLI, ROOT, clean_env, free_port, run_status
+from waiting import DEADLINE_SECONDS, wait_until
 
 ONE_STEP = {"key": "one", "steps": [{"id": "end", "type": "control.return", "output": "ok"}]}
 
@@ -47,7 +48,7 @@ def test_two_processes_serve_finish_runs_and_stop_together(
     reader.start()
     pids: set[int] = set()
     try:
-        key = eventually(
+        key = wait_until(
             lambda: (
                 next((ln for ln in lines if ln.startswith("FLOWPIN_API_KEY=")), None)
                 or process.poll() is not None
@@ -58,7 +59,7 @@ def test_two_processes_serve_finish_runs_and_stop_together(
         headers = {"Authorization": f"Bearer {key.split('=', 1)[1].strip()}"}
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base, headers=headers, timeout=10) as http:
-            eventually(lambda: http.get("/api/health").status_code == 200, "the server")
+            wait_until(lambda: http.get("/api/health").status_code == 200, "the server")
             assert http.post("/api/workflows", json={"key": "one", "draft": ONE_STEP}).is_success
             assert http.post("/api/workflows/one/publish").json()["version"] == 1
         # A fresh client is a fresh connection; its requests stay on the process that took it.
@@ -94,7 +95,7 @@ def test_two_processes_serve_finish_runs_and_stop_together(
             process.stdout.close()
     expected = -signal.SIGKILL if stop_signal == signal.SIGKILL else 0
     assert process.returncode == expected, "".join(lines)
-    eventually(lambda: not any(alive(pid) for pid in pids), "the API processes to stop")
+    wait_until(lambda: not any(alive(pid) for pid in pids), "the API processes to stop")
 
 
 def test_sqlite_refuses_more_than_one_process(tmp_path: Path) -> None:
