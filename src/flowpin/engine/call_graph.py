@@ -14,13 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from flowpin.definitions.loader import Problem
 from flowpin.definitions.models import CallWorkflowStep, Definition
 from flowpin.definitions.walk import index_steps
-from flowpin.store import tables as t
+from flowpin.store.database import Connection
+from flowpin.store.workflows import definition_of
 
 CALL_CYCLE = "CALL_CYCLE"
 
@@ -121,15 +119,6 @@ class _Graph:
         if node in self._documents:
             return self._documents[node]
         key, version = node
-        query = (
-            sa.select(t.workflow_versions.c.definition)
-            .join(t.workflows, t.workflows.c.id == t.workflow_versions.c.workflow_id)
-            .where(t.workflows.c.tenant_id == self._tenant_id, t.workflows.c.key == key)
-        )
-        if version == "latest":
-            query = query.order_by(t.workflow_versions.c.number.desc()).limit(1)
-        else:
-            query = query.where(t.workflow_versions.c.number == version)
-        document = self._conn.execute(query).scalar()
+        document = definition_of(self._conn, self._tenant_id, key, version)
         self._documents[node] = document
         return document

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from flowpin.runtime.positions import WAIT_KINDS, decode
-from flowpin.store import tables as t
+from flowpin.store import workflows
+from flowpin.store.database import Connection
 from flowpin.store.workflows import workflow_row
 
 ACTIVE = ("PENDING", "RUNNING", "WAITING")
@@ -45,24 +43,8 @@ def position_groups(
     version: int | None = None,
 ) -> list[Any]:
     """``(version_number, status, positions, runs)`` rows for the workflow's runs (of one
-    version when ``version`` is given), through the index on (tenant, workflow, status)."""
-    query = (
-        sa.select(
-            t.runs.c.version_number,
-            t.runs.c.status,
-            t.runs.c.positions,
-            sa.func.count().label("runs"),
-        )
-        .where(
-            t.runs.c.tenant_id == tenant_id,
-            t.runs.c.workflow_id == workflow_id,
-            t.runs.c.status.in_(statuses),
-        )
-        .group_by(t.runs.c.version_number, t.runs.c.status, t.runs.c.positions)
-    )
-    if version is not None:
-        query = query.where(t.runs.c.version_number == version)
-    return conn.execute(query).all()
+    version when ``version`` is given)."""
+    return workflows.position_groups(conn, tenant_id, workflow_id, statuses, version)
 
 
 def active_leaves(
@@ -80,11 +62,7 @@ def active_leaves(
 
 def step_counts(conn: Connection, tenant_id: str, key: str) -> dict[str, Any]:
     row = workflow_row(conn, tenant_id, key)
-    latest = conn.execute(
-        sa.select(sa.func.max(t.workflow_versions.c.number)).where(
-            t.workflow_versions.c.workflow_id == row.id
-        )
-    ).scalar()
+    latest = workflows.latest_number(conn, row.id)
     by_version: dict[str, dict[str, Any]] = {}
     for number, status, encoded, runs in position_groups(conn, tenant_id, row.id):
         version = by_version.setdefault(str(number), _zero_version())

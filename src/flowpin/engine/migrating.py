@@ -21,17 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from flowpin.definitions.models import Definition
 from flowpin.errors import FlowpinError
 from flowpin.runtime.migrate import Migrator, MovePlan, MoveProblem
 from flowpin.runtime.positions import encode as encode_positions
-from flowpin.store import tables as t
-from flowpin.store.bulk import INSERT_HISTORY, Bulk, HistoryRow, json_param
-from flowpin.store.dialects import dialect_of
-from flowpin.store.statements import among
+from flowpin.store import moves
+from flowpin.store.database import Connection
+from flowpin.store.history import record_migrations
 from flowpin.store.workflows import version_row, workflow_row
 
 ACTIVE = ("PENDING", "RUNNING", "WAITING")
@@ -160,15 +156,8 @@ def _select(
     conn: Connection, tenant_id: str, workflow_id: int, version: int, selection: Selection
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """The ids of the runs to check, and reports for named runs that cannot be considered."""
-    runs = t.runs
-    of_workflow = sa.and_(runs.c.tenant_id == tenant_id, runs.c.workflow_id == workflow_id)
     if isinstance(selection, list):
-        rows = conn.execute(
-            sa.select(runs.c.id, runs.c.status, runs.c.version_number, runs.c.subject).where(
-                of_workflow, among(conn, runs.c.id, selection)
-            )
-        ).all()
-        found = {row.id: row for row in rows}
+        found = moves.runs_named(conn, tenant_id, workflow_id, selection)
         ids, reports = [], []
         for run_id in dict.fromkeys(selection):
             row = found.get(run_id)
@@ -187,35 +176,19 @@ def _select(
                 continue
             reports.append(_blocked(run_id, row, [problem]))
         return ids, reports
-    query = sa.select(runs.c.id).where(
-        of_workflow, runs.c.version_number == version, runs.c.status.in_(ACTIVE)
-    )
+    narrowed: dict[str, str | None] = {}
     if isinstance(selection, RunFilter):
-        if selection.status is not None:
-            query = query.where(runs.c.status == selection.status)
-        if selection.step is not None:
-            query = query.where(runs.c.current_step == selection.step)
-        if selection.subject is not None:
-            query = query.where(runs.c.subject == selection.subject)
+        narrowed = {
+            "status": selection.status,
+            "step": selection.step,
+            "subject": selection.subject,
+        }
     elif selection != "all-active":
         raise MigrationRequestError(
             'runs must be a list of run ids, "all-active" or a filter',
             code="migration.bad_selection",
         )
-    return list(conn.execute(query.order_by(runs.c.id)).scalars()), []
-
-
-_COLUMNS = (
-    t.runs.c.id,
-    t.runs.c.status,
-    t.runs.c.subject,
-    t.runs.c.version_number,
-    t.runs.c.current_step,
-    t.runs.c.lease_owner,
-    t.runs.c.lease_expires_at,
-    t.runs.c.claim_count,
-    t.runs.c.state,
-)
+    return moves.active_run_ids(conn, tenant_id, workflow_id, version, **narrowed), []
 
 
 def _batch(
@@ -227,19 +200,10 @@ def _batch(
     request: MigrationRequest,
     now: datetime,
 ) -> list[dict[str, Any]]:
-    query = sa.select(*_COLUMNS).where(among(conn, t.runs.c.id, ids))
-    if not request.dry_run:
-        query = dialect_of(conn).locked(query)
-    rows = {row.id: row for row in conn.execute(query)}
-    in_flight = set(
-        conn.execute(
-            sa.select(t.action_ledger.c.run_id).where(
-                among(conn, t.action_ledger.c.run_id, ids), t.action_ledger.c.status == "started"
-            )
-        ).scalars()
-    )
+    rows = moves.runs_to_move(conn, ids, lock=not request.dry_run)
+    in_flight = moves.calls_in_flight(conn, ids)
     reports: list[dict[str, Any]] = []
-    moves: list[tuple[Any, MovePlan]] = []
+    planned: list[tuple[Any, MovePlan]] = []
     for run_id in ids:
         row = rows.get(run_id)
         if row is None:  # deleted with its workflow meanwhile
@@ -253,15 +217,15 @@ def _batch(
         if not plan.ok:
             reports.append(_blocked(run_id, row, plan.problems))
             continue
-        moves.append((row, plan))
+        planned.append((row, plan))
         report = _report_of(run_id, row)
         report["result"] = "ok" if request.dry_run else "moved"
         report["positions"] = [position.to_dict() for position in plan.positions]
         if plan.warnings:
             report["warnings"] = [warning.to_dict() for warning in plan.warnings]
         reports.append(report)
-    if moves and not request.dry_run:
-        _write(conn, moves, source, target, request, now)
+    if planned and not request.dry_run:
+        _write(conn, planned, source, target, request, now)
     return reports
 
 
@@ -294,148 +258,62 @@ def _run_problems(row: Any, version: int, in_flight: bool, now: datetime) -> lis
 
 def _write(
     conn: Connection,
-    moves: list[tuple[Any, MovePlan]],
+    planned: list[tuple[Any, MovePlan]],
     source: Any,
     target: Any,
     request: MigrationRequest,
     now: datetime,
 ) -> None:
-    runs = t.runs
-    update = (
-        runs.update()
-        .where(
-            runs.c.id == sa.bindparam("run_id"),
-            runs.c.claim_count == sa.bindparam("seen_claims"),
-            runs.c.finished_at.is_(None),  # active (the table's CHECK ties the two)
-        )
-        .values(
-            version_id=target.id,
-            version_number=target.number,
-            state=sa.bindparam("new_state", type_=runs.c.state.type),
-            current_step=sa.bindparam("new_step"),
-            positions=sa.bindparam("new_positions"),
-            updated_at=now,
-            claim_count=runs.c.claim_count + 1,
-            lease_owner=None,
-            lease_expires_at=None,
-            wake_at=sa.case(
-                (sa.bindparam("wakes", type_=sa.Boolean), sa.literal(now, runs.c.wake_at.type)),
-                else_=runs.c.wake_at,
-            ),
-        )
-    )
-    conn.execute(
-        update,
+    moves.move_runs(
+        conn,
         [
-            {
-                "run_id": row.id,
-                "seen_claims": row.claim_count,
-                "new_state": plan.state,
-                "new_step": plan.current_steps[0] if plan.current_steps else None,
-                "new_positions": encode_positions(plan.state),
-                "wakes": plan.wakes,
-            }
-            for row, plan in moves
+            moves.RunMove(
+                run_id=row.id,
+                seen_claims=row.claim_count,
+                state=plan.state,
+                current_step=plan.current_steps[0] if plan.current_steps else None,
+                positions=encode_positions(plan.state),
+                wakes=plan.wakes,
+            )
+            for row, plan in planned
         ],
+        target.id,
+        target.number,
+        now,
     )
     renamed = [
         {"run": row.id, "old": p.token, "new": p.new_token, "step": p.new_step_id}
-        for row, plan in moves
+        for row, plan in planned
         for p in plan.positions
         if not p.restart and p.token != p.new_token
     ]
     closed = [
-        {"run": row.id, "old": p.token} for row, plan in moves for p in plan.positions if p.restart
+        {"run": row.id, "old": p.token}
+        for row, plan in planned
+        for p in plan.positions
+        if p.restart
     ]
     if renamed:
-        _rename_positions(conn, renamed)
+        moves.rename_positions(conn, renamed)
     if closed:
-        _close_positions(conn, closed, now)
-    bulk = Bulk(conn)
-    stamp = bulk.time(now)
-    bulk.write(
+        moves.close_positions(conn, closed, now)
+    record_migrations(
         conn,
-        INSERT_HISTORY,
         [
-            HistoryRow(
-                run_id=row.id,
-                step_id="$migration",
-                token="",
-                step_type="migration",
-                version_number=target.number,
-                attempt=1,
-                status="migrated",
-                logical_time=stamp,
-                recorded_at=stamp,
-                started_at=stamp,  # a migration takes no time of the run's own
-                input=json_param(
-                    {
-                        "fromVersion": source.number,
-                        "toVersion": target.number,
-                        "mapping": request.mapping,
-                        "resetTimers": request.reset_timers,
-                        "positions": [position.to_dict() for position in plan.positions],
-                    }
-                ),
-                output=None,
-                error=None,
-                detail=None,
+            (
+                row.id,
+                {
+                    "fromVersion": source.number,
+                    "toVersion": target.number,
+                    "mapping": request.mapping,
+                    "resetTimers": request.reset_timers,
+                    "positions": [position.to_dict() for position in plan.positions],
+                },
             )
-            for row, plan in moves
+            for row, plan in planned
         ],
-    )
-
-
-def _rename_positions(conn: Connection, renamed: list[dict[str, Any]]) -> None:
-    run_id, old = sa.bindparam("run"), sa.bindparam("old")
-    new, step = sa.bindparam("new"), sa.bindparam("step")
-    conn.execute(
-        t.waits.update()
-        .where(t.waits.c.run_id == run_id, t.waits.c.token == old, t.waits.c.status == "open")
-        .values(token=new, step_id=step),
-        renamed,
-    )
-    conn.execute(
-        t.human_tasks.update()
-        .where(
-            t.human_tasks.c.run_id == run_id,
-            t.human_tasks.c.token == old,
-            t.human_tasks.c.status == "open",
-        )
-        .values(token=new, step_id=step),
-        renamed,
-    )
-    conn.execute(
-        t.run_inbox.update()
-        .where(t.run_inbox.c.run_id == run_id, t.run_inbox.c.token == old)
-        .values(token=new),
-        [{key: item[key] for key in ("run", "old", "new")} for item in renamed],
-    )
-
-
-def _close_positions(conn: Connection, closed: list[dict[str, Any]], now: datetime) -> None:
-    """A position that restarts at its target: its wait and task are closed, its inputs
-    dropped (the step runs anew)."""
-    run_id, old = sa.bindparam("run"), sa.bindparam("old")
-    conn.execute(
-        t.waits.update()
-        .where(t.waits.c.run_id == run_id, t.waits.c.token == old, t.waits.c.status == "open")
-        .values(status="canceled", resolved_at=now),
-        closed,
-    )
-    conn.execute(
-        t.human_tasks.update()
-        .where(
-            t.human_tasks.c.run_id == run_id,
-            t.human_tasks.c.token == old,
-            t.human_tasks.c.status == "open",
-        )
-        .values(status="canceled", completed_at=now),
-        closed,
-    )
-    conn.execute(
-        t.run_inbox.delete().where(t.run_inbox.c.run_id == run_id, t.run_inbox.c.token == old),
-        closed,
+        target.number,
+        now,
     )
 
 

@@ -7,17 +7,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from flowpin.definitions.models import Definition
 from flowpin.definitions.validate import ensure_valid
 from flowpin.errors import FlowpinError
 from flowpin.runtime.decisions import RunInfo
 from flowpin.runtime.interpreter import ActionRetry
 from flowpin.runtime.shadow import Recorded, Recording, shadow
-from flowpin.store import tables as t
-from flowpin.store.workflows import version_row, workflow_row
+from flowpin.store.database import Connection
+from flowpin.store.history import step_rows_of
+from flowpin.store.ledger import succeeded_outputs
+from flowpin.store.run_lists import latest_runs, workflow_runs_among
+from flowpin.store.waits import open_and_resolved_waits
+from flowpin.store.workflows import latest_number, version_row, workflow_row
 
 DRAFT = "draft"
 MAX_RUNS = 1000
@@ -86,49 +87,25 @@ def _draft(conn: Connection, workflow: Any, catalog: Any) -> tuple[Definition, i
     if workflow.draft is None:
         raise ShadowRequestError(f"workflow {workflow.key!r} has no draft", code="draft.missing")
     definition = ensure_valid({**workflow.draft, "key": workflow.key}, catalog)
-    latest = conn.execute(
-        sa.select(sa.func.max(t.workflow_versions.c.number)).where(
-            t.workflow_versions.c.workflow_id == workflow.id
-        )
-    ).scalar()
+    latest = latest_number(conn, workflow.id)
     return definition, int(latest or 0) + 1
 
 
 def _runs(
     conn: Connection, tenant_id: str, workflow_id: int, runs: list[str] | int
 ) -> tuple[list[Any], list[str]]:
-    columns = (
-        t.runs.c.id,
-        t.runs.c.subject,
-        t.runs.c.status,
-        t.runs.c.version_number,
-        t.runs.c.created_at,
-        t.runs.c.payload,
-        t.runs.c.output,
-    )
-    of_workflow = sa.and_(t.runs.c.tenant_id == tenant_id, t.runs.c.workflow_id == workflow_id)
     if isinstance(runs, int):
         if not 1 <= runs <= MAX_RUNS:
             raise ShadowRequestError(f"last must be between 1 and {MAX_RUNS}")
-        query = (
-            sa.select(*columns)
-            .where(of_workflow)
-            .order_by(t.runs.c.created_at.desc(), t.runs.c.id.desc())
-            .limit(runs)
-        )
-        return list(conn.execute(query).all()), []
+        return latest_runs(conn, tenant_id, workflow_id, runs), []
     wanted = list(dict.fromkeys(runs))
     if not wanted or len(wanted) > MAX_RUNS:
         raise ShadowRequestError(f"name between 1 and {MAX_RUNS} runs")
-    found = {
-        row.id: row
-        for row in conn.execute(sa.select(*columns).where(of_workflow, t.runs.c.id.in_(wanted)))
-    }
+    found = workflow_runs_among(conn, tenant_id, workflow_id, wanted)
     return [found[r] for r in wanted if r in found], [r for r in wanted if r not in found]
 
 
 def _recording(conn: Connection, row: Any) -> Recording:
-    history = t.step_history
     recorded = [
         Recorded(
             step_id=h.step_id,
@@ -141,33 +118,14 @@ def _recording(conn: Connection, row: Any) -> Recording:
             output=h.output,
             error=h.error,
         )
-        for h in conn.execute(
-            sa.select(history)
-            .where(
-                history.c.run_id == row.id,
-                history.c.step_type.not_in(("migration", "operator")),  # no step's rows
-            )
-            .order_by(history.c.id)
-        )
+        for h in step_rows_of(conn, row.id)
     ]
-    waits = conn.execute(
-        sa.select(t.waits.c.token, t.waits.c.status, t.waits.c.due_at, t.waits.c.resolved_at)
-        .where(t.waits.c.run_id == row.id)
-        .where(t.waits.c.status.in_(("open", "resolved")))
-    ).all()
+    waits = open_and_resolved_waits(conn, row.id)
     timed_out = frozenset(
         w.token
         for w in waits
         if w.status == "resolved" and w.due_at is not None and w.resolved_at >= w.due_at
     )
     waiting = frozenset(w.token for w in waits if w.status == "open")
-    ledger = t.action_ledger
-    outputs = {
-        entry.token: entry.output
-        for entry in conn.execute(
-            sa.select(ledger.c.token, ledger.c.output).where(
-                ledger.c.run_id == row.id, ledger.c.status == "succeeded"
-            )
-        )
-    }
+    outputs = succeeded_outputs(conn, row.id)
     return Recording(recorded, row.status, row.output, timed_out, waiting, outputs)

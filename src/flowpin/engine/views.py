@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from flowpin.errors import NotFoundError
-from flowpin.store import tables as t
+from flowpin.store.database import Connection
+from flowpin.store.history import history_of
+from flowpin.store.runs import run_of, run_progress
+from flowpin.store.tasks import task_of, tasks_of
+from flowpin.store.waits import open_waits_of
 from flowpin.types import TERMINAL_STATUSES
 
 
@@ -18,20 +19,8 @@ def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
-# The reads of ``GET /api/runs/{id}``, built once: building a statement and its cache key
-# cost more than SQLite's part of the read (measured).
-_RUN = sa.select(t.runs).where(
-    t.runs.c.id == sa.bindparam("run_id"), t.runs.c.tenant_id == sa.bindparam("tenant_id")
-)
-_OPEN_WAITS = (
-    sa.select(t.waits)
-    .where(t.waits.c.run_id == sa.bindparam("run_id"), t.waits.c.status == "open")
-    .order_by(t.waits.c.id)
-)
-
-
 def run_row(conn: Connection, tenant_id: str, run_id: str) -> Any:
-    row = conn.execute(_RUN, {"run_id": run_id, "tenant_id": tenant_id}).first()
+    row = run_of(conn, tenant_id, run_id)
     if row is None:
         raise NotFoundError(f"run {run_id} not found", code="run.not_found")
     return row
@@ -40,11 +29,7 @@ def run_row(conn: Connection, tenant_id: str, run_id: str) -> Any:
 def run_settled(conn: Connection, tenant_id: str, run_id: str, now: Any) -> bool:
     """True when the run has nothing to do right now: it finished, or it is parked with no due
     work (no timer due, no event or answer waiting to be applied). Unknown runs raise."""
-    row = conn.execute(
-        sa.select(t.runs.c.status, t.runs.c.wake_at).where(
-            t.runs.c.id == run_id, t.runs.c.tenant_id == tenant_id
-        )
-    ).first()
+    row = run_progress(conn, tenant_id, run_id)
     if row is None:
         raise NotFoundError(f"run {run_id} not found", code="run.not_found")
     if row.status in TERMINAL_STATUSES:
@@ -53,9 +38,8 @@ def run_settled(conn: Connection, tenant_id: str, run_id: str, now: Any) -> bool
 
 
 def waiting_for(conn: Connection, run_id: str) -> list[dict[str, Any]]:
-    rows = conn.execute(_OPEN_WAITS, {"run_id": run_id}).all()
     result = []
-    for row in rows:
+    for row in open_waits_of(conn, run_id):
         item: dict[str, Any] = {"kind": row.kind, "stepId": row.step_id, "token": row.token}
         if row.kind == "event":
             item.update(eventName=row.event_name, correlationKey=row.correlation_key)
@@ -133,11 +117,6 @@ def written_view(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def history(conn: Connection, run_id: str) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        sa.select(t.step_history)
-        .where(t.step_history.c.run_id == run_id)
-        .order_by(t.step_history.c.id)
-    ).all()
     return [
         {
             "stepId": r.step_id,
@@ -155,7 +134,7 @@ def history(conn: Connection, run_id: str) -> list[dict[str, Any]]:
             "error": r.error,
             "detail": r.detail,
         }
-        for r in rows
+        for r in history_of(conn, run_id)
     ]
 
 
@@ -165,19 +144,8 @@ def _duration_ms(started: datetime | None, ended: datetime | None) -> int | None
     return max(0, round((ended - started).total_seconds() * 1000))
 
 
-def _tasks_with_runs() -> sa.Select[Any]:
-    """Tasks with their run's workflow and subject (what an inbox shows beside the title)."""
-    return sa.select(
-        t.human_tasks, t.runs.c.workflow_key.label("workflow"), t.runs.c.subject.label("subject")
-    ).select_from(t.human_tasks.outerjoin(t.runs, t.runs.c.id == t.human_tasks.c.run_id))
-
-
 def task_row(conn: Connection, tenant_id: str, task_id: str) -> Any:
-    row = conn.execute(
-        _tasks_with_runs().where(
-            t.human_tasks.c.id == task_id, t.human_tasks.c.tenant_id == tenant_id
-        )
-    ).first()
+    row = task_of(conn, tenant_id, task_id)
     if row is None:
         raise NotFoundError(f"task {task_id} not found", code="task.not_found")
     return row
@@ -211,12 +179,5 @@ def list_tasks(
     assignee: str | None,
     run_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    query = _tasks_with_runs().where(t.human_tasks.c.tenant_id == tenant_id)
-    if status:
-        query = query.where(t.human_tasks.c.status == status)
-    if assignee:
-        query = query.where(t.human_tasks.c.assignee == assignee)
-    if run_id:
-        query = query.where(t.human_tasks.c.run_id == run_id)
-    order = (t.human_tasks.c.created_at, t.human_tasks.c.id)
-    return [task_view(r) for r in conn.execute(query.order_by(*order))]
+    rows = tasks_of(conn, tenant_id, status=status, assignee=assignee, run_id=run_id)
+    return [task_view(r) for r in rows]

@@ -60,3 +60,16 @@ def succeeded_keys(conn: Connection, tenant_id: str, keys: list[str]) -> set[str
             )
         ).scalars()
     )
+
+
+def succeeded_outputs(conn: Connection, run_id: str) -> dict[str, Any]:
+    """The outputs of the run's succeeded calls, by token."""
+    ledger = t.action_ledger
+    return {
+        entry.token: entry.output
+        for entry in conn.execute(
+            sa.select(ledger.c.token, ledger.c.output).where(
+                ledger.c.run_id == run_id, ledger.c.status == "succeeded"
+            )
+        )
+    }

@@ -111,3 +111,39 @@ def active_selected(conn: Connection, selection: RunSelection, limit: int) -> tu
         sa.select(t.runs.c.id).where(*where).order_by(t.runs.c.created_at, t.runs.c.id).limit(limit)
     ).scalars()
     return int(total), list(ids)
+
+
+_RECORDED = (
+    t.runs.c.id,
+    t.runs.c.subject,
+    t.runs.c.status,
+    t.runs.c.version_number,
+    t.runs.c.created_at,
+    t.runs.c.payload,
+    t.runs.c.output,
+)
+"""What a shadow run replays a run with: its input, its outcome, no state."""
+
+
+def latest_runs(conn: Connection, tenant_id: str, workflow_id: int, limit: int) -> list[Any]:
+    """The workflow's ``limit`` newest runs (id, subject, status, version_number, created_at,
+    payload, output)."""
+    query = (
+        sa.select(*_RECORDED)
+        .where(t.runs.c.tenant_id == tenant_id, t.runs.c.workflow_id == workflow_id)
+        .order_by(t.runs.c.created_at.desc(), t.runs.c.id.desc())
+        .limit(limit)
+    )
+    return list(conn.execute(query).all())
+
+
+def workflow_runs_among(
+    conn: Connection, tenant_id: str, workflow_id: int, run_ids: list[str]
+) -> dict[str, Any]:
+    """The workflow's runs among ``run_ids`` (as ``latest_runs``), by id."""
+    query = sa.select(*_RECORDED).where(
+        t.runs.c.tenant_id == tenant_id,
+        t.runs.c.workflow_id == workflow_id,
+        t.runs.c.id.in_(run_ids),
+    )
+    return {row.id: row for row in conn.execute(query)}

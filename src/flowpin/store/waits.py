@@ -235,3 +235,27 @@ def open_timers(conn: Connection, run_id: str) -> list[Any]:
             )
         ).all()
     )
+
+
+_OPEN_WAITS = (
+    sa.select(t.waits)
+    .where(t.waits.c.run_id == sa.bindparam("run_id"), t.waits.c.status == "open")
+    .order_by(t.waits.c.id)
+)
+"""Built once (``GET /api/runs/{id}`` reads it; see ``runs.run_of``)."""
+
+
+def open_waits_of(conn: Connection, run_id: str) -> list[Any]:
+    """The run's open waits, in the order they were opened."""
+    return list(conn.execute(_OPEN_WAITS, {"run_id": run_id}).all())
+
+
+def open_and_resolved_waits(conn: Connection, run_id: str) -> list[Any]:
+    """The run's open and resolved waits (token, status, due_at, resolved_at)."""
+    return list(
+        conn.execute(
+            sa.select(t.waits.c.token, t.waits.c.status, t.waits.c.due_at, t.waits.c.resolved_at)
+            .where(t.waits.c.run_id == run_id)
+            .where(t.waits.c.status.in_(("open", "resolved")))
+        ).all()
+    )

@@ -334,3 +334,56 @@ def insert_version(
         .returning(t.workflow_versions.c.id)
     ).scalar_one()
     return number, int(version_id)
+
+
+def definition_of(conn: Connection, tenant_id: str, key: str, version: int | str) -> Any:
+    """The definition document of the tenant's workflow ``key`` at ``version`` (a number, or
+    ``"latest"``), or None when there is no such version."""
+    query = (
+        sa.select(t.workflow_versions.c.definition)
+        .join(t.workflows, t.workflows.c.id == t.workflow_versions.c.workflow_id)
+        .where(t.workflows.c.tenant_id == tenant_id, t.workflows.c.key == key)
+    )
+    if version == "latest":
+        query = query.order_by(t.workflow_versions.c.number.desc()).limit(1)
+    else:
+        query = query.where(t.workflow_versions.c.number == version)
+    return conn.execute(query).scalar()
+
+
+def latest_number(conn: Connection, workflow_id: int) -> int | None:
+    """The newest version's number, or None before the first publish."""
+    return conn.execute(
+        sa.select(sa.func.max(t.workflow_versions.c.number)).where(
+            t.workflow_versions.c.workflow_id == workflow_id
+        )
+    ).scalar()
+
+
+def position_groups(
+    conn: Connection,
+    tenant_id: str,
+    workflow_id: int,
+    statuses: tuple[str, ...],
+    version: int | None = None,
+) -> list[Any]:
+    """``(version_number, status, positions, runs)`` rows for the workflow's runs of these
+    statuses (of one version when ``version`` is given), through the index on (tenant,
+    workflow, status): the per-step counts of ``engine.counts``."""
+    query = (
+        sa.select(
+            t.runs.c.version_number,
+            t.runs.c.status,
+            t.runs.c.positions,
+            sa.func.count().label("runs"),
+        )
+        .where(
+            t.runs.c.tenant_id == tenant_id,
+            t.runs.c.workflow_id == workflow_id,
+            t.runs.c.status.in_(statuses),
+        )
+        .group_by(t.runs.c.version_number, t.runs.c.status, t.runs.c.positions)
+    )
+    if version is not None:
+        query = query.where(t.runs.c.version_number == version)
+    return list(conn.execute(query).all())
