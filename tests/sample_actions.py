@@ -50,7 +50,7 @@ def echo(data: Echo, ctx: ActionContext) -> Echoed:
 
 @action("test.echo_async", version=1, effect="none")
 async def echo_async(data: Echo, ctx: ActionContext) -> Echoed:
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # the point: an async handler that yields to the event loop
     return Echoed(text=data.text[::-1], attempt=ctx.attempt)
 
 

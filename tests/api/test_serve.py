@@ -71,10 +71,12 @@ def test_serve_answers_without_delaying_small_responses() -> None:
 
     async def accept_one() -> int:
         flags: list[int] = []
+        seen = asyncio.Event()
 
         def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             sock = writer.get_extra_info("socket")
             flags.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            seen.set()
             writer.close()
 
         listener = listen("127.0.0.1", 0)
@@ -82,8 +84,7 @@ def test_serve_answers_without_delaying_small_responses() -> None:
         async with server:
             port = listener.getsockname()[1]
             _, writer = await asyncio.open_connection("127.0.0.1", port)
-            while not flags:
-                await asyncio.sleep(0.01)
+            await seen.wait()
             writer.close()
             await writer.wait_closed()
         return flags[0]

@@ -24,6 +24,7 @@ from flowpin.registry.catalog import Registry
 from flowpin.store import claims
 from flowpin.store import tables as t
 from flowpin.worker.loop import WorkerOptions
+from waiting import wait_until
 
 
 class Step(BaseModel):
@@ -198,10 +199,11 @@ def test_two_workers_never_run_two_runs_of_a_key_at_once(db_url: str) -> None:
         for worker in workers:
             worker.start()
         try:
-            deadline = time.monotonic() + 60
-            while {engine.get_run(r)["status"] for r in runs} != {"SUCCEEDED"}:
-                assert time.monotonic() < deadline, [engine.get_run(r)["status"] for r in runs]
-                time.sleep(0.05)
+            wait_until(
+                lambda: {engine.get_run(r)["status"] for r in runs} == {"SUCCEEDED"},
+                "every run to succeed",
+                seconds=60,
+            )
         finally:
             stop.set()
             for worker in workers:

@@ -19,6 +19,7 @@ from flowpin.registry.catalog import Registry
 from flowpin.store import claims
 from flowpin.store import tables as t
 from flowpin.worker.loop import WorkerOptions
+from waiting import wait_until
 
 
 class Job(BaseModel):
@@ -204,12 +205,11 @@ def test_a_limit_of_two_never_executes_more_than_two(db_url: str) -> None:
         for worker in workers:
             worker.start()
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                statuses = {engine.get_run(r)["status"] for r in runs}
-                if statuses == {"SUCCEEDED"}:
-                    break
-                time.sleep(0.05)
+            wait_until(
+                lambda: {engine.get_run(r)["status"] for r in runs} == {"SUCCEEDED"},
+                "every run to succeed",
+                seconds=60,
+            )
         finally:
             stop.set()
             for worker in workers:

@@ -129,7 +129,7 @@ def _stop_group(pgid: int) -> None:
                 os.killpg(pgid, 0)
             except ProcessLookupError:
                 return
-            time.sleep(0.1)
+            time.sleep(0.1)  # a grace period, then SIGKILL: not a wait that may fail
 
 
 @pytest.mark.timeout(SESSION_SECONDS + 30)

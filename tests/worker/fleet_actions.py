@@ -84,7 +84,7 @@ def _with_retry(fn):  # type: ignore[no-untyped-def]
             return fn(_sink())
         except psycopg.OperationalError:
             _drop()
-            time.sleep(min(0.05 * (attempt + 1), 0.5))
+            time.sleep(min(0.05 * (attempt + 1), 0.5))  # a client's back-off, not a wait
     return fn(_sink())
 
 

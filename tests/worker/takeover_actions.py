@@ -24,5 +24,5 @@ def effect(data: Nothing, ctx: ActionContext) -> Nothing:
     if len(CALLS) == 1:
         RELEASE.wait(10)
     else:
-        time.sleep(0.2)
+        time.sleep(0.2)  # the point: a window in which a third copy of the call would show
     return Nothing()

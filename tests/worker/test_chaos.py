@@ -96,7 +96,7 @@ def run_chaos(url: str, log: Path, kills: int, seed: int) -> ChaosResult:
                     frozen = cancel(engine, victim)
                     assert frozen is not None
                     canceled[victim] = frozen
-                time.sleep(rng.uniform(0.2, 1.0))
+                time.sleep(rng.uniform(0.2, 1.0))  # the point: the next kill at a random moment
                 fleet.kill_random(rng)
                 done += 1
             chaos_over = time.monotonic()

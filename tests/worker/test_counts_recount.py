@@ -331,7 +331,7 @@ def test_counts_equal_a_full_recount_under_four_workers(
                 compare(engine, snapshots)
         for _ in range(30):
             _operate(engine, rng, subjects)
-            time.sleep(0.05)
+            time.sleep(0.05)  # the point: operators act while the workers move runs along
         compare(engine, snapshots)
         time.sleep(1.0)  # short timers and timeouts fire, workers settle
         assert not fleet.dead(), fleet.tail()

@@ -92,6 +92,7 @@ def test_sigkill_worker_loses_nothing_and_duplicates_no_effect(tmp_path: Path, d
         # a random point in the middle of the work; the first lives are kept short so that
         # even a fast machine sees several kills before the work is done
         low, high = lifetime
+        # The point: the next kill lands at a random moment of the workers' lives.
         time.sleep(rng.uniform(low, high) if kills >= 3 else rng.uniform(low / 2, low))
         steps_done = history_rows(engine)
         if steps_done == progress:

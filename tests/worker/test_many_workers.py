@@ -24,6 +24,7 @@ from fleet import (
 )
 
 from flowpin.engine import Engine
+from waiting import wait_until
 
 RUNS = 2000
 LEASE = 10.0
@@ -51,8 +52,12 @@ def test_four_workers_share_two_thousand_runs_without_overlap(
                 canceled[run_id] = frozen
         expected = [r for r in runs if r not in canceled]
         took = wait_finished(engine, expected, timeout=200)
-        while unfinished(engine, parked) and _parked_count(engine, parked) < len(parked):
-            time.sleep(0.1)
+        wait_until(
+            lambda: not unfinished(engine, parked) or _parked_count(engine, parked) >= len(parked),
+            "the runs to park",
+            seconds=200,
+            every=0.1,
+        )
         for run_id in parked:
             frozen = cancel(engine, run_id)
             assert frozen is not None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from fleet import Fleet, audit, make_engine, prepare, start_many, wait_finished
 from flowpin.engine import Engine
 from flowpin.store import tables as t
 from flowpin.worker.loop import WorkerOptions
+from waiting import wait_until
 
 LEASE = 3.0
 RUNS = 600
@@ -30,13 +30,14 @@ CLUSTER = ("15", "main")
 
 def _restart_postgres() -> None:
     subprocess.run(["pg_ctlcluster", *CLUSTER, "restart"], check=True, timeout=120)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        ready = subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"], check=False)
-        if ready.returncode == 0:
-            return
-        time.sleep(0.2)
-    raise AssertionError("PostgreSQL did not come back within 60 s")
+    wait_until(
+        lambda: (
+            subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"], check=False).returncode == 0
+        ),
+        "PostgreSQL to come back",
+        seconds=60,
+        every=0.2,
+    )
 
 
 def _deliveries(engine) -> int:  # type: ignore[no-untyped-def]
@@ -68,9 +69,7 @@ def test_workers_ride_out_a_postgres_restart(
         fleet.start(2)
         in_process.start()
         runs = start_many(engine, RUNS)
-        deadline = time.monotonic() + 60
-        while _deliveries(engine) < RUNS // 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: _deliveries(engine) >= RUNS // 2, "half the deliveries", seconds=120)
         before = _finished_steps(engine)
         assert before < 4 * RUNS, "the runs finished before the restart: nothing was tested"
 

@@ -6,7 +6,6 @@ was still running)."""
 from __future__ import annotations
 
 import threading
-import time
 
 import sqlalchemy as sa
 import takeover_actions
@@ -14,6 +13,7 @@ import takeover_actions
 from flowpin.engine import Engine
 from flowpin.registry.catalog import Registry
 from flowpin.store import tables as t
+from waiting import wait_until
 
 
 def test_a_call_left_started_is_called_again_once(db_url: str) -> None:
@@ -42,14 +42,11 @@ def _take_over(engine: Engine) -> None:
     stop = threading.Event()
     first = threading.Thread(target=engine.run_worker, kwargs={"stop": stop})
     first.start()
-    deadline = time.monotonic() + 10
-    while not takeover_actions.CALLS and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert takeover_actions.CALLS, "the first worker never called the action"
+    wait_until(lambda: takeover_actions.CALLS, "the first worker to call the action", seconds=10)
     stop.set()  # the worker lets go of the run while the call is in flight …
-    deadline = time.monotonic() + 10
-    while _lease_owner(engine, run_id) is not None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(
+        lambda: _lease_owner(engine, run_id) is None, "the worker to let go of the run", seconds=10
+    )
     takeover_actions.RELEASE.set()  # … so the call's result, when it comes, is dropped
     first.join(15)
     with engine.db.read() as conn:

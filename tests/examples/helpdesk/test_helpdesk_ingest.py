@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typer.testing import CliRunner
 from examples.helpdesk import mount
 from flowpin.api import create_app
 from flowpin.cli.main import app as cli
+from waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = ROOT / "examples" / "helpdesk" / "messages"
@@ -130,10 +130,7 @@ class Server:
     def __enter__(self) -> str:
         for thread in self.threads:
             thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.02)
+        wait_until(lambda: self.server.started, "the server to start", seconds=20)
         port = self.server.servers[0].sockets[0].getsockname()[1]
         return f"http://127.0.0.1:{port}"
 
@@ -151,14 +148,15 @@ def served(helpdesk: Helpdesk) -> Iterator[tuple[str, str, Helpdesk]]:
         yield base, key, helpdesk
 
 
+SETTLED = ("SUCCEEDED", "FAILED", "WAITING")
+"""Statuses a run rests in until something outside it happens."""
+
+
 def wait_for_run(helpdesk: Helpdesk, run_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while True:
-        run = helpdesk.engine.get_run(run_id)
-        if run["status"] in ("SUCCEEDED", "FAILED", "WAITING"):
-            return run
-        assert time.monotonic() < deadline, run
-        time.sleep(0.05)
+    return wait_until(
+        lambda: (run := helpdesk.engine.get_run(run_id))["status"] in SETTLED and run,
+        f"run {run_id} to settle",
+    )
 
 
 def test_ingest_through_the_api_then_read_the_ticket_view(served: Any) -> None:
@@ -248,13 +246,11 @@ def test_the_inbound_route_counts_against_the_event_rate(helpdesk: Helpdesk) -> 
 
 
 def wait_until_idle(helpdesk: Helpdesk, run_ids: list[str]) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 30
-    while True:
+    def settled() -> list[dict[str, Any]] | None:
         runs = [helpdesk.engine.get_run(run_id) for run_id in run_ids]
-        if all(run["status"] in ("SUCCEEDED", "FAILED", "WAITING") for run in runs):
-            return runs
-        assert time.monotonic() < deadline, runs
-        time.sleep(0.05)
+        return runs if all(run["status"] in SETTLED for run in runs) else None
+
+    return wait_until(settled, "every run to settle")
 
 
 def test_a_reply_sent_with_its_original_becomes_a_comment_on_its_ticket(served: Any) -> None:
