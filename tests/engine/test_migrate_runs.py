@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from builders import HOUR_MS, event_wait, time_wait, workflow
 from flowpin.engine.migrating import RunFilter
 from flowpin.runtime.decisions import RunInfo, WaitResolved
 from flowpin.runtime.interpreter import advance
@@ -17,8 +18,6 @@ from flowpin.store import claims
 from flowpin.store import tables as t
 from flowpin.store.waits import EndedWait, resolve_waits
 from flowpin.worker.checkpoint import CheckpointRequest, ClaimedRun, write_checkpoints
-
-HOUR_MS = 3_600_000
 
 
 def assign(step_id: str, **values: Any) -> dict[str, Any]:
@@ -30,15 +29,12 @@ def assign(step_id: str, **values: Any) -> dict[str, Any]:
 
 
 def wait(step_id: str, event: str = "go", **config: Any) -> dict[str, Any]:
-    return {
-        "id": step_id,
-        "type": "event.wait",
-        "config": {"eventName": event, "saveAs": f"vars.{step_id}", **config},
-    }
+    """An event wait that saves what it receives under ``vars.<step_id>``."""
+    return event_wait(step_id, event, saveAs=f"vars.{step_id}", **config)
 
 
 def pause(step_id: str, hours: int = 1) -> dict[str, Any]:
-    return {"id": step_id, "type": "time.wait", "config": {"durationMs": hours * HOUR_MS}}
+    return time_wait(step_id, hours * HOUR_MS)
 
 
 def done(**output: Any) -> dict[str, Any]:
@@ -46,7 +42,7 @@ def done(**output: Any) -> dict[str, Any]:
 
 
 def flow(*steps: dict[str, Any]) -> dict[str, Any]:
-    return {"key": "moves", "steps": list(steps)}
+    return workflow("moves", *steps)
 
 
 V1 = flow(assign("set", a=1), wait("wait"), done(a={"$expr": "vars.a"}))

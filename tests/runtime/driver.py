@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from builders import action_call
+from builders import assign as assign  # re-exported: the runtime tests take it from here
+from builders import expr as expr
 from flowpin.definitions.models import Definition
 from flowpin.runtime.decisions import (
     ActionResult,
@@ -48,25 +51,8 @@ def workflow(steps: list[Any], **extra: Any) -> Definition:
 def action(
     step_id: str, action_id: str = "demo.act", save_as: str | None = None, **extra: Any
 ) -> dict[str, Any]:
-    """An action.call step; ``extra`` keys go to ``config`` unless they are step-level."""
-    config: dict[str, Any] = {"actionId": action_id, "version": 1}
-    step: dict[str, Any] = {"id": step_id, "type": "action.call", "config": config}
-    if save_as is not None:
-        config["saveAs"] = save_as
-    for key, value in extra.items():
-        if key in ("retry", "onError", "timeoutMs", "name"):
-            step[key] = value
-        else:
-            config[key] = value
-    return step
-
-
-def assign(step_id: str, **paths: Any) -> dict[str, Any]:
-    return {"id": step_id, "type": "transform.assign", "config": {"assign": dict(paths)}}
-
-
-def expr(source: str) -> dict[str, str]:
-    return {"$expr": source}
+    """An action.call step of ``demo.act`` unless told; see ``builders.action_call``."""
+    return action_call(step_id, action_id, save_as=save_as, **extra)
 
 
 class Fail(Exception):

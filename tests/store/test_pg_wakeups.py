@@ -13,6 +13,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
+from builders import HOUR_MS, event_wait, human_task, state_set, time_wait, workflow
 from flowpin.engine import Engine
 from flowpin.store import tables as t
 from flowpin.store.database import Database
@@ -22,44 +23,19 @@ from waiting import wait_until
 
 
 def napper(hours: int) -> dict:
-    return {
-        "key": f"nap{hours}",
-        "steps": [
-            {"id": "nap", "type": "time.wait", "config": {"durationMs": hours * 3_600_000}},
-            {"id": "done", "type": "state.set", "config": {"state": "DONE"}},
-        ],
-    }
+    return workflow(f"nap{hours}", time_wait("nap", hours * HOUR_MS), state_set("done", "DONE"))
 
 
 def waiter() -> dict:
-    return {
-        "key": "waiter",
-        "steps": [
-            {
-                "id": "wait",
-                "type": "event.wait",
-                "config": {"eventName": "go", "timeoutMs": 3_600_000, "onTimeout": "continue"},
-            },
-            {"id": "late", "type": "state.set", "config": {"state": "LATE"}},
-        ],
-    }
+    return workflow(
+        "waiter",
+        event_wait("wait", "go", timeoutMs=HOUR_MS, onTimeout="continue"),
+        state_set("late", "LATE"),
+    )
 
 
 def asker() -> dict:
-    return {
-        "key": "asker",
-        "steps": [
-            {
-                "id": "ask",
-                "type": "human.task",
-                "config": {
-                    "title": "ok?",
-                    "formSchema": {"type": "object"},
-                    "timeoutMs": 3_600_000,
-                },
-            }
-        ],
-    }
+    return workflow("asker", human_task("ask", timeoutMs=HOUR_MS))
 
 
 def test_due_waits_of_every_kind_fire_together_and_later_ones_stay_open(harness) -> None:
