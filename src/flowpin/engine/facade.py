@@ -73,10 +73,10 @@ from flowpin.store.waits import (
     wake_runs,
 )
 from flowpin.store.workflows import locked_workflow_row, version_row, versions_of, workflow_row
+from flowpin.types import TERMINAL_STATUSES
 from flowpin.worker.deps import WorkerDeps, build_deps
 from flowpin.worker.loop import Worker, WorkerOptions
 
-TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")
 BULK_CANCEL_MAX = 10_000
 """Runs one bulk cancel cancels at most (one transaction); the answer says how many remain."""
 
@@ -495,7 +495,7 @@ class Engine:
         now = self.clock.now()
         with self.db.write() as conn:
             run = views.run_row(conn, self.tenant, run_id)
-            if run.status in TERMINAL:
+            if run.status in TERMINAL_STATUSES:
                 raise ConflictError(f"run {run_id} is {run.status}", code="run.terminal")
             tokens = set(resume_timers(run.state))
             waits = open_timers(conn, run_id)
@@ -529,7 +529,7 @@ class Engine:
         now = self.clock.now()
         with self.db.write() as conn:
             run = views.run_row(conn, self.tenant, run_id)
-            if run.status not in ("FAILED", "CANCELED", "SUCCEEDED"):
+            if run.status not in TERMINAL_STATUSES:
                 raise ConflictError(
                     f"run {run_id} is {run.status}; only finished runs can be retried",
                     code="run.not_finished",
@@ -576,7 +576,7 @@ class Engine:
         inputs.check_texts(runId=run_id, fromStep=from_step)
         with self.db.read() as conn:
             run = views.run_row(conn, self.tenant, run_id)
-            if run.status not in TERMINAL:
+            if run.status not in TERMINAL_STATUSES:
                 raise ConflictError(
                     f"run {run_id} is {run.status}; only finished runs can be retried",
                     code="run.not_finished",

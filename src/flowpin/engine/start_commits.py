@@ -18,7 +18,7 @@ from flowpin.engine import inputs, views
 from flowpin.errors import ConflictError, FlowpinError
 from flowpin.observability import tracing
 from flowpin.store.database import Connection
-from flowpin.store.runs import NewRun, check_payload, existing_run_by_key, insert_run_values
+from flowpin.store.runs import NewRun, check_payload, existing_run_by_key, insert_runs
 from flowpin.store.workflows import version_ref, workflow_row
 
 
@@ -117,6 +117,7 @@ def _start_one(
         workflow_key=wf.key,
         version_id=v.id,
         version_number=v.number,
+        definition=definition,
         payload=item.payload,
         subject=item.subject,
         idempotency_key=item.idempotency_key,
@@ -124,7 +125,7 @@ def _start_one(
         traced=True,
         traceparent=item.traceparent,
     )
-    values = insert_run_values(conn, new, definition, now)
+    [values] = insert_runs(conn, [new], now)
     if values is None:
         existing = (
             existing_run_by_key(conn, wf.id, item.idempotency_key)

@@ -21,7 +21,7 @@ from flowpin.errors import ExpressionError, FlowpinError
 from flowpin.expressions.values import resolve
 from flowpin.store import tables as t
 from flowpin.store.dialects import Dialect
-from flowpin.store.runs import NewRun, check_payload, insert_run
+from flowpin.store.runs import NewRun, check_payload, insert_runs
 from flowpin.store.statements import built_once, list_param, listed
 from flowpin.store.waits import EndedWait, EventOutcome, event_accepted, iso, resolve_waits
 
@@ -279,7 +279,7 @@ def start_triggered_runs(
         if triggers is not None
         else _event_triggers(conn, tenant_id, [event["name"]]).get(event["name"], [])
     )
-    started: list[str] = []
+    new_runs: list[NewRun] = []
     for row in rows:
         if row.paused:
             continue
@@ -318,6 +318,7 @@ def start_triggered_runs(
             workflow_key=row.key,
             version_id=row.version_id,
             version_number=row.number,
+            definition=definition,
             payload=payload,
             subject=subject,
             trigger=f"event:{event['name']}",
@@ -330,7 +331,6 @@ def start_triggered_runs(
                 f"{row.workflow_id}:{subject}" if trigger.reentry == "notWhileActive" else None
             ),
         )
-        run_id = insert_run(conn, new, definition, now)
-        if run_id is not None:
-            started.append(run_id)
-    return started
+        new_runs.append(new)
+    written = insert_runs(conn, new_runs, now)
+    return [str(values["id"]) for values in written if values is not None]

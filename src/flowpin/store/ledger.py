@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 from flowpin.store import tables as t
 from flowpin.store.dialects import dialect_of
+from flowpin.types import TERMINAL_STATUSES
 
 
 def holds(conn: Connection, owner: str, run_id: str, claim_count: int) -> bool:
@@ -23,7 +24,7 @@ def holds(conn: Connection, owner: str, run_id: str, claim_count: int) -> bool:
         row is not None
         and row.lease_owner == owner
         and row.claim_count == claim_count
-        and row.status not in ("SUCCEEDED", "FAILED", "CANCELED")
+        and row.status not in TERMINAL_STATUSES
     )
 
 

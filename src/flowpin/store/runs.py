@@ -56,6 +56,8 @@ class NewRun:
     workflow_key: str
     version_id: int
     version_number: int
+    definition: Definition
+    """The version's definition (the run's start state and concurrency key come from it)."""
     payload: Any
     subject: str | None = None
     run_id: str | None = None
@@ -174,18 +176,22 @@ def _next_in_queue(conn: Connection, workflow_id: int, key: str) -> Any:
     )
 
 
-def insert_run(conn: Connection, new: NewRun, definition: Definition, now: datetime) -> str | None:
-    """Insert a PENDING, immediately runnable run; returns its id, or None when a UNIQUE
-    constraint (idempotency key, re-entry rule, a child id already created) says it exists."""
-    values = insert_run_values(conn, new, definition, now)
-    return None if values is None else str(values["id"])
+def insert_runs(
+    conn: Connection, new_runs: Sequence[NewRun], now: datetime
+) -> list[dict[str, Any] | None]:
+    """Insert runs, each PENDING and immediately runnable (or FAILED, see ``NewRun.failure``):
+    for each, the row's values as written (a view is built from them without reading the run
+    back), or None when a UNIQUE constraint (idempotency key, re-entry rule, a child id already
+    created) says it exists. Each row goes in its own savepoint, so one duplicate leaves the
+    others written. The one place a run is created."""
+    written = [_insert_one(conn, new, now) for new in new_runs]
+    if any(values is not None and values["status"] == "PENDING" for values in written):
+        signal_work(conn)
+    return written
 
 
-def insert_run_values(
-    conn: Connection, new: NewRun, definition: Definition, now: datetime
-) -> dict[str, Any] | None:
-    """``insert_run``, returning the row's values as written (a view is built from them
-    without reading the run back), or None when it exists."""
+def _insert_one(conn: Connection, new: NewRun, now: datetime) -> dict[str, Any] | None:
+    definition = new.definition
     run_id = new.run_id or str(uuid.uuid4())
     state = start_state(definition, new.payload)
     if new.depth:
@@ -231,9 +237,7 @@ def insert_run_values(
     except IntegrityError:
         return None
     metrics.RUNS_STARTED.labels(new.tenant_id, new.workflow_key).inc()
-    if new.failure is None:
-        signal_work(conn)
-    else:
+    if new.failure is not None:
         metrics.RUNS_FINISHED.labels(new.tenant_id, new.workflow_key, "FAILED").inc()
     return values
 

@@ -57,14 +57,12 @@ from flowpin.store.bulk import (
 from flowpin.store.claims import inbox_for
 from flowpin.store.events import submit_event
 from flowpin.store.notify import signal_work
-from flowpin.store.runs import ClosedRun, NewRun, check_payload, close_runs, insert_run
+from flowpin.store.runs import ClosedRun, NewRun, check_payload, close_runs, insert_runs
 from flowpin.store.statements import among
 from flowpin.store.waits import EndedWait, end_waits, match_buffered_event, resolve_waits
 from flowpin.store.workflows import version_row, workflow_row
-from flowpin.types import RunStatus
+from flowpin.types import TERMINAL_STATUSES, RunStatus
 from flowpin.worker.spans import trace_steps
-
-TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")
 
 log = logging.getLogger("flowpin.worker")
 
@@ -198,8 +196,8 @@ def write_checkpoints(
             history_rows.append(_history_row(bulk, run, entry, recorded, redact))
         for command in request.outcome.commands:
             _apply_command(conn, run, command, now, services)
-    terminal = [(req, res) for req, res in live if req.outcome.status.value in TERMINAL]
-    active = [(req, res) for req, res in live if req.outcome.status.value not in TERMINAL]
+    terminal = [(req, res) for req, res in live if req.outcome.status.terminal]
+    active = [(req, res) for req, res in live if not req.outcome.status.terminal]
     _count(live, terminal)
     if terminal:
         stamp = bulk.time(now)
@@ -301,10 +299,12 @@ def _fence(
             row is None
             or row.lease_owner != services.lease_owner
             or row.claim_count != request.run.claim_count
-            or row.status in TERMINAL
+            or row.status in TERMINAL_STATUSES
         ):
             result.lost = True
-            reason = "canceled" if row is not None and row.status in TERMINAL else "taken_over"
+            reason = (
+                "canceled" if row is not None and row.status in TERMINAL_STATUSES else "taken_over"
+            )
             metrics.LEASES_LOST.labels(reason).inc()
             if reason == "taken_over":
                 log.warning(
@@ -802,24 +802,26 @@ def _start_child(
     except Exception as exc:  # the parent sees the failure as an ActionError, not a crash
         error = {"category": "ActionError", "message": f"child workflow not started: {exc}"}
     if error is None:
-        insert_run(
+        insert_runs(
             conn,
-            NewRun(
-                tenant_id=run.tenant_id,
-                workflow_id=workflow.id,
-                workflow_key=command.workflow_key,
-                version_id=version.id,
-                version_number=version.number,
-                payload=command.payload,
-                subject=run.subject,
-                run_id=command.child_run_id,
-                parent_run_id=run.id,
-                parent_token=command.token if command.wait else None,
-                trigger="parent",
-                depth=depth,
-                failure=failure,
-            ),
-            definition,
+            [
+                NewRun(
+                    tenant_id=run.tenant_id,
+                    workflow_id=workflow.id,
+                    workflow_key=command.workflow_key,
+                    version_id=version.id,
+                    version_number=version.number,
+                    definition=definition,
+                    payload=command.payload,
+                    subject=run.subject,
+                    run_id=command.child_run_id,
+                    parent_run_id=run.id,
+                    parent_token=command.token if command.wait else None,
+                    trigger="parent",
+                    depth=depth,
+                    failure=failure,
+                )
+            ],
             now,
         )
         error = failure

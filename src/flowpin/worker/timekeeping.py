@@ -13,7 +13,7 @@ from flowpin.observability import metrics
 from flowpin.store import claims
 from flowpin.store import tables as t
 from flowpin.store.notify import signal_work
-from flowpin.store.runs import NewRun, PayloadInvalid, insert_run
+from flowpin.store.runs import NewRun, PayloadInvalid, insert_runs
 from flowpin.store.waits import EndedWait, iso, resolve_waits
 from flowpin.store.workflows import next_slot
 from flowpin.worker.definitions import DefinitionCache
@@ -81,16 +81,17 @@ def fire_schedules(conn: Connection, now: datetime, definitions: DefinitionCache
                 workflow_key=row.key,
                 version_id=row.version_id,
                 version_number=row.number,
+                definition=definition,
                 payload=row.payload or {},
                 idempotency_key=f"schedule:{row.trigger_index}:{iso(slot)}",
                 trigger=f"schedule:{row.cron}",
             )
             try:
-                run_id = insert_run(conn, new, definition, now)
+                [values] = insert_runs(conn, [new], now)
             except PayloadInvalid as exc:  # its concurrencyKey: the slot is skipped
                 log.warning("schedule slot %s of %s started no run: %s", slot, row.key, exc)
-                run_id = None
-            started += run_id is not None
+                values = None
+            started += values is not None
         conn.execute(
             t.schedules.update()
             .where(t.schedules.c.id == row.id, t.schedules.c.next_fire_at == slot)
