@@ -17,7 +17,9 @@ from flowpin.runtime.interpreter import advance
 from flowpin.store import claims
 from flowpin.store import tables as t
 from flowpin.store.waits import EndedWait, resolve_waits
-from flowpin.worker.checkpoint import CheckpointRequest, ClaimedRun, write_checkpoints
+from flowpin.worker.checkpoint import write_checkpoints
+from flowpin.worker.checkpoint_batch import CheckpointRequest
+from flowpin.worker.claimed import ClaimedRun
 
 
 def assign(step_id: str, **values: Any) -> dict[str, Any]:

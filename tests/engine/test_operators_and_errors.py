@@ -277,7 +277,9 @@ def test_canceled_run_is_not_revived_by_a_stale_worker(harness) -> None:
     # the stale worker's checkpoint is fenced: status stays CANCELED
     from flowpin.runtime.decisions import RunInfo
     from flowpin.runtime.interpreter import advance
-    from flowpin.worker.checkpoint import CheckpointRequest, ClaimedRun, write_checkpoints
+    from flowpin.worker.checkpoint import write_checkpoints
+    from flowpin.worker.checkpoint_batch import CheckpointRequest
+    from flowpin.worker.claimed import ClaimedRun
 
     row = claimed[0]
     definition = engine.deps.definitions.definition_by_version(row.version_id)

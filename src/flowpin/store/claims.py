@@ -493,3 +493,19 @@ _PG_NEXT_WAKEUP = sa.select(
         )
     )
 )
+
+
+def claim_holders(conn: Connection, run_ids: list[str]) -> dict[str, Any]:
+    """Who holds each run's claim (``lease_owner``, ``claim_count``) and its status, read for
+    the fence of a checkpoint: row-locked on PostgreSQL until the transaction ends (SQLite's
+    writer lock does the same), so nobody takes a claim between this read and the writes that
+    follow."""
+    query = sa.select(
+        t.runs.c.id, t.runs.c.lease_owner, t.runs.c.claim_count, t.runs.c.status
+    ).where(among(conn, t.runs.c.id, run_ids))
+    return {row.id: row for row in conn.execute(dialect_of(conn).locked(query))}
+
+
+def remove_inbox(conn: Connection, row_ids: list[int]) -> None:
+    """Inbox rows a checkpoint consumed."""
+    conn.execute(t.run_inbox.delete().where(among(conn, t.run_inbox.c.id, row_ids)))

@@ -18,11 +18,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from flowpin.store.codec import dumps, loads
 from flowpin.store.dialects import Dialect, dialect_named
 
-__all__ = ["Connection", "Database", "resolve_url"]
+__all__ = ["Connection", "Database", "lost_connection", "resolve_url"]
+"""``Connection``: the type of the connection every store function takes (layers above the
+store name it from here, never from SQLAlchemy)."""
 
 DEFAULT_URL = "sqlite:///flowpin.db"
 
@@ -33,6 +36,14 @@ def resolve_url(url: str | None = None) -> str:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return url
+
+
+def lost_connection(exc: BaseException) -> bool:
+    """Whether ``exc`` says the connection was lost or refused (a database restart, a network
+    blip): a whole transaction may then be tried again on a new connection."""
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    )
 
 
 class Database:

@@ -334,3 +334,28 @@ def start_triggered_runs(
         new_runs.append(new)
     written = insert_runs(conn, new_runs, now)
     return [str(values["id"]) for values in written if values is not None]
+
+
+def payloads_for_wait(conn: Connection, tenant_id: str, wait: Any, limit: int = 5) -> list[Any]:
+    """Payloads of the events that may have resolved the event ``wait`` (a ``waits`` row): of
+    its name and key, received between its creation (or buffered for it then) and its
+    resolution, newest first. Another event of that name and key received meanwhile is among
+    them too."""
+    key = t.events.c.key
+    return list(
+        conn.execute(
+            sa.select(t.events.c.payload)
+            .where(
+                t.events.c.tenant_id == tenant_id,
+                t.events.c.name == wait.event_name,
+                key.is_(None) if wait.correlation_key is None else key == wait.correlation_key,
+                t.events.c.received_at <= wait.resolved_at,
+                sa.or_(
+                    t.events.c.received_at >= wait.created_at,
+                    t.events.c.expires_at >= wait.created_at,
+                ),
+            )
+            .order_by(t.events.c.received_at.desc())
+            .limit(limit)
+        ).scalars()
+    )

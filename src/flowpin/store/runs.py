@@ -369,3 +369,14 @@ def run_progress(conn: Connection, tenant_id: str, run_id: str) -> Any:
             t.runs.c.id == run_id, t.runs.c.tenant_id == tenant_id
         )
     ).first()
+
+
+def run_states(conn: Connection, tenant_id: str, run_ids: Sequence[str]) -> list[Any]:
+    """``(id, version_id, state)`` of the tenant's runs among ``run_ids``."""
+    return list(
+        conn.execute(
+            sa.select(t.runs.c.id, t.runs.c.version_id, t.runs.c.state).where(
+                t.runs.c.tenant_id == tenant_id, t.runs.c.id.in_(list(run_ids))
+            )
+        ).all()
+    )

@@ -21,9 +21,13 @@ from sqlalchemy.engine import Connection
 
 from flowpin.errors import ExpressionError
 from flowpin.expressions.jsonata import compile_expression
+from flowpin.observability import metrics
+from flowpin.store import claims
 from flowpin.store import tables as t
+from flowpin.store.dialects import dialect_of
 from flowpin.store.notify import signal_work
 from flowpin.store.statements import built_once, list_param, listed
+from flowpin.store.tasks import end_open_tasks
 
 log = logging.getLogger("flowpin.events")
 
@@ -110,6 +114,106 @@ def resolve_waits(
     if wake:
         wake_runs(conn, list(dict.fromkeys(e.run_id for e in won)), now)
     return won
+
+
+def insert_wait(
+    conn: Connection,
+    tenant_id: str,
+    run_id: str,
+    token: str,
+    step_id: str,
+    kind: str,
+    now: datetime,
+    **values: Any,
+) -> int:
+    """Open a wait of the run's step (``values``: the kind's columns); returns its id. A wait
+    with a deadline tells listening workers to wake then."""
+    if values.get("due_at") is not None:
+        signal_work(conn, values["due_at"])
+    return int(
+        conn.execute(
+            t.waits.insert()
+            .values(
+                tenant_id=tenant_id,
+                run_id=run_id,
+                token=token,
+                step_id=step_id,
+                kind=kind,
+                status="open",
+                created_at=now,
+                **values,
+            )
+            .returning(t.waits.c.id)
+        ).scalar_one()
+    )
+
+
+def cancel_token_waits(conn: Connection, run_id: str, token: str, now: datetime) -> None:
+    """The step at ``token`` stopped waiting (a race or a timeout ended it): its open waits are
+    canceled, and the tasks behind those that were task waits."""
+    rows = conn.execute(
+        sa.select(t.waits.c.id, t.waits.c.kind, t.waits.c.ref_id).where(
+            t.waits.c.run_id == run_id, t.waits.c.token == token, t.waits.c.status == "open"
+        )
+    ).all()
+    canceled = end_waits(conn, [row.id for row in rows], now, status="canceled")
+    tasks = [row.ref_id for row in rows if row.id in canceled and row.kind == "task"]
+    end_open_tasks(conn, tasks, "canceled", now)
+
+
+def fire_due_waits(conn: Connection, now: datetime) -> int:
+    """Resolve due waits (timers, event and task deadlines) in set-based batches: one inbox
+    insert, one task update and one wake-up for the whole batch (on PostgreSQL: one statement
+    for all of it). Returns how many fired."""
+    if dialect_of(conn).concurrent_writers:
+        lateness = claims.resolve_due_waits_pg(conn, now)
+        if lateness:
+            signal_work(conn)
+            metrics.observe_lateness(lateness)
+        return len(lateness)
+    due = {wait.id: wait for wait in claims.due_waits(conn, now)}
+    fired = resolve_waits(
+        conn,
+        [
+            EndedWait(wait.id, wait.run_id, wait.token, _due_input(wait.kind), {})
+            for wait in sorted(due.values(), key=lambda wait: wait.id)  # inbox rows in wait order
+        ],
+        now,
+    )
+    if not fired:
+        return 0
+    metrics.observe_lateness(
+        (now - claims.aware(due[ended.wait_id].due_at)).total_seconds() for ended in fired
+    )
+    tasks = [due[e.wait_id].ref_id for e in fired if due[e.wait_id].kind == "task"]
+    end_open_tasks(conn, tasks, "timed_out", now)
+    return len(fired)
+
+
+def _due_input(wait_kind: str) -> str:
+    """A timer's wait delivers ``timer``; an event's or a task's deadline ``timeout``."""
+    return "timer" if wait_kind == "timer" else "timeout"
+
+
+def resolved_event_waits(
+    conn: Connection, run_id: str, step_ids: Sequence[str], since: datetime | None, limit: int
+) -> list[Any]:
+    """The run's latest ``limit`` event waits of ``step_ids`` that an event resolved
+    (``since``: resolved from then on), newest first."""
+    query = (
+        sa.select(t.waits)
+        .where(
+            t.waits.c.run_id == run_id,
+            t.waits.c.status == "resolved",
+            t.waits.c.kind == "event",
+            t.waits.c.step_id.in_(sorted(step_ids)),
+        )
+        .order_by(t.waits.c.id.desc())
+        .limit(limit)
+    )
+    if since is not None:
+        query = query.where(t.waits.c.resolved_at >= since)
+    return list(conn.execute(query).all())
 
 
 def notify_parent(

@@ -387,3 +387,10 @@ def position_groups(
     if version is not None:
         query = query.where(t.runs.c.version_number == version)
     return list(conn.execute(query).all())
+
+
+def version_definition(conn: Connection, version_id: int) -> Any:
+    """The definition document of a published version (immutable: callers cache it)."""
+    return conn.execute(
+        sa.select(t.workflow_versions.c.definition).where(t.workflow_versions.c.id == version_id)
+    ).scalar_one()

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import threading
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from flowpin.definitions.models import Definition, NodeStep
 from flowpin.definitions.walk import index_steps
 from flowpin.expressions.values import iter_secrets
-from flowpin.store import tables as t
-from flowpin.store.database import Database
+from flowpin.store.database import Connection, Database
+from flowpin.store.workflows import version_definition
 
 
 class DefinitionCache:
@@ -26,12 +23,7 @@ class DefinitionCache:
         cached = self._definitions.get(version_id)
         if cached is not None:
             return cached
-        document = conn.execute(
-            sa.select(t.workflow_versions.c.definition).where(
-                t.workflow_versions.c.id == version_id
-            )
-        ).scalar_one()
-        definition = Definition.model_validate(document)
+        definition = Definition.model_validate(version_definition(conn, version_id))
         with self._definitions_lock:
             self._definitions[version_id] = definition
         return definition

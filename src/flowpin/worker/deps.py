@@ -8,14 +8,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from flowpin.clock import Clock
 from flowpin.definitions.models import Definition, RetryPolicy
 from flowpin.runtime.decisions import HistoryEntry
 from flowpin.security.redaction import DEFAULT_KEYS
-from flowpin.store.database import Database
-from flowpin.worker.checkpoint import Services
+from flowpin.store.database import Connection, Database
+from flowpin.worker.checkpoint_batch import Services
 from flowpin.worker.definitions import DefinitionCache
 from flowpin.worker.executor import ActionExecutor
 from flowpin.worker.masking import Redaction

@@ -36,8 +36,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
 from flowpin.definitions.models import Definition
 from flowpin.observability import metrics
 from flowpin.runtime.decisions import (
@@ -51,18 +49,16 @@ from flowpin.runtime.decisions import (
 )
 from flowpin.runtime.interpreter import advance, pending_calls
 from flowpin.store import claims, ledger
+from flowpin.store.database import lost_connection
 from flowpin.store.notify import Listener
 from flowpin.store.wal import WalCheckpointer
 from flowpin.types import RunStatus
-from flowpin.worker.checkpoint import (
-    CheckpointRequest,
-    CheckpointResult,
-    ClaimedRun,
-    write_checkpoints,
-)
+from flowpin.worker.checkpoint import write_checkpoints
+from flowpin.worker.checkpoint_batch import CheckpointRequest, CheckpointResult
+from flowpin.worker.claimed import ClaimedRun
 from flowpin.worker.spans import trace_claim
 from flowpin.worker.summary import report_while_busy, summary_seconds
-from flowpin.worker.timekeeping import fire_due_waits, fire_schedules
+from flowpin.worker.timekeeping import fire_due
 
 if TYPE_CHECKING:
     from flowpin.worker.deps import WorkerDeps
@@ -273,13 +269,11 @@ class Worker:
         while True:
             try:
                 return await self._in_db(fn, *args)
-            except DBAPIError as exc:
-                disconnected = exc.connection_invalidated or isinstance(
-                    exc, OperationalError | InterfaceError
-                )
-                if not disconnected or (stop is not None and stop.is_set()):
+            except Exception as exc:
+                if not lost_connection(exc) or (stop is not None and stop.is_set()):
                     raise
-                log.warning("database unavailable (%s); retrying in %.1f s", exc.orig, delay)
+                reason = getattr(exc, "orig", exc)
+                log.warning("database unavailable (%s); retrying in %.1f s", reason, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 
@@ -318,8 +312,7 @@ class Worker:
     def _fire_due(self) -> int:
         now = self.deps.clock.now()
         with self.deps.db.write() as conn:
-            fired = fire_due_waits(conn, now)
-            fired += fire_schedules(conn, now, self.deps.definitions)
+            fired = fire_due(conn, now, self.deps.definitions)
         self.stats.timers_fired += fired
         return fired
 

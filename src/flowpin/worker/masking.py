@@ -8,9 +8,6 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from flowpin.definitions.models import Definition
 from flowpin.definitions.pointers import Pointer
 from flowpin.runtime.decisions import HistoryEntry
@@ -25,8 +22,12 @@ from flowpin.security.redaction import (
     placements,
     scoped_vars,
 )
-from flowpin.store import tables as t
-from flowpin.store.database import Database
+from flowpin.store.database import Connection, Database
+from flowpin.store.events import payloads_for_wait
+from flowpin.store.ledger import succeeded_step_outputs
+from flowpin.store.runs import run_states
+from flowpin.store.tasks import completed_task_data
+from flowpin.store.waits import resolved_event_waits
 from flowpin.worker.definitions import DefinitionCache
 
 DELIVERY_SLACK = timedelta(minutes=5)
@@ -117,12 +118,7 @@ class Redaction:
             return {}
         result: dict[str, Masks] = {}
         with self.db.read() as conn:
-            rows = conn.execute(
-                sa.select(t.runs.c.id, t.runs.c.version_id, t.runs.c.state).where(
-                    t.runs.c.tenant_id == tenant_id, t.runs.c.id.in_(wanted)
-                )
-            ).all()
-            for row in rows:
+            for row in run_states(conn, tenant_id, wanted):
                 definition = self.definitions.definition_in(conn, row.version_id)
                 pointers = self.pointers(row.version_id, definition)
                 if not pointers:
@@ -193,63 +189,15 @@ def delivered(
     documents: list[dict[str, Any]] = []
     calls = {step.step_id: step for step in steps if step.step_type == "action.call"}
     if calls:
-        ledger = t.action_ledger
-        query = (
-            sa.select(ledger.c.step_id, ledger.c.output)
-            .where(
-                ledger.c.run_id == run_id,
-                ledger.c.status == "succeeded",
-                ledger.c.step_id.in_(sorted(calls)),
-            )
-            .order_by(ledger.c.updated_at.desc())
-            .limit(DELIVERED_ROWS)
-        )
-        if since is not None:
-            query = query.where(ledger.c.updated_at >= since)
-        for row in conn.execute(query):
+        for row in succeeded_step_outputs(conn, run_id, list(calls), since, DELIVERED_ROWS):
             documents.append(calls[row.step_id].placed(row.output))
     tasks = {step.step_id: step for step in steps if step.step_type == "human.task"}
     if tasks:
-        query = sa.select(t.human_tasks.c.step_id, t.human_tasks.c.data).where(
-            t.human_tasks.c.run_id == run_id,
-            t.human_tasks.c.status == "completed",
-            t.human_tasks.c.step_id.in_(sorted(tasks)),
-        )
-        if since is not None:
-            query = query.where(t.human_tasks.c.completed_at >= since)
-        for row in conn.execute(query):
+        for row in completed_task_data(conn, run_id, list(tasks), since):
             documents.append(tasks[row.step_id].placed(row.data))
     events = {step.step_id: step for step in steps if step.step_type == "event.wait"}
     if events:
-        query = (
-            sa.select(t.waits)
-            .where(
-                t.waits.c.run_id == run_id,
-                t.waits.c.status == "resolved",
-                t.waits.c.kind == "event",
-                t.waits.c.step_id.in_(sorted(events)),
-            )
-            .order_by(t.waits.c.id.desc())
-            .limit(DELIVERED_ROWS)
-        )
-        if since is not None:
-            query = query.where(t.waits.c.resolved_at >= since)
-        for wait in conn.execute(query).all():
-            key = t.events.c.key
-            payloads = conn.execute(
-                sa.select(t.events.c.payload)
-                .where(
-                    t.events.c.tenant_id == tenant_id,
-                    t.events.c.name == wait.event_name,
-                    key.is_(None) if wait.correlation_key is None else key == wait.correlation_key,
-                    t.events.c.received_at <= wait.resolved_at,
-                    sa.or_(
-                        t.events.c.received_at >= wait.created_at,
-                        t.events.c.expires_at >= wait.created_at,
-                    ),
-                )
-                .order_by(t.events.c.received_at.desc())
-                .limit(5)
-            ).scalars()
+        for wait in resolved_event_waits(conn, run_id, list(events), since, DELIVERED_ROWS):
+            payloads = payloads_for_wait(conn, tenant_id, wait)
             documents.extend(events[wait.step_id].placed(payload) for payload in payloads)
     return documents
