@@ -41,21 +41,19 @@ from flowpin.observability import metrics
 from flowpin.runtime.decisions import (
     ActionResult,
     CallAction,
-    ChildFinished,
     Input,
     Outcome,
     RunInfo,
-    WaitResolved,
 )
 from flowpin.runtime.interpreter import advance, pending_calls
 from flowpin.store import claims, ledger
 from flowpin.store.database import lost_connection
 from flowpin.store.notify import Listener
 from flowpin.store.wal import WalCheckpointer
-from flowpin.types import RunStatus
 from flowpin.worker.checkpoint import write_checkpoints
 from flowpin.worker.checkpoint_batch import CheckpointRequest, CheckpointResult
 from flowpin.worker.claimed import ClaimedRun
+from flowpin.worker.inputs import call_of, input_of, one_per_token
 from flowpin.worker.spans import trace_claim
 from flowpin.worker.summary import report_while_busy, summary_seconds
 from flowpin.worker.timekeeping import fire_due
@@ -126,7 +124,6 @@ class WorkerStats:
     finished: int = 0
     yields: int = 0
     """Runs handed back because their CPU budget for the claim was spent."""
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 class Worker:
@@ -417,10 +414,10 @@ class Worker:
                 "traceparent": run.state.get("tp"),
             },
             state=run.state,
-            inputs=[_input_of(row) for row in inbox],
+            inputs=[input_of(row) for row in inbox],
             consumed=[row.id for row in inbox],
-            recovered=_one_per_token(
-                pending_calls(definition, run.state) + [_call_of(row) for row in started]
+            recovered=one_per_token(
+                pending_calls(definition, run.state) + [call_of(row) for row in started]
             ),
             heavy=run.id in self._heavy,
         )
@@ -611,7 +608,7 @@ class Worker:
         slot.inputs.extend(result.ledger_hits)
         slot.busy = list(result.busy)
         for row in result.inbox:
-            slot.inputs.append(_input_of(row))
+            slot.inputs.append(input_of(row))
             slot.consumed.append(row.id)
         if result.released:
             if outcome.yielded:
@@ -724,47 +721,3 @@ class Worker:
         task = asyncio.ensure_future(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-
-def _input_of(row: Any) -> Input:
-    body = row.body or {}
-    if row.kind == "child":
-        return ChildFinished(
-            token=row.token,
-            at=row.at,
-            status=RunStatus(body.get("status", "FAILED")),
-            output=body.get("output"),
-            error=body.get("error"),
-        )
-    if row.kind == "event":
-        return WaitResolved(token=row.token, kind="event", at=row.at, event=body.get("event"))
-    detail = body.get("detail")
-    if row.kind == "task":
-        return WaitResolved(
-            token=row.token, kind="task", at=row.at, data=body.get("data"), detail=detail
-        )
-    kind = "timer" if row.kind == "timer" else "timeout"
-    return WaitResolved(token=row.token, kind=kind, at=row.at, detail=detail)
-
-
-def _one_per_token(calls: list[CallAction]) -> list[CallAction]:
-    """A call left in flight by a previous claimant is both in the checkpointed frames and a
-    ``started`` ledger row; issued twice, its second copy was claimed again (and sent) while
-    the first was still running. The first of each token is kept."""
-    first: dict[str, CallAction] = {}
-    for call in calls:
-        first.setdefault(call.token, call)
-    return list(first.values())
-
-
-def _call_of(row: Any) -> CallAction:
-    return CallAction(
-        token=row.token,
-        step_id=row.step_id,
-        action_id=row.action_id,
-        version=row.action_version,
-        input=row.input,
-        idempotency_key=row.key,
-        attempt=row.attempt,
-        timeout_ms=row.timeout_ms,
-    )
