@@ -16,7 +16,9 @@ from flowpin.runtime.decisions import RunInfo
 from flowpin.runtime.interpreter import advance
 from flowpin.store import claims
 from flowpin.store.ledger import holds
-from flowpin.worker.checkpoint import CheckpointRequest, ClaimedRun, write_checkpoints
+from flowpin.worker.checkpoint import write_checkpoints
+from flowpin.worker.checkpoint_batch import CheckpointRequest
+from flowpin.worker.claimed import ClaimedRun
 
 ONE_STEP = workflow("one", state_set("done", "DONE"))
 

@@ -14,8 +14,7 @@ from storekit import inbox, run_row, waits
 from builders import event_wait, state_set, workflow
 from flowpin.store import tables as t
 from flowpin.store.events import submit_event
-from flowpin.store.waits import EndedWait, end_waits, resolve_waits
-from flowpin.worker.timekeeping import fire_due_waits
+from flowpin.store.waits import EndedWait, end_waits, fire_due_waits, resolve_waits
 from waiting import wait_until
 
 RACER = workflow(

@@ -1,4 +1,4 @@
-"""Creating and closing runs in ``store.runs``, on both databases: ``insert_run`` pins a run to
+"""Creating and closing runs in ``store.runs``, on both databases: ``insert_runs`` pins a run to
 its version and lets the database refuse a duplicate; ``close_runs`` leaves nothing of an ended
 run open and tells a parent waiting for it how it ended."""
 
@@ -11,15 +11,15 @@ from storekit import inbox, run_row, waits
 
 from builders import call_workflow, event_wait, human_task, state_set, workflow
 from flowpin.store import tables as t
-from flowpin.store.runs import ClosedRun, NewRun, close_runs, insert_run
+from flowpin.store.runs import ClosedRun, NewRun, close_runs, insert_runs
 from flowpin.store.waits import EndedWait, resolve_waits
 from flowpin.store.workflows import version_row, workflow_row
 
 ONE_STEP = workflow("one", state_set("done", "DONE"), output="v1")
 
 
-def new_run(harness: Any, key: str = "one", **fields: Any) -> tuple[NewRun, Any]:
-    """A ``NewRun`` of the newest version of ``key``, and that version's definition."""
+def new_run(harness: Any, key: str = "one", **fields: Any) -> NewRun:
+    """A ``NewRun`` of the newest version of ``key``."""
     with harness.engine.db.read() as conn:
         wf = workflow_row(conn, "default", key)
         version = version_row(conn, wf.id, None)
@@ -30,19 +30,21 @@ def new_run(harness: Any, key: str = "one", **fields: Any) -> tuple[NewRun, Any]
         workflow_key=key,
         version_id=version.id,
         version_number=version.number,
+        definition=definition,
         payload={"n": 1},
         **fields,
     )
-    return new, definition
+    return new
 
 
 def test_a_new_run_is_pending_due_now_and_pinned_to_its_version(harness) -> None:
     harness.engine.publish(ONE_STEP)
-    new, definition = new_run(harness, subject="s")
+    new = new_run(harness, subject="s")
     now = harness.clock.now()
     with harness.engine.db.write() as conn:
-        run_id = insert_run(conn, new, definition, now)
-    assert run_id is not None
+        [written] = insert_runs(conn, [new], now)
+    assert written is not None
+    run_id = written["id"]
     row = run_row(harness, run_id)
     assert (row.status, row.version_id, row.subject, row.payload) == (
         "PENDING",
@@ -60,19 +62,23 @@ def test_a_duplicate_start_is_refused_by_the_database_and_the_transaction_goes_o
     harness,
 ) -> None:
     harness.engine.publish(ONE_STEP)
-    new, definition = new_run(harness, idempotency_key="k1")
+    new = new_run(harness, idempotency_key="k1")
     now = harness.clock.now()
     with harness.engine.db.write() as conn:
-        first = insert_run(conn, new, definition, now)
-        assert insert_run(conn, new, definition, now) is None
+        [written] = insert_runs(conn, [new], now)
+        assert written is not None
+        first = written["id"]
         again = NewRun(**{**_fields(new), "idempotency_key": None, "run_id": first})
-        assert insert_run(conn, again, definition, now) is None  # a child id already created
-        other = insert_run(
-            conn, NewRun(**{**_fields(new), "idempotency_key": "k2"}), definition, now
-        )
+        other = NewRun(**{**_fields(new), "idempotency_key": "k2"})
+        # the same key again, a child id already created, then a new key: one batch, in which
+        # the two duplicates are refused and the third is written
+        refused_key, refused_id, written = insert_runs(conn, [new, again, other], now)
+        assert (refused_key, refused_id) == (None, None)
+        assert written is not None
+        other_id = written["id"]
     with harness.engine.db.read() as conn:
         ids = set(conn.execute(sa.select(t.runs.c.id)).scalars())
-    assert ids == {first, other}
+    assert ids == {first, other_id}
 
 
 def test_closing_a_run_ends_its_waits_and_tasks_drops_its_inbox_and_tells_its_parent(
