@@ -1,6 +1,9 @@
 """Runtime benchmarks (one command): ``python benchmarks/runtime.py [--db URL] [--runs 200]``.
 
 W1: runs × 10 sequential ``action.call`` steps with a trivial handler → action steps/s.
+W1 cold-to-done: the same from a fresh process, starts included: ``engine.start`` in a loop (as
+a user writes it; also once with one ``start_many``), then ``run_worker(until_idle=True)``,
+timed from the first start until every run finished.
 W2: runs parked on ``event.wait``, then one event each → events/s until all complete.
 W3: runs × 20 pure steps (``transform.assign``/``state.set``) → steps/s.
 
@@ -12,8 +15,11 @@ synchronous=NORMAL), and the ratio to it. A ratio above 1 means many steps share
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -87,6 +93,53 @@ def pure_or_action(engine: Engine, runs: int, workload: str) -> tuple[str, float
     return (name, runs * steps / elapsed, f"{runs}×{steps} in {elapsed:.2f}s")
 
 
+def cold_to_done(url: str, runs: int, many: bool) -> dict[str, float]:
+    """In this (fresh) process: ``runs`` W1 starts, then a worker until all are done."""
+    registry = Registry()
+    registry.register(increment)
+    engine = Engine(url, registry=registry, upgrade=False)
+    t0 = time.perf_counter()
+    if many:
+        engine.start_many([{"workflow": "bench-w1", "payload": {}} for _ in range(runs)])
+    else:
+        for _ in range(runs):
+            engine.start("bench-w1", {})
+    started = time.perf_counter()
+    engine.run_worker(until_idle=True)
+    elapsed = time.perf_counter() - t0
+    engine.close()
+    return {"elapsed": elapsed, "starting": started - t0}
+
+
+def cold_w1(url: str | None, runs: int, many: bool) -> tuple[str, float, str]:
+    """W1 cold-to-done: a fresh process (on a fresh SQLite file unless ``url``) runs
+    ``cold_to_done``; the workflow is published before it starts."""
+    tmp = tempfile.mkdtemp(prefix="flowpin-cold-")
+    url = url or f"sqlite:///{os.path.join(tmp, 'cold.db')}"
+    registry = Registry()
+    registry.register(increment)
+    with Engine(url, registry=registry) as engine:
+        engine.publish(w1_definition())
+    mode = "many" if many else "loop"
+    done = subprocess.run(
+        [sys.executable, __file__, "--cold", mode, "--db", url, "--runs", str(runs)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    with Engine(url, upgrade=False) as engine:
+        counts = engine.run_counts(workflow="bench-w1")["counts"]
+    assert counts["PENDING"] + counts["RUNNING"] + counts["FAILED"] == 0, f"W1 cold: {counts}"
+    how = "start_many" if many else "start loop"
+    per_start = got["starting"] / runs * 1000
+    return (
+        f"W1 cold-to-done, {how}",
+        runs * 10 / got["elapsed"],
+        f"{runs}×10 in {got['elapsed']:.2f}s, starts {per_start:.2f} ms each, fresh process",
+    )
+
+
 def median_of(repeat: int, measure: Callable[[], tuple[str, float, str]]) -> tuple[str, float, str]:
     """The median of ``repeat`` measurements (a 0.4 s workload on a shared machine varies by
     ±20 % from one run to the next); the detail names the spread."""
@@ -144,11 +197,19 @@ def main() -> None:
     parser.add_argument("--db", default=None, help="database URL (default: a temp SQLite file)")
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=5, help="report the median of N rounds")
+    parser.add_argument("--cold", choices=["loop", "many"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.cold:  # the fresh process of cold_w1
+        print(json.dumps(cold_to_done(args.db, args.runs, args.cold == "many")))
+        return
     tmp = tempfile.mkdtemp(prefix="flowpin-bench-")
     url = args.db or f"sqlite:///{os.path.join(tmp, 'bench.db')}"
     physical = raw_commit_rate(url)
-    results = run_benchmarks(url, args.runs, args.repeat)
+    results = [
+        median_of(args.repeat, lambda: cold_w1(args.db, args.runs, many=False)),
+        median_of(args.repeat, lambda: cold_w1(args.db, args.runs, many=True)),
+    ]
+    results += run_benchmarks(url, args.runs, args.repeat)
     print(f"database: {url.split('@')[-1]}")
     print(f"physical limit: raw single-row INSERT+COMMIT = {physical:,.0f}/s")
     print(f"{'workload':34} {'rate':>12} {'× raw commit':>13}  detail")

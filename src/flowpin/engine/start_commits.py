@@ -19,7 +19,7 @@ from flowpin.errors import ConflictError, FlowpinError
 from flowpin.observability import tracing
 from flowpin.store.database import Connection
 from flowpin.store.runs import NewRun, check_payload, existing_run_by_key, insert_runs
-from flowpin.store.workflows import version_ref, workflow_row
+from flowpin.store.workflows import start_target
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +81,7 @@ def write_starts(
     schemas: Any,
 ) -> list[Started | FlowpinError]:
     """Insert each item's run in this transaction; a refused item gets its error."""
-    found: dict[tuple[str, int | None], tuple[Any, Any]] = {}
+    found: dict[tuple[str, int | None], Any] = {}
     outcomes: list[Started | FlowpinError] = []
     for item in items:
         try:
@@ -98,25 +98,24 @@ def _start_one(
     now: datetime,
     definition_in: Callable[[Connection, int], Definition],
     schemas: Any,
-    found: dict[tuple[str, int | None], tuple[Any, Any]],
+    found: dict[tuple[str, int | None], Any],
 ) -> Started:
-    rows = found.get((item.workflow, item.version))
-    if rows is None:
-        wf = workflow_row(conn, tenant_id, item.workflow)
-        rows = found[(item.workflow, item.version)] = (wf, version_ref(conn, wf.id, item.version))
-    wf, v = rows
+    target = found.get((item.workflow, item.version))
+    if target is None:
+        target = start_target(conn, tenant_id, item.workflow, item.version)
+        found[(item.workflow, item.version)] = target
     if item.idempotency_key is not None:
-        existing = existing_run_by_key(conn, wf.id, item.idempotency_key)
+        existing = existing_run_by_key(conn, target.id, item.idempotency_key)
         if existing:
             return Started(existing, created=False)
-    definition = definition_in(conn, v.id)
+    definition = definition_in(conn, target.version_id)
     check_payload(definition, item.payload, schemas, now)
     new = NewRun(
         tenant_id=tenant_id,
-        workflow_id=wf.id,
-        workflow_key=wf.key,
-        version_id=v.id,
-        version_number=v.number,
+        workflow_id=target.id,
+        workflow_key=target.key,
+        version_id=target.version_id,
+        version_number=target.version_number,
         definition=definition,
         payload=item.payload,
         subject=item.subject,
@@ -128,7 +127,7 @@ def _start_one(
     [values] = insert_runs(conn, [new], now)
     if values is None:
         existing = (
-            existing_run_by_key(conn, wf.id, item.idempotency_key)
+            existing_run_by_key(conn, target.id, item.idempotency_key)
             if item.idempotency_key is not None
             else None
         )
@@ -139,7 +138,7 @@ def _start_one(
         str(values["id"]),
         created=True,
         view=views.written_view(values),
-        version_id=v.id,
+        version_id=target.version_id,
         definition=definition,
         state=values["state"],
     )

@@ -22,7 +22,6 @@ from typing import Any
 import jsonschema
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 from flowpin.definitions.models import Definition
 from flowpin.errors import ExpressionError, FlowpinError, LimitError
@@ -182,8 +181,8 @@ def insert_runs(
     """Insert runs, each PENDING and immediately runnable (or FAILED, see ``NewRun.failure``):
     for each, the row's values as written (a view is built from them without reading the run
     back), or None when a UNIQUE constraint (idempotency key, re-entry rule, a child id already
-    created) says it exists. Each row goes in its own savepoint, so one duplicate leaves the
-    others written. The one place a run is created."""
+    created) says it exists: ``INSERT … ON CONFLICT DO NOTHING``, so one duplicate leaves the
+    others written without a savepoint. The one place a run is created."""
     written = [_insert_one(conn, new, now) for new in new_runs]
     if any(values is not None and values["status"] == "PENDING" for values in written):
         signal_work(conn)
@@ -228,18 +227,30 @@ def _insert_one(conn: Connection, new: NewRun, now: datetime) -> dict[str, Any] 
         "wake_at": now if new.failure is None else None,
         "finished_at": None if new.failure is None else now,
     }
+    insert = _insert_run(conn)
     if key is not None:
         values["concurrency_key"] = key
-        values["concurrency_seq"] = _next_in_queue(conn, new.workflow_id, key)
-    try:
-        with conn.begin_nested():
-            conn.execute(t.runs.insert().values(**values))
-    except IntegrityError:
-        return None
+        insert = insert.values(concurrency_seq=_next_in_queue(conn, new.workflow_id, key))
+    if conn.execute(insert, values).rowcount == 0:
+        return None  # a uniqueness constraint says it exists
     metrics.RUNS_STARTED.labels(new.tenant_id, new.workflow_key).inc()
     if new.failure is not None:
         metrics.RUNS_FINISHED.labels(new.tenant_id, new.workflow_key, "FAILED").inc()
     return values
+
+
+_INSERT_RUN: dict[str, Any] = {}
+"""The run's insert per database, built once (its compiled form is then cached by key set)."""
+
+
+def _insert_run(conn: Connection) -> Any:
+    dialect = dialect_of(conn)
+    statement = _INSERT_RUN.get(dialect.name)
+    if statement is None:
+        # An INSERT's rowcount is kept only when asked (SQLAlchemy's preserve_rowcount).
+        statement = dialect.insert_or_skip(t.runs).execution_options(preserve_rowcount=True)
+        _INSERT_RUN[dialect.name] = statement
+    return statement
 
 
 def existing_run_by_key(conn: Connection, workflow_id: int, idempotency_key: str) -> str | None:

@@ -30,6 +30,42 @@ def workflow_row(conn: Connection, tenant_id: str, key: str) -> Any:
     return row
 
 
+def _start_target(numbered: bool) -> Any:
+    """The workflow and one version of it (the newest, or ``:number``) in one statement; a
+    workflow without that version still answers, with a NULL version."""
+    w, v = t.workflows.c, t.workflow_versions.c
+    on = v.workflow_id == w.id
+    if numbered:
+        on = sa.and_(on, v.number == sa.bindparam("number"))
+    return (
+        sa.select(w.id, w.key, v.id.label("version_id"), v.number.label("version_number"))
+        .select_from(t.workflows.outerjoin(t.workflow_versions, on))
+        .where(w.tenant_id == sa.bindparam("tenant_id"), w.key == sa.bindparam("key"))
+        .order_by(v.number.desc())
+        .limit(1)
+    )
+
+
+_NEWEST_TARGET = _start_target(numbered=False)
+_NUMBERED_TARGET = _start_target(numbered=True)
+
+
+def start_target(conn: Connection, tenant_id: str, key: str, version: int | None) -> Any:
+    """What a start needs of a workflow and its version (``None``: the newest), read with one
+    statement built once: ``id``, ``key``, ``version_id``, ``version_number``."""
+    if version is None:
+        row = conn.execute(_NEWEST_TARGET, {"tenant_id": tenant_id, "key": key}).first()
+    else:
+        params = {"tenant_id": tenant_id, "key": key, "number": version}
+        row = conn.execute(_NUMBERED_TARGET, params).first()
+    if row is None:
+        raise NotFoundError(f"workflow {key!r} not found", code="workflow.not_found")
+    if row.version_id is None:
+        which = "no published version" if version is None else f"no version {version}"
+        raise NotFoundError(f"workflow has {which}", code="version.not_found")
+    return row
+
+
 def next_slot(cron: str, timezone: str, after: datetime) -> datetime:
     """The first cron slot strictly after ``after``, computed in the trigger's time zone (so
     "9:00 Europe/Berlin" follows daylight saving time), returned in UTC."""
@@ -41,13 +77,6 @@ def next_slot(cron: str, timezone: str, after: datetime) -> datetime:
 def version_row(conn: Connection, workflow_id: int, version: int | None) -> Any:
     """The published version (``None``: the newest), definition included."""
     return _version(conn, sa.select(t.workflow_versions), workflow_id, version)
-
-
-def version_ref(conn: Connection, workflow_id: int, version: int | None) -> Any:
-    """The version's id and number only (``version_row`` without its definition, which the
-    definition cache keeps)."""
-    versions = t.workflow_versions.c
-    return _version(conn, sa.select(versions.id, versions.number), workflow_id, version)
 
 
 def _version(conn: Connection, query: Any, workflow_id: int, version: int | None) -> Any:

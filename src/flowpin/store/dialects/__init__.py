@@ -73,6 +73,12 @@ class Dialect(Protocol):
         """Tell the listeners of ``channel``, on commit (nothing where nobody can listen)."""
         ...
 
+    def insert_or_skip(self, table: Any) -> Any:
+        """``INSERT INTO table … ON CONFLICT DO NOTHING``: a row that breaks a uniqueness
+        constraint is not written (rowcount 0), and the transaction goes on without a
+        savepoint."""
+        ...
+
     def bulk_time(self, value: Any, formatted: dict[Any, str]) -> Any:
         """A time in its column's storage form, for the bulk statements."""
         ...

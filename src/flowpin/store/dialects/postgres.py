@@ -75,6 +75,11 @@ class Postgres:
     def notify(self, conn: Connection, channel: str, payload: str) -> None:
         conn.execute(_NOTIFY, {"channel": channel, "payload": payload})
 
+    def insert_or_skip(self, table: Any) -> Any:
+        from sqlalchemy.dialects.postgresql import insert
+
+        return insert(table).on_conflict_do_nothing()
+
     def bulk_time(self, value: Any, formatted: dict[Any, str]) -> Any:
         return value
 

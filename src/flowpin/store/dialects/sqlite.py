@@ -91,6 +91,11 @@ class SQLite:
     def notify(self, conn: Connection, channel: str, payload: str) -> None:
         return None
 
+    def insert_or_skip(self, table: Any) -> Any:
+        from sqlalchemy.dialects.sqlite import insert
+
+        return insert(table).on_conflict_do_nothing()
+
     def bulk_time(self, value: Any, formatted: dict[Any, str]) -> Any:
         # The storage format of SQLAlchemy's SQLite DateTime (naive UTC, fixed width), so
         # values written here compare and read back like those written through Core. A batch
