@@ -17,8 +17,8 @@ from pydantic import BaseModel
 from flowpin.clock import FakeClock
 from flowpin.definitions.validate import validate
 from flowpin.engine import Engine
+from flowpin.engine.metrics_port import QueueCollector
 from flowpin.errors import DefinitionError, FlowpinError
-from flowpin.observability.queue import QueueCollector
 from flowpin.registry.actions import action
 from flowpin.registry.catalog import Registry
 from flowpin.store import claims

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel
 
 from flowpin import Engine
-from flowpin.observability.exposition import serve_metrics
+from flowpin.engine.metrics_port import serve_metrics
 from flowpin.registry.actions import ActionError, action
 from flowpin.registry.catalog import Registry
 from flowpin.store import tables as t

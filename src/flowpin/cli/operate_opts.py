@@ -3,6 +3,7 @@ the log format."""
 
 from __future__ import annotations
 
+import logging
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -43,17 +44,26 @@ LogFormatOption = Annotated[
 
 def start_logging(engine: Any, log_format: LogFormat, role: str) -> None:
     """Configure logging and log the start-up line (version, database, actions loaded)."""
+    from flowpin import __version__
     from flowpin.observability import logs
 
     logs.configure(log_format.value)
-    logs.log_start(engine, role)
+    actions = sorted(f"{spec.action_id}@{spec.version}" for spec in engine.registry.actions())
+    logging.getLogger("flowpin").info(
+        "flowpin %s %s starting: database %s; %d actions loaded: %s",
+        __version__,
+        role,
+        logs.safe_url(engine.deps.db.url),
+        len(actions),
+        ", ".join(actions) or "none",
+    )
 
 
 def start_metrics(engine: Any, port: int | None, host: str) -> Any:
     """The metrics server of ``--metrics-port`` (None without it); a busy port is one line."""
     if port is None:
         return None
-    from flowpin.observability.exposition import serve_metrics
+    from flowpin.engine.metrics_port import serve_metrics
 
     try:
         server = serve_metrics(engine.deps, port, host)

@@ -94,18 +94,3 @@ def safe_url(url: str) -> str:
         return sa.make_url(url).render_as_string(hide_password=True)
     except Exception:
         return "(unparsable URL)"
-
-
-def log_start(engine: Any, role: str) -> None:
-    """The start-up line of ``serve`` / ``worker``: version, database, actions loaded."""
-    from flowpin import __version__
-
-    actions = sorted(f"{spec.action_id}@{spec.version}" for spec in engine.registry.actions())
-    logging.getLogger("flowpin").info(
-        "flowpin %s %s starting: database %s; %d actions loaded: %s",
-        __version__,
-        role,
-        safe_url(engine.deps.db.url),
-        len(actions),
-        ", ".join(actions) or "none",
-    )
