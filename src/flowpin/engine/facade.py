@@ -988,7 +988,7 @@ class Engine:
     def reads_inline(self) -> bool:
         """True when a short read costs less than handing it to a thread: SQLite, in this
         process, with no network round trip (the API then reads on its event loop)."""
-        return self.db.is_sqlite
+        return self.db.dialect.embedded
 
     # ---------------------------------------------------------------- workers
 

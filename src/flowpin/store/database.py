@@ -66,6 +66,7 @@ class Database:
 
     @property
     def is_sqlite(self) -> bool:
+        """Prefer asking ``self.dialect`` what it can do (``embedded``, ``notifies``, …)."""
         return self.dialect.name == "sqlite"
 
     @contextmanager

@@ -34,6 +34,9 @@ class Dialect(Protocol):
     select-then-update is already atomic and the statements stay simple."""
     notifies: bool
     """Other processes can be woken on commit (``NOTIFY``); else the poll is the backstop."""
+    embedded: bool
+    """The database runs inside this process: a short read is a function call, no network
+    round trip."""
     naive_times: bool
     """Times are stored without a zone (as naive UTC) and made aware on the way out."""
 

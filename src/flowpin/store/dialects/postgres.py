@@ -26,6 +26,7 @@ class Postgres:
     name = "postgresql"
     concurrent_writers = True
     notifies = True
+    embedded = False
     naive_times = False
 
     def engine_options(self, url: str, pool_size: int) -> dict[str, Any]:

@@ -38,6 +38,7 @@ class SQLite:
     name = "sqlite"
     concurrent_writers = False
     notifies = False
+    embedded = True
     naive_times = True
 
     def engine_options(self, url: str, pool_size: int) -> dict[str, Any]:
