@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from apikit import WAITER, Client
 
 from flowpin import Engine
+from flowpin.engine.start_commits import Started, StartIn, check_start
 from flowpin.security.redaction import MASK
 from flowpin.store import tables as t
 
@@ -70,3 +71,36 @@ def test_a_kept_read_reuses_its_connection_and_sees_new_commits(engine: Engine) 
 
 def _count() -> Any:
     return sa.select(sa.func.count()).select_from(t.api_keys)
+
+
+QUEUED = {**WAITER, "key": "queued", "settings": {"concurrencyKey": {"$expr": "payload.thread"}}}
+
+
+def test_a_batch_of_starts_mixing_plain_keyed_and_queued_runs(engine: Engine) -> None:
+    engine.publish(WAITER)
+    engine.publish(QUEUED)
+    outcomes = engine.start_checked(
+        [
+            check_start(item)
+            for item in [
+                *[StartIn("waiter", {"n": n}, subject=f"p{n}") for n in range(5)],
+                StartIn("waiter", {"n": 9}, idempotency_key="once"),
+                StartIn("waiter", {"n": 9}, idempotency_key="once"),
+                StartIn("queued", {"thread": "t"}),
+                StartIn("queued", {"thread": "t"}),
+            ]
+        ]
+    )
+    started = [o for o in outcomes if isinstance(o, Started)]
+    assert len(started) == 9
+    assert started[5].run_id == started[6].run_id and not started[6].created
+    for outcome in started[:5]:
+        assert engine.get_run(outcome.run_id) == outcome.view
+    with engine.db.read() as conn:
+        seqs = conn.execute(
+            sa.select(t.runs.c.id, t.runs.c.concurrency_seq).where(
+                t.runs.c.workflow_key == "queued"
+            )
+        ).all()
+    by_id = dict(seqs)
+    assert by_id[started[7].run_id] < by_id[started[8].run_id]

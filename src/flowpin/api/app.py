@@ -21,7 +21,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flowpin import __version__
-from flowpin.api import errors, openapi
+from flowpin.api import batches, errors, openapi
 from flowpin.api.auth import KeyCache, RateLimiter
 from flowpin.api.last_resort import LastResort
 from flowpin.api.routers import (
@@ -150,6 +150,8 @@ def create_app(
     app.state.key_cache = KeyCache(ttl=key_cache_seconds)
     app.state.redact = Redactor(redact_keys)
     app.state.event_limiter = RateLimiter(events_per_second) if events_per_second else None
+    app.state.starts = batches.starts()
+    app.state.events = batches.events()
     errors.install(app)
     # The hot routes first: FastAPI tries an app's routes in order, every request.
     for module in (runs, events, workflows, trial, tasks, registry, secrets, keys, me):

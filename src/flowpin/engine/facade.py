@@ -295,6 +295,12 @@ class Engine:
         written = iter(self._write_starts(checked) if checked else [])
         return [next(written) if o is None else o for o in outcomes]
 
+    def start_checked(self, items: Sequence[StartIn]) -> list[Started | FlowpinError]:
+        """``start_many`` of items that already passed ``check_start`` (on the caller's thread,
+        which also took its trace): one transaction, an outcome each. For callers that group
+        starts themselves (the API's event loop, ``api.batches``)."""
+        return self._write_starts(items)
+
     def _write_starts(self, items: Sequence[StartIn]) -> list[Started | FlowpinError]:
         with self.db.write() as conn:
             outcomes = write_starts(
@@ -407,6 +413,13 @@ class Engine:
                 outcomes.append(exc)
         written = iter(self._submit_events(checked) if checked else [])
         return [next(written) if o is None else o for o in outcomes]
+
+    def send_checked_events(self, items: Sequence[EventIn]) -> list[EventOutcome]:
+        """``send_events`` of items that already passed ``check_event``, counted as one event
+        commit (``flowpin_event_commit_batch_size``). For callers that group events themselves
+        (the API's event loop, ``api.batches``)."""
+        metrics.EVENT_BATCH.observe(len(items))
+        return self._submit_events(items)
 
     def _submit_events(self, items: Sequence[EventIn]) -> list[EventOutcome]:
         with self.db.write() as conn:

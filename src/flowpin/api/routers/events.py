@@ -7,27 +7,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
+from flowpin.api.answers import JsonAnswer
 from flowpin.api.auth import Caller, Editor, Viewer
 from flowpin.api.errors import error_body, status_for
 from flowpin.api.schemas import EventBatch, EventBody, PageLimit
 from flowpin.engine.event_listing import touched_runs
-from flowpin.engine.triggers import EventIn, EventOutcome
+from flowpin.engine.triggers import EventIn, EventOutcome, check_event
 from flowpin.errors import FlowpinError
 
 router = APIRouter(prefix="/events", tags=["events"])
 
 
 @router.post("", status_code=202)
-def submit(who: Editor, body: EventBody, request: Request) -> dict[str, Any]:
+async def submit(who: Editor, body: EventBody, request: Request) -> Response:
+    """Concurrent events share one commit (``api.batches``); answered once it is committed."""
     limiter = request.app.state.event_limiter
     if limiter is not None:
         limiter.take(who.tenant)
-    outcome = who.engine.send_event(
-        body.name, body.key, body.payload, event_id=body.eventId, ttl_ms=body.ttlMs
-    )
-    return outcome.to_dict()
+    item = check_event(EventIn(body.name, body.key, body.payload, body.eventId, body.ttlMs))
+    outcome = await request.app.state.events.submit(who.engine, item)
+    return JsonAnswer(outcome.to_dict(), status_code=202)
 
 
 @router.post("/batch")

@@ -23,18 +23,26 @@ from flowpin.api.schemas import (
     wait_seconds,
 )
 from flowpin.engine.run_listing import RunFilter
-from flowpin.engine.start_commits import Started, StartIn
+from flowpin.engine.start_commits import Started, StartIn, check_start
 from flowpin.errors import FlowpinError
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 
 @router.post("", status_code=201)
-def start(who: Editor, body: RunStart, request: Request) -> dict[str, Any]:
-    started = who.engine.start_run(
+async def start(who: Editor, body: RunStart, request: Request) -> Response:
+    """Concurrent starts share one commit (``api.batches``); the answer is the run as
+    written, once it is committed."""
+    item = check_start(
         StartIn(body.workflow, body.payload, body.subject, body.version, body.idempotencyKey)
     )
-    return _batch_item(request, who, started)["run"]  # type: ignore[no-any-return]
+    outcome = await request.app.state.starts.submit(who.engine, item)
+    if isinstance(outcome, FlowpinError):
+        raise outcome
+    if outcome.view is None:  # the idempotency key named a run that already existed
+        view, masks = await run_in_threadpool(who.engine.get_run_masked, outcome.run_id)
+        return JsonAnswer(request.app.state.redact.run(view, masks), status_code=201)
+    return JsonAnswer(_batch_item(request, who, outcome)["run"], status_code=201)
 
 
 @router.post("/batch")
