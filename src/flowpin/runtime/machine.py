@@ -11,8 +11,9 @@ found in two tables: ``STEPS`` (step kind → start the step at a position) and 
 type → resume the position the input names). A handler returns the context to run next in the
 same turn, or ``None`` when its position is blocked (or left to the queue). Handlers live with
 their idea: ``nodes`` (node steps), ``control`` (control steps and the ends of their
-pipelines), ``ladder`` (where a failed step's error goes); they use the methods below the
-"what handlers use" line and never each other's state.
+pipelines), ``ladder`` (where a failed step's error goes). They use the methods below the
+"what handlers use" line; their imports point one way (nodes → ladder → control), and control
+hands a failure to the ladder through ``Machine.fail``.
 
 Decisions recorded here:
 
