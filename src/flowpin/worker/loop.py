@@ -148,7 +148,7 @@ class Worker:
         self._interpreter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowpin-cpu")
         self._heavy: OrderedDict[str, None] = OrderedDict()
         """Runs that recently needed more than a slice (their next claims start off the loop)."""
-        self._db_inline = deps.db.is_sqlite
+        self._db_inline = not deps.db.dialect.concurrent_writers
         self._stopping = False
 
     # ------------------------------------------------------------------ public
@@ -160,7 +160,7 @@ class Worker:
         self._commit_wake = asyncio.Event()
         unsubscribe = self.deps.wakeups.subscribe(lambda: loop.call_soon_threadsafe(self._wake_up))
         listener = None
-        if not self.deps.db.is_sqlite and not until_idle:  # a pass over due work needs no ear
+        if self.deps.db.dialect.notifies and not until_idle:  # a pass over due work needs no ear
             listener = Listener(self.deps.db.url, lambda: loop.call_soon_threadsafe(self._wake_up))
             listener.start()
         checkpointer = None
