@@ -3,10 +3,11 @@ its idempotency key and applies the effect once per key, as a real service honou
 ``Idempotency-Key`` header would.
 
 Each delivery is also recorded on its own (``sink_deliveries``): which process called, under
-which claim of the run (``claim_count``, the fence, and ``lease_owner`` read when the handler
-starts), and when it started and ended, so that a test can check that no run was ever driven
-by two workers at once. The sink lives in the test's PostgreSQL schema, written on the
-handler's own connection (never the worker's transaction): it is the outside world.
+which claim of the run (``ctx.fence``: the claim count the calling worker holds, as the worker
+knows it, not as the database says it at the time), and when it started and ended, so that a
+test can check that no run was ever driven by two workers at once. The sink lives in the test's
+PostgreSQL schema, written on the handler's own connection (never the worker's transaction): it
+is the outside world.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ CREATE TABLE IF NOT EXISTS sink_effects (
 );
 CREATE TABLE IF NOT EXISTS sink_deliveries (
     id bigserial PRIMARY KEY, key text NOT NULL, run_id text NOT NULL, step_id text NOT NULL,
-    pid integer NOT NULL, owner text, fence integer, t0 double precision NOT NULL,
+    pid integer NOT NULL, fence integer, t0 double precision NOT NULL,
     t1 double precision NOT NULL
 );
 """
@@ -91,18 +92,13 @@ def _with_retry(fn):  # type: ignore[no-untyped-def]
 @action("fleet.effect", version=1, effect="side_effect")
 def effect(data: Step, ctx: ActionContext) -> Done:
     t0 = time.time()
-    claim = _with_retry(
-        lambda c: c.execute(
-            "SELECT claim_count, lease_owner FROM runs WHERE id = %s", (ctx.run_id,)
-        ).fetchone()
-    )
     time.sleep(0.002)  # the remote call takes a moment: a window in which a double drive shows
     t1 = time.time()
     _with_retry(
         lambda c: c.execute(
-            "WITH d AS (INSERT INTO sink_deliveries (key, run_id, step_id, pid, owner, fence, "
-            "t0, t1) VALUES (%(key)s, %(run)s, %(step)s, %(pid)s, %(owner)s, %(fence)s, %(t0)s, "
-            "%(t1)s)) INSERT INTO sink_effects (key, run_id, step_id, calls, applied) "
+            "WITH d AS (INSERT INTO sink_deliveries (key, run_id, step_id, pid, fence, t0, t1) "
+            "VALUES (%(key)s, %(run)s, %(step)s, %(pid)s, %(fence)s, %(t0)s, %(t1)s)) "
+            "INSERT INTO sink_effects (key, run_id, step_id, calls, applied) "
             "VALUES (%(key)s, %(run)s, %(step)s, 1, 1) "
             "ON CONFLICT (key) DO UPDATE SET calls = sink_effects.calls + 1",
             {
@@ -110,8 +106,7 @@ def effect(data: Step, ctx: ActionContext) -> Done:
                 "run": ctx.run_id,
                 "step": ctx.step_id,
                 "pid": os.getpid(),
-                "owner": claim[1] if claim else None,
-                "fence": claim[0] if claim else None,
+                "fence": ctx.fence,
                 "t0": t0,
                 "t1": t1,
             },

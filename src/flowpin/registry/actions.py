@@ -95,6 +95,11 @@ class ActionContext:
     """Stable across retries of this call; forward it to the remote system when it can dedupe
     (e.g. as an ``Idempotency-Key`` header)."""
     tenant_id: str = "default"
+    fence: int | None = None
+    """The claim of the run this call is made under (the run's claim count, which grows by one
+    each time a worker claims the run): a fencing token. A remote system that remembers the
+    highest fence it saw for a run can refuse a call bearing a lower one, from a worker that
+    lost the run. ``None`` outside a worker (a handler called directly)."""
     connection: Any = field(default=None, compare=False, repr=False)
     """A transactional action's database connection (SQLAlchemy), inside the transaction that
     records the call; ``None`` for other actions."""

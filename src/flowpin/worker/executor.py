@@ -201,6 +201,7 @@ class ActionExecutor:
             attempt=call.attempt,
             idempotency_key=call.idempotency_key,
             tenant_id=context["tenant_id"],
+            fence=context.get("fence"),
             connection=connection,
             traceparent=None if span is None else tracing.traceparent_of(span),
         )

@@ -412,6 +412,7 @@ class Worker:
                 "version": run.version_number,
                 "tenant_id": run.tenant_id,
                 "traceparent": run.state.get("tp"),
+                "fence": run.claim_count,
             },
             state=run.state,
             inputs=[input_of(row) for row in inbox],
