@@ -68,7 +68,7 @@ def test_a_stale_worker_can_neither_renew_nor_hand_back_a_run_it_lost(harness) -
     taken = run_row(harness, run_id)
     now = harness.clock.now()
     with harness.engine.db.write() as conn:
-        claims.renew_leases(conn, "w1", [run_id], now, 600)
+        assert claims.renew_leases(conn, "w1", [run_id], now, 600) == {}  # not w1's to renew
         claims.defer(conn, "w1", run_id, 1, now, 0)
         claims.release_all(conn, "w1", now)
     row = run_row(harness, run_id)
@@ -84,7 +84,8 @@ def test_renewing_a_lease_keeps_the_run_from_being_reclaimed(harness) -> None:
     claim(harness, "w1")
     harness.clock.advance(LEASE_SECONDS - 10)
     with harness.engine.db.write() as conn:
-        claims.renew_leases(conn, "w1", [run_id], harness.clock.now(), LEASE_SECONDS)
+        renewed = claims.renew_leases(conn, "w1", [run_id], harness.clock.now(), LEASE_SECONDS)
+    assert renewed == {run_id: 1}  # the claim count of the claim renewed
     harness.clock.advance(20)  # past the first lease, within the renewed one
     assert claim(harness, "w2") == []
     harness.clock.advance(LEASE_SECONDS)

@@ -321,14 +321,20 @@ def started_calls_for(conn: Connection, run_ids: list[str]) -> dict[str, list[An
 
 def renew_leases(
     conn: Connection, owner: str, run_ids: list[str], now: datetime, lease_seconds: float
-) -> None:
+) -> dict[str, int]:
+    """Extend ``owner``'s leases on ``run_ids`` to ``now + lease_seconds``; returns the claim
+    count of each run renewed. A run missing from the answer is no longer ``owner``'s (it was
+    released, or its lease lapsed and another worker claimed it): the worker must not count on
+    the renewal for it."""
     if not run_ids:
-        return
-    conn.execute(
+        return {}
+    rows = conn.execute(
         t.runs.update()
         .where(among(conn, t.runs.c.id, run_ids), t.runs.c.lease_owner == owner)
         .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
-    )
+        .returning(t.runs.c.id, t.runs.c.claim_count)
+    ).all()
+    return {row.id: row.claim_count for row in rows}
 
 
 def defer(

@@ -35,6 +35,11 @@ log = logging.getLogger("flowpin.worker")
 Deliver = Callable[[Any, BaseException | None], None]
 """Receives a sync handler's return value or exception, on the event loop."""
 
+MayStart = Callable[[], bool]
+"""Asked in the thread right before a queued sync call would start: whether it still may."""
+
+_Queued = tuple[Callable[[], Any], Deliver, MayStart | None]
+
 SecretLookup = Callable[[str, str], str]
 """(tenant_id, name) -> value; raises KeyError when the secret is unknown."""
 
@@ -88,12 +93,21 @@ class ActionExecutor:
         call: CallAction,
         context: dict[str, Any],
         on_done: Callable[[ActionResult], None],
+        *,
+        may_start: MayStart | None = None,
+        on_dropped: Callable[[], None] | None = None,
     ) -> asyncio.Future[Any] | None:
         """The worker's form of ``execute``: ``on_done`` gets the result on the event loop.
 
         A sync handler costs no task and no future here, only a place in a thread's chunk;
         that per-call overhead was a large share of a trivial action step. Returns what can
         be cancelled (an async handler's task), if anything.
+
+        A queued sync call cannot be cancelled, and may wait in its chunk behind slow calls
+        while its worker lets go of the run (or its lease passes): ``may_start`` is asked in
+        the thread right before the handler would start, and when it says no the handler is
+        not called; ``on_dropped`` is then called on the loop instead of ``on_done`` (the run's
+        next claimant makes the call).
         """
         try:
             prepared = self._prepare(call, context)
@@ -107,6 +121,12 @@ class ActionExecutor:
             if finished:
                 return  # timed out meanwhile, or the handler returned after its timeout
             finished = True
+            if isinstance(exc, _NotStarted):
+                if prepared.span is not None:
+                    tracing.end_span(prepared.span, "not started: the run was let go")
+                if on_dropped is not None:
+                    on_dropped()
+                return
             on_done(self._result(call, prepared, output, exc))
 
         if prepared.is_async:
@@ -119,7 +139,7 @@ class ActionExecutor:
 
             task.add_done_callback(collect)
             return task
-        self._sync.submit_callback(prepared.invoke, finish)
+        self._sync.submit_callback(prepared.invoke, finish, may_start)
         if prepared.timeout:
             asyncio.get_running_loop().call_later(prepared.timeout, finish, None, TimeoutError())
         return None
@@ -360,13 +380,15 @@ class _SyncBatcher:
     One thread hop per call dominated a trivial action's cost (measured: more than the
     checkpoint), so the calls that become ready in one event-loop iteration are split into one
     chunk per thread; each thread runs its chunk and posts all results back at once. A slow
-    handler delays only the calls queued behind it in its own chunk.
+    handler delays only the calls queued behind it in its own chunk. A call's ``may_start``,
+    if any, is asked right before it starts; a call that may not is skipped and delivered as
+    ``_NotStarted``.
     """
 
     def __init__(self, pool: ThreadPoolExecutor, threads: int) -> None:
         self.pool = pool
         self.threads = threads
-        self.queue: list[tuple[Callable[[], Any], Deliver]] = []
+        self.queue: list[_Queued] = []
         self.scheduled = False
 
     def submit(self, fn: Callable[[], Any]) -> asyncio.Future[Any]:
@@ -383,9 +405,11 @@ class _SyncBatcher:
         self.submit_callback(fn, deliver)
         return future
 
-    def submit_callback(self, fn: Callable[[], Any], deliver: Deliver) -> None:
+    def submit_callback(
+        self, fn: Callable[[], Any], deliver: Deliver, may_start: MayStart | None = None
+    ) -> None:
         """Run ``fn`` in a thread; ``deliver(value, exception)`` is called on the loop."""
-        self.queue.append((fn, deliver))
+        self.queue.append((fn, deliver, may_start))
         if not self.scheduled:
             self.scheduled = True
             asyncio.get_running_loop().call_soon(self._flush, asyncio.get_running_loop())
@@ -397,11 +421,12 @@ class _SyncBatcher:
         for start in range(0, len(items), size):
             self.pool.submit(self._run, loop, items[start : start + size])
 
-    def _run(
-        self, loop: asyncio.AbstractEventLoop, chunk: list[tuple[Callable[[], Any], Deliver]]
-    ) -> None:
+    def _run(self, loop: asyncio.AbstractEventLoop, chunk: list[_Queued]) -> None:
         done: list[tuple[Deliver, Any, BaseException | None]] = []
-        for fn, deliver in chunk:
+        for fn, deliver, may_start in chunk:
+            if may_start is not None and not may_start():
+                done.append((deliver, None, _NotStarted()))
+                continue
             try:
                 done.append((deliver, fn(), None))
             except BaseException as exc:
@@ -415,6 +440,10 @@ class _SyncBatcher:
                 deliver(value, exc)
             except Exception:  # one caller's failure must not lose the others' results
                 log.exception("delivering an action result failed")
+
+
+class _NotStarted(Exception):
+    """A queued call its ``may_start`` stopped: the handler was not called."""
 
 
 class _Failed(Exception):

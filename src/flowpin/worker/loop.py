@@ -33,7 +33,7 @@ import uuid
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from flowpin.definitions.models import Definition
@@ -66,6 +66,9 @@ log = logging.getLogger("flowpin.worker")
 BUSY_ROUNDS = 50
 """How many 20 ms rounds a run waits for another run's hold on an idempotency key."""
 HEAVY_REMEMBERED = 10_000
+LEASE_MARGIN = 0.1
+"""The share of the lease at its end in which no queued action call starts: a call that starts
+then could still be running when the lease passes and another worker takes the run."""
 
 
 @dataclass(slots=True)
@@ -97,6 +100,9 @@ class _Slot:
     recovered: list[CallAction]
     """Calls the last checkpoint was waiting for: re-issued, and the ledger decides whether a
     handler really runs (a previous claimant may have died mid-call)."""
+    lease_until: datetime
+    """When the lease passes as far as this worker knows: the ``now`` of its claim or of its
+    last renewal that the database confirmed, plus the lease. No action call starts later."""
     completed: list[tuple[CallAction, ActionResult]] = field(default_factory=list)
     inflight: dict[str, CallAction] = field(default_factory=dict)
     handles: list[asyncio.Future[Any]] = field(default_factory=list)
@@ -219,9 +225,9 @@ class Worker:
             fired = await self._in_db_patiently(stop, self._fire_due)
             free = self.options.concurrency - len(self._active)
             claimed = await self._in_db_patiently(stop, self._claim, free) if free > 0 else []
-            for run, definition, inbox, started in claimed:
+            for run, definition, inbox, started, lease_until in claimed:
                 self.stats.claimed += 1
-                self._adopt(run, definition, inbox, started)
+                self._adopt(run, definition, inbox, started, lease_until)
             if claimed or fired:
                 continue
             if until_idle and not self._active:
@@ -274,8 +280,11 @@ class Worker:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 
-    def _claim(self, limit: int) -> list[tuple[ClaimedRun, Definition, list[Any], list[Any]]]:
+    def _claim(
+        self, limit: int
+    ) -> list[tuple[ClaimedRun, Definition, list[Any], list[Any], datetime]]:
         now = self.deps.clock.now()
+        lease_until = now + timedelta(seconds=self.options.lease_seconds)
         with self.deps.db.write() as conn:
             rows = claims.claim_runs(
                 conn,
@@ -302,6 +311,7 @@ class Worker:
                 definitions[row.version_id],
                 inbox.get(row.id, []),
                 started.get(row.id, []),
+                lease_until,
             )
             for row in rows
         ]
@@ -377,21 +387,32 @@ class Worker:
         interval = max(0.05, self.options.lease_seconds / 3)
         while True:
             await asyncio.sleep(interval)
-            ids = list(self._active)
-            if ids:
+            slots = list(self._active.values())
+            if slots:
                 now = self.deps.clock.now()
+                lease_until = now + timedelta(seconds=self.options.lease_seconds)
 
-                def renew(ids: list[str] = ids, now: datetime = now) -> None:
+                def renew(ids: list[str], now: datetime = now) -> dict[str, int]:
                     with self.deps.db.write() as conn:
-                        claims.renew_leases(conn, self.owner, ids, now, self.options.lease_seconds)
+                        return claims.renew_leases(
+                            conn, self.owner, ids, now, self.options.lease_seconds
+                        )
 
                 with contextlib.suppress(Exception):
-                    await self._in_db(renew)
+                    renewed = await self._in_db(renew, [slot.run.id for slot in slots])
+                    for slot in slots:  # only a renewal of this very claim extends it
+                        if renewed.get(slot.run.id) == slot.run.claim_count:
+                            slot.lease_until = max(slot.lease_until, lease_until)
 
     # ------------------------------------------------------------------ driving runs
 
     def _adopt(
-        self, run: ClaimedRun, definition: Definition, inbox: list[Any], started: list[Any]
+        self,
+        run: ClaimedRun,
+        definition: Definition,
+        inbox: list[Any],
+        started: list[Any],
+        lease_until: datetime,
     ) -> None:
         deps = self.deps
         slot = _Slot(
@@ -421,6 +442,7 @@ class Worker:
                 pending_calls(definition, run.state) + [call_of(row) for row in started]
             ),
             heavy=run.id in self._heavy,
+            lease_until=lease_until,
         )
         self._active[run.id] = slot
         trace_claim(run, self.owner)
@@ -602,7 +624,11 @@ class Worker:
                     self._spawn(self._run_transactional())
                 continue
             handle = executor.submit(
-                call, slot.context, lambda r, s=slot, c=call: self._on_result(s, c, r)
+                call,
+                slot.context,
+                lambda r, s=slot, c=call: self._on_result(s, c, r),
+                may_start=lambda s=slot: self._may_start(s),
+                on_dropped=lambda s=slot: self._not_started(s),
             )
             if handle is not None:
                 slot.handles.append(handle)
@@ -704,6 +730,29 @@ class Worker:
         if slot.handles:
             slot.handles = [handle for handle in slot.handles if not handle.done()]
         self._make_ready(slot)
+
+    def _may_start(self, slot: _Slot) -> bool:
+        """Whether a queued call of ``slot`` may start now (asked in the action's thread):
+        only while the worker holds the run and, as far as it knows, its lease has not passed
+        (less a margin) - else another worker may have claimed the run, and two would drive it.
+        """
+        if slot.closed:
+            return False
+        margin = timedelta(seconds=self.options.lease_seconds * LEASE_MARGIN)
+        return self.deps.clock.now() < slot.lease_until - margin
+
+    def _not_started(self, slot: _Slot) -> None:
+        """A queued call of ``slot`` was dropped unstarted: if the worker still holds the run,
+        its lease may have passed, so it lets go (the call is made by the run's next claimant;
+        its ledger entry, "started" by this claim, is reclaimed as this run's own)."""
+        if slot.closed:
+            return
+        log.warning(
+            "let go of run %s: its lease may have passed before a queued action call started",
+            slot.run.id,
+            extra={"run_id": slot.run.id, "workflow": slot.run.workflow_key},
+        )
+        self._close(slot, cancel=True)
 
     def _close(self, slot: _Slot, *, cancel: bool = False) -> None:
         """The worker lets go of the run (parked, finished, lost, or left to its lease)."""
