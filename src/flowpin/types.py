@@ -27,3 +27,8 @@ class RunStatus(StrEnum):
 
 
 TERMINAL_STATUSES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED})
+"""A run that ended: nothing moves it again (an operator's retry makes it active again)."""
+
+ACTIVE_STATUSES: tuple[RunStatus, ...] = (RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING)
+"""A run that has not ended: every status outside ``TERMINAL_STATUSES``, in lifecycle order (a
+tuple, so that SQL ``IN`` lists built from it are always the same statement)."""

@@ -18,6 +18,7 @@ from flowpin.registry.actions import action
 from flowpin.registry.catalog import Registry
 from flowpin.store import claims
 from flowpin.store import tables as t
+from flowpin.types import ACTIVE_STATUSES
 from flowpin.worker.loop import WorkerOptions
 from waiting import wait_until
 
@@ -54,7 +55,7 @@ class Meter:
                         t.runs.c.workflow_key == "limited",
                         t.runs.c.lease_owner.is_not(None),
                         t.runs.c.lease_expires_at >= now,
-                        t.runs.c.status.in_(claims.ACTIVE),
+                        t.runs.c.status.in_(ACTIVE_STATUSES),
                     )
                 ).scalar_one()
             )

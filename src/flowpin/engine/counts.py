@@ -21,9 +21,9 @@ from flowpin.runtime.positions import WAIT_KINDS, decode
 from flowpin.store import workflows
 from flowpin.store.database import Connection
 from flowpin.store.workflows import workflow_row
+from flowpin.types import ACTIVE_STATUSES, RunStatus
 
-ACTIVE = ("PENDING", "RUNNING", "WAITING")
-COUNTED = (*ACTIVE, "FAILED")
+COUNTED = (*ACTIVE_STATUSES, RunStatus.FAILED)
 
 
 def _zero_step() -> dict[str, Any]:
@@ -53,7 +53,7 @@ def active_leaves(
     """The active runs of one version by the set of steps they stand on (for the diff)."""
     groups: dict[frozenset[str], int] = {}
     for _number, _status, encoded, runs in position_groups(
-        conn, tenant_id, workflow_id, statuses=ACTIVE, version=version
+        conn, tenant_id, workflow_id, statuses=ACTIVE_STATUSES, version=version
     ):
         leaves = frozenset(step_id for step_id, _kind in decode(encoded))
         groups[leaves] = groups.get(leaves, 0) + runs

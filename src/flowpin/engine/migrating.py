@@ -29,11 +29,10 @@ from flowpin.store import moves
 from flowpin.store.database import Connection
 from flowpin.store.history import record_migrations
 from flowpin.store.workflows import version_row, workflow_row
+from flowpin.types import ACTIVE_STATUSES
 
-ACTIVE = ("PENDING", "RUNNING", "WAITING")
 BATCH = 500
 """Runs checked and moved per transaction."""
-STATUSES = frozenset(ACTIVE)
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)`` after each batch."""
@@ -163,7 +162,7 @@ def _select(
             row = found.get(run_id)
             if row is None:
                 problem = MoveProblem("run.not_found", "no such run of this workflow")
-            elif row.status not in STATUSES:
+            elif row.status not in ACTIVE_STATUSES:
                 problem = MoveProblem(
                     "run.finished", f"the run is {row.status}; finished runs are never moved"
                 )
@@ -230,7 +229,7 @@ def _batch(
 
 
 def _run_problems(row: Any, version: int, in_flight: bool, now: datetime) -> list[MoveProblem]:
-    if row.status not in STATUSES:
+    if row.status not in ACTIVE_STATUSES:
         return [MoveProblem("run.finished", f"the run is {row.status}; it is never moved")]
     if row.version_number != version:
         return [MoveProblem("run.other_version", f"the run is on version {row.version_number}")]

@@ -14,13 +14,12 @@ from flowpin.engine.views import iso
 from flowpin.engine.workflows_admin import BadRequest, after_of, next_cursor, page_size, parse_time
 from flowpin.store.database import Connection
 from flowpin.store.run_lists import (
-    ACTIVE,
     RunSelection,
     active_selected,
     count_by_status,
     run_page,
 )
-from flowpin.types import RunStatus
+from flowpin.types import ACTIVE_STATUSES, RunStatus
 
 RUN_STATUSES = tuple(status.value for status in RunStatus)
 
@@ -53,7 +52,7 @@ class RunFilter:
         for part in self.status.split(","):
             name = part.strip().upper()
             if name == "ACTIVE":
-                names.extend(ACTIVE)
+                names.extend(ACTIVE_STATUSES)
             elif name in RUN_STATUSES:
                 names.append(name)
             elif name:

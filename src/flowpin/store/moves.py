@@ -17,8 +17,7 @@ from sqlalchemy.engine import Connection
 from flowpin.store import tables as t
 from flowpin.store.dialects import dialect_of
 from flowpin.store.statements import among
-
-ACTIVE = ("PENDING", "RUNNING", "WAITING")
+from flowpin.types import ACTIVE_STATUSES
 
 
 def runs_named(
@@ -53,7 +52,7 @@ def active_run_ids(
         runs.c.tenant_id == tenant_id,
         runs.c.workflow_id == workflow_id,
         runs.c.version_number == version,
-        runs.c.status.in_(ACTIVE),
+        runs.c.status.in_(ACTIVE_STATUSES),
     )
     if status is not None:
         query = query.where(runs.c.status == status)

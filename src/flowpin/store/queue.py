@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowpin.store import tables as t
-from flowpin.store.claims import ACTIVE, aware, next_of_its_key
+from flowpin.store.claims import aware, next_of_its_key
+from flowpin.types import ACTIVE_STATUSES
 
 
 class QueueState(NamedTuple):
@@ -33,7 +34,7 @@ def queue_state(conn: Connection, now: datetime) -> QueueState:
     due = sa.and_(
         runs.wake_at.is_not(None),
         runs.wake_at <= now,
-        runs.status.in_(ACTIVE),
+        runs.status.in_(ACTIVE_STATUSES),
         next_of_its_key(),
     )
     unleased = sa.or_(runs.lease_expires_at.is_(None), runs.lease_expires_at < now)

@@ -20,8 +20,7 @@ from sqlalchemy.engine import Connection
 
 from flowpin.store import tables as t
 from flowpin.store.paging import newest_first
-
-ACTIVE = ("PENDING", "RUNNING", "WAITING")
+from flowpin.types import ACTIVE_STATUSES
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +104,7 @@ def count_by_status(conn: Connection, selection: RunSelection) -> dict[str, int]
 def active_selected(conn: Connection, selection: RunSelection, limit: int) -> tuple[int, list[str]]:
     """The active selected runs: how many there are, and the ids of at most ``limit`` of them,
     oldest first."""
-    where = [*selection.conditions(), t.runs.c.status.in_(ACTIVE)]
+    where = [*selection.conditions(), t.runs.c.status.in_(ACTIVE_STATUSES)]
     total = conn.execute(sa.select(sa.func.count()).where(*where)).scalar_one()
     ids = conn.execute(
         sa.select(t.runs.c.id).where(*where).order_by(t.runs.c.created_at, t.runs.c.id).limit(limit)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 from flowpin.store.dialects import NAIVE_TIMES
+from flowpin.types import RunStatus
 
 metadata = sa.MetaData(
     naming_convention={
@@ -55,8 +56,9 @@ def _now_column(name: str, *, nullable: bool = False) -> sa.Column[Any]:
     return sa.Column(name, UTCDateTime(), nullable=nullable)
 
 
-RUN_STATUSES = ("PENDING", "RUNNING", "WAITING", "SUCCEEDED", "FAILED", "CANCELED")
+RUN_STATUSES = tuple(status.value for status in RunStatus)
 _status_list = ", ".join(f"'{status}'" for status in RUN_STATUSES)
+_terminal_list = ", ".join(f"'{status.value}'" for status in RunStatus if status.terminal)
 
 # Invariants: one row per tenant; rows of every other table belong to exactly one tenant.
 tenants = sa.Table(
@@ -187,11 +189,11 @@ runs = sa.Table(
     sa.Column("concurrency_seq", sa.BigInteger, nullable=True),
     sa.CheckConstraint(f"status IN ({_status_list})", name="status_known"),
     sa.CheckConstraint(
-        "(status IN ('SUCCEEDED', 'FAILED', 'CANCELED')) = (finished_at IS NOT NULL)",
+        f"(status IN ({_terminal_list})) = (finished_at IS NOT NULL)",
         name="terminal_iff_finished",
     ),
     sa.CheckConstraint(
-        "status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELED') OR wake_at IS NULL",
+        f"status NOT IN ({_terminal_list}) OR wake_at IS NULL",
         name="terminal_never_wakes",
     ),
     # Unique where present (migration 0005: partial on PostgreSQL, where an index entry per NULL

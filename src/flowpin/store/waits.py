@@ -28,10 +28,9 @@ from flowpin.store.dialects import dialect_of
 from flowpin.store.notify import signal_work
 from flowpin.store.statements import built_once, list_param, listed
 from flowpin.store.tasks import end_open_tasks
+from flowpin.types import ACTIVE_STATUSES
 
 log = logging.getLogger("flowpin.events")
-
-ACTIVE = ("PENDING", "RUNNING", "WAITING")
 
 
 def iso(moment: datetime) -> str:
@@ -43,7 +42,7 @@ _WAKE_RUNS = built_once(
         t.runs.update()
         .where(
             listed(dialect, t.runs.c.id, "ids"),
-            t.runs.c.status.in_(ACTIVE),
+            t.runs.c.status.in_(ACTIVE_STATUSES),
             t.runs.c.wake_at.is_(None),
         )
         .values(wake_at=sa.bindparam("now", type_=t.runs.c.wake_at.type))
