@@ -202,17 +202,19 @@ class ActionExecutor:
                         data={"code": "secret.not_found", "secret": name},
                     )
                 ) from None
-        span = tracing.start_span(
-            f"action {call.action_id}@{call.version}",
-            context.get("traceparent"),
-            {
-                **tracing.run_attributes(
-                    context["run_id"], context["workflow_key"], context["version"], call.step_id
-                ),
-                "flowpin.action": f"{call.action_id}@{call.version}",
-                "flowpin.attempt": call.attempt,
-            },
-        )
+        span = None
+        if tracing.tracer() is not None:  # not even the attributes otherwise: every call asks
+            span = tracing.start_span(
+                f"action {call.action_id}@{call.version}",
+                context.get("traceparent"),
+                {
+                    **tracing.run_attributes(
+                        context["run_id"], context["workflow_key"], context["version"], call.step_id
+                    ),
+                    "flowpin.action": f"{call.action_id}@{call.version}",
+                    "flowpin.attempt": call.attempt,
+                },
+            )
         ctx = ActionContext(
             run_id=context["run_id"],
             step_id=call.step_id,

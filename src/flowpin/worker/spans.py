@@ -12,6 +12,8 @@ from flowpin.runtime.decisions import HistoryEntry
 
 def trace_claim(run: Any, owner: str) -> None:
     """A span for the claim of ``run`` by worker ``owner`` (nothing when not tracing)."""
+    if tracing.tracer() is None:
+        return
     attributes = tracing.run_attributes(run.id, run.workflow_key, run.version_number)
     span = tracing.start_span(
         "claim run", run.state.get("tp"), {**attributes, "flowpin.worker": owner}
