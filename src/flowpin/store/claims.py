@@ -38,7 +38,7 @@ from sqlalchemy.engine import Connection
 
 from flowpin.store import tables as t
 from flowpin.store.dialects import dialect_of
-from flowpin.store.statements import among
+from flowpin.store.statements import among, built_once, list_param, listed
 from flowpin.types import ACTIVE_STATUSES
 
 
@@ -141,12 +141,35 @@ def claim_runs(
         ids += _claim_guarded(conn, now, limit - len(ids))
     if not ids:
         return []
+    listed_ids = list_param(conn, ids)
     conn.execute(
-        t.runs.update()
-        .where(among(conn, t.runs.c.id, ids))
-        .values(**_lease_values(owner, now, lease_seconds))
+        _SQLITE_LEASE(conn),
+        {
+            "ids": listed_ids,
+            "claim_owner": owner,
+            "claim_expires": now + timedelta(seconds=lease_seconds),
+        },
     )
-    return list(conn.execute(sa.select(*CLAIMED).where(among(conn, t.runs.c.id, ids))).all())
+    return list(conn.execute(_CLAIMED_ROWS(conn), {"ids": listed_ids}).all())
+
+
+_SQLITE_LEASE = built_once(
+    lambda dialect: (
+        t.runs.update()
+        .where(listed(dialect, t.runs.c.id, "ids"))
+        .values(
+            lease_owner=sa.bindparam("claim_owner", type_=t.runs.c.lease_owner.type),
+            lease_expires_at=sa.bindparam("claim_expires", type_=t.runs.c.lease_expires_at.type),
+            claim_count=t.runs.c.claim_count + 1,
+            status=sa.case((t.runs.c.status == "PENDING", "RUNNING"), else_=t.runs.c.status),
+        )
+    )
+)
+"""``_lease_values`` for a list of ids, built once (like ``_PG_CLAIM``): a worker claims after
+every wake-up."""
+_CLAIMED_ROWS = built_once(
+    lambda dialect: sa.select(*CLAIMED).where(listed(dialect, t.runs.c.id, "ids"))
+)
 
 
 def _pg_claim() -> Any:
@@ -292,12 +315,45 @@ def saturated_workflows(now: datetime) -> Any:
     )
 
 
-def inbox_for(conn: Connection, run_ids: list[str]) -> dict[str, list[Any]]:
-    rows = conn.execute(
+# The statements of a claim and of every checkpoint, built once per dialect (``built_once``):
+# building and cache-keying them per call cost more CPU than running them (measured).
+_INBOX_FOR = built_once(
+    lambda dialect: (
         sa.select(t.run_inbox)
-        .where(among(conn, t.run_inbox.c.run_id, run_ids))
+        .where(listed(dialect, t.run_inbox.c.run_id, "ids"))
         .order_by(t.run_inbox.c.id)
-    ).all()
+    )
+)
+_STARTED_CALLS_FOR = built_once(
+    lambda dialect: sa.select(t.action_ledger).where(
+        listed(dialect, t.action_ledger.c.run_id, "ids"), t.action_ledger.c.status == "started"
+    )
+)
+_RENEW_LEASES = built_once(
+    lambda dialect: (
+        t.runs.update()
+        .where(
+            listed(dialect, t.runs.c.id, "ids"),
+            t.runs.c.lease_owner == sa.bindparam("owner", type_=t.runs.c.lease_owner.type),
+        )
+        .values(lease_expires_at=sa.bindparam("expires", type_=t.runs.c.lease_expires_at.type))
+        .returning(t.runs.c.id, t.runs.c.claim_count)
+    )
+)
+_CLAIM_HOLDERS = built_once(
+    lambda dialect: dialect.locked(
+        sa.select(t.runs.c.id, t.runs.c.lease_owner, t.runs.c.claim_count, t.runs.c.status).where(
+            listed(dialect, t.runs.c.id, "ids")
+        )
+    )
+)
+_REMOVE_INBOX = built_once(
+    lambda dialect: t.run_inbox.delete().where(listed(dialect, t.run_inbox.c.id, "ids"))
+)
+
+
+def inbox_for(conn: Connection, run_ids: list[str]) -> dict[str, list[Any]]:
+    rows = conn.execute(_INBOX_FOR(conn), {"ids": list_param(conn, run_ids)}).all()
     grouped: dict[str, list[Any]] = {}
     for row in rows:
         grouped.setdefault(row.run_id, []).append(row)
@@ -306,12 +362,7 @@ def inbox_for(conn: Connection, run_ids: list[str]) -> dict[str, list[Any]]:
 
 def started_calls_for(conn: Connection, run_ids: list[str]) -> dict[str, list[Any]]:
     """Ledger entries a previous claimant started and never finished (it died mid-call)."""
-    rows = conn.execute(
-        sa.select(t.action_ledger).where(
-            among(conn, t.action_ledger.c.run_id, run_ids),
-            t.action_ledger.c.status == "started",
-        )
-    ).all()
+    rows = conn.execute(_STARTED_CALLS_FOR(conn), {"ids": list_param(conn, run_ids)}).all()
     grouped: dict[str, list[Any]] = {}
     for row in rows:
         grouped.setdefault(row.run_id, []).append(row)
@@ -328,10 +379,12 @@ def renew_leases(
     if not run_ids:
         return {}
     rows = conn.execute(
-        t.runs.update()
-        .where(among(conn, t.runs.c.id, run_ids), t.runs.c.lease_owner == owner)
-        .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
-        .returning(t.runs.c.id, t.runs.c.claim_count)
+        _RENEW_LEASES(conn),
+        {
+            "ids": list_param(conn, run_ids),
+            "owner": owner,
+            "expires": now + timedelta(seconds=lease_seconds),
+        },
     ).all()
     return {row.id: row.claim_count for row in rows}
 
@@ -508,12 +561,10 @@ def claim_holders(conn: Connection, run_ids: list[str]) -> dict[str, Any]:
     the fence of a checkpoint: row-locked on PostgreSQL until the transaction ends (SQLite's
     writer lock does the same), so nobody takes a claim between this read and the writes that
     follow."""
-    query = sa.select(
-        t.runs.c.id, t.runs.c.lease_owner, t.runs.c.claim_count, t.runs.c.status
-    ).where(among(conn, t.runs.c.id, run_ids))
-    return {row.id: row for row in conn.execute(dialect_of(conn).locked(query))}
+    rows = conn.execute(_CLAIM_HOLDERS(conn), {"ids": list_param(conn, run_ids)})
+    return {row.id: row for row in rows}
 
 
 def remove_inbox(conn: Connection, row_ids: list[int]) -> None:
     """Inbox rows a checkpoint consumed."""
-    conn.execute(t.run_inbox.delete().where(among(conn, t.run_inbox.c.id, row_ids)))
+    conn.execute(_REMOVE_INBOX(conn), {"ids": list_param(conn, row_ids)})

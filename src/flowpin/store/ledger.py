@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from flowpin.store import tables as t
 from flowpin.store.bulk import Statement, unnest
 from flowpin.store.dialects import dialect_of
-from flowpin.store.statements import among
+from flowpin.store.statements import built_once, list_param, listed
 from flowpin.types import TERMINAL_STATUSES
 
 
@@ -88,19 +88,24 @@ def succeeded_outputs(conn: Connection, run_id: str) -> dict[str, Any]:
 def ledger_entries(conn: Connection, tenant_id: str, keys: Sequence[str]) -> list[Any]:
     """The tenant's entries of ``keys``: key, status, holder (``run_id``, ``token``), output
     and lease."""
-    ledger = t.action_ledger
-    return list(
-        conn.execute(
-            sa.select(
-                ledger.c.key,
-                ledger.c.status,
-                ledger.c.run_id,
-                ledger.c.token,
-                ledger.c.output,
-                ledger.c.lease_expires_at,
-            ).where(ledger.c.tenant_id == tenant_id, among(conn, ledger.c.key, list(keys)))
-        ).all()
+    params = {"tenant": tenant_id, "keys": list_param(conn, list(keys))}
+    return list(conn.execute(_LEDGER_ENTRIES(conn), params).all())
+
+
+_LEDGER_ENTRIES = built_once(
+    lambda dialect: sa.select(
+        t.action_ledger.c.key,
+        t.action_ledger.c.status,
+        t.action_ledger.c.run_id,
+        t.action_ledger.c.token,
+        t.action_ledger.c.output,
+        t.action_ledger.c.lease_expires_at,
+    ).where(
+        t.action_ledger.c.tenant_id == sa.bindparam("tenant", type_=sa.String),
+        listed(dialect, t.action_ledger.c.key, "keys"),
     )
+)
+"""Asked by every checkpoint that issues calls: built once per dialect."""
 
 
 class Claim(NamedTuple):

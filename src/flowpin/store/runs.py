@@ -34,7 +34,7 @@ from flowpin.store import tables as t
 from flowpin.store.codec import dumps
 from flowpin.store.dialects import dialect_of
 from flowpin.store.notify import signal_work
-from flowpin.store.statements import among
+from flowpin.store.statements import built_once, list_param, listed
 from flowpin.store.waits import notify_parent
 from flowpin.types import TERMINAL_STATUSES
 
@@ -273,22 +273,41 @@ class ClosedRun:
     """False when the run has no parent (no parent's wait to look for)."""
 
 
+# The closing of a finished run, built once per dialect (``statements.built_once``): every run
+# that ends runs them.
+_CANCEL_WAITS_OF = built_once(
+    lambda dialect: (
+        t.waits.update()
+        .where(listed(dialect, t.waits.c.run_id, "ids"), t.waits.c.status == "open")
+        .values(
+            status="canceled", resolved_at=sa.bindparam("now", type_=t.waits.c.resolved_at.type)
+        )
+    )
+)
+_CANCEL_TASKS_OF = built_once(
+    lambda dialect: (
+        t.human_tasks.update()
+        .where(listed(dialect, t.human_tasks.c.run_id, "ids"), t.human_tasks.c.status == "open")
+        .values(
+            status="canceled",
+            completed_at=sa.bindparam("now", type_=t.human_tasks.c.completed_at.type),
+        )
+    )
+)
+_DROP_INBOX_OF = built_once(
+    lambda dialect: t.run_inbox.delete().where(listed(dialect, t.run_inbox.c.run_id, "ids"))
+)
+
+
 def close_runs(conn: Connection, closed: Sequence[ClosedRun], now: datetime) -> None:
     """Terminal runs: close their waits and tasks, drop their inbox, tell waiting parents."""
     ids = [run.run_id for run in closed]
     if not ids:
         return
-    conn.execute(
-        t.waits.update()
-        .where(among(conn, t.waits.c.run_id, ids), t.waits.c.status == "open")
-        .values(status="canceled", resolved_at=now)
-    )
-    conn.execute(
-        t.human_tasks.update()
-        .where(among(conn, t.human_tasks.c.run_id, ids), t.human_tasks.c.status == "open")
-        .values(status="canceled", completed_at=now)
-    )
-    conn.execute(t.run_inbox.delete().where(among(conn, t.run_inbox.c.run_id, ids)))
+    listed_ids = list_param(conn, ids)
+    conn.execute(_CANCEL_WAITS_OF(conn), {"ids": listed_ids, "now": now})
+    conn.execute(_CANCEL_TASKS_OF(conn), {"ids": listed_ids, "now": now})
+    conn.execute(_DROP_INBOX_OF(conn), {"ids": listed_ids})
     for run in closed:
         if run.has_parent:
             notify_parent(conn, run.run_id, run.status, run.output, run.error, now)
