@@ -4,6 +4,7 @@ in order: two values of one type cannot swap places silently."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -53,4 +54,23 @@ def test_a_plain_tuple_is_refused() -> None:
         )
         with pytest.raises(TypeError):
             writer.write(conn, bulk.UPDATE_HELD_RUNS, [tuple(row)])
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 3, 1, 12, 30, 5, 123456, tzinfo=UTC),
+        datetime(2026, 3, 1, 12, 30, 5, tzinfo=UTC),  # no microseconds: still six digits
+        datetime(2026, 3, 1, 14, 30, 5, 7, tzinfo=timezone(timedelta(hours=2))),
+    ],
+)
+def test_a_bulk_time_is_stored_as_sqlalchemy_stores_it(moment: datetime) -> None:
+    """Times written by the bulk statements compare and read back like those written through
+    Core: the text SQLAlchemy's SQLite DateTime stores for the same UTC moment."""
+    engine = sa.create_engine("sqlite://")
+    with engine.connect() as conn:
+        stored = sa.literal(moment.astimezone(UTC).replace(tzinfo=None), sa.DateTime())
+        core = conn.execute(sa.select(sa.cast(stored, sa.String))).scalar_one()
+        assert Bulk(conn).time(moment) == core
     engine.dispose()

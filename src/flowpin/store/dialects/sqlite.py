@@ -102,9 +102,12 @@ class SQLite:
         # values written here compare and read back like those written through Core. A batch
         # has few distinct times (many history rows share their logical time): format each
         # once.
+        # ``isoformat`` with microseconds always, cut before the offset: the same text as
+        # ``strftime("%Y-%m-%d %H:%M:%S.%f")`` at a third of its cost (two per step).
         text = formatted.get(value)
         if text is None:
-            text = formatted[value] = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+            text = formatted[value] = utc.isoformat(" ", "microseconds")[:26]
         return text
 
     def bulk_write(self, conn: Connection, statement: Any, rows: Sequence[tuple[Any, ...]]) -> None:
