@@ -45,13 +45,18 @@ def finish_calls(
     stamp = bulk.time(now)
     finished: list[FinishedCallRow] = []
     recorded: dict[tuple[str, str], RecordedCallRow] = {}
+    repeats: dict[tuple[str, int], bool] = {}  # by action: a batch calls a few actions often
     for request, _ in live:
         run = request.run
         for call, result in request.completed_calls:
             status = "succeeded" if result.error is None else "failed"
             output = json_param(result.output) if result.error is None else None
             error = json_param(result.error)
-            if not repeatable(services, call):
+            action = (call.action_id, call.version)
+            again = repeats.get(action)
+            if again is None:
+                again = repeats[action] = repeatable(services, call)
+            if not again:
                 finished.append(
                     FinishedCallRow(
                         status=status,

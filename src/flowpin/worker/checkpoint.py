@@ -210,19 +210,28 @@ def _history_row(
     recorded: Any,
     redact: Callable[[Any], Any],
 ) -> HistoryRow:
+    # One per step: positional, and nothing asked of the redactor or the encoder for an
+    # absent value (redacting None gives None).
+    started, given, output, error, detail = (
+        entry.started_at,
+        entry.input,
+        entry.output,
+        entry.error,
+        entry.detail,
+    )
     return HistoryRow(
-        run_id=run.id,
-        step_id=entry.step_id,
-        token=entry.token,
-        step_type=entry.step_type,
-        version_number=run.version_number,
-        attempt=entry.attempt,
-        status=entry.status,
-        logical_time=bulk.time(entry.at),
-        recorded_at=recorded,
-        started_at=bulk.time(entry.started_at),
-        input=json_param(redact(entry.input)),
-        output=json_param(redact(entry.output)),
-        error=json_param(redact(entry.error)),
-        detail=json_param(entry.detail),
+        run.id,
+        entry.step_id,
+        entry.token,
+        entry.step_type,
+        run.version_number,
+        entry.attempt,
+        entry.status,
+        bulk.time(entry.at),
+        recorded,
+        None if started is None else bulk.time(started),
+        None if given is None else dumps(redact(given)),
+        None if output is None else dumps(redact(output)),
+        None if error is None else dumps(redact(error)),
+        None if detail is None else dumps(detail),
     )
