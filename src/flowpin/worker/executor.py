@@ -67,6 +67,7 @@ class ActionExecutor:
         self._sync = _SyncBatcher(self.pool, threads)
         self.stubs = stubs or {}
         self.max_output_bytes = max_output_bytes
+        self._latency: dict[tuple[str, int], Any] = {}
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -150,8 +151,7 @@ class ActionExecutor:
         spec = self.registry.action(call.action_id, call.version)
         if spec is None or not spec.transactional:
             return False
-        stubbed = f"{call.action_id}@{call.version}" in self.stubs or call.action_id in self.stubs
-        return not stubbed
+        return not self._stub(call)
 
     def run_in_transaction(
         self, call: CallAction, context: dict[str, Any], connection: Any
@@ -173,7 +173,7 @@ class ActionExecutor:
     ) -> _Prepared:
         """Resolve the handler, substitute secrets and validate the input; ``_Failed`` if the
         call cannot be made."""
-        stub = self.stubs.get(f"{call.action_id}@{call.version}") or self.stubs.get(call.action_id)
+        stub = self._stub(call)
         spec = self.registry.action(call.action_id, call.version)
         if spec is None and stub is None:
             raise _Failed(
@@ -215,18 +215,6 @@ class ActionExecutor:
                     "flowpin.attempt": call.attempt,
                 },
             )
-        ctx = ActionContext(
-            run_id=context["run_id"],
-            step_id=call.step_id,
-            workflow_key=context["workflow_key"],
-            version=context["version"],
-            attempt=call.attempt,
-            idempotency_key=call.idempotency_key,
-            tenant_id=context["tenant_id"],
-            fence=context.get("fence"),
-            connection=connection,
-            traceparent=None if span is None else tracing.traceparent_of(span),
-        )
         if stub is not None:
             handler: Callable[..., Any] = stub
             value: Any = raw_input
@@ -247,7 +235,22 @@ class ActionExecutor:
                 if span is not None:
                     tracing.end_span(span, "ValidationError")
                 raise _Failed(scrub_secrets(error, resolved)) from None
-        args = (value, ctx) if wants_ctx else (value,)
+        if wants_ctx:  # a context only for a handler that takes one (most do not)
+            ctx = ActionContext(
+                run_id=context["run_id"],
+                step_id=call.step_id,
+                workflow_key=context["workflow_key"],
+                version=context["version"],
+                attempt=call.attempt,
+                idempotency_key=call.idempotency_key,
+                tenant_id=context["tenant_id"],
+                fence=context.get("fence"),
+                connection=connection,
+                traceparent=None if span is None else tracing.traceparent_of(span),
+            )
+            args: tuple[Any, ...] = (value, ctx)
+        else:
+            args = (value,)
         timeout = call.timeout_ms / 1000 if call.timeout_ms else None
         return _Prepared(
             handler=handler,
@@ -260,6 +263,12 @@ class ActionExecutor:
             began=time.perf_counter(),
             span=span,
         )
+
+    def _stub(self, call: CallAction) -> Callable[..., Any] | None:
+        """The stub standing in for ``call``'s action (by ``id@version``, then by id), if any."""
+        if not self.stubs:
+            return None
+        return self.stubs.get(f"{call.action_id}@{call.version}") or self.stubs.get(call.action_id)
 
     def _failure(
         self, call: CallAction, failed: _Failed, started: datetime | None = None
@@ -278,9 +287,12 @@ class ActionExecutor:
         """What the handler returned or raised, as data for the interpreter. The secret values
         resolved for the call are scrubbed from both: a handler echoing its secret must not
         put it into the run's state, the ledger or history."""
-        ACTION_SECONDS.labels(f"{call.action_id}@{call.version}").observe(
-            time.perf_counter() - prepared.began
-        )
+        latency = self._latency.get((call.action_id, call.version))
+        if latency is None:  # the labelled child, looked up once per action (lock, f-string)
+            latency = self._latency[call.action_id, call.version] = ACTION_SECONDS.labels(
+                f"{call.action_id}@{call.version}"
+            )
+        latency.observe(time.perf_counter() - prepared.began)
         try:
             value = self._check(call, prepared, output, exc)
         except _Failed as failed:
