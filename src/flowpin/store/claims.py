@@ -526,6 +526,20 @@ def _wakeup_queries(now: Any) -> tuple[Any, Any, Any]:
     return waits, schedules, runs
 
 
+def next_timer(conn: Connection) -> datetime | None:
+    """The earliest deadline of an open wait (timer, event or task timeout) or schedule slot:
+    until then a worker need not look for due timers (``worker.loop`` remembers it)."""
+    found = [conn.execute(query).scalar() for query in _NEXT_TIMER]
+    moments = [aware(value) for value in found if value is not None]
+    return min(moments) if moments else None
+
+
+_NEXT_TIMER = (
+    sa.select(sa.func.min(t.waits.c.due_at)).where(t.waits.c.status == "open"),
+    sa.select(sa.func.min(t.schedules.c.next_fire_at)),
+)
+
+
 def aware(value: Any) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)

@@ -156,6 +156,9 @@ class Worker:
         """Runs that recently needed more than a slice (their next claims start off the loop)."""
         self._db_inline = not deps.db.dialect.concurrent_writers
         self._cpu_mark: float | None = None
+        self._look_for_timers = True
+        self._next_timer: datetime | None = None
+        """The earliest deadline of a timer or schedule slot known (see ``_timers_may_be_due``)."""
         """The loop thread's CPU time when the last inline ``_advance`` of this pass ended."""
         self._stopping = False
 
@@ -224,19 +227,24 @@ class Worker:
         assert self._wake is not None
         while stop is None or not stop.is_set():
             self._wake.clear()
-            fired = await self._in_db_patiently(stop, self._fire_due)
+            fired = 0
+            if self._timers_may_be_due():
+                fired = await self._in_db_patiently(stop, self._fire_due)
             free = self.options.concurrency - len(self._active)
+            asked = min(free, self.options.claim_batch)
             claimed = await self._in_db_patiently(stop, self._claim, free) if free > 0 else []
             for run, definition, inbox, started, lease_until in claimed:
                 self.stats.claimed += 1
                 self._adopt(run, definition, inbox, started, lease_until)
-            if claimed or fired:
+            # Fewer than asked: nothing else is claimable now (what becomes so wakes us).
+            if fired or (claimed and len(claimed) >= asked):
                 continue
             if until_idle and not self._active:
                 next_due = await self._in_db_patiently(stop, self._next_wakeup)
                 now = self.deps.clock.now()
                 if next_due is None or next_due > now:
                     return
+                self._look_for_timers = True
                 continue
             timeout = self.options.poll_seconds
             if not self._active:
@@ -247,11 +255,31 @@ class Worker:
             waiters = [asyncio.create_task(self._wake.wait())]
             if stop is not None:
                 waiters.append(asyncio.create_task(stop.wait()))
-            _done, pending = await asyncio.wait(
+            done, pending = await asyncio.wait(
                 waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
             )
             for waiter in pending:
                 waiter.cancel()
+            if not done:  # the poll: the backstop for timers other processes made
+                self._look_for_timers = True
+
+    def _timers_may_be_due(self) -> bool:
+        """Whether to look for due timers and schedule slots on this turn of the main loop:
+        when told to (at first, on the poll, when a pass over due work found some), or when
+        the earliest deadline known has come. Looking is a write transaction; the loop turns
+        on every wake-up (each start, each run that ends), which rarely brings a timer due."""
+        if self._look_for_timers:
+            return True
+        return self._next_timer is not None and self._next_timer <= self.deps.clock.now()
+
+    def _expect_timers(self, outcomes: list[Outcome]) -> None:
+        """Remember the deadlines the checkpoints just written set (timers, event and task
+        timeouts), so they are looked for when they come."""
+        for outcome in outcomes:
+            for command in outcome.commands:
+                due = getattr(command, "due_at", None)
+                if due is not None and (self._next_timer is None or due < self._next_timer):
+                    self._next_timer = due
 
     # ------------------------------------------------------------------ database helpers
 
@@ -322,6 +350,8 @@ class Worker:
         now = self.deps.clock.now()
         with self.deps.db.write() as conn:
             fired = fire_due(conn, now, self.deps.definitions)
+            next_timer = claims.next_timer(conn)
+        self._next_timer, self._look_for_timers = next_timer, False
         self.stats.timers_fired += fired
         return fired
 
@@ -369,6 +399,7 @@ class Worker:
                 continue
             self.stats.commits += 1
             self.stats.checkpoints += len(batch)
+            self._expect_timers([request.outcome for _slot, request in batch])
             finished = self.stats.finished
             for (slot, _request), result in zip(batch, results, strict=True):
                 if slot.closed:
