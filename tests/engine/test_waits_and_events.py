@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from builders import time_wait, workflow
 from flowpin.errors import ConflictError, FlowpinError
 
 
@@ -270,3 +273,15 @@ def test_an_event_with_an_impossible_ttl_is_refused_alone(harness) -> None:
             engine.send_event("email.opened", "k", ttl_ms=ttl)
         assert refused.value.code == "event.invalid"
     assert engine.send_event("email.opened", "k", ttl_ms=366 * 24 * 3600 * 1000).duplicate is False
+
+
+def test_next_due_says_when_a_worker_next_has_something_to_do(harness) -> None:
+    engine = harness.engine
+    assert engine.next_due() is None  # nothing at all
+    engine.publish(workflow("nap", time_wait("nap", 60_000)))
+    engine.start("nap", {})
+    assert engine.next_due() == harness.clock.now()  # a new run: now
+    harness.work()
+    assert engine.next_due() == harness.clock.now() + timedelta(minutes=1)  # its timer
+    harness.advance(minutes=1)
+    assert engine.next_due() is None

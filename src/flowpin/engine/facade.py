@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ from flowpin.security.secrets import (
     tenants_for_env_secrets,
     warn_legacy_secrets,
 )
-from flowpin.store import history
+from flowpin.store import claims, history
 from flowpin.store.database import Database
 from flowpin.store.events import EventIn, submit_events
 from flowpin.store.ledger import succeeded_keys
@@ -1007,6 +1008,13 @@ class Engine:
 
     def worker(self, options: WorkerOptions | None = None, name: str | None = None) -> Worker:
         return Worker(self.deps, options, name)
+
+    def next_due(self) -> datetime | None:
+        """When a worker next has something to do by the engine's clock (a timer, a timeout, a
+        schedule slot, a deferred run, a lease to lapse); ``None``: nothing is due, ever. What
+        the test kit moves its clock to."""
+        with self.db.read() as conn:
+            return claims.next_wakeup(conn, self.clock.now())
 
     def run_worker(
         self,

@@ -20,7 +20,6 @@ from typing import Any
 from flowpin.clock import FakeClock
 from flowpin.engine.facade import Engine
 from flowpin.registry.catalog import Registry
-from flowpin.store import claims
 
 
 def advance(engine: Engine, clock: FakeClock, delta: timedelta) -> None:
@@ -29,8 +28,7 @@ def advance(engine: Engine, clock: FakeClock, delta: timedelta) -> None:
     target = clock.now() + delta
     engine.run_worker(until_idle=True)
     while True:
-        with engine.db.read() as conn:
-            due = claims.next_wakeup(conn, clock.now())
+        due = engine.next_due()
         if due is None or due > target:
             break
         if due > clock.now():
@@ -107,8 +105,7 @@ class WorkflowTestKit:
         self.engine.run_worker(until_idle=True)
 
     def next_due(self) -> datetime | None:
-        with self.engine.db.read() as conn:
-            return claims.next_wakeup(conn, self.clock.now())
+        return self.engine.next_due()
 
     def advance(self, delta: timedelta | float) -> None:
         """Move the clock forward by ``delta``, working every timer in order on the way."""
