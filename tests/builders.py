@@ -44,6 +44,11 @@ def human_task(step_id: str, title: str = "ok?", **config: Any) -> dict[str, Any
     }
 
 
+def returns(step_id: str, output: Any) -> dict[str, Any]:
+    """A ``control.return`` step: the run succeeds with ``output`` (a value or ``expr(…)``)."""
+    return {"id": step_id, "type": "control.return", "output": output}
+
+
 def state_set(step_id: str, state: str) -> dict[str, Any]:
     return {"id": step_id, "type": "state.set", "config": {"state": state}}
 

@@ -10,6 +10,7 @@ import pytest
 from apikit import Client
 from pydantic import BaseModel
 
+from builders import action_call, assign, event_wait, expr, human_task, returns, workflow
 from flowpin import Engine
 from flowpin.registry.actions import action
 from flowpin.security.redaction import MASK
@@ -19,25 +20,15 @@ SSN = "078-05-1120"
 
 FORM = {"type": "object", "required": ["ssn"], "properties": {"ssn": {"type": "string"}}}
 
-KYC = {
-    "key": "kyc",
-    "settings": {"redact": ["/vars/card/number", "/vars/answer/ssn"]},
-    "steps": [
-        {
-            "id": "wait",
-            "type": "event.wait",
-            "config": {"eventName": "card", "saveAs": "vars.card"},
-        },
-        {"id": "forget-card", "type": "transform.assign", "config": {"assign": {"vars.card": 0}}},
-        {
-            "id": "ask",
-            "type": "human.task",
-            "config": {"title": "Identity", "formSchema": FORM, "saveAs": "vars.answer"},
-        },
-        {"id": "forget-ssn", "type": "transform.assign", "config": {"assign": {"vars.answer": 0}}},
-        {"id": "done", "type": "control.return", "output": {"ok": True}},
-    ],
-}
+KYC = workflow(
+    "kyc",
+    event_wait("wait", "card", saveAs="vars.card"),
+    assign("forget-card", **{"vars.card": 0}),
+    human_task("ask", "Identity", formSchema=FORM, saveAs="vars.answer"),
+    assign("forget-ssn", **{"vars.answer": 0}),
+    returns("done", {"ok": True}),
+    settings={"redact": ["/vars/card/number", "/vars/answer/ssn"]},
+)
 
 
 def _published(client: Client) -> None:
@@ -149,25 +140,14 @@ def lookup_person(data: Lookup) -> Person:
     return Person(name=data.name, ssn=SSN)
 
 
-LOOKUP = {
-    "key": "lookup",
-    "settings": {"redact": ["/vars/person/ssn"]},
-    "steps": [
-        {"id": "go", "type": "event.wait", "config": {"eventName": "go"}},
-        {
-            "id": "find",
-            "type": "action.call",
-            "config": {
-                "actionId": "test.lookup_person",
-                "version": 1,
-                "inputMapping": {"name": "Ann"},
-                "saveAs": "vars.person",
-            },
-        },
-        {"id": "forget", "type": "transform.assign", "config": {"assign": {"vars.person": 0}}},
-        {"id": "done", "type": "control.return", "output": "ok"},
-    ],
-}
+LOOKUP = workflow(
+    "lookup",
+    event_wait("go"),
+    action_call("find", "test.lookup_person", save_as="vars.person", inputMapping={"name": "Ann"}),
+    assign("forget", **{"vars.person": 0}),
+    returns("done", "ok"),
+    settings={"redact": ["/vars/person/ssn"]},
+)
 
 
 def test_an_action_output_under_a_pointer_is_masked_after_the_run_overwrote_it(
@@ -201,29 +181,19 @@ def verify_ssn(data: Check) -> Verdict:
     return Verdict(ok=data.ssn == SSN)
 
 
-VERIFY = {
-    "key": "verify",
-    "settings": {"redact": ["/vars/answer/ssn"]},
-    "steps": [
-        {
-            "id": "ask",
-            "type": "human.task",
-            "config": {"title": "Identity", "formSchema": FORM, "saveAs": "vars.answer"},
-        },
-        {
-            "id": "verify",
-            "type": "action.call",
-            "config": {
-                "actionId": "test.verify_ssn",
-                "version": 1,
-                "inputMapping": {"ssn": {"$expr": "vars.answer.ssn"}},
-                "saveAs": "vars.verdict",
-            },
-        },
-        {"id": "forget", "type": "transform.assign", "config": {"assign": {"vars.answer": 0}}},
-        {"id": "done", "type": "control.return", "output": {"$expr": "vars.verdict"}},
-    ],
-}
+VERIFY = workflow(
+    "verify",
+    human_task("ask", "Identity", formSchema=FORM, saveAs="vars.answer"),
+    action_call(
+        "verify",
+        "test.verify_ssn",
+        save_as="vars.verdict",
+        inputMapping={"ssn": expr("vars.answer.ssn")},
+    ),
+    assign("forget", **{"vars.answer": 0}),
+    returns("done", expr("vars.verdict")),
+    settings={"redact": ["/vars/answer/ssn"]},
+)
 
 
 def test_task_data_sent_to_an_action_and_then_cleared_stays_masked_in_the_call_history(
@@ -258,31 +228,14 @@ def find_record(data: Lookup) -> Found:
     return Found(record=f"{data.name}:{SSN}")
 
 
-COPY = {
-    "key": "copy",
-    "settings": {"redact": ["/vars/person/ssn"]},
-    "steps": [
-        {
-            "id": "find",
-            "type": "action.call",
-            "config": {
-                "actionId": "test.find_record",
-                "version": 1,
-                "inputMapping": {"name": "Ann"},
-                "saveAs": "vars.found",
-            },
-        },
-        {
-            "id": "pick",
-            "type": "transform.assign",
-            "config": {
-                "assign": {"vars.person.ssn": {"$expr": "$substring(vars.found.record, 4)"}}
-            },
-        },
-        {"id": "forget", "type": "transform.assign", "config": {"assign": {"vars.person": 0}}},
-        {"id": "done", "type": "control.return", "output": "ok"},
-    ],
-}
+COPY = workflow(
+    "copy",
+    action_call("find", "test.find_record", save_as="vars.found", inputMapping={"name": "Ann"}),
+    assign("pick", **{"vars.person.ssn": expr("$substring(vars.found.record, 4)")}),
+    assign("forget", **{"vars.person": 0}),
+    returns("done", "ok"),
+    settings={"redact": ["/vars/person/ssn"]},
+)
 
 
 def test_a_value_assigned_under_a_pointer_and_overwritten_before_the_checkpoint_is_masked(
@@ -304,24 +257,14 @@ def test_a_value_assigned_under_a_pointer_and_overwritten_before_the_checkpoint_
     _never_stored(engine, run_id, SSN)
 
 
-KEEP = {
-    "key": "keep",
-    "settings": {"redact": ["/vars/answer/ssn"]},
-    "steps": [
-        {
-            "id": "ask",
-            "type": "human.task",
-            "config": {"title": "Identity", "formSchema": FORM, "saveAs": "vars.answer"},
-        },
-        {
-            "id": "copy",
-            "type": "transform.assign",
-            "config": {"assign": {"vars.copy": {"$expr": "vars.answer.ssn"}, "vars.answer": 0}},
-        },
-        {"id": "later", "type": "event.wait", "config": {"eventName": "go"}},
-        {"id": "done", "type": "control.return", "output": {"$expr": "vars.copy"}},
-    ],
-}
+KEEP = workflow(
+    "keep",
+    human_task("ask", "Identity", formSchema=FORM, saveAs="vars.answer"),
+    assign("copy", **{"vars.copy": expr("vars.answer.ssn"), "vars.answer": 0}),
+    event_wait("later"),
+    returns("done", expr("vars.copy")),
+    settings={"redact": ["/vars/answer/ssn"]},
+)
 
 
 def test_task_data_copied_and_cleared_before_the_run_parks_stays_masked_after_it_resumes(
@@ -349,28 +292,20 @@ def test_task_data_copied_and_cleared_before_the_run_parks_stays_masked_after_it
     _never_stored(engine, run_id, SSN)
 
 
-GUARD = {
-    "key": "guard",
-    "settings": {"redact": ["/vars/err/message"]},
-    "steps": [
-        {
-            "id": "guard",
-            "type": "control.tryCatch",
-            "captureErrorAs": "vars.err",
-            "try": [
-                {
-                    "id": "refuse",
-                    "type": "control.fail",
-                    "message": {"$expr": "'refused: ' & payload.ssn"},
-                }
-            ],
-            "catch": [
-                {"id": "forget", "type": "transform.assign", "config": {"assign": {"vars.err": 0}}}
-            ],
-        },
-        {"id": "done", "type": "control.return", "output": "ok"},
-    ],
-}
+GUARD = workflow(
+    "guard",
+    {
+        "id": "guard",
+        "type": "control.tryCatch",
+        "captureErrorAs": "vars.err",
+        "try": [
+            {"id": "refuse", "type": "control.fail", "message": expr("'refused: ' & payload.ssn")}
+        ],
+        "catch": [assign("forget", **{"vars.err": 0})],
+    },
+    returns("done", "ok"),
+    settings={"redact": ["/vars/err/message"]},
+)
 
 
 def test_a_caught_error_captured_under_a_pointer_and_cleared_is_masked_in_history(

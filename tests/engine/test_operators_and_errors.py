@@ -8,22 +8,26 @@ import pytest
 import sqlalchemy as sa
 
 import sample_actions
+from builders import (
+    action_call,
+    assign,
+    call_workflow,
+    event_wait,
+    expr,
+    state_set,
+    time_wait,
+    workflow,
+)
 from flowpin.store import tables as t
 
 
 def flaky(key: str, failures: int, mode: str = "retryable", retry: dict | None = None) -> dict:
-    step: dict = {
-        "id": "call",
-        "type": "action.call",
-        "config": {
-            "actionId": "test.flaky",
-            "version": 1,
-            "inputMapping": {"key": key, "failures": failures, "mode": mode},
-        },
-    }
+    step = action_call(
+        "call", "test.flaky", inputMapping={"key": key, "failures": failures, "mode": mode}
+    )
     if retry is not None:
         step["retry"] = retry
-    return {"key": f"flaky-{key}", "steps": [step]}
+    return workflow(f"flaky-{key}", step)
 
 
 def test_retry_with_backoff_succeeds_after_failures(harness) -> None:
@@ -85,7 +89,7 @@ def test_try_catch_captures_the_error(harness) -> None:
                         "message": {"$expr": "'bad ' & payload.x"},
                     },
                 ],
-                "catch": [{"id": "recover", "type": "state.set", "config": {"state": "RECOVERED"}}],
+                "catch": [state_set("recover", "RECOVERED")],
                 "captureErrorAs": "vars.err",
             }
         ],
@@ -108,16 +112,12 @@ def test_for_each_collects_in_order(harness) -> None:
                 "itemVar": "word",
                 "concurrency": 3,
                 "body": [
-                    {
-                        "id": "shout",
-                        "type": "action.call",
-                        "config": {
-                            "actionId": "test.echo",
-                            "version": 1,
-                            "inputMapping": {"text": {"$expr": "vars.word"}},
-                            "saveAs": "vars.loud",
-                        },
-                    },
+                    action_call(
+                        "shout",
+                        "test.echo",
+                        save_as="vars.loud",
+                        inputMapping={"text": expr("vars.word")},
+                    ),
                 ],
                 "collect": {"$expr": "vars.loud.text & vars.wordIndex"},
                 "saveAs": "vars.all",
@@ -134,52 +134,29 @@ def test_for_each_collects_in_order(harness) -> None:
 def test_call_workflow_waits_for_the_child(harness) -> None:
     engine = harness.engine
     engine.publish(
-        {
-            "key": "child",
-            "steps": [
-                {
-                    "id": "c",
-                    "type": "transform.assign",
-                    "config": {"assign": {"vars.r": {"$expr": "payload.n * 2"}}},
-                }
-            ],
-            "output": {"$expr": "vars.r"},
-        }
+        workflow("child", assign("c", **{"vars.r": expr("payload.n * 2")}), output=expr("vars.r"))
     )
     engine.publish(
-        {
-            "key": "failing-child",
-            "steps": [{"id": "f", "type": "control.fail", "message": "child broke"}],
-        }
+        workflow("failing-child", {"id": "f", "type": "control.fail", "message": "child broke"})
     )
-    parent = {
-        "key": "parent",
-        "steps": [
-            {
-                "id": "call",
-                "type": "control.callWorkflow",
-                "workflowKey": "child",
-                "version": "latest",
-                "inputMapping": {"n": {"$expr": "payload.n"}},
-                "saveAs": "vars.child",
-            },
-            {
-                "id": "bad",
-                "type": "control.tryCatch",
-                "try": [
-                    {
-                        "id": "call2",
-                        "type": "control.callWorkflow",
-                        "workflowKey": "failing-child",
-                        "inputMapping": {},
-                    }
-                ],
-                "catch": [],
-                "captureErrorAs": "vars.childError",
-            },
-        ],
-        "output": {"$expr": "vars.child"},
-    }
+    parent = workflow(
+        "parent",
+        call_workflow(
+            "call",
+            "child",
+            version="latest",
+            inputMapping={"n": expr("payload.n")},
+            saveAs="vars.child",
+        ),
+        {
+            "id": "bad",
+            "type": "control.tryCatch",
+            "try": [call_workflow("call2", "failing-child", inputMapping={})],
+            "catch": [],
+            "captureErrorAs": "vars.childError",
+        },
+        output=expr("vars.child"),
+    )
     run = harness.run(parent, {"n": 21})
     assert run["status"] == "SUCCEEDED", run["error"]
     assert run["output"] == 42
@@ -191,17 +168,11 @@ def test_call_workflow_waits_for_the_child(harness) -> None:
 def test_emit_event_resumes_another_run(harness) -> None:
     engine = harness.engine
     engine.publish(
-        {
-            "key": "listener",
-            "steps": [
-                {
-                    "id": "w",
-                    "type": "event.wait",
-                    "config": {"eventName": "ping", "timeoutMs": 60000, "saveAs": "vars.p"},
-                }
-            ],
-            "output": {"$expr": "vars.p"},
-        }
+        workflow(
+            "listener",
+            event_wait("w", "ping", timeoutMs=60000, saveAs="vars.p"),
+            output=expr("vars.p"),
+        )
     )
     listener = engine.start("listener", {}, subject="room")
     harness.work()
@@ -231,18 +202,12 @@ def test_emit_event_resumes_another_run(harness) -> None:
 def waiting_run(harness) -> str:
     engine = harness.engine
     engine.publish(
-        {
-            "key": "cancellable",
-            "steps": [
-                {"id": "nap", "type": "time.wait", "config": {"durationMs": 60_000}},
-                {
-                    "id": "w",
-                    "type": "event.wait",
-                    "config": {"eventName": "go", "timeoutMs": 600_000},
-                },
-                {"id": "done", "type": "state.set", "config": {"state": "DONE"}},
-            ],
-        }
+        workflow(
+            "cancellable",
+            time_wait("nap", 60_000),
+            event_wait("w", "go", timeoutMs=600_000),
+            state_set("done", "DONE"),
+        )
     )
     run = engine.start("cancellable", {}, subject="s")
     harness.work()
@@ -336,23 +301,17 @@ def test_rerun_starts_a_new_run_with_the_same_input(harness) -> None:
 
 def test_side_effect_called_once_per_idempotency_key(harness) -> None:
     engine = harness.engine
-    definition = {
-        "key": "ticketing",
-        "steps": [
-            {
-                "id": "create",
-                "type": "action.call",
-                "config": {
-                    "actionId": "crm.create_ticket",
-                    "version": 1,
-                    "inputMapping": {"subject": {"$expr": "payload.subject"}},
-                    "idempotencyKey": {"$expr": "'ticket-' & payload.messageId"},
-                    "saveAs": "vars.ticket",
-                },
-            },
-        ],
-        "output": {"$expr": "vars.ticket.ticketId"},
-    }
+    definition = workflow(
+        "ticketing",
+        action_call(
+            "create",
+            "crm.create_ticket",
+            save_as="vars.ticket",
+            inputMapping={"subject": expr("payload.subject")},
+            idempotencyKey=expr("'ticket-' & payload.messageId"),
+        ),
+        output=expr("vars.ticket.ticketId"),
+    )
     engine.publish(definition)
     a = engine.start("ticketing", {"subject": "Help", "messageId": "m1"})
     b = engine.start("ticketing", {"subject": "Help", "messageId": "m1"})
@@ -368,22 +327,11 @@ def test_side_effect_called_once_per_idempotency_key(harness) -> None:
 def test_event_and_timeout_race_exactly_one_wins(harness, winner: str) -> None:
     engine = harness.engine
     engine.publish(
-        {
-            "key": "racer",
-            "steps": [
-                {
-                    "id": "w",
-                    "type": "event.wait",
-                    "config": {
-                        "eventName": "go",
-                        "timeoutMs": 1000,
-                        "onTimeout": "continue",
-                        "saveAs": "vars.e",
-                    },
-                }
-            ],
-            "output": {"$expr": "meta.timedOut"},
-        }
+        workflow(
+            "racer",
+            event_wait("w", "go", timeoutMs=1000, onTimeout="continue", saveAs="vars.e"),
+            output=expr("meta.timedOut"),
+        )
     )
     run = engine.start("racer", {}, subject="r")
     harness.work()
@@ -404,27 +352,17 @@ def test_event_and_timeout_race_exactly_one_wins(harness, winner: str) -> None:
 
 def test_stored_history_masks_sensitive_keys_but_the_run_keeps_them(harness) -> None:
     engine = harness.engine
-    definition = {
-        "key": "login",
-        "steps": [
-            {
-                "id": "creds",
-                "type": "transform.assign",
-                "config": {"assign": {"vars.login": {"user": "ada", "password": "hunter2"}}},
-            },
-            {
-                "id": "call",
-                "type": "action.call",
-                "config": {
-                    "actionId": "test.echo",
-                    "version": 1,
-                    "inputMapping": {"text": {"$expr": "vars.login.password"}},
-                    "saveAs": "vars.echoed",
-                },
-            },
-        ],
-        "output": {"$expr": "vars.echoed.text"},
-    }
+    definition = workflow(
+        "login",
+        assign("creds", **{"vars.login": {"user": "ada", "password": "hunter2"}}),
+        action_call(
+            "call",
+            "test.echo",
+            save_as="vars.echoed",
+            inputMapping={"text": expr("vars.login.password")},
+        ),
+        output=expr("vars.echoed.text"),
+    )
     run = harness.run(definition)
     assert run["output"] == "HUNTER2"  # the state the run worked from was never masked
     with engine.db.read() as conn:
