@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from fleet import Fleet, prepare
 
+from builders import action_call, call_workflow, event_wait, expr, human_task, time_wait, workflow
 from flowpin.api import create_app
 from flowpin.engine import Engine
 from flowpin.engine.counts import step_counts
@@ -44,8 +45,7 @@ WAITS = ("event", "timer", "task", "child", "retry")
 
 
 def _effect(step_id: str) -> dict[str, Any]:
-    config = {"actionId": "fleet.effect", "version": 1, "inputMapping": {"n": 1}}
-    return {"id": step_id, "type": "action.call", "config": config}
+    return action_call(step_id, "fleet.effect", inputMapping={"n": 1})
 
 
 def _case(kind: str, *steps: dict[str, Any]) -> dict[str, Any]:
@@ -54,19 +54,15 @@ def _case(kind: str, *steps: dict[str, Any]) -> dict[str, Any]:
 
 def _unavailable(step_id: str, backoff_ms: int) -> dict[str, Any]:
     """A call to a system that is down: retried after ``backoff_ms``, 3 attempts, then it fails."""
-    return {
-        "id": step_id,
-        "type": "action.call",
-        "config": {"actionId": "fleet.unavailable", "version": 1},
-        "retry": {"maxAttempts": 3, "backoffMs": backoff_ms, "jitter": "none"},
-    }
+    retry = {"maxAttempts": 3, "backoffMs": backoff_ms, "jitter": "none"}
+    return action_call(step_id, "fleet.unavailable", retry=retry)
 
 
 def _wait(step_id: str, ms: int | None = None) -> dict[str, Any]:
     """A timer of ``ms``, or of the run's ``payload.ms`` (100 ms, 300 ms or an hour)."""
     if ms is not None:
-        return {"id": step_id, "type": "time.wait", "config": {"durationMs": ms}}
-    until = {"$expr": "$fromMillis($millis() + payload.ms)"}
+        return time_wait(step_id, ms)
+    until = expr("$fromMillis($millis() + payload.ms)")
     return {"id": step_id, "type": "time.wait", "config": {"until": until}}
 
 
@@ -79,47 +75,21 @@ def mixed(label: str) -> dict[str, Any]:
                 "id": "route",
                 "type": "control.switch",
                 "cases": [
-                    _case(
-                        "event", {"id": "e", "type": "event.wait", "config": {"eventName": "poke"}}
-                    ),
+                    _case("event", event_wait("e", "poke")),
                     _case(
                         "short_event",
-                        {
-                            "id": "se",
-                            "type": "event.wait",
-                            "config": {
-                                "eventName": "poke",
-                                "timeoutMs": 300,
-                                "onTimeout": "continue",
-                            },
-                        },
+                        event_wait("se", "poke", timeoutMs=300, onTimeout="continue"),
                     ),
                     _case("timer", _wait("t", 3_600_000)),
                     _case("short_timer", _wait("st", 200)),
-                    _case(
-                        "task",
-                        {
-                            "id": "ask",
-                            "type": "human.task",
-                            "config": {"title": "ok?", "formSchema": {"type": "object"}},
-                        },
-                    ),
+                    _case("task", human_task("ask")),
                     _case(
                         "fan",
                         {
                             "id": "fan",
                             "type": "control.parallel",
                             "branches": [
-                                {
-                                    "id": "l",
-                                    "steps": [
-                                        {
-                                            "id": "le",
-                                            "type": "event.wait",
-                                            "config": {"eventName": "poke"},
-                                        }
-                                    ],
-                                },
+                                {"id": "l", "steps": [event_wait("le", "poke")]},
                                 {"id": "r", "steps": [_wait("rt")]},
                             ],
                         },
@@ -137,10 +107,7 @@ def mixed(label: str) -> dict[str, Any]:
                     _case("fail", {"id": "boom", "type": "control.fail", "message": label}),
                     _case("retry_long", _unavailable("slow_retry", 3_600_000)),
                     _case("retry_short", _unavailable("fast_retry", 100)),
-                    _case(
-                        "child",
-                        {"id": "call", "type": "control.callWorkflow", "workflowKey": "kid"},
-                    ),
+                    _case("child", call_workflow("call", "kid")),
                 ],
             },
             _effect("last"),
@@ -148,10 +115,7 @@ def mixed(label: str) -> dict[str, Any]:
     }
 
 
-KID = {
-    "key": "kid",
-    "steps": [{"id": "kid_wait", "type": "event.wait", "config": {"eventName": "kid.go"}}],
-}
+KID = workflow("kid", event_wait("kid_wait", "kid.go"))
 
 
 # ------------------------------------------------------------------------ the recount
