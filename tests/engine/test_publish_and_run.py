@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import sample_actions
+from builders import action_call, event_wait, expr, workflow
 from flowpin.errors import DefinitionError, NotFoundError
 
 
@@ -83,7 +84,7 @@ def test_runs_stay_pinned_to_their_version(harness) -> None:
     wait_def = {
         "key": "pinned",
         "steps": [
-            {"id": "wait", "type": "event.wait", "config": {"eventName": "go", "timeoutMs": 60000}},
+            event_wait("wait", "go", timeoutMs=60000),
             {"id": "say", "type": "transform.assign", "config": {"assign": {"vars.v": "one"}}},
         ],
     }
@@ -130,32 +131,19 @@ def test_payload_schema_is_enforced(harness) -> None:
 
 
 def test_action_call_sync_and_async_with_history(harness) -> None:
-    definition = {
-        "key": "actions",
-        "steps": [
-            {
-                "id": "one",
-                "type": "action.call",
-                "config": {
-                    "actionId": "test.echo",
-                    "version": 1,
-                    "inputMapping": {"text": {"$expr": "payload.text"}},
-                    "saveAs": "vars.one",
-                },
-            },
-            {
-                "id": "two",
-                "type": "action.call",
-                "config": {
-                    "actionId": "test.echo_async",
-                    "version": 1,
-                    "inputMapping": {"text": {"$expr": "vars.one.text"}},
-                    "saveAs": "vars.two",
-                },
-            },
-        ],
-        "output": {"$expr": "vars.two.text"},
-    }
+    definition = workflow(
+        "actions",
+        action_call(
+            "one", "test.echo", save_as="vars.one", inputMapping={"text": expr("payload.text")}
+        ),
+        action_call(
+            "two",
+            "test.echo_async",
+            save_as="vars.two",
+            inputMapping={"text": expr("vars.one.text")},
+        ),
+        output=expr("vars.two.text"),
+    )
     run = harness.run(definition, {"text": "abc"})
     assert run["status"] == "SUCCEEDED", run["error"]
     assert run["output"] == "CBA"
@@ -172,20 +160,9 @@ def test_action_call_sync_and_async_with_history(harness) -> None:
 
 
 def test_invalid_action_input_fails_the_run_with_validation_error(harness) -> None:
-    definition = {
-        "key": "bad-input",
-        "steps": [
-            {
-                "id": "one",
-                "type": "action.call",
-                "config": {
-                    "actionId": "test.echo",
-                    "version": 1,
-                    "inputMapping": {"text": {"$expr": "payload.n"}},
-                },
-            },
-        ],
-    }
+    definition = workflow(
+        "bad-input", action_call("one", "test.echo", inputMapping={"text": expr("payload.n")})
+    )
     run = harness.run(definition, {"n": 5})
     assert run["status"] == "FAILED"
     assert run["error"]["category"] == "ValidationError"
@@ -215,31 +192,13 @@ def test_run_input_over_the_limit_is_refused(harness) -> None:
 
 
 def test_action_output_over_the_limit_fails_the_step(harness) -> None:
-    definition = {
-        "key": "blobs",
-        "steps": [
-            {
-                "id": "small",
-                "type": "action.call",
-                "config": {
-                    "actionId": "test.blob",
-                    "version": 1,
-                    "inputMapping": {"bytes": 1000},
-                    "saveAs": "vars.small",
-                },
-            },
-            {
-                "id": "huge",
-                "type": "action.call",
-                "config": {
-                    "actionId": "test.blob",
-                    "version": 1,
-                    "inputMapping": {"bytes": 2 * 1024 * 1024},
-                    "saveAs": "vars.huge",
-                },
-            },
-        ],
-    }
+    definition = workflow(
+        "blobs",
+        action_call("small", "test.blob", save_as="vars.small", inputMapping={"bytes": 1000}),
+        action_call(
+            "huge", "test.blob", save_as="vars.huge", inputMapping={"bytes": 2 * 1024 * 1024}
+        ),
+    )
     run = harness.run(definition)
     assert run["status"] == "FAILED"
     assert run["error"]["stepId"] == "huge"
