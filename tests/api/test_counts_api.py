@@ -10,6 +10,16 @@ from typing import Any
 from apikit import Client
 from pydantic import BaseModel
 
+from builders import (
+    action_call,
+    call_workflow,
+    event_wait,
+    expr,
+    human_task,
+    returns,
+    time_wait,
+    workflow,
+)
 from flowpin import Engine
 from flowpin.registry.actions import ActionError, action
 
@@ -35,32 +45,17 @@ MIX: dict[str, Any] = {
             "id": "route",
             "type": "control.switch",
             "cases": [
-                _case(
-                    "event", {"id": "on_event", "type": "event.wait", "config": {"eventName": "go"}}
-                ),
-                _case(
-                    "timer", {"id": "on_timer", "type": "time.wait", "config": {"durationMs": HOUR}}
-                ),
-                _case(
-                    "task",
-                    {
-                        "id": "on_task",
-                        "type": "human.task",
-                        "config": {"title": "Check", "formSchema": {"type": "object"}},
-                    },
-                ),
-                _case(
-                    "child",
-                    {"id": "on_child", "type": "control.callWorkflow", "workflowKey": "child"},
-                ),
+                _case("event", event_wait("on_event", "go")),
+                _case("timer", time_wait("on_timer", HOUR)),
+                _case("task", human_task("on_task", "Check")),
+                _case("child", call_workflow("on_child", "child")),
                 _case(
                     "retry",
-                    {
-                        "id": "on_retry",
-                        "type": "action.call",
-                        "config": {"actionId": "counts.unavailable", "version": 1},
-                        "retry": {"maxAttempts": 5, "backoffMs": HOUR, "jitter": "none"},
-                    },
+                    action_call(
+                        "on_retry",
+                        "counts.unavailable",
+                        retry={"maxAttempts": 5, "backoffMs": HOUR, "jitter": "none"},
+                    ),
                 ),
                 _case("fail", {"id": "on_fail", "type": "control.fail", "message": "boom"}),
                 _case(
@@ -69,38 +64,17 @@ MIX: dict[str, Any] = {
                         "id": "fan",
                         "type": "control.parallel",
                         "branches": [
-                            {
-                                "id": "left",
-                                "steps": [
-                                    {
-                                        "id": "l_wait",
-                                        "type": "event.wait",
-                                        "config": {"eventName": "l"},
-                                    }
-                                ],
-                            },
-                            {
-                                "id": "right",
-                                "steps": [
-                                    {
-                                        "id": "r_timer",
-                                        "type": "time.wait",
-                                        "config": {"durationMs": HOUR},
-                                    }
-                                ],
-                            },
+                            {"id": "left", "steps": [event_wait("l_wait", "l")]},
+                            {"id": "right", "steps": [time_wait("r_timer", HOUR)]},
                         ],
                     },
                 ),
             ],
         },
-        {"id": "done", "type": "control.return", "output": {"$expr": "payload"}},
+        returns("done", expr("payload")),
     ],
 }
-CHILD = {
-    "key": "child",
-    "steps": [{"id": "child_wait", "type": "event.wait", "config": {"eventName": "child.go"}}],
-}
+CHILD = workflow("child", event_wait("child_wait", "child.go"))
 
 
 def _waiting(**kinds: int) -> dict[str, int]:
