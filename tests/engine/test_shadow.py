@@ -10,42 +10,29 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 import sample_actions
+from builders import action_call, assign, event_wait, expr, human_task, returns, workflow
 from flowpin.registry.actions import action
 from flowpin.store import tables as t
 
 
 def echo(step_id: str, text: str) -> dict[str, Any]:
-    return {
-        "id": step_id,
-        "type": "action.call",
-        "config": {"actionId": "test.echo", "version": 1, "inputMapping": {"text": text}},
-    }
+    return action_call(step_id, "test.echo", inputMapping={"text": text})
 
 
 def orders(threshold: int, *, approve_text: str = "approve") -> dict[str, Any]:
-    return {
-        "key": "orders",
-        "steps": [
-            {
-                "id": "price",
-                "type": "transform.assign",
-                "config": {"assign": {"vars.amount": {"$expr": "payload.amount"}}},
-            },
-            {
-                "id": "big",
-                "type": "control.if",
-                "condition": {"field": "vars.amount", "op": "greaterThan", "value": threshold},
-                "then": [echo("approve", approve_text)],
-                "else": [echo("ship", "ship")],
-            },
-            {
-                "id": "wait",
-                "type": "event.wait",
-                "config": {"eventName": "paid", "saveAs": "vars.paid"},
-            },
-            {"id": "done", "type": "control.return", "output": {"paid": {"$expr": "vars.paid"}}},
-        ],
-    }
+    return workflow(
+        "orders",
+        assign("price", **{"vars.amount": expr("payload.amount")}),
+        {
+            "id": "big",
+            "type": "control.if",
+            "condition": {"field": "vars.amount", "op": "greaterThan", "value": threshold},
+            "then": [echo("approve", approve_text)],
+            "else": [echo("ship", "ship")],
+        },
+        event_wait("wait", "paid", saveAs="vars.paid"),
+        returns("done", {"paid": expr("vars.paid")}),
+    )
 
 
 def _recorded(harness: Any) -> dict[int, str]:
@@ -128,22 +115,9 @@ def test_stubs_are_the_real_outputs_not_their_redacted_history(harness: Any) -> 
     computing from it gives what the run gave."""
     engine = harness.engine
     engine.register(login)
-    call = {
-        "id": "login",
-        "type": "action.call",
-        "config": {
-            "actionId": "test.login",
-            "version": 1,
-            "inputMapping": {"user": "ann"},
-            "saveAs": "vars.session",
-        },
-    }
-    size = {
-        "id": "size",
-        "type": "transform.assign",
-        "config": {"assign": {"vars.size": {"$expr": "$length(vars.session.token)"}}},
-    }
-    engine.publish({"key": "login", "steps": [call, size]})
+    call = action_call("login", "test.login", save_as="vars.session", inputMapping={"user": "ann"})
+    size = assign("size", **{"vars.size": expr("$length(vars.session.token)")})
+    engine.publish(workflow("login", call, size))
     run_id = engine.start("login", {})
     harness.work()
     [logged] = [e for e in engine.history(run_id) if e["stepId"] == "login"]
@@ -154,30 +128,15 @@ def test_stubs_are_the_real_outputs_not_their_redacted_history(harness: Any) -> 
 
 def test_task_answers_timeouts_and_retries_are_replayed_from_the_recording(harness: Any) -> None:
     engine = harness.engine
-    ask = {
-        "id": "ask",
-        "type": "human.task",
-        "config": {
-            "title": "Approve?",
-            "formSchema": {"type": "object", "properties": {"ok": {"type": "boolean"}}},
-            "saveAs": "vars.answer",
-        },
-    }
-    seen = {
-        "id": "seen",
-        "type": "event.wait",
-        "config": {"eventName": "seen", "timeoutMs": 60_000, "onTimeout": "continue"},
-    }
-    flaky = {
-        "id": "flaky",
-        "type": "action.call",
-        "config": {
-            "actionId": "test.flaky",
-            "version": 1,
-            "inputMapping": {"key": {"$expr": "run.id"}, "failures": 1},
-        },
-        "retry": {"maxAttempts": 3, "backoffMs": 1000},
-    }
+    form = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
+    ask = human_task("ask", "Approve?", formSchema=form, saveAs="vars.answer")
+    seen = event_wait("seen", "seen", timeoutMs=60_000, onTimeout="continue")
+    flaky = action_call(
+        "flaky",
+        "test.flaky",
+        inputMapping={"key": expr("run.id"), "failures": 1},
+        retry={"maxAttempts": 3, "backoffMs": 1000},
+    )
 
     def decide(expected: bool) -> dict[str, Any]:
         return {
