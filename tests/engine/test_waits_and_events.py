@@ -6,31 +6,29 @@ from datetime import timedelta
 
 import pytest
 
-from builders import time_wait, workflow
+from builders import HOUR_MS, event_wait, expr, state_set, time_wait, workflow
 from flowpin.errors import ConflictError, FlowpinError
 
 
 def waiter(key: str = "waiter", on_timeout: str = "fail", **extra: object) -> dict:
-    config = {
-        "eventName": "email.opened",
-        "timeoutMs": 3 * 86_400_000,
-        "saveAs": "vars.opened",
-        "onTimeout": on_timeout,
-        **extra,
-    }
-    return {
-        "key": key,
-        "steps": [
-            {"id": "wait", "type": "event.wait", "config": config},
-            {
-                "id": "route",
-                "type": "control.if",
-                "condition": {"$expr": "meta.timedOut = true"},
-                "then": [{"id": "late", "type": "state.set", "config": {"state": "TIMED_OUT"}}],
-                "else": [{"id": "seen", "type": "state.set", "config": {"state": "OPENED"}}],
-            },
-        ],
-    }
+    return workflow(
+        key,
+        event_wait(
+            "wait",
+            "email.opened",
+            timeoutMs=3 * 86_400_000,
+            saveAs="vars.opened",
+            onTimeout=on_timeout,
+            **extra,
+        ),
+        {
+            "id": "route",
+            "type": "control.if",
+            "condition": expr("meta.timedOut = true"),
+            "then": [state_set("late", "TIMED_OUT")],
+            "else": [state_set("seen", "OPENED")],
+        },
+    )
 
 
 def test_event_resumes_the_matching_run_only(harness) -> None:
@@ -133,9 +131,7 @@ def journey(reentry: str) -> dict:
                 "reentry": reentry,
             },
         ],
-        "steps": [
-            {"id": "hold", "type": "time.wait", "config": {"durationMs": 3_600_000}},
-        ],
+        "steps": [time_wait("hold", HOUR_MS)],
         "output": {"$expr": "payload.contact.contactId"},
     }
 
@@ -168,15 +164,7 @@ def test_three_day_time_wait_passes_instantly_with_the_kit() -> None:
     from flowpin.testing.kit import WorkflowTestKit
 
     with WorkflowTestKit() as kit:
-        kit.publish(
-            {
-                "key": "slow",
-                "steps": [
-                    {"id": "nap", "type": "time.wait", "config": {"durationMs": 3 * 86_400_000}},
-                    {"id": "done", "type": "state.set", "config": {"state": "DONE"}},
-                ],
-            }
-        )
+        kit.publish(workflow("slow", time_wait("nap", 3 * 86_400_000), state_set("done", "DONE")))
         run_id = kit.start("slow", {})
         kit.run_until_idle()
         assert kit.get_run(run_id)["status"] == "WAITING"
@@ -255,7 +243,7 @@ def test_schedule_fires_once_per_slot(harness) -> None:
                     "payload": {"kind": "hourly"},
                 }
             ],
-            "steps": [{"id": "s", "type": "state.set", "config": {"state": "RAN"}}],
+            "steps": [state_set("s", "RAN")],
         }
     )
     harness.advance(hours=3)
