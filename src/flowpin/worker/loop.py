@@ -21,6 +21,14 @@ moves off the event loop, to the worker's interpreter thread, so the loop keeps 
 other runs meanwhile (slow expressions release the GIL, see ``flowpin.expressions.jsonata``).
 Database work runs on a dedicated thread for PostgreSQL (network round trips), and on the
 event loop itself for SQLite (see ``_in_db``).
+
+This module is the loop itself: the claimer, the slots' callbacks and the commit pipeline. Its
+parts of one idea each live beside it: ``worker.slot`` (what is known of a run between two
+checkpoints; options and stats), ``worker.leases`` (the claim, renewal and release
+transactions), ``worker.advancing`` (interpreting a run under its CPU budget, and the
+checkpoint request of what it decided), ``worker.transactional`` (handlers that run inside
+the transaction that records them) and ``worker.timekeeping`` (due timers and slots, and when
+to look for them).
 """
 
 from __future__ import annotations
@@ -30,106 +38,41 @@ import contextlib
 import logging
 import time
 import uuid
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from flowpin.definitions.models import Definition
 from flowpin.observability import metrics
-from flowpin.runtime.decisions import (
-    ActionResult,
-    CallAction,
-    Input,
-    Outcome,
-    RunInfo,
-)
-from flowpin.runtime.interpreter import advance, pending_calls
-from flowpin.store import claims, ledger
+from flowpin.runtime.decisions import ActionResult, CallAction, RunInfo
+from flowpin.runtime.interpreter import pending_calls
+from flowpin.store import claims
 from flowpin.store.database import lost_connection
 from flowpin.store.notify import Listener
 from flowpin.store.wal import WalCheckpointer
+from flowpin.worker import leases
+from flowpin.worker.advancing import Advancer
 from flowpin.worker.checkpoint import write_checkpoints
 from flowpin.worker.checkpoint_batch import CheckpointRequest, CheckpointResult
-from flowpin.worker.claimed import ClaimedRun
 from flowpin.worker.inputs import call_of, input_of, one_per_token
+from flowpin.worker.leases import Claimed
+from flowpin.worker.slot import Slot, WorkerOptions, WorkerStats
 from flowpin.worker.spans import trace_claim
 from flowpin.worker.summary import report_while_busy, summary_seconds
-from flowpin.worker.timekeeping import fire_due
+from flowpin.worker.timekeeping import TimerWatch, fire_due
+from flowpin.worker.transactional import TransactionalCalls
 
 if TYPE_CHECKING:
     from flowpin.worker.deps import WorkerDeps
+
+__all__ = ["Worker", "WorkerOptions", "WorkerStats"]
 
 log = logging.getLogger("flowpin.worker")
 
 BUSY_ROUNDS = 50
 """How many 20 ms rounds a run waits for another run's hold on an idempotency key."""
-HEAVY_REMEMBERED = 10_000
 LEASE_MARGIN = 0.1
 """The share of the lease at its end in which no queued action call starts: a call that starts
 then could still be running when the lease passes and another worker takes the run."""
-
-
-@dataclass(slots=True)
-class WorkerOptions:
-    concurrency: int = 512
-    """Runs driven at once."""
-    claim_batch: int = 128
-    lease_seconds: float = 30.0
-    poll_seconds: float = 1.0
-    max_commit_batch: int = 512
-    cpu_budget_seconds: float = 0.1
-    """CPU time a run may spend interpreting per claim; then it yields: its progress is
-    checkpointed and it is requeued behind the runs waiting."""
-    inline_slice_seconds: float = 0.01
-    """A run that interprets longer than this at once continues on the interpreter thread."""
-
-
-@dataclass(slots=True, eq=False)
-class _Slot:
-    """A claimed run the worker drives: what it knows between two checkpoints."""
-
-    run: ClaimedRun
-    definition: Definition
-    info: RunInfo
-    context: dict[str, Any]
-    state: dict[str, Any]
-    inputs: list[Input]
-    consumed: list[int]
-    recovered: list[CallAction]
-    """Calls the last checkpoint was waiting for: re-issued, and the ledger decides whether a
-    handler really runs (a previous claimant may have died mid-call)."""
-    lease_until: datetime
-    """When the lease passes as far as this worker knows: the ``now`` of its claim or of its
-    last renewal that the database confirmed, plus the lease. No action call starts later."""
-    completed: list[tuple[CallAction, ActionResult]] = field(default_factory=list)
-    inflight: dict[str, CallAction] = field(default_factory=dict)
-    handles: list[asyncio.Future[Any]] = field(default_factory=list)
-    """Async handlers' tasks, cancelled if the claim is lost."""
-    busy: list[CallAction] = field(default_factory=list)
-    busy_rounds: int = 0
-    idle_rounds: int = 0
-    outcome: Outcome | None = None
-    cpu: float = 0.0
-    """CPU seconds spent interpreting the run in this claim."""
-    heavy: bool = False
-    """Interpreted on the worker's interpreter thread, not on the event loop."""
-    committing: bool = False
-    queued: bool = False
-    closed: bool = False
-
-
-@dataclass(slots=True)
-class WorkerStats:
-    claimed: int = 0
-    checkpoints: int = 0
-    commits: int = 0
-    actions_called: int = 0
-    timers_fired: int = 0
-    finished: int = 0
-    yields: int = 0
-    """Runs handed back because their CPU budget for the claim was spent."""
 
 
 class Worker:
@@ -140,26 +83,27 @@ class Worker:
         self.options = options or WorkerOptions()
         self.owner = name or f"w-{uuid.uuid4().hex[:12]}"
         self.stats = WorkerStats()
-        self._active: dict[str, _Slot] = {}
-        self._ready: list[_Slot] = []
+        self._active: dict[str, Slot] = {}
+        self._ready: list[Slot] = []
         self._step_scheduled = False
-        self._queue: list[tuple[_Slot, CheckpointRequest]] = []
+        self._queue: list[tuple[Slot, CheckpointRequest]] = []
         self._background: set[asyncio.Task[Any]] = set()
-        self._transactional: list[tuple[_Slot, CallAction]] = []
-        self._transacting = False
+        self._transactional = TransactionalCalls(
+            deps,
+            self.owner,
+            in_db=self._in_db,
+            spawn=self._spawn,
+            on_result=self._on_result,
+            close=self._close,
+        )
+        self._advancer = Advancer(deps, self.options)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._commit_wake: asyncio.Event | None = None
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowpin-db")
         self._interpreter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowpin-cpu")
-        self._heavy: OrderedDict[str, None] = OrderedDict()
-        """Runs that recently needed more than a slice (their next claims start off the loop)."""
         self._db_inline = not deps.db.dialect.concurrent_writers
-        self._cpu_mark: float | None = None
-        self._look_for_timers = True
-        self._next_timer: datetime | None = None
-        """The earliest deadline of a timer or schedule slot known (see ``_timers_may_be_due``)."""
-        """The loop thread's CPU time when the last inline ``_advance`` of this pass ended."""
+        self._timers = TimerWatch()
         self._stopping = False
 
     # ------------------------------------------------------------------ public
@@ -207,7 +151,7 @@ class Worker:
             unsubscribe()
             if listener is not None:
                 await asyncio.get_running_loop().run_in_executor(None, listener.stop)
-            await self._in_db(self._release_all)
+            await self._in_db(leases.release_all, self.deps, self.owner)
             self._db.shutdown(wait=True)
             self._interpreter.shutdown(wait=True)
             if checkpointer is not None:
@@ -228,14 +172,14 @@ class Worker:
         while stop is None or not stop.is_set():
             self._wake.clear()
             fired = 0
-            if self._timers_may_be_due():
+            if self._timers.may_be_due(self.deps.clock.now()):
                 fired = await self._in_db_patiently(stop, self._fire_due)
             free = self.options.concurrency - len(self._active)
             asked = min(free, self.options.claim_batch)
             claimed = await self._in_db_patiently(stop, self._claim, free) if free > 0 else []
-            for run, definition, inbox, started, lease_until in claimed:
+            for one in claimed:
                 self.stats.claimed += 1
-                self._adopt(run, definition, inbox, started, lease_until)
+                self._adopt(one)
             # Fewer than asked: nothing else is claimable now (what becomes so wakes us).
             if fired or (claimed and len(claimed) >= asked):
                 continue
@@ -244,7 +188,7 @@ class Worker:
                 now = self.deps.clock.now()
                 if next_due is None or next_due > now:
                     return
-                self._look_for_timers = True
+                self._timers.look_again()
                 continue
             timeout = self.options.poll_seconds
             if not self._active:
@@ -261,25 +205,7 @@ class Worker:
             for waiter in pending:
                 waiter.cancel()
             if not done:  # the poll: the backstop for timers other processes made
-                self._look_for_timers = True
-
-    def _timers_may_be_due(self) -> bool:
-        """Whether to look for due timers and schedule slots on this turn of the main loop:
-        when told to (at first, on the poll, when a pass over due work found some), or when
-        the earliest deadline known has come. Looking is a write transaction; the loop turns
-        on every wake-up (each start, each run that ends), which rarely brings a timer due."""
-        if self._look_for_timers:
-            return True
-        return self._next_timer is not None and self._next_timer <= self.deps.clock.now()
-
-    def _expect_timers(self, outcomes: list[Outcome]) -> None:
-        """Remember the deadlines the checkpoints just written set (timers, event and task
-        timeouts), so they are looked for when they come."""
-        for outcome in outcomes:
-            for command in outcome.commands:
-                due = getattr(command, "due_at", None)
-                if due is not None and (self._next_timer is None or due < self._next_timer):
-                    self._next_timer = due
+                self._timers.look_again()
 
     # ------------------------------------------------------------------ database helpers
 
@@ -310,63 +236,24 @@ class Worker:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 
-    def _claim(
-        self, limit: int
-    ) -> list[tuple[ClaimedRun, Definition, list[Any], list[Any], datetime]]:
-        now = self.deps.clock.now()
-        lease_until = now + timedelta(seconds=self.options.lease_seconds)
-        with self.deps.db.write() as conn:
-            rows = claims.claim_runs(
-                conn,
-                self.owner,
-                now,
-                self.options.lease_seconds,
-                min(limit, self.options.claim_batch),
-            )
-            if not rows:
-                return []
-            metrics.CLAIM_BATCH.observe(len(rows))
-            ids = [row.id for row in rows]
-            inbox = claims.inbox_for(conn, ids)
-            for rows_of_run in inbox.values():
-                metrics.observe_event_resumes(rows_of_run, now)
-            started = claims.started_calls_for(conn, ids)
-            definitions = {
-                version_id: self.deps.definitions.definition_in(conn, version_id)
-                for version_id in {row.version_id for row in rows}
-            }
-        return [
-            (
-                ClaimedRun.from_row(row),
-                definitions[row.version_id],
-                inbox.get(row.id, []),
-                started.get(row.id, []),
-                lease_until,
-            )
-            for row in rows
-        ]
+    def _claim(self, limit: int) -> list[Claimed]:
+        options = self.options
+        return leases.claim(
+            self.deps, self.owner, limit, options.lease_seconds, options.claim_batch
+        )
 
     def _fire_due(self) -> int:
         now = self.deps.clock.now()
         with self.deps.db.write() as conn:
             fired = fire_due(conn, now, self.deps.definitions)
             next_timer = claims.next_timer(conn)
-        self._next_timer, self._look_for_timers = next_timer, False
+        self._timers.looked(next_timer)
         self.stats.timers_fired += fired
         return fired
 
     def _next_wakeup(self) -> datetime | None:
         with self.deps.db.read() as conn:
             return claims.next_wakeup(conn, self.deps.clock.now())
-
-    def _defer(self, run: ClaimedRun, seconds: float) -> None:
-        now = self.deps.clock.now()
-        with self.deps.db.write() as conn:
-            claims.defer(conn, self.owner, run.id, run.claim_count, now, seconds)
-
-    def _release_all(self) -> None:
-        with self.deps.db.write() as conn:
-            claims.release_all(conn, self.owner, self.deps.clock.now())
 
     def _write(self, requests: list[CheckpointRequest]) -> list[CheckpointResult]:
         now = self.deps.clock.now()
@@ -399,7 +286,7 @@ class Worker:
                 continue
             self.stats.commits += 1
             self.stats.checkpoints += len(batch)
-            self._expect_timers([request.outcome for _slot, request in batch])
+            self._timers.expect(request.outcome for _slot, request in batch)
             finished = self.stats.finished
             for (slot, _request), result in zip(batch, results, strict=True):
                 if slot.closed:
@@ -425,30 +312,30 @@ class Worker:
                 now = self.deps.clock.now()
                 lease_until = now + timedelta(seconds=self.options.lease_seconds)
 
-                def renew(ids: list[str], now: datetime = now) -> dict[str, int]:
-                    with self.deps.db.write() as conn:
-                        return claims.renew_leases(
-                            conn, self.owner, ids, now, self.options.lease_seconds
-                        )
-
                 with contextlib.suppress(Exception):
-                    renewed = await self._in_db(renew, [slot.run.id for slot in slots])
+                    renewed = await self._in_db(
+                        leases.renew,
+                        self.deps,
+                        self.owner,
+                        [slot.run.id for slot in slots],
+                        now,
+                        self.options.lease_seconds,
+                    )
                     for slot in slots:  # only a renewal of this very claim extends it
                         if renewed.get(slot.run.id) == slot.run.claim_count:
                             slot.lease_until = max(slot.lease_until, lease_until)
 
     # ------------------------------------------------------------------ driving runs
 
-    def _adopt(
-        self,
-        run: ClaimedRun,
-        definition: Definition,
-        inbox: list[Any],
-        started: list[Any],
-        lease_until: datetime,
-    ) -> None:
+    def _adopt(self, claimed: Claimed) -> None:
         deps = self.deps
-        slot = _Slot(
+        run, definition, inbox, started = (
+            claimed.run,
+            claimed.definition,
+            claimed.inbox,
+            claimed.started,
+        )
+        slot = Slot(
             run=run,
             definition=definition,
             info=RunInfo(
@@ -474,14 +361,14 @@ class Worker:
             recovered=one_per_token(
                 pending_calls(definition, run.state) + [call_of(row) for row in started]
             ),
-            heavy=run.id in self._heavy,
-            lease_until=lease_until,
+            heavy=run.id in self._advancer.heavy,
+            lease_until=claimed.lease_until,
         )
         self._active[run.id] = slot
         trace_claim(run, self.owner)
         self._make_ready(slot)
 
-    def _make_ready(self, slot: _Slot) -> None:
+    def _make_ready(self, slot: Slot) -> None:
         """Advance ``slot`` in the loop's next pass (with every other run ready by then); a
         run whose checkpoint is being written is looked at again when it is written."""
         if slot.closed or slot.committing or slot.queued or self._stopping:
@@ -496,29 +383,29 @@ class Worker:
     def _step_ready(self) -> None:
         self._step_scheduled = False
         ready, self._ready = self._ready, []
-        self._cpu_mark = time.thread_time()
+        self._advancer.begin_pass()
         for slot in ready:
             slot.queued = False
             if slot.closed:
                 continue
-            if slot.heavy and not self._only_busy(slot):
+            if slot.heavy and not self._advancer.only_busy(slot):
                 slot.committing = True  # nothing else drives it until its checkpoint is written
                 self._spawn(self._advance_apart(slot))
                 continue
             try:
-                request = self._next_request(slot)
+                request = self._advancer.next_request(slot)
             except Exception:
                 log.exception("driving run %s failed", slot.run.id)
                 self._close(slot)
                 continue
             slot.committing = True
             self._queue.append((slot, request))
-        self._cpu_mark = None
+        self._advancer.end_pass()
         if self._queue:
             assert self._commit_wake is not None
             self._commit_wake.set()
 
-    async def _advance_apart(self, slot: _Slot) -> None:
+    async def _advance_apart(self, slot: Slot) -> None:
         """Interpret a heavy run on the interpreter thread; the loop drives other runs
         meanwhile. What arrives for the run in the meantime waits for its next turn."""
         inputs, slot.inputs = slot.inputs, []
@@ -526,7 +413,9 @@ class Worker:
         completed, slot.completed = slot.completed, []
         loop = asyncio.get_running_loop()
         try:
-            outcome = await loop.run_in_executor(self._interpreter, self._advance, slot, inputs)
+            outcome = await loop.run_in_executor(
+                self._interpreter, self._advancer.advance, slot, inputs
+            )
         except Exception:
             log.exception("driving run %s failed", slot.run.id)
             self._close(slot)
@@ -536,7 +425,7 @@ class Worker:
         arrived = slot.inputs, slot.consumed, slot.completed
         slot.consumed, slot.completed = consumed, completed
         try:
-            request = self._next_request(slot, outcome)
+            request = self._advancer.next_request(slot, outcome)
         except Exception:
             log.exception("driving run %s failed", slot.run.id)
             self._close(slot)
@@ -546,104 +435,7 @@ class Worker:
         assert self._commit_wake is not None
         self._commit_wake.set()
 
-    def _advance(self, slot: _Slot, inputs: list[Input], mark: float | None = None) -> Outcome:
-        """``advance`` under the run's CPU budget for this claim (on the loop: at most a slice
-        of it). Thread CPU time is read only once the wall clock says it may be spent.
-
-        ``mark``: in a pass of the loop over the ready runs, the thread's CPU time when the
-        previous run's advance ended (``_cpu_mark``), so each advance reads the clock once,
-        not twice (a system call, ~1 µs); a run is charged the little work of the loop between
-        two advances too."""
-        options = self.options
-        left = options.cpu_budget_seconds - slot.cpu
-        allowed = left if slot.heavy else min(left, options.inline_slice_seconds)
-        cpu_start = time.thread_time() if mark is None else mark
-        deadline = time.perf_counter() + allowed
-
-        def should_yield() -> bool:
-            return time.perf_counter() >= deadline and time.thread_time() - cpu_start >= allowed
-
-        try:
-            return advance(
-                slot.definition,
-                slot.state,
-                slot.info,
-                inputs,
-                action_retry=self.deps.action_retry,
-                should_yield=should_yield,
-                max_steps=self.deps.limits.max_steps_per_run,
-            )
-        finally:
-            ended = time.thread_time()
-            slot.cpu += ended - cpu_start
-            if mark is not None:
-                self._cpu_mark = ended
-
-    @staticmethod
-    def _only_busy(slot: _Slot) -> bool:
-        """Nothing new happened: only the ledger is asked again for the busy keys."""
-        return bool(slot.busy) and not slot.inputs and slot.outcome is not None
-
-    def _next_request(self, slot: _Slot, outcome: Outcome | None = None) -> CheckpointRequest:
-        requeue = False
-        if outcome is None and self._only_busy(slot):
-            previous = slot.outcome
-            assert previous is not None
-            outcome = Outcome(
-                state=previous.state, status=previous.status, current_steps=previous.current_steps
-            )
-            new_calls, slot.busy = slot.busy, []
-        else:
-            if outcome is None:
-                outcome = self._advance(slot, slot.inputs, self._cpu_mark)
-            if outcome.yielded:
-                requeue = self._yielded(slot)
-            inflight = slot.inflight
-            waiting = {c.token for c in slot.busy}
-            new_calls = [
-                c
-                for c in outcome.commands
-                if isinstance(c, CallAction) and c.token not in inflight and c.token not in waiting
-            ]
-            seen = {c.token for c in new_calls} | waiting
-            new_calls += [
-                c for c in slot.recovered if c.token not in seen and c.token not in inflight
-            ]
-            new_calls += slot.busy
-            slot.busy = []
-            slot.recovered = []
-        request = CheckpointRequest(
-            run=slot.run,
-            outcome=outcome,
-            consumed_inbox=slot.consumed,
-            completed_calls=slot.completed,
-            new_calls=new_calls,
-            requeue=requeue,
-        )
-        slot.outcome = outcome
-        slot.state = outcome.state
-        slot.inputs = []
-        slot.consumed = []
-        slot.completed = []
-        return request
-
-    def _yielded(self, slot: _Slot) -> bool:
-        """A run stopped interpreting at its budget: it goes on off the loop, and once its
-        budget for the claim is spent it is handed back (True) - unless action calls of it are
-        in flight, whose results only this claim can take: then it gets a new budget."""
-        if not slot.heavy:
-            slot.heavy = True
-            self._heavy[slot.run.id] = None
-            if len(self._heavy) > HEAVY_REMEMBERED:
-                self._heavy.popitem(last=False)
-        if slot.cpu < self.options.cpu_budget_seconds:
-            return False
-        if slot.inflight or slot.busy:
-            slot.cpu = 0.0
-            return False
-        return True
-
-    def _after_checkpoint(self, slot: _Slot, result: CheckpointResult) -> None:
+    def _after_checkpoint(self, slot: Slot, result: CheckpointResult) -> None:
         slot.committing = False
         if result.lost:
             self._close(slot, cancel=True)
@@ -661,10 +453,7 @@ class Worker:
             self.stats.actions_called += 1
             slot.inflight[call.token] = call
             if executor.is_transactional(call):
-                self._transactional.append((slot, call))
-                if not self._transacting:
-                    self._transacting = True
-                    self._spawn(self._run_transactional())
+                self._transactional.add(slot, call)
                 continue
             handle = executor.submit(
                 call,
@@ -699,7 +488,8 @@ class Worker:
                 # The key's holder is slow or dead: give the run back and look again once the
                 # holder's lease may have expired, instead of spinning here.
                 self._close(slot)
-                self._spawn(self._in_db(self._defer, slot.run, self.options.lease_seconds / 3))
+                seconds = self.options.lease_seconds / 3
+                self._spawn(self._in_db(leases.defer, self.deps, self.owner, slot.run, seconds))
                 return
             self._loop.call_later(0.02, self._make_ready, slot)
             return
@@ -717,55 +507,7 @@ class Worker:
         if slot.busy:
             self._loop.call_later(0.02, self._make_ready, slot)
 
-    async def _run_transactional(self) -> None:
-        """Call the transactional handlers that are due, a batch per write transaction."""
-        try:
-            while self._transactional:
-                batch, self._transactional = self._transactional, []
-                try:
-                    results = await self._in_db(self._transact, batch)
-                except Exception:
-                    log.exception("a transaction of transactional actions failed")
-                    for slot, _call in batch:
-                        self._close(slot)  # the claims lapse; the calls run again later
-                    continue
-                for (slot, call), result in zip(batch, results, strict=True):
-                    if result is None:
-                        self._close(slot, cancel=True)
-                    else:
-                        self._on_result(slot, call, result)
-        finally:
-            self._transacting = False
-
-    def _transact(self, batch: list[tuple[_Slot, CallAction]]) -> list[ActionResult | None]:
-        """Each handler in a savepoint of one write transaction, fenced by its run's claim;
-        a success marks its ledger entry succeeded in the same transaction, an error rolls
-        the handler's writes back (the next checkpoint records the failure). ``None``: the
-        claim was lost, nothing ran."""
-        results: list[ActionResult | None] = []
-        now = self.deps.clock.now()
-        with self.deps.db.write() as conn:
-            for slot, call in batch:
-                if slot.closed or not ledger.holds(
-                    conn, self.owner, slot.run.id, slot.run.claim_count
-                ):
-                    results.append(None)
-                    continue
-                savepoint = conn.begin_nested()
-                try:
-                    result = self.deps.executor.run_in_transaction(call, slot.context, conn)
-                    if result.error is not None:
-                        savepoint.rollback()
-                    else:
-                        ledger.ledger_succeeded(conn, slot.run, call, result.output, now)
-                        savepoint.commit()
-                except BaseException:
-                    savepoint.rollback()
-                    raise
-                results.append(result)
-        return results
-
-    def _on_result(self, slot: _Slot, call: CallAction, result: ActionResult) -> None:
+    def _on_result(self, slot: Slot, call: CallAction, result: ActionResult) -> None:
         if slot.closed or slot.inflight.pop(call.token, None) is None:
             return
         slot.inputs.append(result)
@@ -774,7 +516,7 @@ class Worker:
             slot.handles = [handle for handle in slot.handles if not handle.done()]
         self._make_ready(slot)
 
-    def _may_start(self, slot: _Slot) -> bool:
+    def _may_start(self, slot: Slot) -> bool:
         """Whether a queued call of ``slot`` may start now (asked in the action's thread):
         only while the worker holds the run and, as far as it knows, its lease has not passed
         (less a margin) - else another worker may have claimed the run, and two would drive it.
@@ -784,7 +526,7 @@ class Worker:
         margin = timedelta(seconds=self.options.lease_seconds * LEASE_MARGIN)
         return self.deps.clock.now() < slot.lease_until - margin
 
-    def _not_started(self, slot: _Slot) -> None:
+    def _not_started(self, slot: Slot) -> None:
         """A queued call of ``slot`` was dropped unstarted: if the worker still holds the run,
         its lease may have passed, so it lets go (the call is made by the run's next claimant;
         its ledger entry, "started" by this claim, is reclaimed as this run's own)."""
@@ -797,7 +539,7 @@ class Worker:
         )
         self._close(slot, cancel=True)
 
-    def _close(self, slot: _Slot, *, cancel: bool = False) -> None:
+    def _close(self, slot: Slot, *, cancel: bool = False) -> None:
         """The worker lets go of the run (parked, finished, lost, or left to its lease)."""
         if slot.closed:
             return

@@ -1,11 +1,14 @@
 """Timekeeping, done by whichever worker gets there first: due timers and timeouts resolve
-their waits, due cron slots start their runs."""
+their waits, due cron slots start their runs; and when a worker looks for them at all
+(``TimerWatch``)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 
+from flowpin.runtime.decisions import Outcome
 from flowpin.store.database import Connection
 from flowpin.store.runs import NewRun, PayloadInvalid, insert_runs
 from flowpin.store.schedules import advance_schedule, due_schedules
@@ -13,6 +16,39 @@ from flowpin.store.waits import fire_due_waits, iso
 from flowpin.worker.definitions import DefinitionCache
 
 log = logging.getLogger("flowpin.engine")
+
+
+class TimerWatch:
+    """When a worker looks for due timers and schedule slots. Looking is a write transaction,
+    and the worker's loop turns on every wake-up (each start, each run that ends), which
+    rarely brings a timer due: it looks when told to (at first, on the poll - the backstop
+    for the timers other processes made - and when a pass over due work found some), or when
+    the earliest deadline it knows has come: the one its last look found, or one its own
+    checkpoints set since."""
+
+    def __init__(self) -> None:
+        self._look = True
+        self._next: datetime | None = None
+        """The earliest deadline of a timer or schedule slot known."""
+
+    def may_be_due(self, now: datetime) -> bool:
+        return self._look or (self._next is not None and self._next <= now)
+
+    def look_again(self) -> None:
+        self._look = True
+
+    def looked(self, next_deadline: datetime | None) -> None:
+        """A look fired what was due; ``next_deadline``: the earliest one left."""
+        self._look, self._next = False, next_deadline
+
+    def expect(self, outcomes: Iterable[Outcome]) -> None:
+        """Remember the deadlines the checkpoints just written set (timers, event and task
+        timeouts), so they are looked for when they come."""
+        for outcome in outcomes:
+            for command in outcome.commands:
+                due = getattr(command, "due_at", None)
+                if due is not None and (self._next is None or due < self._next):
+                    self._next = due
 
 
 def fire_due(conn: Connection, now: datetime, definitions: DefinitionCache) -> int:
