@@ -11,7 +11,7 @@ from storekit import inbox, run_row, waits
 
 from builders import call_workflow, event_wait, human_task, state_set, workflow
 from flowpin.store import tables as t
-from flowpin.store.runs import ClosedRun, NewRun, close_runs, insert_runs
+from flowpin.store.runs import ClosedRun, NewRun, close_runs, insert_runs, run_of
 from flowpin.store.waits import EndedWait, resolve_waits
 from flowpin.store.workflows import version_row, workflow_row
 
@@ -126,3 +126,24 @@ def test_closing_a_run_ends_its_waits_and_tasks_drops_its_inbox_and_tells_its_pa
 
 def _fields(new: NewRun) -> dict[str, Any]:
     return {name: getattr(new, name) for name in NewRun.__dataclass_fields__}
+
+
+def test_run_of_reads_every_column_as_core_does(harness) -> None:
+    """``run_of`` runs on SQLite's own cursor (``statements.DriverRead``): the same values, of
+    the same types (JSON documents, aware UTC times), as a Core read of the row."""
+    harness.engine.publish(ONE_STEP)
+    harness.engine.publish(workflow("parked", event_wait("wait")))
+    done = harness.engine.start("one", {"n": 1}, subject="s")
+    parked = harness.engine.start("parked", {"deep": {"list": [1, "x", None]}})
+    harness.work()
+    pending = harness.engine.start("one", {})
+    for run_id in (done, parked, pending):
+        with harness.engine.db.read() as conn:
+            read = run_of(conn, "default", run_id)
+        expected = run_row(harness, run_id)._asdict()
+        assert read._asdict() == expected
+        assert [type(v) for v in read._asdict().values()] == [type(v) for v in expected.values()]
+    assert run_row(harness, done).output == "v1"
+    with harness.engine.db.read() as conn:
+        assert run_of(conn, "default", "no-such-run") is None
+        assert run_of(conn, "another-tenant", done) is None

@@ -34,7 +34,7 @@ from flowpin.store import tables as t
 from flowpin.store.codec import dumps
 from flowpin.store.dialects import dialect_of
 from flowpin.store.notify import signal_work
-from flowpin.store.statements import built_once, list_param, listed
+from flowpin.store.statements import DriverRead, built_once, list_param, listed
 from flowpin.store.waits import notify_parent
 from flowpin.types import TERMINAL_STATUSES
 
@@ -382,14 +382,17 @@ def cancel_tree(
 
 # The reads of ``GET /api/runs/{id}`` are built once: building a statement and its cache key
 # cost more than SQLite's part of the read (measured).
-_RUN = sa.select(t.runs).where(
-    t.runs.c.id == sa.bindparam("run_id"), t.runs.c.tenant_id == sa.bindparam("tenant_id")
+# On SQLite it runs on the driver's cursor (``DriverRead``).
+_RUN = DriverRead(
+    sa.select(t.runs).where(
+        t.runs.c.id == sa.bindparam("run_id"), t.runs.c.tenant_id == sa.bindparam("tenant_id")
+    )
 )
 
 
 def run_of(conn: Connection, tenant_id: str, run_id: str) -> Any:
-    """The tenant's run (every column), or None."""
-    return conn.execute(_RUN, {"run_id": run_id, "tenant_id": tenant_id}).first()
+    """The tenant's run (every column, as attributes), or None."""
+    return _RUN.first(conn, {"run_id": run_id, "tenant_id": tenant_id})
 
 
 def run_progress(conn: Connection, tenant_id: str, run_id: str) -> Any:
