@@ -245,6 +245,8 @@ def _claim_guarded(conn: Connection, now: datetime, limit: int) -> list[str]:
     """Ids of runnable runs of concurrency-limited workflows, within each one's free slots,
     and of runs that are next of their concurrency key."""
     workflows = conn.execute(_GUARDED_WORKFLOWS, {"now": now}).all()
+    if not workflows:  # the common case: nothing below to build (``+ 0`` alone cost ~50 µs)
+        return []
     # SQLite would pick the (workflow_id, idempotency_key) index for ``workflow_id = ?`` and
     # visit every run the workflow ever had; ``+ 0`` leaves it the due runs' index.
     dialect = dialect_of(conn)
