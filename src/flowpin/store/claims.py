@@ -502,9 +502,13 @@ def next_wakeup(conn: Connection, now: datetime) -> datetime | None:
     return min(found) if found else None
 
 
+_EARLIEST_WAIT = sa.select(sa.func.min(t.waits.c.due_at)).where(t.waits.c.status == "open")
+"""The earliest deadline of an open wait: a timer, an event or task timeout."""
+_EARLIEST_SLOT = sa.select(sa.func.min(t.schedules.c.next_fire_at))
+"""The earliest schedule slot."""
+
+
 def _wakeup_queries(now: Any) -> tuple[Any, Any, Any]:
-    waits = sa.select(sa.func.min(t.waits.c.due_at)).where(t.waits.c.status == "open")
-    schedules = sa.select(sa.func.min(t.schedules.c.next_fire_at))
     runs = sa.select(
         sa.func.min(sa.func.coalesce(t.runs.c.lease_expires_at, t.runs.c.wake_at))
     ).where(
@@ -525,7 +529,7 @@ def _wakeup_queries(now: Any) -> tuple[Any, Any, Any]:
             ),
         ),
     )
-    return waits, schedules, runs
+    return _EARLIEST_WAIT, _EARLIEST_SLOT, runs
 
 
 def next_timer(conn: Connection) -> datetime | None:
@@ -536,10 +540,7 @@ def next_timer(conn: Connection) -> datetime | None:
     return min(moments) if moments else None
 
 
-_NEXT_TIMER = (
-    sa.select(sa.func.min(t.waits.c.due_at)).where(t.waits.c.status == "open"),
-    sa.select(sa.func.min(t.schedules.c.next_fire_at)),
-)
+_NEXT_TIMER = (_EARLIEST_WAIT, _EARLIEST_SLOT)
 
 
 def aware(value: Any) -> datetime:
