@@ -210,28 +210,22 @@ def _history_row(
     recorded: Any,
     redact: Callable[[Any], Any],
 ) -> HistoryRow:
-    # One per step: positional, and nothing asked of the redactor or the encoder for an
-    # absent value (redacting None gives None).
-    started, given, output, error, detail = (
-        entry.started_at,
-        entry.input,
-        entry.output,
-        entry.error,
-        entry.detail,
-    )
+    # One per step: nothing asked of the redactor or the encoder for an absent value
+    # (redacting None gives None). Keyword arguments, as every bulk row: two values of one
+    # type swapped by position would corrupt history silently.
     return HistoryRow(
-        run.id,
-        entry.step_id,
-        entry.token,
-        entry.step_type,
-        run.version_number,
-        entry.attempt,
-        entry.status,
-        bulk.time(entry.at),
-        recorded,
-        None if started is None else bulk.time(started),
-        None if given is None else dumps(redact(given)),
-        None if output is None else dumps(redact(output)),
-        None if error is None else dumps(redact(error)),
-        None if detail is None else dumps(detail),
+        run_id=run.id,
+        step_id=entry.step_id,
+        token=entry.token,
+        step_type=entry.step_type,
+        version_number=run.version_number,
+        attempt=entry.attempt,
+        status=entry.status,
+        logical_time=bulk.time(entry.at),
+        recorded_at=recorded,
+        started_at=None if entry.started_at is None else bulk.time(entry.started_at),
+        input=None if entry.input is None else dumps(redact(entry.input)),
+        output=None if entry.output is None else dumps(redact(entry.output)),
+        error=None if entry.error is None else dumps(redact(entry.error)),
+        detail=None if entry.detail is None else dumps(entry.detail),
     )

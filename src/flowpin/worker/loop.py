@@ -104,6 +104,8 @@ class Worker:
         self._interpreter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowpin-cpu")
         self._db_inline = not deps.db.dialect.concurrent_writers
         self._timers = TimerWatch()
+        self._lease_margin = timedelta(seconds=self.options.lease_seconds * LEASE_MARGIN)
+        """How long before its lease passes a worker stops starting a run's queued calls."""
         self._stopping = False
 
     # ------------------------------------------------------------------ public
@@ -523,8 +525,7 @@ class Worker:
         """
         if slot.closed:
             return False
-        margin = timedelta(seconds=self.options.lease_seconds * LEASE_MARGIN)
-        return self.deps.clock.now() < slot.lease_until - margin
+        return self.deps.clock.now() < slot.lease_until - self._lease_margin
 
     def _not_started(self, slot: Slot) -> None:
         """A queued call of ``slot`` was dropped unstarted: if the worker still holds the run,
