@@ -3,12 +3,15 @@ connection the loop keeps (SQLite), answered as the same JSON; nothing a client 
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from apikit import WAITER, Client
 
 from flowpin import Engine
+from flowpin.api import create_app
 from flowpin.engine.start_commits import Started, StartIn, check_start
 from flowpin.security.redaction import MASK
 from flowpin.store import tables as t
@@ -67,6 +70,28 @@ def test_a_kept_read_reuses_its_connection_and_sees_new_commits(engine: Engine) 
     with db.read_kept() as conn:
         assert conn.connection.dbapi_connection is first
         assert conn.execute(_count()).scalar() == 1
+
+
+def test_a_plain_read_leaves_nothing_open_that_pins_the_wal(tmp_path: Path) -> None:
+    """``GET /api/runs/{id}`` reads on the kept connection without a transaction of its own
+    (a parked run's waits are a Core read, which begins one); afterwards no snapshot may stay
+    open, or SQLite could never checkpoint its WAL back into the database."""
+    path = tmp_path / "wal.db"
+    with Engine(f"sqlite:///{path}") as engine:
+        engine.publish(WAITER)
+        run_id = engine.start(WAITER["key"], {}, subject="s-1")
+        engine.run_worker(until_idle=True)
+        client = Client(create_app(engine), engine.create_api_key("viewer").key)
+        try:
+            for _ in range(3):
+                parked = client.get(f"/api/runs/{run_id}")
+                assert parked.status_code == 200
+                assert [w["kind"] for w in parked.json()["waitingFor"]] == ["event"]
+            with sqlite3.connect(path) as other:
+                busy, _log, _moved = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            assert busy == 0
+        finally:
+            client.close()
 
 
 def _count() -> Any:

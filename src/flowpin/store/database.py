@@ -90,17 +90,27 @@ class Database:
 
     @contextmanager
     def read_kept(self) -> Iterator[Connection]:
-        """``read`` on a connection the calling thread keeps between calls: no pool checkout
-        and return (with its rollback) per read. For the API's event loop on SQLite, where a
-        read is one indexed lookup and the checkout cost more than the lookup (measured)."""
+        """Reads on a connection the calling thread keeps between calls: no pool checkout and
+        return (with its rollback) per read. For the API's event loop on SQLite, where a read
+        is one indexed lookup and the checkout cost more than the lookup (measured).
+
+        No transaction is begun up front: a statement on the driver's cursor
+        (``statements.DriverRead``) runs in SQLite's autocommit mode, consistent in itself,
+        and the BEGIN and COMMIT around it cost more than the lookup too. So each such read
+        sees the database as of its own start; a Core statement in the block begins a
+        read-only transaction as ``read`` does, ended when the block ends. For reads of one
+        row, or of rows written together with it."""
         connection: Connection | None = getattr(self._kept, "connection", None)
         if connection is None or connection.closed or connection.invalidated:
             connection = self.engine.connect().execution_options(flowpin_read_only=True)
             self._kept.connection = connection
             with self._kept_lock:
                 self._kept_all.append(connection)
-        with connection.begin():
+        try:
             yield connection
+        finally:
+            if connection.in_transaction():  # never left open: it would pin the WAL
+                connection.rollback()
 
     def upgrade(self) -> None:
         """Bring the schema to the newest migration (idempotent)."""
