@@ -52,6 +52,10 @@ def test_a_run_is_one_trace_from_the_request_to_the_outgoing_call(db_url: str) -
         assert span["attributes"]["flowpin.version"] == 1
     assert set(steps) == {"note", "call"}
     assert action["attributes"]["flowpin.step_id"] == "call"
+    read = next(s for s in spans if s["name"] == "GET /api/runs/{run_id}")  # api.lean
+    assert read["kind"] == "SERVER"
+    assert read["attributes"]["http.route"] == "/api/runs/{run_id}"
+    assert read["attributes"]["http.response.status_code"] == 200
     [headers] = result["received"]
     _version, trace_id, parent_id, _flags = headers["traceparent"].split("-")
     assert int(trace_id, 16) == request["trace"]

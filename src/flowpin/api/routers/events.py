@@ -10,8 +10,9 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 
 from flowpin.api.answers import JsonAnswer
-from flowpin.api.auth import Caller, Editor, Viewer
+from flowpin.api.auth import Caller, Editor, Role, Viewer
 from flowpin.api.errors import error_body, status_for
+from flowpin.api.lean import json_request, lean_route
 from flowpin.api.schemas import EventBatch, EventBody, PageLimit
 from flowpin.engine.event_listing import touched_runs
 from flowpin.engine.triggers import EventIn, EventOutcome, check_event
@@ -20,15 +21,35 @@ from flowpin.errors import FlowpinError
 router = APIRouter(prefix="/events", tags=["events"])
 
 
-@router.post("", status_code=202)
 async def submit(who: Editor, body: EventBody, request: Request) -> Response:
     """Concurrent events share one commit (``api.batches``); answered once it is committed."""
+    return await _accept(request, who, body)
+
+
+async def _plain_submit(request: Request) -> Response | None:
+    """``POST /api/events`` with a plain JSON body, as ``submit`` answers it, without
+    FastAPI's dependency solving (``api.lean``)."""
+    taken = await json_request(request, _editor, EventBody)
+    return None if taken is None else await _accept(request, *taken)
+
+
+async def _accept(request: Request, who: Caller, body: EventBody) -> Response:
     limiter = request.app.state.event_limiter
     if limiter is not None:
         limiter.take(who.tenant)
     item = check_event(EventIn(body.name, body.key, body.payload, body.eventId, body.ttlMs))
     outcome = await request.app.state.events.submit(who.engine, item)
     return JsonAnswer(outcome.to_dict(), status_code=202)
+
+
+_editor = Role("editor")
+router.add_api_route(
+    "",
+    submit,
+    methods=["POST"],
+    status_code=202,
+    route_class_override=lean_route(_plain_submit),
+)
 
 
 @router.post("/batch")

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from flowpin.api.answers import JsonAnswer
-from flowpin.api.auth import Admin, Caller, Editor, Viewer
+from flowpin.api.auth import Admin, Caller, Editor, Role, Viewer
 from flowpin.api.errors import error_body, status_for
+from flowpin.api.lean import json_request, lean_route
 from flowpin.api.schemas import (
     BulkCancel,
     PageLimit,
@@ -20,6 +21,7 @@ from flowpin.api.schemas import (
     RunStartBatch,
     VersionQuery,
     WaitQuery,
+    plain_url,
     wait_seconds,
 )
 from flowpin.engine.run_listing import RunFilter
@@ -29,10 +31,20 @@ from flowpin.errors import FlowpinError
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 
-@router.post("", status_code=201)
 async def start(who: Editor, body: RunStart, request: Request) -> Response:
     """Concurrent starts share one commit (``api.batches``); the answer is the run as
     written, once it is committed."""
+    return await _start(request, who, body)
+
+
+async def _plain_start(request: Request) -> Response | None:
+    """``POST /api/runs`` with a plain JSON body, as ``start`` answers it, without FastAPI's
+    dependency solving (``api.lean``)."""
+    taken = await json_request(request, _editor, RunStart)
+    return None if taken is None else await _start(request, *taken)
+
+
+async def _start(request: Request, who: Caller, body: RunStart) -> Response:
     item = check_start(
         StartIn(body.workflow, body.payload, body.subject, body.version, body.idempotencyKey)
     )
@@ -43,6 +55,12 @@ async def start(who: Editor, body: RunStart, request: Request) -> Response:
         view, masks = await run_in_threadpool(who.engine.get_run_masked, outcome.run_id)
         return JsonAnswer(request.app.state.redact.run(view, masks), status_code=201)
     return JsonAnswer(_batch_item(request, who, outcome)["run"], status_code=201)
+
+
+_editor = Role("editor")
+router.add_api_route(
+    "", start, methods=["POST"], status_code=201, route_class_override=lean_route(_plain_start)
+)
 
 
 @router.post("/batch")
@@ -149,17 +167,35 @@ def cancel_matching(who: Admin, body: BulkCancel) -> dict[str, Any]:
     )
 
 
-@router.get("/{run_id}")
 async def get_run(who: Viewer, run_id: str, request: Request, wait: WaitQuery = None) -> Response:
     """One run. ``?wait=5s`` (or ``500ms``; at most 30 s) first waits until the run has
     nothing to do right now — finished, or parked with no due work — so a read right after an
     event shows what the worker made of it."""
-    seconds = wait_seconds(wait) if wait else 0.0
+    return await _run_answer(request, who, run_id, wait_seconds(wait) if wait else 0.0)
+
+
+async def _plain_get_run(request: Request) -> Response | None:
+    """``GET /api/runs/{run_id}`` with no query string, as ``get_run`` answers it, without
+    FastAPI's dependency solving (``api.lean``): what dashboards and clients poll."""
+    if request.scope["query_string"]:
+        return None
+    await plain_url(request)  # the app-wide dependency FastAPI would have solved
+    who = await _viewer(request)
+    return await _run_answer(request, who, request.path_params["run_id"], 0.0)
+
+
+async def _run_answer(request: Request, who: Caller, run_id: str, seconds: float) -> Response:
     if seconds or not who.engine.reads_inline:
         view, masks = await run_in_threadpool(who.engine.get_run_masked, run_id, wait=seconds)
     else:  # one indexed read on SQLite: cheaper here than the hop to a thread and back
         view, masks = who.engine.get_run_masked(run_id, kept=True)
     return JsonAnswer(request.app.state.redact.run(view, masks))
+
+
+_viewer = Role("viewer")
+router.add_api_route(
+    "/{run_id}", get_run, methods=["GET"], route_class_override=lean_route(_plain_get_run)
+)
 
 
 @router.get("/{run_id}/steps")

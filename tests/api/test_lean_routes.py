@@ -1,0 +1,123 @@
+"""The lean routes (``api.lean``) answer as the full FastAPI handlers do: for each request, the
+same status and the same body (error code, or the data that does not differ between two
+requests). A query string hands a request to the full handler (FastAPI ignores one it does not
+declare), so each request is sent plainly and with ``?full=1``, to the same kind of target."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from apikit import WAITER, Client
+
+from flowpin import Engine
+
+JSON = {"Content-Type": "application/json"}
+
+# (what is sent, how): body bytes, headers, key role (None: no key)
+EVENT_CASES: list[tuple[str, bytes, dict[str, str], str | None]] = [
+    ("plain", b'{"name": "go", "key": "s-1", "payload": {"n": 1}}', JSON, "editor"),
+    ("no key", b'{"name": "go", "key": "s-1"}', JSON, None),
+    ("viewer key", b'{"name": "go", "key": "s-1"}', JSON, "viewer"),
+    ("malformed, no key", b'{"name": ', JSON, None),
+    ("malformed", b'{"name": ', JSON, "editor"),
+    ("empty", b"", JSON, "editor"),
+    ("not an object", b"[1, 2]", JSON, "editor"),
+    ("missing name", b'{"key": "s-1"}', JSON, "editor"),
+    ("missing name, no key", b'{"key": "s-1"}', JSON, None),
+    ("unknown field", b'{"name": "go", "color": 1}', JSON, "editor"),
+    ("NUL in payload", b'{"name": "go", "payload": {"a": "x\\u0000y"}}', JSON, "editor"),
+    ("NUL, no key", b'{"name": "go", "payload": {"a": "x\\u0000y"}}', JSON, None),
+    ("lone surrogate", b'{"name": "go", "payload": "\\ud800"}', JSON, "editor"),
+    ("NaN", b'{"name": "go", "payload": NaN}', JSON, "editor"),
+    ("ttl too long", b'{"name": "go", "ttlMs": -1}', JSON, "editor"),
+    ("text/plain", b'{"name": "go"}', {"Content-Type": "text/plain"}, "editor"),
+    (
+        "json with charset",
+        b'{"name": "go"}',
+        {"Content-Type": "application/json; charset=utf-8"},
+        "editor",
+    ),
+    ("no content type", b'{"name": "go"}', {}, "editor"),
+]
+
+START_CASES: list[tuple[str, bytes, dict[str, str], str | None]] = [
+    ("plain", b'{"workflow": "waiter", "payload": {"n": 1}}', JSON, "editor"),
+    ("no key", b'{"workflow": "waiter"}', JSON, None),
+    ("viewer key", b'{"workflow": "waiter"}', JSON, "viewer"),
+    ("unknown workflow", b'{"workflow": "nope"}', JSON, "editor"),
+    (
+        "payload refused by its schema",
+        b'{"workflow": "waiter", "payload": {"n": "x"}}',
+        JSON,
+        "editor",
+    ),
+    ("version 0", b'{"workflow": "waiter", "version": 0}', JSON, "editor"),
+    ("malformed, no key", b"{", JSON, None),
+    ("missing workflow", b"{}", JSON, "editor"),
+    ("NUL in subject", b'{"workflow": "waiter", "subject": "a\\u0000"}', JSON, "editor"),
+    ("idempotency key", b'{"workflow": "waiter", "idempotencyKey": "once"}', JSON, "editor"),
+    ("text/plain", b'{"workflow": "waiter"}', {"Content-Type": "text/plain"}, "editor"),
+]
+
+VARYING = {"runId", "createdAt", "finishedAt", "id", "receivedAt", "eventId"}
+
+
+def _comparable(body: Any) -> Any:
+    """The answer without what differs between two requests (ids, times)."""
+    if isinstance(body, dict):
+        return {k: _comparable(v) for k, v in body.items() if k not in VARYING}
+    if isinstance(body, list):
+        return [_comparable(v) for v in body]
+    return body
+
+
+@pytest.fixture
+def published(client: Client, engine: Engine) -> None:
+    engine.publish(WAITER)
+
+
+@pytest.mark.parametrize("case", EVENT_CASES, ids=[c[0] for c in EVENT_CASES])
+def test_post_events_answers_as_the_full_handler(
+    case: tuple[str, bytes, dict[str, str], str | None],
+    client: Client,
+    keys: dict[str, str],
+    published: None,
+) -> None:
+    _name, body, headers, role = case
+    who = client.as_key(keys[role] if role else None)
+    lean = who.post("/api/events", content=body, headers=headers)
+    full = who.post("/api/events?full=1", content=body, headers=headers)
+    assert lean.status_code == full.status_code
+    assert _comparable(lean.json()) == _comparable(full.json())
+
+
+@pytest.mark.parametrize("case", START_CASES, ids=[c[0] for c in START_CASES])
+def test_post_runs_answers_as_the_full_handler(
+    case: tuple[str, bytes, dict[str, str], str | None],
+    client: Client,
+    keys: dict[str, str],
+    published: None,
+) -> None:
+    _name, body, headers, role = case
+    who = client.as_key(keys[role] if role else None)
+    lean = who.post("/api/runs", content=body, headers=headers)
+    full = who.post("/api/runs?full=1", content=body, headers=headers)
+    assert lean.status_code == full.status_code
+    assert _comparable(lean.json()) == _comparable(full.json())
+
+
+@pytest.mark.parametrize("role", ["viewer", None, "other"])
+@pytest.mark.parametrize("target", ["known", "unknown", "with NUL"])
+def test_get_run_answers_as_the_full_handler(
+    role: str | None, target: str, client: Client, keys: dict[str, str], engine: Engine
+) -> None:
+    engine.publish(WAITER)
+    run_id = engine.start(WAITER["key"], {}, subject="s-1")
+    engine.run_worker(until_idle=True)
+    path = {"known": run_id, "unknown": "no-such-run", "with NUL": "a%00b"}[target]
+    who = client.as_key(keys[role] if role else None)
+    lean = who.get(f"/api/runs/{path}")
+    full = who.get(f"/api/runs/{path}?full=1")
+    assert lean.status_code == full.status_code
+    assert lean.json() == full.json()
