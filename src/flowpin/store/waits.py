@@ -72,7 +72,7 @@ class EndedWait:
 _END_WAITS = built_once(
     lambda dialect: (
         t.waits.update()
-        .where(listed(dialect, t.waits.c.id, "ids"), t.waits.c.status == "open")
+        .where(listed(dialect, t.waits.c.id, "ids"), dialect.unindexed(t.waits.c.status) == "open")
         .values(
             status=sa.bindparam("ending", type_=t.waits.c.status.type),
             resolved_at=sa.bindparam("now", type_=t.waits.c.resolved_at.type),
@@ -282,8 +282,9 @@ def match_buffered_event(
     """When a wait registers, an event buffered with ``ttlMs`` and not yet consumed by this run
     resolves it at once (the start-then-immediately-signal race)."""
     key_condition = t.events.c.key.is_(None) if key is None else t.events.c.key == key
-    consumed = sa.select(t.event_consumptions.c.event_row_id).where(
-        t.event_consumptions.c.run_id == run_id
+    consumed = sa.exists().where(  # by the consumption's primary key, not a walk over all
+        t.event_consumptions.c.event_row_id == t.events.c.id,
+        t.event_consumptions.c.run_id == run_id,
     )
     rows = conn.execute(
         sa.select(t.events)
@@ -292,7 +293,7 @@ def match_buffered_event(
             t.events.c.name == name,
             key_condition,
             t.events.c.expires_at > now,
-            t.events.c.id.not_in(consumed),
+            ~consumed,
         )
         .order_by(t.events.c.received_at)
     ).all()

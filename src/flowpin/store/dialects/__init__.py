@@ -65,7 +65,10 @@ class Dialect(Protocol):
         ...
 
     def unindexed(self, column: Any) -> Any:
-        """``column`` as the planner should not pick its index for (see ``claims``)."""
+        """``column`` as the planner should not pick its index for: for a statement that finds
+        its rows another way (a primary key, see ``claims`` and ``waits.end_waits``), which
+        SQLite's planner, without statistics, may trade for a walk over every row of that
+        column's value in its index."""
         ...
 
     def next_in_queue(self, sequence: Any, fallback: Any) -> Any:

@@ -27,6 +27,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 
 from flowpin.store.codec import dumps
 
@@ -84,7 +86,9 @@ class SQLite:
         return dumps(list(values))
 
     def unindexed(self, column: Any) -> Any:
-        return column + 0
+        # SQLite's documented unary +: it disqualifies the term from using an index, for a
+        # column of any type (``column + 0`` would concatenate a text column).
+        return UnaryExpression(column, operator=custom_op("+"), type_=column.type)
 
     def next_in_queue(self, sequence: Any, fallback: Any) -> Any:
         return fallback  # writers are serialized: one more than the last cannot collide
