@@ -9,10 +9,11 @@ Two servers on 127.0.0.1, same Python and uvicorn, measured with ``wrk`` (Debian
 - bare: a FastAPI app whose ``POST /insert`` inserts and commits one row in SQLite WAL and
   whose ``GET /constant`` returns a constant.
 
-Printed per concurrency: req/s and p99 of each, the ratios flowpin / bare (starts and events
-against the bare insert, reads against the bare constant), and the drain time: from the end of
-the ``POST /api/runs`` load until every accepted run finished. ``--bare-app PORT DB`` serves
-the bare app alone (the script starts itself that way).
+Printed per concurrency, as medians of ``--rounds`` interleaved rounds (3): req/s and p99 of
+each, the ratios flowpin / bare (starts and events against the bare insert, reads against the
+bare constant, each round against the bare app measured just before it), and the drain time
+(the longest): from the end of the ``POST /api/runs`` load until every accepted run finished.
+``--bare-app PORT DB`` serves the bare app alone (the script starts itself that way).
 
 ``--db postgresql://postgres@127.0.0.1:5432/test`` runs both on PostgreSQL instead: flowpin
 (with ``--workers N``: ``flowpin serve --workers N``) and the bare insert each in a scratch
@@ -300,7 +301,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", default="1,8,32,64", help="comma-separated")
     parser.add_argument("--seconds", type=float, default=5.0, help="per wrk run")
-    parser.add_argument("--parked", type=int, default=15000, help="runs parked for the events")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians)")
+    parser.add_argument("--parked", type=int, default=60000, help="runs parked for the events")
     parser.add_argument("--workers", type=int, default=1, help="flowpin serve --workers")
     parser.add_argument(
         "--db", metavar="URL", help="a PostgreSQL database to run both in (scratch schemas)"
@@ -346,12 +348,17 @@ def run(folder: Path, args: argparse.Namespace) -> None:
             stack.callback(flowpin.http.close)
         print(HEADER, flush=True)
         for connections in [int(c) for c in args.connections.split(",")]:
-            insert = wrk(bare.base + "/insert", connections, args.seconds, POST_BARE, folder)
-            constant = wrk(bare.base + "/constant", connections, args.seconds, "", folder)
-            for name, flowpin in variants.items():
-                got = measure(flowpin, connections, args, folder)
-                print(row(name, connections, got, insert, constant), flush=True)
-            print(row("bare", connections, {}, insert, constant), flush=True)
+            rounds: list[dict[str, Any]] = []
+            for _ in range(args.rounds):  # interleaved: a busy moment slows both alike
+                insert = wrk(bare.base + "/insert", connections, args.seconds, POST_BARE, folder)
+                constant = wrk(bare.base + "/constant", connections, args.seconds, "", folder)
+                got = {"insert": insert, "constant": constant}
+                for name, flowpin in variants.items():
+                    got[name] = measure(flowpin, connections, args, folder)
+                rounds.append(got)
+            for name in variants:
+                print(row(name, connections, rounds), flush=True)
+            print(row("bare", connections, rounds), flush=True)
 
 
 def measure(
@@ -381,19 +388,33 @@ HEADER = (
 )
 
 
-def row(name: str, connections: int, got: dict[str, Any], insert: Result, constant: Result) -> str:
-    def cell(result: Result) -> str:
-        return f"{result.rps:,.0f} · p99 {result.p99_ms:,.0f} ms"
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
 
-    if not got:
+
+def row(name: str, connections: int, rounds: list[dict[str, Any]]) -> str:
+    """The medians over the rounds: of each req/s and p99, and of each round's ratio (flowpin
+    against the bare app measured just before it)."""
+
+    def cell(pick: Callable[[dict[str, Any]], Result]) -> str:
+        rps = median([pick(r).rps for r in rounds])
+        p99 = median([pick(r).p99_ms for r in rounds])
+        return f"{rps:,.0f} · p99 {p99:,.0f} ms"
+
+    def ratio(load: str, base: str) -> str:
+        return f"{median([r[name][load].rps / r[base].rps for r in rounds]):.2f}"
+
+    if name == "bare":
+        insert, constant = cell(lambda r: r["insert"]), cell(lambda r: r["constant"])
         return (
-            f"| bare | {connections} | {cell(insert)} (insert) | 1.00 | | "
-            f"{cell(insert)} (insert) | 1.00 | {cell(constant)} (constant) | 1.00 |"
+            f"| bare | {connections} | {insert} (insert) | 1.00 | | {insert} (insert) | 1.00 "
+            f"| {constant} (constant) | 1.00 |"
         )
+    drain = max(r[name]["drain"] for r in rounds)
     return (
-        f"| {name} | {connections} | {cell(got['runs'])} | {got['runs'].rps / insert.rps:.2f} "
-        f"| {got['drain']:.1f} s | {cell(got['events'])} | {got['events'].rps / insert.rps:.2f} "
-        f"| {cell(got['get'])} | {got['get'].rps / constant.rps:.2f} |"
+        f"| {name} | {connections} | {cell(lambda r: r[name]['runs'])} | {ratio('runs', 'insert')} "
+        f"| {drain:.1f} s | {cell(lambda r: r[name]['events'])} | {ratio('events', 'insert')} "
+        f"| {cell(lambda r: r[name]['get'])} | {ratio('get', 'constant')} |"
     )
 
 
