@@ -75,6 +75,11 @@ LEASE_MARGIN = 0.1
 then could still be running when the lease passes and another worker takes the run."""
 
 
+BUSY = 0.05
+"""Woken this soon after its last claim, the worker is in a stream of work (see
+``WorkerOptions.claim_spacing_seconds``)."""
+
+
 class Worker:
     def __init__(
         self, deps: WorkerDeps, options: WorkerOptions | None = None, name: str | None = None
@@ -179,6 +184,7 @@ class Worker:
             free = self.options.concurrency - len(self._active)
             asked = min(free, self.options.claim_batch)
             claimed = await self._in_db_patiently(stop, self._claim, free) if free > 0 else []
+            last_claim = time.monotonic()
             for one in claimed:
                 self.stats.claimed += 1
                 self._adopt(one)
@@ -208,6 +214,9 @@ class Worker:
                 waiter.cancel()
             if not done:  # the poll: the backstop for timers other processes made
                 self._timers.look_again()
+            elif (stop is None or not stop.is_set()) and time.monotonic() - last_claim < BUSY:
+                # Woken while busy: gather what else comes before claiming (options).
+                await asyncio.sleep(self.options.claim_spacing_seconds)
 
     # ------------------------------------------------------------------ database helpers
 
