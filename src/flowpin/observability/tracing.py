@@ -12,6 +12,8 @@ call's ``traceparent`` onward (``ActionContext.traceparent``)."""
 from __future__ import annotations
 
 import importlib.util
+import os
+import sys
 from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
@@ -34,7 +36,14 @@ def tracer() -> Any:
     may be set after flowpin is imported). Asked for every step and action call, so the common
     answer is quick: no provider set (``trace._TRACER_PROVIDER`` still None) and none named in
     the environment (read once; ``get_tracer_provider`` read ``os.environ`` on every call,
-    measured ~3 % of a trivial action step)."""
+    measured ~3 % of a trivial action step).
+
+    Nor is the API imported before it can matter: a provider is set through
+    ``opentelemetry.trace``, so while nothing in the process has imported that module and the
+    environment names no provider, none is set (importing it cost ~10 ms of a fresh process's
+    first start)."""
+    if "opentelemetry.trace" not in sys.modules and not _provider_named():
+        return None
     trace = _trace_api()
     if trace is None:
         return None
@@ -65,12 +74,9 @@ _UNKNOWN = object()
 @cache
 def _provider_named() -> bool:
     """Whether the environment names a tracer provider (``OTEL_PYTHON_TRACER_PROVIDER``), which
-    ``get_tracer_provider`` loads on its first call."""
-    import os
-
-    from opentelemetry.environment_variables import OTEL_PYTHON_TRACER_PROVIDER
-
-    return OTEL_PYTHON_TRACER_PROVIDER in os.environ
+    ``get_tracer_provider`` loads on its first call. (The variable's name, as
+    ``opentelemetry.environment_variables`` spells it: read without importing the API.)"""
+    return "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
 
 
 def current_traceparent() -> str | None:
