@@ -81,6 +81,24 @@ def test_a_duplicate_start_is_refused_by_the_database_and_the_transaction_goes_o
     assert ids == {first, other_id}
 
 
+def test_a_run_inserted_through_the_driver_is_stored_as_core_stores_it(harness) -> None:
+    """On SQLite ``insert_runs`` writes through the driver's cursor (``statements.DriverInsert``):
+    every column's stored form (JSON text, UTC time text, NULLs) is what a Core insert of the
+    same values stores."""
+    harness.engine.publish(ONE_STEP)
+    new = new_run(harness, subject="s", idempotency_key="k")
+    with harness.engine.db.write() as conn:
+        [written] = insert_runs(conn, [new], harness.clock.now())
+        assert written is not None
+        conn.execute(t.runs.insert(), {**written, "id": "by-core", "idempotency_key": "k-core"})
+    with harness.engine.db.read() as conn:
+        rows = conn.exec_driver_sql("SELECT * FROM runs").mappings().fetchall()
+    stored = {row["id"]: dict(row) for row in rows}
+    ours, core = stored[written["id"]], stored["by-core"]
+    assert {**ours, "id": "by-core", "idempotency_key": "k-core"} == core
+    assert isinstance(ours["state"], str if harness.engine.db.is_sqlite else dict)
+
+
 def test_closing_a_run_ends_its_waits_and_tasks_drops_its_inbox_and_tells_its_parent(
     harness,
 ) -> None:

@@ -34,7 +34,7 @@ from flowpin.store import tables as t
 from flowpin.store.codec import dumps
 from flowpin.store.dialects import dialect_of
 from flowpin.store.notify import signal_work
-from flowpin.store.statements import DriverRead, built_once, list_param, listed
+from flowpin.store.statements import DriverInsert, DriverRead, built_once, list_param, listed
 from flowpin.store.waits import notify_parent
 from flowpin.types import TERMINAL_STATUSES
 
@@ -227,11 +227,15 @@ def _insert_one(conn: Connection, new: NewRun, now: datetime) -> dict[str, Any] 
         "wake_at": now if new.failure is None else None,
         "finished_at": None if new.failure is None else now,
     }
-    insert = _insert_run(conn)
-    if key is not None:
+    if key is None:
+        written = _INSERT_RUN_ROW.rowcount(conn, values)
+    else:
         values["concurrency_key"] = key
-        insert = insert.values(concurrency_seq=_next_in_queue(conn, new.workflow_id, key))
-    if conn.execute(insert, values).rowcount == 0:
+        insert = _insert_run(conn).values(
+            concurrency_seq=_next_in_queue(conn, new.workflow_id, key)
+        )
+        written = conn.execute(insert, values).rowcount
+    if written == 0:
         return None  # a uniqueness constraint says it exists
     metrics.RUNS_STARTED.labels(new.tenant_id, new.workflow_key).inc()
     if new.failure is not None:
@@ -251,6 +255,10 @@ def _insert_run(conn: Connection) -> Any:
         statement = dialect.insert_or_skip(t.runs).execution_options(preserve_rowcount=True)
         _INSERT_RUN[dialect.name] = statement
     return statement
+
+
+_INSERT_RUN_ROW = DriverInsert(lambda dialect: dialect.insert_or_skip(t.runs))
+"""A run without a concurrency key (the common case): on SQLite through the driver."""
 
 
 def existing_run_by_key(conn: Connection, workflow_id: int, idempotency_key: str) -> str | None:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from flowpin.errors import NotFoundError
 from flowpin.store import tables as t
 from flowpin.store.dialects import dialect_of
+from flowpin.store.statements import DriverRead
 from flowpin.store.tenants import ensure_tenant as ensure_tenant
 from flowpin.types import TERMINAL_STATUSES
 
@@ -46,18 +47,19 @@ def _start_target(numbered: bool) -> Any:
     )
 
 
-_NEWEST_TARGET = _start_target(numbered=False)
-_NUMBERED_TARGET = _start_target(numbered=True)
+# On SQLite through the driver's cursor (``DriverRead``): every start reads one.
+_NEWEST_TARGET = DriverRead(_start_target(numbered=False))
+_NUMBERED_TARGET = DriverRead(_start_target(numbered=True))
 
 
 def start_target(conn: Connection, tenant_id: str, key: str, version: int | None) -> Any:
     """What a start needs of a workflow and its version (``None``: the newest), read with one
     statement built once: ``id``, ``key``, ``version_id``, ``version_number``."""
     if version is None:
-        row = conn.execute(_NEWEST_TARGET, {"tenant_id": tenant_id, "key": key}).first()
+        row = _NEWEST_TARGET.first(conn, {"tenant_id": tenant_id, "key": key})
     else:
         params = {"tenant_id": tenant_id, "key": key, "number": version}
-        row = conn.execute(_NUMBERED_TARGET, params).first()
+        row = _NUMBERED_TARGET.first(conn, params)
     if row is None:
         raise NotFoundError(f"workflow {key!r} not found", code="workflow.not_found")
     if row.version_id is None:
