@@ -188,16 +188,21 @@ class CompiledExpression:
         ``bindings`` maps names to values (``{"limit": 10}`` defines ``$limit``). Raises
         ExpressionError (ExpressionLimitError when a bound stopped the evaluation).
         """
-        options = _options(limits)
         if seed is not None:
             seed %= _SEED_MODULUS
         try:
             if undefined is None:
                 if limits.hold_gil_ms >= limits.timeout_ms:
-                    return self._compiled.evaluate(data, bindings, now=now, seed=seed, **options)
+                    return self._compiled.evaluate(
+                        data, bindings, now=now, seed=seed, **_options(limits)
+                    )
                 return self._evaluate_in_two_phases(data, bindings, now, seed, limits)
             text = self._compiled.evaluate_json(
-                None if data is None else _dumps(data), bindings, now=now, seed=seed, **options
+                None if data is None else _dumps(data),
+                bindings,
+                now=now,
+                seed=seed,
+                **_options(limits),
             )
             return undefined if text is None else json.loads(text)
         except jlens.JlensError as exc:
@@ -337,8 +342,14 @@ def _compile_cached(source: str) -> CompiledExpression:
 
 @lru_cache(maxsize=64)
 def _options(limits: Limits, *, first_phase: bool = False) -> dict[str, Any]:
-    """The engine's keyword arguments for ``limits`` (computed once per Limits value);
-    ``first_phase``: the time the evaluation may hold the GIL."""
+    """The engine's keyword arguments for ``limits`` (computed once per Limits value: a step's
+    every evaluation asks; do not change the dict); ``first_phase``: the time the evaluation
+    may hold the GIL."""
+    return _options_of(limits, first_phase)
+
+
+@lru_cache(maxsize=256)
+def _options_of(limits: Limits, first_phase: bool) -> dict[str, Any]:
     timeout = limits.hold_gil_ms if first_phase else limits.timeout_ms
     return {
         "timeout": timeout / 1000.0,
