@@ -38,7 +38,7 @@ from sqlalchemy.engine import Connection
 
 from flowpin.store import tables as t
 from flowpin.store.dialects import dialect_of
-from flowpin.store.statements import among, built_once, list_param, listed
+from flowpin.store.statements import DriverRead, among, built_once, list_param, listed
 from flowpin.types import ACTIVE_STATUSES
 
 
@@ -342,10 +342,13 @@ _RENEW_LEASES = built_once(
         .returning(t.runs.c.id, t.runs.c.claim_count)
     )
 )
+# Every checkpoint reads it (on SQLite through the driver's cursor: ``DriverRead``).
 _CLAIM_HOLDERS = built_once(
-    lambda dialect: dialect.locked(
-        sa.select(t.runs.c.id, t.runs.c.lease_owner, t.runs.c.claim_count, t.runs.c.status).where(
-            listed(dialect, t.runs.c.id, "ids")
+    lambda dialect: DriverRead(
+        dialect.locked(
+            sa.select(
+                t.runs.c.id, t.runs.c.lease_owner, t.runs.c.claim_count, t.runs.c.status
+            ).where(listed(dialect, t.runs.c.id, "ids"))
         )
     )
 )
@@ -578,7 +581,7 @@ def claim_holders(conn: Connection, run_ids: list[str]) -> dict[str, Any]:
     the fence of a checkpoint: row-locked on PostgreSQL until the transaction ends (SQLite's
     writer lock does the same), so nobody takes a claim between this read and the writes that
     follow."""
-    rows = conn.execute(_CLAIM_HOLDERS(conn), {"ids": list_param(conn, run_ids)})
+    rows = _CLAIM_HOLDERS(conn).all(conn, {"ids": list_param(conn, run_ids)})
     return {row.id: row for row in rows}
 
 

@@ -67,13 +67,7 @@ class DriverRead:
         """The first row, or None (``Result.first``)."""
         if not dialect_of(conn).embedded:
             return conn.execute(self.statement, params).first()
-        form = self._compiled.get(conn.dialect.name)
-        if form is None:
-            form = self._compiled[conn.dialect.name] = _DriverForm.of(self.statement, conn)
-        fixed = form.fixed
-        cursor = conn.connection.driver_connection.execute(  # type: ignore[union-attr]
-            form.sql, [params[name] if name in params else fixed[name] for name in form.params]
-        )
+        form, cursor = self._run(conn, params)
         try:
             values = cursor.fetchone()
         finally:
@@ -83,6 +77,33 @@ class DriverRead:
         return form.row(
             *[value if p is None else p(value) for p, value in zip(form.types, values, strict=True)]
         )
+
+    def all(self, conn: Connection, params: dict[str, Any]) -> list[Any]:
+        """Every row (``Result.all``)."""
+        if not dialect_of(conn).embedded:
+            return list(conn.execute(self.statement, params).all())
+        form, cursor = self._run(conn, params)
+        try:
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        row, types = form.row, form.types
+        if not any(types):
+            return [row._make(values) for values in rows]
+        return [
+            row(*[v if p is None else p(v) for p, v in zip(types, values, strict=True)])
+            for values in rows
+        ]
+
+    def _run(self, conn: Connection, params: dict[str, Any]) -> tuple[_DriverForm, Any]:
+        form = self._compiled.get(conn.dialect.name)
+        if form is None:
+            form = self._compiled[conn.dialect.name] = _DriverForm.of(self.statement, conn)
+        fixed = form.fixed
+        cursor = conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+            form.sql, [params[name] if name in params else fixed[name] for name in form.params]
+        )
+        return form, cursor
 
 
 class _DriverForm:
