@@ -77,32 +77,22 @@ def published(client: Client, engine: Engine) -> None:
     engine.publish(WAITER)
 
 
-@pytest.mark.parametrize("case", EVENT_CASES, ids=[c[0] for c in EVENT_CASES])
-def test_post_events_answers_as_the_full_handler(
-    case: tuple[str, bytes, dict[str, str], str | None],
+CASES = [("/api/events", *case) for case in EVENT_CASES] + [
+    ("/api/runs", *case) for case in START_CASES
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]} {c[1]}" for c in CASES])
+def test_a_post_answers_as_the_full_handler(
+    case: tuple[str, str, bytes, dict[str, str], str | None],
     client: Client,
     keys: dict[str, str],
     published: None,
 ) -> None:
-    _name, body, headers, role = case
+    path, _name, body, headers, role = case
     who = client.as_key(keys[role] if role else None)
-    lean = who.post("/api/events", content=body, headers=headers)
-    full = who.post("/api/events?full=1", content=body, headers=headers)
-    assert lean.status_code == full.status_code
-    assert _comparable(lean.json()) == _comparable(full.json())
-
-
-@pytest.mark.parametrize("case", START_CASES, ids=[c[0] for c in START_CASES])
-def test_post_runs_answers_as_the_full_handler(
-    case: tuple[str, bytes, dict[str, str], str | None],
-    client: Client,
-    keys: dict[str, str],
-    published: None,
-) -> None:
-    _name, body, headers, role = case
-    who = client.as_key(keys[role] if role else None)
-    lean = who.post("/api/runs", content=body, headers=headers)
-    full = who.post("/api/runs?full=1", content=body, headers=headers)
+    lean = who.post(path, content=body, headers=headers)
+    full = who.post(f"{path}?full=1", content=body, headers=headers)
     assert lean.status_code == full.status_code
     assert _comparable(lean.json()) == _comparable(full.json())
 
