@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 
 from flowpin.api.answers import JsonAnswer
-from flowpin.api.auth import Caller, Editor, Role, Viewer
+from flowpin.api.auth import EDITOR, Caller, Editor, Viewer
 from flowpin.api.errors import error_body, status_for
 from flowpin.api.lean import json_request, lean_route
 from flowpin.api.schemas import EventBatch, EventBody, PageLimit
@@ -29,7 +29,7 @@ async def submit(who: Editor, body: EventBody, request: Request) -> Response:
 async def _plain_submit(request: Request) -> Response | None:
     """``POST /api/events`` with a plain JSON body, as ``submit`` answers it, without
     FastAPI's dependency solving (``api.lean``)."""
-    taken = await json_request(request, _editor, EventBody)
+    taken = await json_request(request, EDITOR, EventBody)
     return None if taken is None else await _accept(request, *taken)
 
 
@@ -42,7 +42,6 @@ async def _accept(request: Request, who: Caller, body: EventBody) -> Response:
     return JsonAnswer(outcome.to_dict(), status_code=202)
 
 
-_editor = Role("editor")
 router.add_api_route(
     "",
     submit,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from flowpin.api.answers import JsonAnswer
-from flowpin.api.auth import Admin, Caller, Editor, Role, Viewer
+from flowpin.api.auth import EDITOR, VIEWER, Admin, Caller, Editor, Viewer
 from flowpin.api.errors import error_body, status_for
 from flowpin.api.lean import json_request, lean_route
 from flowpin.api.schemas import (
@@ -40,7 +40,7 @@ async def start(who: Editor, body: RunStart, request: Request) -> Response:
 async def _plain_start(request: Request) -> Response | None:
     """``POST /api/runs`` with a plain JSON body, as ``start`` answers it, without FastAPI's
     dependency solving (``api.lean``)."""
-    taken = await json_request(request, _editor, RunStart)
+    taken = await json_request(request, EDITOR, RunStart)
     return None if taken is None else await _start(request, *taken)
 
 
@@ -57,7 +57,6 @@ async def _start(request: Request, who: Caller, body: RunStart) -> Response:
     return JsonAnswer(_batch_item(request, who, outcome)["run"], status_code=201)
 
 
-_editor = Role("editor")
 router.add_api_route(
     "", start, methods=["POST"], status_code=201, route_class_override=lean_route(_plain_start)
 )
@@ -180,7 +179,7 @@ async def _plain_get_run(request: Request) -> Response | None:
     if request.scope["query_string"]:
         return None
     await plain_url(request)  # the app-wide dependency FastAPI would have solved
-    who = await _viewer(request)
+    who = await VIEWER(request)
     return await _run_answer(request, who, request.path_params["run_id"], 0.0)
 
 
@@ -192,7 +191,6 @@ async def _run_answer(request: Request, who: Caller, run_id: str, seconds: float
     return JsonAnswer(request.app.state.redact.run(view, masks))
 
 
-_viewer = Role("viewer")
 router.add_api_route(
     "/{run_id}", get_run, methods=["GET"], route_class_override=lean_route(_plain_get_run)
 )
