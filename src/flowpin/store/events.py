@@ -22,7 +22,7 @@ from flowpin.expressions.values import resolve
 from flowpin.store import tables as t
 from flowpin.store.dialects import Dialect
 from flowpin.store.runs import NewRun, check_payload, insert_runs
-from flowpin.store.statements import built_once, list_param, listed
+from flowpin.store.statements import DriverStatement, list_param, listed
 from flowpin.store.waits import EndedWait, EventOutcome, event_accepted, iso, resolve_waits
 
 log = logging.getLogger("flowpin.triggers")
@@ -141,10 +141,8 @@ def submit_events(
             }
         )
     resolve_waits(conn, ended, now)  # read FOR UPDATE above: every one of them is still open
-    if consumptions:
-        conn.execute(t.event_consumptions.insert(), consumptions)
-    if event_rows:
-        conn.execute(t.events.insert(), event_rows)
+    _INSERT_CONSUMPTIONS.many(conn, consumptions)
+    _INSERT_EVENTS.many(conn, event_rows)
     for index, item in enumerate(events):
         if outcomes[index] is None:  # duplicate of an event earlier in this batch
             first = outcomes[seen_ids[item.event_id or ""]]
@@ -155,8 +153,9 @@ def submit_events(
     return [outcome for outcome in outcomes if outcome is not None]
 
 
-# The statements of an event's path, built once per dialect (see ``claims.built_once``).
-_EARLIER_EVENTS = built_once(
+# The statements of an event's path, built once per dialect; on SQLite they run on the driver's
+# cursor (``statements.DriverStatement``).
+_EARLIER_EVENTS = DriverStatement(
     lambda dialect: sa.select(t.events.c.event_id, t.events.c.id, t.events.c.result).where(
         t.events.c.tenant_id == sa.bindparam("tenant"), listed(dialect, t.events.c.event_id, "ids")
     )
@@ -187,9 +186,11 @@ def _open_waits_query(dialect: Dialect, with_null_key: bool) -> Any:
     return dialect.locked(query)
 
 
-_OPEN_WAITS = built_once(lambda dialect: _open_waits_query(dialect, False))
-_OPEN_WAITS_OR_KEYLESS = built_once(lambda dialect: _open_waits_query(dialect, True))
-_EVENT_TRIGGERS = built_once(
+_OPEN_WAITS = DriverStatement(lambda dialect: _open_waits_query(dialect, False))
+_OPEN_WAITS_OR_KEYLESS = DriverStatement(lambda dialect: _open_waits_query(dialect, True))
+_INSERT_EVENTS = DriverStatement(lambda _dialect: t.events.insert())
+_INSERT_CONSUMPTIONS = DriverStatement(lambda _dialect: t.event_consumptions.insert())
+_EVENT_TRIGGERS = DriverStatement(
     lambda dialect: (
         sa.select(
             t.event_triggers.c.event_name,
@@ -215,9 +216,7 @@ def _earlier_events(conn: Connection, tenant_id: str, events: Sequence[EventIn])
     ids = [item.event_id for item in events if item.event_id is not None]
     if not ids:
         return {}
-    rows = conn.execute(
-        _EARLIER_EVENTS(conn), {"tenant": tenant_id, "ids": list_param(conn, ids)}
-    ).all()
+    rows = _EARLIER_EVENTS.all(conn, {"tenant": tenant_id, "ids": list_param(conn, ids)})
     return {row.event_id: row for row in rows}
 
 
@@ -239,14 +238,14 @@ def _open_waits(
     names = sorted({name for name, _ in pairs})
     keys = sorted({key for _, key in pairs if key is not None})
     keyless = any(key is None for _, key in pairs)
-    query = (_OPEN_WAITS_OR_KEYLESS if keyless else _OPEN_WAITS)(conn)
+    query = _OPEN_WAITS_OR_KEYLESS if keyless else _OPEN_WAITS
     params = {
         "tenant": tenant_id,
         "names": list_param(conn, names),
         "keys": list_param(conn, keys),
     }
     grouped: dict[tuple[str, str | None], list[Any]] = {}
-    for row in conn.execute(query, params):
+    for row in query.all(conn, params):
         grouped.setdefault((row.event_name, row.correlation_key), []).append(row)
     return grouped
 
@@ -255,9 +254,7 @@ def _event_triggers(conn: Connection, tenant_id: str, names: list[str]) -> dict[
     """The event triggers of the latest versions, by event name, for a batch of names."""
     if not names:
         return {}
-    rows = conn.execute(
-        _EVENT_TRIGGERS(conn), {"tenant": tenant_id, "names": list_param(conn, names)}
-    ).all()
+    rows = _EVENT_TRIGGERS.all(conn, {"tenant": tenant_id, "names": list_param(conn, names)})
     grouped: dict[str, list[Any]] = {}
     for row in rows:
         grouped.setdefault(row.event_name, []).append(row)

@@ -26,7 +26,7 @@ from flowpin.store import claims
 from flowpin.store import tables as t
 from flowpin.store.dialects import dialect_of
 from flowpin.store.notify import signal_work
-from flowpin.store.statements import built_once, list_param, listed
+from flowpin.store.statements import DriverStatement, list_param, listed
 from flowpin.store.tasks import end_open_tasks
 from flowpin.types import ACTIVE_STATUSES
 
@@ -37,7 +37,7 @@ def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-_WAKE_RUNS = built_once(
+_WAKE_RUNS = DriverStatement(
     lambda dialect: (
         t.runs.update()
         .where(
@@ -53,7 +53,7 @@ _WAKE_RUNS = built_once(
 def wake_runs(conn: Connection, run_ids: list[str], now: datetime) -> None:
     if not run_ids:
         return
-    conn.execute(_WAKE_RUNS(conn), {"ids": list_param(conn, run_ids), "now": now})
+    _WAKE_RUNS.rowcount(conn, {"ids": list_param(conn, run_ids), "now": now})
     signal_work(conn)
 
 
@@ -69,7 +69,7 @@ class EndedWait:
     body: Any
 
 
-_END_WAITS = built_once(
+_END_WAITS = DriverStatement(
     lambda dialect: (
         t.waits.update()
         .where(listed(dialect, t.waits.c.id, "ids"), dialect.unindexed(t.waits.c.status) == "open")
@@ -90,7 +90,10 @@ def end_waits(
     if not ids:
         return set()
     params = {"ids": list_param(conn, ids), "now": now, "ending": status}
-    return set(conn.execute(_END_WAITS(conn), params).scalars())
+    return set(_END_WAITS.scalars(conn, params))
+
+
+_INSERT_INBOX = DriverStatement(lambda _dialect: t.run_inbox.insert())
 
 
 def resolve_waits(
@@ -103,8 +106,8 @@ def resolve_waits(
     won = [e for e in ended if e.wait_id in won_ids]
     if not won:
         return won
-    conn.execute(
-        t.run_inbox.insert(),
+    _INSERT_INBOX.many(
+        conn,
         [
             {"run_id": e.run_id, "token": e.token, "kind": e.kind, "body": e.body, "at": now}
             for e in won
