@@ -38,7 +38,14 @@ from sqlalchemy.engine import Connection
 
 from flowpin.store import tables as t
 from flowpin.store.dialects import dialect_of
-from flowpin.store.statements import DriverRead, among, built_once, list_param, listed
+from flowpin.store.statements import (
+    DriverRead,
+    DriverStatement,
+    among,
+    built_once,
+    list_param,
+    listed,
+)
 from flowpin.types import ACTIVE_STATUSES
 
 
@@ -136,24 +143,24 @@ def claim_runs(
             if guarded:
                 rows += _lease(conn, among(conn, t.runs.c.id, guarded), owner, now, lease_seconds)
         return rows
-    ids = list(conn.execute(_SQLITE_PICK, {"now": now, "claim_limit": limit}).scalars())
+    ids = _SQLITE_PICK.scalars(conn, {"now": now, "claim_limit": limit})
     if len(ids) < limit:
         ids += _claim_guarded(conn, now, limit - len(ids))
     if not ids:
         return []
     listed_ids = list_param(conn, ids)
-    conn.execute(
-        _SQLITE_LEASE(conn),
+    _SQLITE_LEASE.rowcount(
+        conn,
         {
             "ids": listed_ids,
             "claim_owner": owner,
             "claim_expires": now + timedelta(seconds=lease_seconds),
         },
     )
-    return list(conn.execute(_CLAIMED_ROWS(conn), {"ids": listed_ids}).all())
+    return _CLAIMED_ROWS.all(conn, {"ids": listed_ids})
 
 
-_SQLITE_LEASE = built_once(
+_SQLITE_LEASE = DriverStatement(
     lambda dialect: (
         t.runs.update()
         .where(listed(dialect, t.runs.c.id, "ids"))
@@ -167,7 +174,7 @@ _SQLITE_LEASE = built_once(
 )
 """``_lease_values`` for a list of ids, built once (like ``_PG_CLAIM``): a worker claims after
 every wake-up."""
-_CLAIMED_ROWS = built_once(
+_CLAIMED_ROWS = DriverStatement(
     lambda dialect: sa.select(*CLAIMED).where(listed(dialect, t.runs.c.id, "ids"))
 )
 
@@ -238,13 +245,13 @@ def _guarded_workflows() -> Any:
     )
 
 
-_GUARDED_WORKFLOWS = _guarded_workflows()
+_GUARDED_WORKFLOWS = DriverRead(_guarded_workflows())
 
 
 def _claim_guarded(conn: Connection, now: datetime, limit: int) -> list[str]:
     """Ids of runnable runs of concurrency-limited workflows, within each one's free slots,
     and of runs that are next of their concurrency key."""
-    workflows = conn.execute(_GUARDED_WORKFLOWS, {"now": now}).all()
+    workflows = _GUARDED_WORKFLOWS.all(conn, {"now": now})
     if not workflows:  # the common case: nothing below to build (``+ 0`` alone cost ~50 µs)
         return []
     # SQLite would pick the (workflow_id, idempotency_key) index for ``workflow_id = ?`` and
@@ -319,14 +326,14 @@ def saturated_workflows(now: datetime) -> Any:
 
 # The statements of a claim and of every checkpoint, built once per dialect (``built_once``):
 # building and cache-keying them per call cost more CPU than running them (measured).
-_INBOX_FOR = built_once(
+_INBOX_FOR = DriverStatement(
     lambda dialect: (
         sa.select(t.run_inbox)
         .where(listed(dialect, t.run_inbox.c.run_id, "ids"))
         .order_by(t.run_inbox.c.id)
     )
 )
-_STARTED_CALLS_FOR = built_once(
+_STARTED_CALLS_FOR = DriverStatement(
     lambda dialect: sa.select(t.action_ledger).where(
         listed(dialect, t.action_ledger.c.run_id, "ids"), t.action_ledger.c.status == "started"
     )
@@ -358,7 +365,7 @@ _REMOVE_INBOX = built_once(
 
 
 def inbox_for(conn: Connection, run_ids: list[str]) -> dict[str, list[Any]]:
-    rows = conn.execute(_INBOX_FOR(conn), {"ids": list_param(conn, run_ids)}).all()
+    rows = _INBOX_FOR.all(conn, {"ids": list_param(conn, run_ids)})
     grouped: dict[str, list[Any]] = {}
     for row in rows:
         grouped.setdefault(row.run_id, []).append(row)
@@ -367,7 +374,7 @@ def inbox_for(conn: Connection, run_ids: list[str]) -> dict[str, list[Any]]:
 
 def started_calls_for(conn: Connection, run_ids: list[str]) -> dict[str, list[Any]]:
     """Ledger entries a previous claimant started and never finished (it died mid-call)."""
-    rows = conn.execute(_STARTED_CALLS_FOR(conn), {"ids": list_param(conn, run_ids)}).all()
+    rows = _STARTED_CALLS_FOR.all(conn, {"ids": list_param(conn, run_ids)})
     grouped: dict[str, list[Any]] = {}
     for row in rows:
         grouped.setdefault(row.run_id, []).append(row)
@@ -557,7 +564,7 @@ def aware(value: Any) -> datetime:
 
 
 _PG_CLAIM = _pg_claim()
-_SQLITE_PICK = (
+_SQLITE_PICK = DriverRead(
     sa.select(t.runs.c.id)
     .where(claimable_condition(sa.bindparam("now", type_=t.runs.c.wake_at.type)))
     .order_by(t.runs.c.wake_at)
