@@ -61,6 +61,9 @@ class Database:
         )
         self._kept = threading.local()
         self._kept_all: list[Connection] = []
+        self._writer: Connection | None = None
+        """SQLite: the connection writes use, kept between them (they take turns on
+        ``_write_turn``): no pool checkout and return per transaction."""
         self._kept_lock = threading.Lock()
         self.dialect.prepare(self.engine)
 
@@ -71,13 +74,29 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A read-write transaction, committed on success, rolled back on error."""
+        """A read-write transaction, committed on success, rolled back on error.
+
+        SQLite: the writes of this process take turns, so they share one connection kept
+        between them instead of a pool checkout and return each (with its reset): measured
+        53 → 11 µs of CPU for an empty write transaction, together with the driver's own
+        ``BEGIN IMMEDIATE`` (``dialects.sqlite``). A write nested in one of this thread's
+        own, or after the kept connection was lost, takes a pool connection as before."""
         if self._write_turn is None:
             with self.engine.begin() as connection:
                 yield connection
             return
-        with self._write_turn, self.engine.begin() as connection:
-            yield connection
+        with self._write_turn:
+            kept = self._writer
+            if kept is None or kept.closed or kept.invalidated:
+                kept = self._writer = self.engine.connect()
+                with self._kept_lock:
+                    self._kept_all.append(kept)
+            elif kept.in_transaction():  # nested in this thread's own write
+                with self.engine.begin() as connection:
+                    yield connection
+                return
+            with kept.begin():
+                yield kept
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from datetime import UTC
 from pathlib import Path
@@ -71,7 +72,14 @@ class SQLite:
         @event.listens_for(engine, "begin")
         def _on_begin(connection: Connection) -> None:
             mode = connection.get_execution_options().get("flowpin_read_only")
-            connection.exec_driver_sql("BEGIN" if mode else "BEGIN IMMEDIATE")
+            sql = "BEGIN" if mode else "BEGIN IMMEDIATE"
+            # On the driver's connection: SQLAlchemy's execution of a statement (context,
+            # events, result object) cost several times SQLite's BEGIN, once per transaction.
+            # Its errors are wrapped as Core's would be (``database.lost_connection``).
+            try:
+                connection.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
+            except sqlite3.Error as exc:
+                raise sa.exc.DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
 
     def locked(self, query: Any, *, key_share: bool = False, skip_locked: bool = False) -> Any:
         return query  # the write transaction already holds the database
