@@ -82,6 +82,48 @@ def test_explicit_models_and_plain_output_types() -> None:
     assert fire_spec.version == 1  # the default
 
 
+def test_an_output_of_the_output_model_is_dumped_as_model_dump_dumps_it() -> None:
+    """The handler's own model instance is not validated again (pydantic would not either)
+    and is dumped as ``model_dump(mode="json", by_alias=True)``; a model that asks to be
+    revalidated is, and a subclass's instance takes the general path."""
+    from datetime import UTC, datetime
+
+    from pydantic import ConfigDict, Field, field_validator
+
+    class Out(BaseModel):
+        model_config = ConfigDict(populate_by_name=True)
+        ticket_id: str = Field(alias="ticketId")
+        at: datetime
+        tags: set[str] = set()
+
+    class Stricter(BaseModel):
+        model_config = ConfigDict(revalidate_instances="always")
+        n: int
+
+        @field_validator("n")
+        @classmethod
+        def at_most_ten(cls, n: int) -> int:
+            return min(n, 10)
+
+    class MoreOut(Out):
+        extra: int = 1
+
+    def spec_of(model: type[BaseModel]) -> Any:
+        @action("util.out", output_model=model)
+        def handler(input: TicketIn) -> Any: ...
+
+        return action_spec(handler)
+
+    out = Out(ticketId="T-1", at=datetime(2026, 1, 2, tzinfo=UTC), tags={"a"})
+    dumped = spec_of(Out).validate_output(out)
+    assert dumped == out.model_dump(mode="json", by_alias=True)
+    assert dumped == {"ticketId": "T-1", "at": "2026-01-02T00:00:00Z", "tags": ["a"]}
+    stricter = Stricter.model_construct(n=99)  # not validated when built
+    assert spec_of(Stricter).validate_output(stricter) == {"n": 10}
+    more = MoreOut(ticketId="T-2", at=datetime(2026, 1, 2, tzinfo=UTC))
+    assert spec_of(Out).validate_output(more) == more.model_dump(mode="json", by_alias=True)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [
