@@ -93,19 +93,28 @@ class Advancer:
             if outcome.yielded:
                 requeue = self._yielded(slot)
             inflight = slot.inflight
-            waiting = {c.token for c in slot.busy}
-            new_calls = [
-                c
-                for c in outcome.commands
-                if isinstance(c, CallAction) and c.token not in inflight and c.token not in waiting
-            ]
-            seen = {c.token for c in new_calls} | waiting
-            new_calls += [
-                c for c in slot.recovered if c.token not in seen and c.token not in inflight
-            ]
-            new_calls += slot.busy
-            slot.busy = []
-            slot.recovered = []
+            if not (slot.busy or slot.recovered):  # a step's usual case: its new calls only
+                new_calls = [
+                    c
+                    for c in outcome.commands
+                    if isinstance(c, CallAction) and c.token not in inflight
+                ]
+            else:
+                waiting = {c.token for c in slot.busy}
+                new_calls = [
+                    c
+                    for c in outcome.commands
+                    if isinstance(c, CallAction)
+                    and c.token not in inflight
+                    and c.token not in waiting
+                ]
+                seen = {c.token for c in new_calls} | waiting
+                new_calls += [
+                    c for c in slot.recovered if c.token not in seen and c.token not in inflight
+                ]
+                new_calls += slot.busy
+                slot.busy = []
+                slot.recovered = []
         request = CheckpointRequest(
             run=slot.run,
             outcome=outcome,
