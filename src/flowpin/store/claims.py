@@ -359,7 +359,7 @@ _CLAIM_HOLDERS = built_once(
         )
     )
 )
-_REMOVE_INBOX = built_once(
+_REMOVE_INBOX = DriverStatement(
     lambda dialect: t.run_inbox.delete().where(listed(dialect, t.run_inbox.c.id, "ids"))
 )
 
@@ -601,4 +601,4 @@ def claim_holders(conn: Connection, run_ids: list[str]) -> dict[str, Any]:
 
 def remove_inbox(conn: Connection, row_ids: list[int]) -> None:
     """Inbox rows a checkpoint consumed."""
-    conn.execute(_REMOVE_INBOX(conn), {"ids": list_param(conn, row_ids)})
+    _REMOVE_INBOX.rowcount(conn, {"ids": list_param(conn, row_ids)})

@@ -34,7 +34,13 @@ from flowpin.store import tables as t
 from flowpin.store.codec import dumps
 from flowpin.store.dialects import dialect_of
 from flowpin.store.notify import signal_work
-from flowpin.store.statements import DriverInsert, DriverRead, built_once, list_param, listed
+from flowpin.store.statements import (
+    DriverInsert,
+    DriverRead,
+    DriverStatement,
+    list_param,
+    listed,
+)
 from flowpin.store.waits import notify_parent
 from flowpin.types import TERMINAL_STATUSES
 
@@ -283,7 +289,7 @@ class ClosedRun:
 
 # The closing of a finished run, built once per dialect (``statements.built_once``): every run
 # that ends runs them.
-_CANCEL_WAITS_OF = built_once(
+_CANCEL_WAITS_OF = DriverStatement(
     lambda dialect: (
         t.waits.update()
         .where(listed(dialect, t.waits.c.run_id, "ids"), t.waits.c.status == "open")
@@ -292,7 +298,7 @@ _CANCEL_WAITS_OF = built_once(
         )
     )
 )
-_CANCEL_TASKS_OF = built_once(
+_CANCEL_TASKS_OF = DriverStatement(
     lambda dialect: (
         t.human_tasks.update()
         .where(listed(dialect, t.human_tasks.c.run_id, "ids"), t.human_tasks.c.status == "open")
@@ -302,7 +308,7 @@ _CANCEL_TASKS_OF = built_once(
         )
     )
 )
-_DROP_INBOX_OF = built_once(
+_DROP_INBOX_OF = DriverStatement(
     lambda dialect: t.run_inbox.delete().where(listed(dialect, t.run_inbox.c.run_id, "ids"))
 )
 
@@ -313,9 +319,9 @@ def close_runs(conn: Connection, closed: Sequence[ClosedRun], now: datetime) -> 
     if not ids:
         return
     listed_ids = list_param(conn, ids)
-    conn.execute(_CANCEL_WAITS_OF(conn), {"ids": listed_ids, "now": now})
-    conn.execute(_CANCEL_TASKS_OF(conn), {"ids": listed_ids, "now": now})
-    conn.execute(_DROP_INBOX_OF(conn), {"ids": listed_ids})
+    _CANCEL_WAITS_OF.rowcount(conn, {"ids": listed_ids, "now": now})
+    _CANCEL_TASKS_OF.rowcount(conn, {"ids": listed_ids, "now": now})
+    _DROP_INBOX_OF.rowcount(conn, {"ids": listed_ids})
     for run in closed:
         if run.has_parent:
             notify_parent(conn, run.run_id, run.status, run.output, run.error, now)
