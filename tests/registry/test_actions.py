@@ -82,6 +82,31 @@ def test_explicit_models_and_plain_output_types() -> None:
     assert fire_spec.version == 1  # the default
 
 
+def test_an_input_is_validated_as_model_validate_validates_it() -> None:
+    from pydantic import ConfigDict, Field, ValidationError, field_validator
+
+    class In(BaseModel):
+        model_config = ConfigDict(populate_by_name=True)
+        subject: str = Field(alias="Subject")
+        priority: int = 3
+
+        @field_validator("subject")
+        @classmethod
+        def trimmed(cls, subject: str) -> str:
+            return subject.strip()
+
+    @action("util.in")
+    def handler(input: In) -> None: ...
+
+    spec = action_spec(handler)
+    assert spec is not None
+    for data in ({"Subject": " a "}, {"subject": "b", "priority": "4"}):
+        assert spec.validate_input(data) == In.model_validate(data)
+    assert isinstance(spec.validate_input({"Subject": "c"}), In)
+    with pytest.raises(ValidationError):
+        spec.validate_input({"priority": "high"})
+
+
 def test_an_output_of_the_output_model_is_dumped_as_model_dump_dumps_it() -> None:
     """The handler's own model instance is not validated again (pydantic would not either)
     and is dumped as ``model_dump(mode="json", by_alias=True)``; a model that asks to be

@@ -175,8 +175,11 @@ class ActionSpec:
         return _json_schema(self.output_model)
 
     def validate_input(self, data: Any) -> BaseModel:
-        """The input model instance for ``data``; raises pydantic's ValidationError."""
-        return self.input_model.model_validate(data)
+        """The input model instance for ``data``; raises pydantic's ValidationError.
+        (``model_validate`` with no options is this call behind ~0.6 µs of argument handling
+        in Python; every action call validates its input.)"""
+        model: BaseModel = self.input_model.__pydantic_validator__.validate_python(data)
+        return model
 
     def validate_output(self, value: Any) -> Any:
         """Check a handler's return value against the output model; its JSON form."""
