@@ -1,7 +1,8 @@
-"""The lean routes (``api.lean``) answer as the full FastAPI handlers do: for each request, the
-same status and the same body (error code, or the data that does not differ between two
-requests). A query string hands a request to the full handler (FastAPI ignores one it does not
-declare), so each request is sent plainly and with ``?full=1``, to the same kind of target."""
+"""The lean routes (``api.lean``), which the front door (``api.front``) answers before FastAPI's
+routing, answer as the full FastAPI handlers do: for each request, the same status, the same
+headers and the same body (error code, or the data that does not differ between two requests).
+A query string hands a request to the full handler (FastAPI ignores one it does not declare),
+so each request is sent plainly and with ``?full=1``, to the same kind of target."""
 
 from __future__ import annotations
 
@@ -95,6 +96,7 @@ def test_a_post_answers_as_the_full_handler(
     full = who.post(f"{path}?full=1", content=body, headers=headers)
     assert lean.status_code == full.status_code
     assert _comparable(lean.json()) == _comparable(full.json())
+    assert _headers(lean) == _headers(full)
 
 
 @pytest.mark.parametrize("role", ["viewer", None, "other"])
@@ -111,3 +113,36 @@ def test_get_run_answers_as_the_full_handler(
     full = who.get(f"/api/runs/{path}?full=1")
     assert lean.status_code == full.status_code
     assert lean.json() == full.json()
+    assert _headers(lean) == _headers(full)
+
+
+def _headers(answer: Any) -> dict[str, str]:
+    """The answer's headers but its length (which follows the body's varying ids)."""
+    return {k: v for k, v in answer.headers.items() if k != "content-length"}
+
+
+def test_a_plain_request_is_answered_before_fastapis_routing(
+    client: Client, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The front door answers plain requests of the lean routes; anything else (a query
+    string) is routed as before, and so is a path that another route shares."""
+    from fastapi.routing import APIRouter
+
+    routed: list[str] = []
+    route = APIRouter.__call__
+
+    async def counting(self: APIRouter, scope: Any, receive: Any, send: Any) -> None:
+        routed.append(scope["path"])
+        await route(self, scope, receive, send)
+
+    monkeypatch.setattr(APIRouter, "__call__", counting)
+    engine.publish(WAITER)
+    run_id = engine.start(WAITER["key"], {}, subject="s-1")
+    assert client.get(f"/api/runs/{run_id}").status_code == 200
+    assert client.post("/api/events", json={"name": "go", "key": "s-1"}).status_code == 202
+    assert client.post("/api/runs", json={"workflow": "waiter"}).status_code == 201
+    assert routed == []
+    assert client.get(f"/api/runs/{run_id}?full=1").status_code == 200
+    counts = client.get("/api/runs/counts")  # also a match of /api/runs/{run_id}
+    assert counts.status_code == 200 and "counts" in counts.json()
+    assert routed == [f"/api/runs/{run_id}", "/api/runs/counts"]

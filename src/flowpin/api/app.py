@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from flowpin import __version__
 from flowpin.api import batches, errors, openapi
 from flowpin.api.auth import KeyCache, RateLimiter
+from flowpin.api.front import LeanFront, lean_doors
 from flowpin.api.last_resort import LastResort
 from flowpin.api.routers import (
     events,
@@ -154,7 +155,8 @@ def create_app(
     app.state.events = batches.events()
     errors.install(app)
     # The hot routes first: FastAPI tries an app's routes in order, every request.
-    for module in (runs, events, workflows, trial, tasks, registry, secrets, keys, me):
+    modules = (runs, events, workflows, trial, tasks, registry, secrets, keys, me)
+    for module in modules:
         app.include_router(module.router, prefix="/api")
 
     @app.get("/api/health", tags=["meta"])
@@ -163,6 +165,8 @@ def create_app(
         (``serve --workers N`` runs N of them)."""
         return {"status": "ok", "pid": os.getpid()}
 
+    doors = lean_doors("/api", [module.router for module in modules])
+    app.add_middleware(LeanFront, doors=doors)  # innermost of ours: inside the body limit
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_middleware(LastResort)  # outermost of ours: it also answers for BodyLimit
     return app

@@ -34,6 +34,9 @@ def lean_route(lean: Lean) -> type[APIRoute]:
     """A route class (``route_class_override``) whose requests ``lean`` answers first."""
 
     class LeanRoute(APIRoute):
+        answer_plainly = staticmethod(lean)
+        """The route's ``lean`` function (``api.front`` sends plain requests to it)."""
+
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
             full = super().get_route_handler()
 
