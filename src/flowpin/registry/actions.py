@@ -189,10 +189,13 @@ class ActionSpec:
             # validated again), dumped as ``model_dump`` dumps it, without their argument
             # handling in Python: ~1 µs of every call of a handler returning its model.
             return model.__pydantic_serializer__.to_python(value, mode="json", by_alias=True)
-        if isinstance(value, BaseModel) and not isinstance(value, self.output_model):
+        if isinstance(value, BaseModel) and not isinstance(value, model):
             value = value.model_dump(mode="json", by_alias=True)
-        model = self.output_model.model_validate(value)
-        return model.model_dump(mode="json", by_alias=True)
+        # ``model_validate`` and ``model_dump``, less their argument handling in Python.
+        validated = model.__pydantic_validator__.validate_python(value)
+        return type(validated).__pydantic_serializer__.to_python(
+            validated, mode="json", by_alias=True
+        )
 
     def call(self, input: BaseModel, ctx: ActionContext) -> Any:
         """Call the handler (``(input, ctx)`` or ``(input)``); an awaitable when it is async."""
