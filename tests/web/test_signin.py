@@ -42,3 +42,19 @@ def test_a_viewer_sees_workflows_read_only(page: Page, served: Served) -> None:
     expect(page.get_by_role("link", name="Viewer sees me")).to_be_visible()
     expect(page.get_by_role("button", name="New workflow")).to_have_count(0)
     expect(page.get_by_role("button", name="Duplicate")).to_have_count(0)
+
+
+def test_only_a_published_workflow_is_live(
+    page: Page, served: Served, shot: Callable[[Page, str], Path]
+) -> None:
+    served.http.post("/api/workflows", json={"key": "status-draft", "name": "Status draft"})
+    steps = [{"id": "done", "type": "control.return", "output": 1}]
+    draft = {"key": "status-live", "name": "Status live", "steps": steps}
+    served.http.post("/api/workflows", json={"key": "status-live", "draft": draft})
+    assert served.http.post("/api/workflows/status-live/publish").is_success
+    signed_in_as(page, served, served.key)
+    expect(page.get_by_test_id("workflow-row-status-draft")).to_contain_text("draft only")
+    expect(page.get_by_test_id("workflow-row-status-draft")).not_to_contain_text("live")
+    expect(page.get_by_test_id("workflow-row-status-draft")).not_to_contain_text("as published")
+    expect(page.get_by_test_id("workflow-row-status-live")).to_contain_text("live")
+    shot(page, "02-workflows-list-status")

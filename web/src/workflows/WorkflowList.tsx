@@ -8,6 +8,7 @@ import { useSession } from "../api/session";
 import type { Page, WorkflowSummary } from "../api/types";
 import { Modal } from "../app/Modal";
 import { relativeTime } from "../app/format";
+import { workflowStatus } from "./status";
 
 export function WorkflowList() {
   const { canEdit } = useSession();
@@ -118,8 +119,10 @@ export function WorkflowList() {
                     <span className="pill pill-warn" title="The draft has changes that are not published">
                       unpublished changes
                     </span>
-                  ) : (
+                  ) : workflow.latestVersion ? (
                     <span className="muted">same as published</span>
+                  ) : (
+                    <span className="muted">no steps yet</span>
                   )}
                 </td>
                 <td className="num">
@@ -130,7 +133,7 @@ export function WorkflowList() {
                   )}
                 </td>
                 <td>
-                  {workflow.paused ? <span className="pill pill-paused">paused</span> : <span className="pill pill-ok">live</span>}
+                  <WorkflowStatus workflow={workflow} />
                 </td>
                 <td className="muted">{relativeTime(workflow.updatedAt)}</td>
                 {canEdit && (
@@ -160,6 +163,18 @@ export function WorkflowList() {
         />
       )}
     </div>
+  );
+}
+
+const STATUS_PILL = { paused: "pill pill-paused", "draft only": "pill", live: "pill pill-ok" } as const;
+
+function WorkflowStatus({ workflow }: { workflow: WorkflowSummary }) {
+  const status = workflowStatus(workflow);
+  const title = status === "draft only" ? "Never published: no run can start until it is published" : undefined;
+  return (
+    <span className={STATUS_PILL[status]} title={title}>
+      {status}
+    </span>
   );
 }
 
