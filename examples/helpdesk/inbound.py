@@ -20,7 +20,7 @@ from email import policy
 from email.parser import BytesHeaderParser
 from typing import Any
 
-from examples.helpdesk.mail import MESSAGE_ID
+from examples.helpdesk.mail import MESSAGE_ID, header_text
 from examples.helpdesk.store import HelpdeskStore
 
 EVENT_NAME = "email.received"
@@ -38,9 +38,9 @@ def email_event(ref: str, data: bytes) -> dict[str, Any]:
         "size": len(data),
         "messageId": message_id,
         "thread": thread_root(headers, ref),
-        "from": _header(headers, "From"),
+        "from": header_text(headers, "From"),
         "to": _header(headers, "To"),
-        "subject": _header(headers, "Subject"),
+        "subject": header_text(headers, "Subject"),
     }
     return {"name": EVENT_NAME, "key": key, "eventId": key, "payload": payload}
 

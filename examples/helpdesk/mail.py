@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass, field
 from email import errors as email_errors
 from email import policy
+from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses
@@ -35,6 +36,9 @@ from mailparser_reply import EmailMessage as ReplyMessage
 TOKEN = re.compile(r"\bHD-[A-Z0-9]{10}\b", re.IGNORECASE)
 PLUS_TOKEN = re.compile(r"\+(HD-[A-Z0-9]{10})@", re.IGNORECASE)
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bq]\?", re.IGNORECASE)
+CUT_SHORT = re.compile(r"=\?[^?\s]+\?[bq]\?[^?\s]*$", re.IGNORECASE)
+"""An encoded word that the end of the header cut short (no closing ``?=``)."""
 REPLY_LANGUAGES = ["en", "de", "fr", "es", "it", "nl"]
 
 FATAL_DEFECTS = (
@@ -156,7 +160,7 @@ def parse_message(data: bytes, *, strict: bool = True) -> ParsedEmail:
         text = ""
     text = _normalise_newlines(text).strip()
     to = _addresses(message, "To") + _addresses(message, "Delivered-To")
-    subject = str(message.get("Subject", "") or "").strip()
+    subject = header_text(message, "Subject") or ""
     token, source = find_reply_token(to + _addresses(message, "Cc"), subject, text, html)
     return ParsedEmail(
         message_id=_message_id(message, data),
@@ -384,6 +388,28 @@ def _header(message: Message, name: str) -> str | None:
     except Exception:  # a header policy.default cannot parse
         return None
     return str(value).strip() if value is not None else None
+
+
+def header_text(message: Message, name: str) -> str | None:
+    """A header as a person reads it, or None when it is missing, empty or unparseable.
+
+    ``policy.default`` decodes RFC 2047 encoded words but leaves as written a word it finds
+    invalid: one with a bare ``?`` in its quoted-printable text (which mailers write), or one
+    cut short at the end of the header (which truncating gateways leave). Then the raw header
+    is read again by ``email.header.decode_header``, which takes the bare ``?``, with a word cut
+    short closed (``?=``). What it cannot read (bad base64, raw 8-bit text) stays as written."""
+    text = _header(message, name)
+    if not text or not ENCODED_WORD.search(text):
+        return text or None
+    raw = next((str(v) for k, v in message.raw_items() if k.lower() == name.lower()), "")
+    raw = re.sub(r"\r?\n(?=[ \t])", "", raw).strip()
+    if not raw.isascii():
+        return text
+    try:
+        decoded = str(make_header(decode_header(raw + "?=" if CUT_SHORT.search(raw) else raw)))
+    except (email_errors.HeaderParseError, LookupError, UnicodeError, ValueError):
+        return text
+    return text if ENCODED_WORD.search(decoded) else decoded.strip() or None
 
 
 def _all_defects(message: Message) -> list[Any]:

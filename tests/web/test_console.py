@@ -125,6 +125,8 @@ def test_a_malformed_email_waits_for_a_person_who_creates_the_ticket(
     row = page.get_by_test_id("run-row").filter(has_text=run_id)
     expect(row).to_contain_text("email-to-ticket")
     expect(row).to_contain_text("manual-resolution")
+    expect(row).not_to_contain_text("=?utf-8?")  # its subject, decoded, not the Message-ID
+    expect(row).not_to_contain_text("nowhere.invalid")
     shot(page, "console-01-runs-waiting")
     row.get_by_role("link").click()
 
@@ -140,7 +142,7 @@ def test_a_malformed_email_waits_for_a_person_who_creates_the_ticket(
     shot(page, "console-02b-run-path")
 
     page.get_by_role("link", name="open the task").click()
-    expect(page.get_by_role("heading", name="Inbound email needs a person")).to_be_visible()
+    expect(page.get_by_role("heading", name="Inbound email needs a person: broken")).to_be_visible()
     expect(page.locator(".task-description")).to_contain_text("ERROR_PROCESSING_EMAIL")
     page.get_by_label("What to do with this email").select_option("create-ticket")
     page.get_by_label("Subject of the new ticket").fill("Broken mail")

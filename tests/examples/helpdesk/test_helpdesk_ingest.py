@@ -50,6 +50,15 @@ def test_event_for_a_message_is_keyed_by_message_id_and_carries_its_ref() -> Non
     assert anonymous["payload"]["thread"] == "sha256:" + "ab" * 32
 
 
+def test_the_event_carries_subject_and_sender_decoded() -> None:
+    data = (MESSAGES / "bare-question-mark.eml").read_bytes()
+    payload = email_event("ab" * 32, data)["payload"]
+    assert payload["subject"] == "Rechnung für November – wo bleibt sie?"
+    assert payload["from"] == "Jörg Weber <joerg.weber@acme.test>"
+    cut_short = email_event("ab" * 32, (MESSAGES / "malformed.eml").read_bytes())["payload"]
+    assert cut_short["subject"] == "broken"  # "=?utf-8?q?broken", a word cut short
+
+
 def test_the_thread_of_a_message_is_its_first_reference_else_what_it_answers() -> None:
     def thread(headers: str) -> str:
         return email_event("cd" * 32, f"From: a@b.test\n{headers}\nhi\n".encode())["payload"][

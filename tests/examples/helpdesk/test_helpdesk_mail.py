@@ -29,6 +29,30 @@ def test_multipart_alternative_prefers_the_text_part_and_decodes_headers() -> No
     assert parsed.attachments == [] and parsed.reply_token is None
 
 
+def test_an_encoded_word_with_a_bare_question_mark_is_decoded() -> None:
+    """Some mailers leave ``?`` unencoded in Q-encoded text: policy.default keeps such a word
+    as written, email.header reads it."""
+    parsed = parse_message(message("bare-question-mark.eml"))
+    assert parsed.subject == "Rechnung für November – wo bleibt sie?"
+    assert parsed.sender_name == "Jörg Weber"
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        ("=?utf-8?q?Kundenportal_=C3=B6ffnet?=", "Kundenportal öffnet"),
+        ("Re:=?utf-8?q?wo_bleibt_sie??= =?UTF-8?B?IEfDvHRl?=", "Re: wo bleibt sie? Güte"),
+        ("=?UTF-8?B?S3VuZGVucG9ydGFs", "Kundenportal"),  # cut short at the end
+        ("Re: =?utf-8?q?Kundenportal_=C3=B6ff", "Re: Kundenportal öff"),
+        ("=?UTF-8?B?S3VuZGVucG9yd", "=?UTF-8?B?S3VuZGVucG9yd"),  # bad base64: as written
+        ("Kundenportal =?utf-8", "Kundenportal =?utf-8"),  # not an encoded word
+    ],
+)
+def test_subjects_that_policy_default_leaves_encoded_are_read(written: str, read: str) -> None:
+    data = f"From: ann@acme.test\r\nSubject: {written}\r\n\r\nHallo\r\n".encode()
+    assert parse_message(data).subject == read
+
+
 def test_html_only_latin1_becomes_readable_text() -> None:
     parsed = parse_message(message("html-only.eml"))
     assert parsed.html_only
@@ -90,6 +114,7 @@ def test_malformed_message_is_refused_unless_a_person_decided() -> None:
     assert "no sender address" in str(caught.value)
     assert "NoBoundaryInMultipartDefect" in caught.value.defects
     lenient = parse_message(message("malformed.eml"), strict=False)
+    assert lenient.subject == "broken"  # "=?utf-8?q?broken": an encoded word cut short
     assert lenient.sender_email == "" and lenient.message_id == "<broken-1@nowhere.invalid>"
 
 

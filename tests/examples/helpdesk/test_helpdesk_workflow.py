@@ -27,7 +27,7 @@ def test_new_message_becomes_a_ticket_with_its_initial_comment(helpdesk: Helpdes
     run = helpdesk.deliver("new-ticket.eml")
 
     assert run["status"] == "SUCCEEDED", run["error"]
-    assert run["subject"] == "<20261116093012.4411@mail.acme.test>"
+    assert run["subject"] == "Kundenportal öffnet nicht mehr — Ann Müller <Ann.Mueller@acme.test>"
     assert states(run) == HAPPY_NEW
     assert run["state"]["meta"]["state"] == "EMAIL_PROCESSED"
     output = run["output"]
@@ -42,6 +42,23 @@ def test_new_message_becomes_a_ticket_with_its_initial_comment(helpdesk: Helpdes
     assert comment["initial"] and comment["id"] == output["commentId"]
     assert comment["body"].endswith("Können Sie sich das bitte ansehen?")
     assert "Acme GmbH · +49" not in comment["body"]  # signature stripped
+
+
+def test_a_run_is_named_by_the_subject_and_sender_and_two_alike_both_run(
+    helpdesk: Helpdesk,
+) -> None:
+    """The run's subject is what a person reads (the Message-ID stays the event's key and the
+    thread's); two messages with the same subject and sender are two runs, even at once."""
+    data = message("bare-question-mark.eml")
+    again = data.replace(b"<20261120081500.7301@", b"<20261120081733.7302@")
+    started = [receive(helpdesk.engine, helpdesk.store, mail)["started"] for mail in (data, again)]
+    assert [len(runs) for runs in started] == [1, 1]
+    helpdesk.engine.run_worker(until_idle=True)
+    runs = [helpdesk.engine.get_run(ids[0]) for ids in started]
+    assert {run["subject"] for run in runs} == {
+        "Rechnung für November – wo bleibt sie? — Jörg Weber <joerg.weber@acme.test>"
+    }
+    assert [run["status"] for run in runs] == ["SUCCEEDED", "SUCCEEDED"]
 
 
 def test_reply_with_token_in_body_then_in_plus_address_comments_on_the_ticket(
