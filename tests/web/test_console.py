@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from browserkit import Served, signed_in_as
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from servekit import ROOT, clean_env, flowpin_serve, free_port, run_status
 
@@ -332,3 +334,31 @@ def test_a_viewer_sees_runs_and_tasks_but_cannot_act(page: Page, examples: Serve
     expect(page.get_by_role("button", name="Cancel matching runs…")).to_have_count(0)
     page.goto(examples.base_url + "/events")
     expect(page.get_by_role("button", name="Send an event")).to_have_count(0)
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "UTC"])
+def test_times_are_the_viewers_local_time_with_the_zone_named(
+    browser: Browser, examples: Served, shot: Shot, zone: str
+) -> None:
+    run_id = _start_waiting(examples.http, f"zone-{zone}")
+    created = examples.http.get(f"/api/runs/{run_id}").json()["createdAt"]
+    there = datetime.fromisoformat(created).astimezone(ZoneInfo(zone))
+    offset = there.utcoffset()
+    assert offset is not None
+    named = "UTC" if zone == "UTC" else f"GMT+{offset.seconds // 3600}"  # en-US's short names
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, timezone_id=zone, locale="en-US"
+    )
+    try:
+        page = context.new_page()
+        signed_in_as(page, examples, examples.key, f"/runs/{run_id}")
+        started = page.locator(".fact").filter(has=page.locator(".fact-label", has_text="Started"))
+        expect(started).to_contain_text(f"{there.strftime('%I:%M:%S %p')} {named}")
+        expect(page.get_by_test_id("timeline-item").first).to_contain_text(named)
+        shot(page, f"console-12-run-times-{zone.replace('/', '-')}")
+        page.goto(examples.base_url + "/runs")
+        row = page.get_by_test_id("run-row").filter(has_text=run_id)
+        expect(row.locator("td[title]").first).to_have_attribute("title", re.compile(re.escape(named)))
+        expect(page.get_by_label(f"Started from ({named})")).to_be_visible()
+    finally:
+        context.close()

@@ -10,25 +10,11 @@ import { useSession } from "../api/session";
 import type { Page, WorkflowSummary } from "../api/types";
 import { api } from "../api/client";
 import { Modal } from "../app/Modal";
-import { plural, relativeTime } from "../app/format";
+import { isoToLocal, localToIso, plural, relativeTime, zoneName } from "../app/format";
 import { between, dateTime, formatDuration, LIVE_MS, StatusPill, useNow } from "./parts";
 
 const PAGE = 50;
 const FILTER_NAMES = ["workflow", "version", "status", "search", "step", "createdAfter", "createdBefore"] as const;
-
-function toIso(local: string): string | undefined {
-  if (!local) return undefined;
-  const moment = new Date(local);
-  return Number.isNaN(moment.getTime()) ? undefined : moment.toISOString();
-}
-
-function toLocal(iso: string | null): string {
-  if (!iso) return "";
-  const moment = new Date(iso);
-  if (Number.isNaN(moment.getTime())) return "";
-  const offset = moment.getTimezoneOffset() * 60_000;
-  return new Date(moment.getTime() - offset).toISOString().slice(0, 16);
-}
 
 /** The filters in words, for the bulk-cancel confirmation. */
 function describeFilters(filters: RunFilters): string[] {
@@ -80,7 +66,7 @@ export function RunsPage() {
     const next = new URLSearchParams();
     for (const name of FILTER_NAMES) {
       let value = String(form.get(name) ?? "").trim();
-      if (name === "createdAfter" || name === "createdBefore") value = toIso(value) ?? "";
+      if (name === "createdAfter" || name === "createdBefore") value = localToIso(value) ?? "";
       if (name === "status") value = filters.status ?? "";
       if (value) next.set(name, value);
     }
@@ -162,12 +148,12 @@ export function RunsPage() {
           <input name="step" defaultValue={filters.step ?? ""} placeholder="step id" className="mid" />
         </label>
         <label>
-          Started from
-          <input name="createdAfter" type="datetime-local" defaultValue={toLocal(filters.createdAfter ?? null)} />
+          Started from ({zoneName()})
+          <input name="createdAfter" type="datetime-local" defaultValue={isoToLocal(filters.createdAfter ?? null)} />
         </label>
         <label>
           to
-          <input name="createdBefore" type="datetime-local" defaultValue={toLocal(filters.createdBefore ?? null)} />
+          <input name="createdBefore" type="datetime-local" defaultValue={isoToLocal(filters.createdBefore ?? null)} />
         </label>
         <div className="filter-buttons">
           <button className="btn btn-primary" type="submit">

@@ -106,7 +106,7 @@ export function TasksPage() {
               >
                 <span className="inbox-title">{task.title}</span>
                 <span className="muted small">
-                  {task.workflow ?? "?"} · {task.subject ?? shortId(task.runId)} · {relativeTime(task.createdAt)}
+                  {task.workflow ?? "?"} · {task.subject ?? shortId(task.runId)} · <span title={dateTime(task.createdAt)}>{relativeTime(task.createdAt)}</span>
                   {task.assignee ? ` · for ${task.assignee}` : ""}
                 </span>
                 {task.status !== "open" && <StatusPill status={task.status} />}

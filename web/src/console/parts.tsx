@@ -2,6 +2,8 @@
 // countdowns in words, and the refresh interval of live screens.
 import { useEffect, useState, type ReactNode } from "react";
 
+export { dateTime } from "../app/format";
+
 /** How often live screens poll the API (the list and the run viewer). */
 export const LIVE_MS = 2000;
 
@@ -83,19 +85,6 @@ export function countdown(due: string | null | undefined, now: number): string {
   if (Number.isNaN(left)) return "";
   if (left <= 0) return "due now";
   return `in ${formatDuration(left)}`;
-}
-
-export function dateTime(iso: string | null | undefined): string {
-  if (!iso) return "";
-  const moment = new Date(iso);
-  return moment.toLocaleString(undefined, {
-    year: "numeric",
-    month: "short",
-    day: "numeric",
-    hour: "2-digit",
-    minute: "2-digit",
-    second: "2-digit",
-  });
 }
 
 export function Field({ label, children }: { label: string; children: ReactNode }) {

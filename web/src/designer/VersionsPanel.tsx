@@ -4,7 +4,7 @@
 import { useState } from "react";
 import { api, describeError, seg } from "../api/client";
 import { activeAt, type Definition, type StepCounts, type VersionDetail, type VersionDiff, type VersionSummary } from "../api/types";
-import { relativeTime } from "../app/format";
+import { dateTime, relativeTime } from "../app/format";
 import type { Mark } from "./Canvas";
 import { diffDefinitions } from "./model/diff";
 import { describeValue, typeInfo } from "./steps";
@@ -118,7 +118,7 @@ export function VersionsPanel({
                   <div>
                     <strong>v{v.version}</strong> {v.version === newest[0]?.version && <span className="pill pill-ok">latest</span>}
                     <div className="muted small">
-                      published {relativeTime(v.publishedAt)} · {active} active run{active === 1 ? "" : "s"}
+                      published <span title={dateTime(v.publishedAt)}>{relativeTime(v.publishedAt)}</span> · {active} active run{active === 1 ? "" : "s"}
                     </div>
                   </div>
                   <button type="button" className="btn btn-small" onClick={() => void onShow(v.version)} disabled={view === v.version}>

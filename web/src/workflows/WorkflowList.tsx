@@ -7,7 +7,7 @@ import { useLoad } from "../api/hooks";
 import { useSession } from "../api/session";
 import type { Page, WorkflowSummary } from "../api/types";
 import { Modal } from "../app/Modal";
-import { relativeTime } from "../app/format";
+import { dateTime, relativeTime } from "../app/format";
 import { workflowStatus } from "./status";
 
 export function WorkflowList() {
@@ -109,7 +109,9 @@ export function WorkflowList() {
                     <span className="muted">never published</span>
                   )}
                   {workflow.lastPublishedAt && (
-                    <div className="muted small">{relativeTime(workflow.lastPublishedAt)}</div>
+                    <div className="muted small" title={dateTime(workflow.lastPublishedAt)}>
+                      {relativeTime(workflow.lastPublishedAt)}
+                    </div>
                   )}
                 </td>
                 <td>
@@ -135,7 +137,9 @@ export function WorkflowList() {
                 <td>
                   <WorkflowStatus workflow={workflow} />
                 </td>
-                <td className="muted">{relativeTime(workflow.updatedAt)}</td>
+                <td className="muted" title={dateTime(workflow.updatedAt)}>
+                  {relativeTime(workflow.updatedAt)}
+                </td>
                 {canEdit && (
                   <td className="row-actions">
                     <button className="btn btn-small" type="button" onClick={() => setDialog({ mode: "duplicate", from: workflow })}>
