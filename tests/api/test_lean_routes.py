@@ -146,3 +146,21 @@ def test_a_plain_request_is_answered_before_fastapis_routing(
     counts = client.get("/api/runs/counts")  # also a match of /api/runs/{run_id}
     assert counts.status_code == 200 and "counts" in counts.json()
     assert routed == [f"/api/runs/{run_id}", "/api/runs/counts"]
+
+
+def test_without_an_openapi_document_every_request_is_routed(
+    app: Any, client: Client, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The front door learns from the app's OpenAPI document which paths another route shares;
+    an app whose document cannot be made (a route an application mounted that the schema
+    cannot describe) is served by FastAPI's routing alone, not refused."""
+
+    def broken() -> dict[str, Any]:
+        raise ValueError("a route the schema cannot describe")
+
+    monkeypatch.setattr(app, "openapi", broken)
+    engine.publish(WAITER)
+    run_id = engine.start(WAITER["key"], {}, subject="s-1")
+    for _ in range(2):
+        answer = client.get(f"/api/runs/{run_id}")
+        assert answer.status_code == 200 and answer.json()["runId"] == run_id

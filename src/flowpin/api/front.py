@@ -21,6 +21,7 @@ lean route's method and path straight to the route's ``lean`` function:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,8 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flowpin.observability import tracing
+
+log = logging.getLogger("flowpin.api")
 
 Lean = Callable[[Request], Awaitable[Response | None]]
 
@@ -81,7 +84,8 @@ class LeanFront:
             match = regex.match(path)
             if match is None:
                 continue
-            if path in self._shared_paths(scope["app"]).get(method, ()):
+            shared = self._shared_paths(scope["app"])
+            if not self._doors or path in shared.get(method, ()):
                 return None
             return door, {
                 name: convertors[name].convert(value) for name, value in match.groupdict().items()
@@ -90,8 +94,15 @@ class LeanFront:
 
     def _shared_paths(self, app: FastAPI) -> dict[str, frozenset[str]]:
         if self._shared is None:
+            try:
+                document = app.openapi()
+            except Exception:  # a route the schema cannot describe: route everything
+                log.exception("no OpenAPI document: every request is routed by FastAPI")
+                self._doors = []
+                self._shared = {}
+                return self._shared
             shared: dict[str, set[str]] = {}
-            for path, operations in app.openapi().get("paths", {}).items():
+            for path, operations in document.get("paths", {}).items():
                 for door, (regex, _format, _convertors) in self._doors:
                     if path != door.path and regex.match(path):
                         for method in operations:

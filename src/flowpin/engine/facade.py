@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ from flowpin.engine.publishing import (
     save_draft,
 )
 from flowpin.engine.run_listing import RunFilter
+from flowpin.engine.short_reads import ShortReads
 from flowpin.engine.start_commits import Started, StartIn, check_start, start_in, write_starts
 from flowpin.engine.triggers import check_event
 from flowpin.errors import ConflictError, FlowpinError
@@ -60,7 +62,7 @@ from flowpin.security.secrets import (
     warn_legacy_secrets,
 )
 from flowpin.store import claims, history
-from flowpin.store.database import Database
+from flowpin.store.database import Database, lost_connection
 from flowpin.store.events import EventIn, submit_events
 from flowpin.store.ledger import succeeded_keys
 from flowpin.store.runs import cancel_tree, restart_run
@@ -121,6 +123,7 @@ class Engine:
         ``FLOWPIN_ENV_SECRET_<NAME>`` when the tenant stores no such secret (``"*"``: every
         tenant; default ``FLOWPIN_ENV_SECRETS_TENANTS``, else ``tenant`` alone)."""
         self.db = Database(url)
+        self._short_reads = ShortReads()
         if upgrade:
             self.db.upgrade()
         self.registry = registry or Registry()
@@ -155,7 +158,14 @@ class Engine:
 
     def close(self) -> None:
         self.deps.executor.close()
+        self._short_reads.close()
         self.db.dispose()
+
+    @property
+    def short_reads(self) -> Executor:
+        """The few threads, each keeping its connection, that make short reads off an event
+        loop on a networked database (``engine.short_reads``)."""
+        return self._short_reads.executor
 
     def __enter__(self) -> Engine:
         return self
@@ -335,11 +345,21 @@ class Engine:
         inputs.check_texts(runId=run_id)
         if wait > 0:
             self._wait_settled(run_id, min(wait, MAX_RUN_WAIT_S))
-        with self.db.read_kept() if kept else self.db.read() as conn:
-            row = views.run_row(conn, self.tenant, run_id)
-            return views.row_view(conn, row), self.deps.redaction.masks_for_row(
-                conn, self.tenant, row
-            )
+        if not kept:
+            with self.db.read() as conn:
+                return self._run_masked(conn, run_id)
+        try:
+            with self.db.read_kept() as conn:
+                return self._run_masked(conn, run_id)
+        except Exception as exc:
+            if not lost_connection(exc):
+                raise
+        with self.db.read_kept() as conn:  # the kept connection died: once more, on a new one
+            return self._run_masked(conn, run_id)
+
+    def _run_masked(self, conn: Any, run_id: str) -> tuple[dict[str, Any], Any]:
+        row = views.run_row(conn, self.tenant, run_id)
+        return views.row_view(conn, row), self.deps.redaction.masks_for_row(conn, self.tenant, row)
 
     def _wait_settled(self, run_id: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -759,6 +779,7 @@ class Engine:
             self.deps,
         )
         view._key_epoch = self._key_epoch
+        view._short_reads = self._short_reads
         view.tenant = tenant
         view._events = GroupCommitter(view._submit_events, observe=metrics.EVENT_BATCH.observe)
         view._starts = GroupCommitter(view._write_starts)

@@ -118,10 +118,19 @@ class Database:
         and the BEGIN and COMMIT around it cost more than the lookup too. So each such read
         sees the database as of its own start; a Core statement in the block begins a
         read-only transaction as ``read`` does, ended when the block ends. For reads of one
-        row, or of rows written together with it."""
+        row, or of rows written together with it.
+
+        On a networked database (PostgreSQL) the kept connection is in autocommit mode: each
+        statement sees the database as of its own start, as it does inside a READ COMMITTED
+        transaction, without the BEGIN, the ROLLBACK and the pool's liveness ping round trips
+        around it. A kept connection that died (a server restart) raises once and is replaced
+        on the next read (``Engine`` reads again at once: ``lost_connection``)."""
         connection: Connection | None = getattr(self._kept, "connection", None)
         if connection is None or connection.closed or connection.invalidated:
-            connection = self.engine.connect().execution_options(flowpin_read_only=True)
+            options: dict[str, Any] = {"flowpin_read_only": True}
+            if not self.dialect.embedded:
+                options["isolation_level"] = "AUTOCOMMIT"
+            connection = self.engine.connect().execution_options(**options)
             self._kept.connection = connection
             with self._kept_lock:
                 self._kept_all.append(connection)

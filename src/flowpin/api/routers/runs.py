@@ -3,6 +3,8 @@ resume, retry, rerun."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -184,10 +186,14 @@ async def _plain_get_run(request: Request) -> Response | None:
 
 
 async def _run_answer(request: Request, who: Caller, run_id: str, seconds: float) -> Response:
-    if seconds or not who.engine.reads_inline:
-        view, masks = await run_in_threadpool(who.engine.get_run_masked, run_id, wait=seconds)
-    else:  # one indexed read on SQLite: cheaper here than the hop to a thread and back
-        view, masks = who.engine.get_run_masked(run_id, kept=True)
+    engine = who.engine
+    if seconds:
+        view, masks = await run_in_threadpool(engine.get_run_masked, run_id, wait=seconds)
+    elif engine.reads_inline:  # one indexed read on SQLite: cheaper here than a thread hop
+        view, masks = engine.get_run_masked(run_id, kept=True)
+    else:  # a round trip: on one of the engine's few reading threads and its kept connection
+        read = functools.partial(engine.get_run_masked, run_id, kept=True)
+        view, masks = await asyncio.get_running_loop().run_in_executor(engine.short_reads, read)
     return JsonAnswer(request.app.state.redact.run(view, masks))
 
 
