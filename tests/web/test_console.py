@@ -358,7 +358,9 @@ def test_times_are_the_viewers_local_time_with_the_zone_named(
         shot(page, f"console-12-run-times-{zone.replace('/', '-')}")
         page.goto(examples.base_url + "/runs")
         row = page.get_by_test_id("run-row").filter(has_text=run_id)
-        expect(row.locator("td[title]").first).to_have_attribute("title", re.compile(re.escape(named)))
+        expect(row.locator("td[title]").first).to_have_attribute(
+            "title", re.compile(re.escape(named))
+        )
         expect(page.get_by_label(f"Started from ({named})")).to_be_visible()
     finally:
         context.close()
