@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -362,5 +362,56 @@ def test_times_are_the_viewers_local_time_with_the_zone_named(
             "title", re.compile(re.escape(named))
         )
         expect(page.get_by_label(f"Started from ({named})")).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_events_are_filtered_by_when_they_were_received(
+    browser: Browser, examples: Served, shot: Shot
+) -> None:
+    """The fields are the viewer's local time (Europe/Berlin here), to the minute; "from" is
+    inclusive, "to" exclusive, as the API's receivedAfter and receivedBefore."""
+    sent = examples.http.post("/api/events", json={"name": "received.between", "key": "k-1"})
+    assert sent.is_success, sent.text
+    [event] = examples.http.get("/api/events?name=received.between").json()["items"]
+    berlin = ZoneInfo("Europe/Berlin")
+    minute = datetime.fromisoformat(event["receivedAt"]).astimezone(berlin)
+    minute = minute.replace(second=0, microsecond=0)
+
+    def field(moment: datetime) -> str:
+        return moment.strftime("%Y-%m-%dT%H:%M")
+
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, timezone_id="Europe/Berlin", locale="en-US"
+    )
+    try:
+        page = context.new_page()
+        signed_in_as(page, examples, examples.key, "/events?name=received.between")
+        rows = page.get_by_test_id("event-row")
+        expect(rows).to_have_count(1)
+        filters = page.get_by_role("form", name="Filter events")
+        received_from = filters.get_by_label("Received from")
+        received_to = filters.get_by_label("to", exact=True)
+
+        received_from.fill(field(minute))
+        received_to.fill(field(minute + timedelta(minutes=1)))
+        filters.get_by_role("button", name="Apply").click()
+        expect(page).to_have_url(re.compile("receivedAfter=.*receivedBefore="))
+        expect(rows).to_have_count(1)
+        shot(page, "console-13-events-received-between")
+
+        received_to.fill(field(minute))  # before the minute it was received in
+        filters.get_by_role("button", name="Apply").click()
+        expect(page.get_by_role("heading", name="No events match these filters")).to_be_visible()
+
+        received_from.fill(field(minute + timedelta(minutes=1)))  # from after it
+        received_to.fill("")
+        filters.get_by_role("button", name="Apply").click()
+        expect(page.get_by_role("heading", name="No events match these filters")).to_be_visible()
+        expect(filters.get_by_label("Received from")).to_have_value(
+            field(minute + timedelta(minutes=1))
+        )
+        filters.get_by_role("button", name="Clear").click()
+        expect(rows.filter(has_text="received.between")).to_have_count(1)
     finally:
         context.close()

@@ -151,6 +151,9 @@ export interface EventFilters {
   name?: string;
   key?: string;
   outcome?: string;
+  /** ISO instants: received at or after, and before. */
+  receivedAfter?: string;
+  receivedBefore?: string;
 }
 
 export interface Task {

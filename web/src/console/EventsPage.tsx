@@ -7,19 +7,18 @@ import { consoleApi, type EventFilters, type EventItem } from "../api/console";
 import { useLoad } from "../api/hooks";
 import { useSession } from "../api/session";
 import { Modal } from "../app/Modal";
-import { plural, relativeTime } from "../app/format";
+import { isoToLocal, localToIso, plural, relativeTime, zoneName } from "../app/format";
 import { dateTime, formatDuration, JsonBlock, LIVE_MS, shortId, StatusPill } from "./parts";
 
 const PAGE = 50;
+const FILTER_NAMES = ["name", "key", "outcome", "receivedAfter", "receivedBefore"] as const;
 
 export function EventsPage() {
   const { canEdit } = useSession();
   const [params, setParams] = useSearchParams();
-  const filters: EventFilters = {
-    name: params.get("name") ?? undefined,
-    key: params.get("key") ?? undefined,
-    outcome: params.get("outcome") ?? undefined,
-  };
+  const filters: EventFilters = {};
+  for (const name of FILTER_NAMES) filters[name] = params.get(name) ?? undefined;
+  const filtered = FILTER_NAMES.some((name) => filters[name]);
   const filterKey = JSON.stringify(filters);
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const cursor = cursors[cursors.length - 1];
@@ -40,8 +39,9 @@ export function EventsPage() {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
     const next = new URLSearchParams();
-    for (const name of ["name", "key", "outcome"]) {
-      const value = String(form.get(name) ?? "").trim();
+    for (const name of FILTER_NAMES) {
+      let value = String(form.get(name) ?? "").trim();
+      if (name === "receivedAfter" || name === "receivedBefore") value = localToIso(value) ?? "";
       if (value) next.set(name, value);
     }
     setParams(next, { replace: true });
@@ -81,10 +81,30 @@ export function EventsPage() {
             <option value="unmatched">Reached no run</option>
           </select>
         </label>
+        <label>
+          Received from ({zoneName()})
+          <input name="receivedAfter" type="datetime-local" defaultValue={isoToLocal(filters.receivedAfter)} />
+        </label>
+        <label>
+          to
+          <input name="receivedBefore" type="datetime-local" defaultValue={isoToLocal(filters.receivedBefore)} />
+        </label>
         <div className="filter-buttons">
           <button className="btn btn-primary" type="submit">
             Apply
           </button>
+          {filtered && (
+            <button
+              className="btn btn-ghost"
+              type="button"
+              onClick={() => {
+                setParams(new URLSearchParams(), { replace: true });
+                setCursors([null]);
+              }}
+            >
+              Clear
+            </button>
+          )}
         </div>
       </form>
       {notice && (
@@ -99,7 +119,7 @@ export function EventsPage() {
       ) : null}
       {!events.loading && items.length === 0 ? (
         <div className="empty">
-          <h2>No events{filters.name || filters.key || filters.outcome ? " match these filters" : " yet"}</h2>
+          <h2>No events{filtered ? " match these filters" : " yet"}</h2>
         </div>
       ) : (
         <table className="table" aria-label="Events">
