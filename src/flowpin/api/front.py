@@ -22,7 +22,7 @@ lean route's method and path straight to the route's ``lean`` function:
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,11 +31,10 @@ from fastapi.routing import APIRoute
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from flowpin.api.lean import Lean
 from flowpin.observability import tracing
 
 log = logging.getLogger("flowpin.api")
-
-Lean = Callable[[Request], Awaitable[Response | None]]
 
 
 @dataclass(frozen=True, slots=True)
