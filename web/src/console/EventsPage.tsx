@@ -8,7 +8,7 @@ import { useLoad } from "../api/hooks";
 import { useSession } from "../api/session";
 import { Modal } from "../app/Modal";
 import { isoToLocal, localToIso, plural, relativeTime, zoneName } from "../app/format";
-import { dateTime, formatDuration, JsonBlock, LIVE_MS, shortId, StatusPill } from "./parts";
+import { dateTime, FilterButtons, formatDuration, JsonBlock, LIVE_MS, shortId, StatusPill } from "./parts";
 
 const PAGE = 50;
 const FILTER_NAMES = ["name", "key", "outcome", "receivedAfter", "receivedBefore"] as const;
@@ -89,23 +89,13 @@ export function EventsPage() {
           to
           <input name="receivedBefore" type="datetime-local" defaultValue={isoToLocal(filters.receivedBefore)} />
         </label>
-        <div className="filter-buttons">
-          <button className="btn btn-primary" type="submit">
-            Apply
-          </button>
-          {filtered && (
-            <button
-              className="btn btn-ghost"
-              type="button"
-              onClick={() => {
-                setParams(new URLSearchParams(), { replace: true });
-                setCursors([null]);
-              }}
-            >
-              Clear
-            </button>
-          )}
-        </div>
+        <FilterButtons
+          filtered={filtered}
+          onClear={() => {
+            setParams(new URLSearchParams(), { replace: true });
+            setCursors([null]);
+          }}
+        />
       </form>
       {notice && (
         <div className="alert alert-info" role="status" onClick={() => setNotice(null)}>

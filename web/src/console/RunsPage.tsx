@@ -11,7 +11,7 @@ import type { Page, WorkflowSummary } from "../api/types";
 import { api } from "../api/client";
 import { Modal } from "../app/Modal";
 import { isoToLocal, localToIso, plural, relativeTime, zoneName } from "../app/format";
-import { between, dateTime, formatDuration, LIVE_MS, StatusPill, useNow } from "./parts";
+import { between, dateTime, FilterButtons, formatDuration, LIVE_MS, StatusPill, useNow } from "./parts";
 
 const PAGE = 50;
 const FILTER_NAMES = ["workflow", "version", "status", "search", "step", "createdAfter", "createdBefore"] as const;
@@ -155,23 +155,13 @@ export function RunsPage() {
           to
           <input name="createdBefore" type="datetime-local" defaultValue={isoToLocal(filters.createdBefore ?? null)} />
         </label>
-        <div className="filter-buttons">
-          <button className="btn btn-primary" type="submit">
-            Apply
-          </button>
-          {filtered && (
-            <button
-              className="btn btn-ghost"
-              type="button"
-              onClick={() => {
-                setParams(new URLSearchParams(), { replace: true });
-                setCursors([null]);
-              }}
-            >
-              Clear
-            </button>
-          )}
-        </div>
+        <FilterButtons
+          filtered={filtered}
+          onClear={() => {
+            setParams(new URLSearchParams(), { replace: true });
+            setCursors([null]);
+          }}
+        />
       </form>
 
       <div className="status-tabs" role="tablist" aria-label="Status">

@@ -87,6 +87,22 @@ export function countdown(due: string | null | undefined, now: number): string {
   return `in ${formatDuration(left)}`;
 }
 
+/** A filter form's Apply, and Clear once any filter is set. */
+export function FilterButtons({ filtered, onClear }: { filtered: boolean; onClear: () => void }) {
+  return (
+    <div className="filter-buttons">
+      <button className="btn btn-primary" type="submit">
+        Apply
+      </button>
+      {filtered && (
+        <button className="btn btn-ghost" type="button" onClick={onClear}>
+          Clear
+        </button>
+      )}
+    </div>
+  );
+}
+
 export function Field({ label, children }: { label: string; children: ReactNode }) {
   return (
     <div className="fact">
