@@ -4,6 +4,7 @@ W1: runs × 10 sequential ``action.call`` steps with a trivial handler → actio
 W1 cold-to-done: the same from a fresh process, starts included: ``engine.start`` in a loop (as
 a user writes it; also once with one ``start_many``), then ``run_worker(until_idle=True)``,
 timed from the first start until every run finished.
+``--before SRC`` compares W1 cold-to-done with another checkout's ``src`` in alternating rounds.
 W2: runs parked on ``event.wait``, then one event each → events/s until all complete.
 W3: runs × 20 pure steps (``transform.assign``/``state.set``) → steps/s.
 
@@ -100,53 +101,83 @@ def cold_to_done(url: str, runs: int, many: bool) -> dict[str, float]:
     engine = Engine(url, registry=registry, upgrade=False)
     t0 = time.perf_counter()
     if many:
-        engine.start_many([{"workflow": "bench-w1", "payload": {}} for _ in range(runs)])
+        items = [{"workflow": "bench-w1", "payload": {}} for _ in range(runs)]
+        ids = [getattr(outcome, "run_id", "") for outcome in engine.start_many(items)]
     else:
-        for _ in range(runs):
-            engine.start("bench-w1", {})
-    started = time.perf_counter()
+        ids = [engine.start("bench-w1", {}) for _ in range(runs)]
+    starting = time.perf_counter() - t0
     engine.run_worker(until_idle=True)
     elapsed = time.perf_counter() - t0
+    succeeded = sum(engine.get_run(run_id)["status"] == "SUCCEEDED" for run_id in ids)
     engine.close()
-    return {"elapsed": elapsed, "starting": started - t0}
+    return {"elapsed": elapsed, "starting": starting, "succeeded": succeeded}
 
 
-def cold_w1(url: str | None, runs: int, many: bool) -> tuple[str, float, str]:
-    """W1 cold-to-done: a fresh process (on a fresh SQLite file unless ``url``) runs
-    ``cold_to_done``; the workflow is published before it starts."""
-    tmp = tempfile.mkdtemp(prefix="flowpin-cold-")
-    url = url or f"sqlite:///{os.path.join(tmp, 'cold.db')}"
+def publish_w1(url: str) -> None:
+    """Run by ``--publish`` in a process of the flowpin being measured (``--before``)."""
     registry = Registry()
     registry.register(increment)
     with Engine(url, registry=registry) as engine:
         engine.publish(w1_definition())
+
+
+def cold_w1(
+    url: str | None, runs: int, many: bool, source: str | None = None
+) -> tuple[str, float, str]:
+    """W1 cold-to-done: a fresh process (on a fresh SQLite file unless ``url``) runs
+    ``cold_to_done``; the workflow is published before it starts. ``source``: the ``src``
+    folder of another flowpin checkout to measure instead of this one (``--before``)."""
+    tmp = tempfile.mkdtemp(prefix="flowpin-cold-")
+    url = url or f"sqlite:///{os.path.join(tmp, 'cold.db')}"
+    env = {**os.environ, "PYTHONPATH": source} if source else None
+    if source:
+        subprocess.run([sys.executable, __file__, "--publish", "--db", url], env=env, check=True)
+    else:
+        publish_w1(url)
     mode = "many" if many else "loop"
     done = subprocess.run(
         [sys.executable, __file__, "--cold", mode, "--db", url, "--runs", str(runs)],
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     )
     got = json.loads(done.stdout.strip().splitlines()[-1])
-    with Engine(url, upgrade=False) as engine:
-        counts = engine.run_counts(workflow="bench-w1")["counts"]
-    assert counts["PENDING"] + counts["RUNNING"] + counts["FAILED"] == 0, f"W1 cold: {counts}"
+    assert got["succeeded"] == runs, f"W1 cold: {got['succeeded']} of {runs} runs succeeded"
     how = "start_many" if many else "start loop"
     per_start = got["starting"] / runs * 1000
     return (
-        f"W1 cold-to-done, {how}",
+        f"W1 cold-to-done, {how}" + (" (before)" if source else ""),
         runs * 10 / got["elapsed"],
         f"{runs}×10 in {got['elapsed']:.2f}s, starts {per_start:.2f} ms each, fresh process",
     )
 
 
+def cold_against(before: str, runs: int, repeat: int, many: bool) -> list[tuple[str, float, str]]:
+    """W1 cold-to-done of this flowpin and of ``before``, in alternating rounds (a machine's
+    speed moves from minute to minute, and by more between days than any one change): the
+    ratio of the two medians compares code, whatever the machine's speed."""
+    now: list[tuple[str, float, str]] = []
+    then: list[tuple[str, float, str]] = []
+    for _ in range(repeat):
+        now.append(cold_w1(None, runs, many))
+        then.append(cold_w1(None, runs, many, source=before))
+    rows = [median_of_samples(now), median_of_samples(then)]
+    rows.append(("  this / before", rows[0][1] / rows[1][1], "ratio of the medians"))
+    return rows
+
+
 def median_of(repeat: int, measure: Callable[[], tuple[str, float, str]]) -> tuple[str, float, str]:
     """The median of ``repeat`` measurements (a 0.4 s workload on a shared machine varies by
     ±20 % from one run to the next); the detail names the spread."""
-    samples = sorted((measure() for _ in range(repeat)), key=lambda sample: sample[1])
-    name, rate, detail = samples[len(samples) // 2]
-    if repeat > 1:
-        detail += f"; median of {repeat}, {samples[0][1]:,.0f}–{samples[-1][1]:,.0f}"
+    return median_of_samples([measure() for _ in range(repeat)])
+
+
+def median_of_samples(samples: list[tuple[str, float, str]]) -> tuple[str, float, str]:
+    ordered = sorted(samples, key=lambda sample: sample[1])
+    name, rate, detail = ordered[len(ordered) // 2]
+    if len(ordered) > 1:
+        detail += f"; median of {len(ordered)}, {ordered[0][1]:,.0f}–{ordered[-1][1]:,.0f}"
     return name, rate, detail
 
 
@@ -197,10 +228,24 @@ def main() -> None:
     parser.add_argument("--db", default=None, help="database URL (default: a temp SQLite file)")
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=5, help="report the median of N rounds")
+    parser.add_argument(
+        "--before",
+        metavar="SRC",
+        help="W1 cold-to-done (start loop) only, of this flowpin and of the one in this src "
+        "folder, in alternating rounds, and the ratio",
+    )
     parser.add_argument("--cold", choices=["loop", "many"], help=argparse.SUPPRESS)
+    parser.add_argument("--publish", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cold:  # the fresh process of cold_w1
         print(json.dumps(cold_to_done(args.db, args.runs, args.cold == "many")))
+        return
+    if args.publish:  # the publishing process of cold_w1 for --before
+        publish_w1(args.db)
+        return
+    if args.before:
+        for name, rate, detail in cold_against(args.before, args.runs, args.repeat, False):
+            print(f"{name:40} {rate:10,.2f}  {detail}")
         return
     tmp = tempfile.mkdtemp(prefix="flowpin-bench-")
     url = args.db or f"sqlite:///{os.path.join(tmp, 'bench.db')}"
