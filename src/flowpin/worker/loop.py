@@ -163,7 +163,7 @@ class Worker:
         finally:
             self._stopping = True
             for slot in list(self._active.values()):
-                self._close(slot, cancel=True)
+                self._close(slot)
             await asyncio.gather(*self._background, return_exceptions=True)
             await self._drain_commits()
             committer.cancel()
@@ -469,7 +469,7 @@ class Worker:
     def _after_checkpoint(self, slot: Slot, result: CheckpointResult) -> None:
         slot.committing = False
         if result.lost:
-            self._close(slot, cancel=True)
+            self._close(slot)
             return
         outcome = slot.outcome
         assert outcome is not None
@@ -567,16 +567,19 @@ class Worker:
             slot.run.id,
             extra={"run_id": slot.run.id, "workflow": slot.run.workflow_key},
         )
-        self._close(slot, cancel=True)
+        self._close(slot)
 
-    def _close(self, slot: Slot, *, cancel: bool = False) -> None:
-        """The worker lets go of the run (parked, finished, lost, or left to its lease)."""
+    def _close(self, slot: Slot) -> None:
+        """The worker lets go of the run (parked, finished, lost, or left to its lease), and
+        cancels the async handlers it still runs for it: nobody will read their results (a
+        run that ended while a branch waited on a call, or one whose checkpoint failed and
+        whose next claimant makes the call again). A queued sync call is dropped unstarted
+        (``_may_start``); one already running cannot be stopped."""
         if slot.closed:
             return
         slot.closed = True
-        if cancel:
-            for handle in slot.handles:
-                handle.cancel()
+        for handle in slot.handles:
+            handle.cancel()
         if self._active.get(slot.run.id) is slot:
             del self._active[slot.run.id]
         if self._wake is not None:

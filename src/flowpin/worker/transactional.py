@@ -30,7 +30,7 @@ class TransactionalCalls:
         in_db: Callable[..., Awaitable[Any]],
         spawn: Callable[[Coroutine[Any, Any, None]], None],
         on_result: Callable[[Slot, CallAction, ActionResult], None],
-        close: Callable[..., None],
+        close: Callable[[Slot], None],
     ) -> None:
         self.deps = deps
         self.owner = owner
@@ -61,7 +61,7 @@ class TransactionalCalls:
                     continue
                 for (slot, call), result in zip(batch, results, strict=True):
                     if result is None:
-                        self._close(slot, cancel=True)
+                        self._close(slot)
                     else:
                         self._on_result(slot, call, result)
         finally:
