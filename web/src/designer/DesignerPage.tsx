@@ -17,6 +17,7 @@ import { StepPanel } from "./StepPanel";
 import { TryPanel } from "./TryPanel";
 import { VersionsPanel } from "./VersionsPanel";
 import type { GraphEdge } from "./model/graph";
+import { describeTriggers } from "./model/triggers";
 import { findStep, insertStep, knownPaths, moveStep, nestedIds, newStep, removeStep, replaceStep, ROOT, shiftStep } from "./model/tree";
 import { useHistory } from "./useHistory";
 
@@ -228,7 +229,11 @@ export function DesignerPage() {
     window.setTimeout(() => {
       const panel = document.querySelector(".panel");
       let field: Element | null = null;
-      for (const name of [...segments].reverse()) {
+      // the field at the problem's path, or its nearest enclosing part (triggers[1].cron, triggers[1])
+      for (let end = problem.path.length; !field && end > 0; end = Math.max(problem.path.lastIndexOf(".", end - 1), problem.path.lastIndexOf("[", end - 1))) {
+        field = panel?.querySelector(`[data-path="${CSS.escape(problem.path.slice(0, end))}"]`) ?? null;
+      }
+      for (const name of field ? [] : [...segments].reverse()) {
         field = panel?.querySelector(`[data-field="${CSS.escape(name)}"]`) ?? null;
         if (field) break;
       }
@@ -334,10 +339,7 @@ export function DesignerPage() {
 
   const selectedStep = selected && shown ? findStep(shown, selected)?.step : undefined;
   const older = counts.data?.activeOnOlderVersions ?? workflow.data?.runsOnOlderVersions ?? 0;
-  const triggers = (shown.triggers ?? []) as { type?: string; eventName?: string; cron?: string }[];
-  const triggerSummary = triggers.length
-    ? triggers.map((t) => (t.type === "event" ? `on “${t.eventName}”` : t.type === "schedule" ? `every ${t.cron}` : t.type)).join(" · ")
-    : "started by API or by hand";
+  const triggerSummary = describeTriggers(shown.triggers);
 
   return (
     <div className="designer">

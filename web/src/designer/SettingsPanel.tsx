@@ -1,7 +1,11 @@
-// Workflow-wide settings when no step is selected: name, description, triggers, payload schema,
-// output — and a summary of what the workflow holds.
+// Workflow-wide settings when no step is selected: name, description, triggers and the payload
+// schema (as forms, with JSON beside them), run settings, output — and a summary of what the
+// workflow holds.
 import type { Definition, Json } from "../api/types";
+import { PayloadSchemaEditor } from "./fields/PayloadSchemaEditor";
+import { TriggersEditor } from "./fields/TriggersEditor";
 import { JsonInput, ValueField } from "./fields/ValueField";
+import type { Trigger } from "./model/triggers";
 import { walk } from "./model/tree";
 
 export function SettingsPanel({ doc, readOnly, paths, onChange }: { doc: Definition; readOnly: boolean; paths: string[]; onChange: (doc: Definition) => void }) {
@@ -30,17 +34,13 @@ export function SettingsPanel({ doc, readOnly, paths, onChange }: { doc: Definit
         </section>
         <section className="panel-section">
           <h3>Triggers</h3>
-          <p className="hint">Events or schedules that start runs, e.g. {'[{"type": "event", "eventName": "contact.created"}]'}.</p>
-          <div className="field" data-field="triggers">
-            <JsonInput id="wf-triggers" value={doc.triggers ?? []} readOnly={readOnly} onChange={(v) => set("triggers", Array.isArray(v) && v.length ? v : undefined)} />
-          </div>
+          <p className="hint">What starts a run besides the API: an event, a schedule, or a person.</p>
+          <TriggersEditor triggers={(doc.triggers ?? []) as Trigger[]} payloadSchema={doc.payloadSchema} readOnly={readOnly} onChange={(v) => set("triggers", v)} />
         </section>
         <section className="panel-section">
           <h3>Payload schema</h3>
-          <p className="hint">JSON Schema of a run's input; its fields are offered when you write expressions.</p>
-          <div className="field" data-field="payloadSchema">
-            <JsonInput id="wf-payload-schema" value={doc.payloadSchema} rows={6} readOnly={readOnly} onChange={(v) => set("payloadSchema", v ?? undefined)} />
-          </div>
+          <p className="hint">The fields of a run's input; they are checked when a run starts and offered when you write expressions.</p>
+          <PayloadSchemaEditor schema={doc.payloadSchema} readOnly={readOnly} onChange={(v) => set("payloadSchema", v)} />
         </section>
         <section className="panel-section">
           <h3>Run settings</h3>

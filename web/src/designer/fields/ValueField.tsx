@@ -32,9 +32,12 @@ export function ValueField({
   paths,
   onChange,
   allowExpression = true,
+  dataPath,
 }: {
   id: string;
   name: string;
+  /** The field's place in the document (``triggers[0].eventName``), for problems to find it. */
+  dataPath?: string;
   schema: JsonSchema | undefined;
   value: Json | undefined;
   required: boolean;
@@ -95,7 +98,7 @@ export function ValueField({
     input = <JsonInput id={id} value={value} readOnly={readOnly} onChange={onChange} />;
   }
   return (
-    <div className="field" data-field={name}>
+    <div className="field" data-field={name} data-path={dataPath}>
       <div className="field-head">
         <label htmlFor={id}>
           {(plain.title as string | undefined) && !/^[A-Z][a-z]+$/.test(String(plain.title)) ? String(plain.title) : humanize(name)}

@@ -1,0 +1,125 @@
+"""The workflow's settings in the designer, in a real browser: triggers and the payload schema
+are forms (an event trigger with subject, re-entry and a payload mapped field by field, a
+schedule from a preset in a time zone, a payload schema as a list of fields), their edits are
+draft edits like any other (undo, problems that lead to the field, save), and a schema the list
+cannot show is offered as JSON with what it holds said, never trimmed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from browserkit import Served
+from playwright.sync_api import Page, expect
+
+JOURNEY = {
+    "key": "journey",
+    "name": "Welcome journey",
+    "steps": [{"id": "welcome", "type": "state.set", "config": {"state": "WELCOMED"}}],
+}
+
+
+def test_triggers_and_payload_schema_are_forms(
+    signed_in: Page, served: Served, shot: Callable[[Page, str], Path]
+) -> None:
+    http = served.http
+    assert http.post("/api/workflows", json={"key": "journey", "draft": JOURNEY}).is_success
+    page = signed_in
+    page.goto(served.base_url + "/workflows/journey")
+    panel = page.get_by_test_id("settings-panel")
+    expect(panel.get_by_test_id("triggers")).to_be_visible()
+    expect(panel.locator("#wf-triggers")).to_have_count(0)  # no raw JSON by default
+
+    # the payload schema: two fields
+    schema = panel.get_by_test_id("payload-schema")
+    schema.get_by_role("button", name="+ Add field").click()
+    schema.get_by_label("Name of field 1").fill("contactId")
+    schema.get_by_label("Field 1 is required").check()
+    schema.get_by_label("Description of field 1").fill("The CRM's id")
+    schema.get_by_role("button", name="+ Add field").click()
+    schema.get_by_label("Name of field 2").fill("plan")
+    expect(page.get_by_test_id("draft-state")).to_have_text("unsaved changes")
+    shot(page, "20-designer-payload-schema-fields")
+
+    # an event trigger, its payload mapped field by field from the payload schema
+    panel.get_by_role("button", name="+ On an event").click()
+    event = panel.get_by_test_id("trigger-0")
+    event.get_by_label("Event name").fill("contact.created")
+    event.get_by_test_id("expr-wf-trigger-0-subject").fill("event.payload.id")
+    event.get_by_label("Start a run again for the same subject").select_option("notWhileActive")
+    event.get_by_role("button", name="Field by field").click()
+    expect(event.get_by_label("Run payload: name of field 1")).to_have_value("contactId")
+    expect(event.get_by_label("Run payload: name of field 2")).to_have_value("plan")
+    expect(page.get_by_test_id("start")).to_contain_text("on “contact.created”")
+    event.scroll_into_view_if_needed()
+    shot(page, "21-designer-event-trigger-form")
+
+    # a schedule from a preset, in a time zone
+    panel.get_by_role("button", name="+ On a schedule").click()
+    schedule = panel.get_by_test_id("trigger-1")
+    schedule.get_by_label("Schedule of trigger 2").select_option(label="Every day at 9:00")
+    expect(schedule.get_by_label("Cron of trigger 2")).to_have_value("0 9 * * *")
+    schedule.get_by_label("Time zone").fill("Europe/Berlin")
+
+    # a bad cron is a problem of the draft, and the problem leads to the field
+    schedule.get_by_label("Cron of trigger 2").fill("61 * * * *")
+    problems_button = page.get_by_test_id("problems-button")
+    expect(problems_button).to_have_text("1 problem")
+    problems_button.click()
+    page.get_by_test_id("problems").get_by_role("button").filter(has_text="cron").first.click()
+    expect(schedule.get_by_label("Cron of trigger 2")).to_be_focused()
+    shot(page, "22-designer-schedule-problem")
+
+    # undo takes the bad cron back, like any edit
+    page.get_by_role("button", name="↶ Undo").click()
+    expect(schedule.get_by_label("Cron of trigger 2")).to_have_value("0 9 * * *")
+    expect(problems_button).to_have_text("No problems")
+
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_test_id("draft-state")).to_contain_text("draft · rev")
+    draft = http.get("/api/workflows/journey/draft").json()["draft"]
+    assert draft["payloadSchema"] == {
+        "type": "object",
+        "properties": {
+            "contactId": {"type": "string", "description": "The CRM's id"},
+            "plan": {"type": "string"},
+        },
+        "required": ["contactId"],
+    }
+    assert draft["triggers"] == [
+        {
+            "type": "event",
+            "eventName": "contact.created",
+            "subject": {"$expr": "event.payload.id"},
+            "reentry": "notWhileActive",
+            "payloadMapping": {
+                "contactId": {"$expr": "event.payload.contactId"},
+                "plan": {"$expr": "event.payload.plan"},
+            },
+        },
+        {"type": "schedule", "cron": "0 9 * * *", "timezone": "Europe/Berlin"},
+    ]
+
+    # the raw JSON is one click away, and says the same
+    panel.get_by_role("group", name="Edit triggers as").get_by_role("button", name="JSON").click()
+    expect(panel.locator("#wf-triggers")).to_contain_text('"eventName": "contact.created"')
+
+
+def test_a_schema_the_field_list_cannot_show_is_json_with_what_it_holds_said(
+    signed_in: Page, served: Served, shot: Callable[[Page, str], Path]
+) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"email": {"type": "string", "format": "email"}},
+        "required": ["email"],
+    }
+    draft = {**JOURNEY, "key": "formats", "payloadSchema": schema}
+    assert served.http.post("/api/workflows", json={"key": "formats", "draft": draft}).is_success
+    page = signed_in
+    page.goto(served.base_url + "/workflows/formats")
+    box = page.get_by_test_id("payload-schema")
+    expect(box.get_by_test_id("schema-unsupported")).to_contain_text("email: format")
+    expect(box.get_by_role("button", name="Fields")).to_be_disabled()
+    expect(box.locator("#wf-payload-schema")).to_contain_text('"format": "email"')
+    box.locator("#wf-payload-schema").scroll_into_view_if_needed()
+    shot(page, "23-designer-payload-schema-json")

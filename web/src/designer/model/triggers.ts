@@ -1,0 +1,72 @@
+// Triggers as the designer edits them (SPEC §2): on an event, on a schedule, or by hand.
+import type { Json, JsonSchema } from "../../api/types";
+
+export type Trigger = Record<string, Json>;
+export type TriggerType = "event" | "schedule" | "manual";
+
+export const TRIGGER_TYPES: { type: TriggerType; label: string; add: string }[] = [
+  { type: "event", label: "On an event", add: "+ On an event" },
+  { type: "schedule", label: "On a schedule", add: "+ On a schedule" },
+  { type: "manual", label: "By hand", add: "+ By hand" },
+];
+
+export const REENTRY: { value: string; label: string; help: string }[] = [
+  { value: "always", label: "Always", help: "Every matching event starts a run." },
+  { value: "notWhileActive", label: "Not while one is active", help: "No second run for a subject while one for it is still going." },
+  { value: "never", label: "Never again", help: "One run per subject, ever (a contact enters the journey once)." },
+];
+
+export const CRON_PRESETS: { cron: string; label: string }[] = [
+  { cron: "0 * * * *", label: "Every hour" },
+  { cron: "0 9 * * *", label: "Every day at 9:00" },
+  { cron: "0 9 * * 1-5", label: "Weekdays at 9:00" },
+  { cron: "0 9 * * 1", label: "Mondays at 9:00" },
+  { cron: "0 9 1 * *", label: "The 1st of each month at 9:00" },
+];
+
+/** What an expression in a trigger sees (the event, SPEC §2). */
+export const EVENT_PATHS = ["event.payload", "event.key", "event.name", "event.id", "event.receivedAt"];
+
+/** A fresh trigger of ``type`` with what it needs filled in. */
+export function newTrigger(type: TriggerType): Trigger {
+  if (type === "event") return { type, eventName: "" };
+  if (type === "schedule") return { type, cron: "0 9 * * 1-5", timezone: defaultZone() };
+  return { type };
+}
+
+function defaultZone(): string {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  } catch {
+    return "UTC";
+  }
+}
+
+/** A payload mapping that copies each field of the payload schema from the event's payload. */
+export function mappingFromSchema(schema: JsonSchema | undefined): Record<string, Json> {
+  const properties = schema?.properties;
+  if (!properties || typeof properties !== "object" || Array.isArray(properties)) return {};
+  return Object.fromEntries(Object.keys(properties).map((name) => [name, { $expr: `event.payload.${/^[A-Za-z_$][\w$]*$/.test(name) ? name : `\`${name}\``}` }]));
+}
+
+/** One line per trigger, for the start node of the canvas. */
+export function describeTriggers(triggers: Trigger[] | undefined): string {
+  if (!triggers?.length) return "started by API or by hand";
+  return triggers
+    .map((t) => (t.type === "event" ? `on “${String(t.eventName ?? "")}”` : t.type === "schedule" ? `every ${String(t.cron ?? "")}` : t.type === "manual" ? "by hand" : String(t.type)))
+    .join(" · ");
+}
+
+/** ``list`` with the item at ``index`` replaced (or removed when ``item`` is undefined). */
+export function replaceAt<T>(list: T[], index: number, item: T | undefined): T[] {
+  return item === undefined ? list.filter((_, i) => i !== index) : list.map((x, i) => (i === index ? item : x));
+}
+
+/** ``list`` with the item at ``index`` moved by ``delta`` (unchanged at an end). */
+export function moveAt<T>(list: T[], index: number, delta: -1 | 1): T[] {
+  const to = index + delta;
+  if (to < 0 || to >= list.length) return list;
+  const copy = [...list];
+  [copy[index], copy[to]] = [copy[to]!, copy[index]!];
+  return copy;
+}
