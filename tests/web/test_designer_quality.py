@@ -156,6 +156,48 @@ def test_no_overlap_at_1280x800_and_1920x1080(
         shot(page, f"16-workflows-{width}x{height}")
 
 
+def _one_line(page: Page, bar: str) -> None:
+    """Every button of ``bar`` and its title on one row inside the viewport, none hidden."""
+    boxes = [page.locator(bar).locator(".designer-title").bounding_box()]
+    buttons = page.locator(bar).locator("button")
+    boxes += [buttons.nth(i).bounding_box() for i in range(buttons.count())]
+    assert all(box is not None for box in boxes)
+    middles = [box["y"] + box["height"] / 2 for box in boxes if box]
+    assert max(middles) - min(middles) < 4, f"the toolbar wraps: rows at {sorted(set(middles))}"
+    _no_overlap(page, [f"{bar} button >> nth={i}" for i in range(buttons.count())])
+
+
+def test_the_toolbar_is_one_line_at_1280x800(
+    signed_in: Page, served: Served, shot: Callable[[Page, str], Path]
+) -> None:
+    http = served.http
+    definition = {
+        **_big_workflow("toolbar", groups=1),
+        "name": "Welcome journey for new contacts of the spring campaign",
+    }
+    assert http.post("/api/workflows", json={"key": "toolbar", "draft": definition}).is_success
+    assert http.post("/api/workflows/toolbar/publish").status_code == 201
+    page = signed_in  # 1280×800
+    page.goto(served.base_url + "/workflows/toolbar")
+    page.get_by_test_id("step-s0").click()
+    page.keyboard.press("Delete")  # every pill and button of an editor: unsaved, live, undo
+    expect(page.get_by_test_id("draft-state")).to_have_text("unsaved changes")
+    expect(page.get_by_text("live: v1")).to_be_visible()
+    for name in ("Undo", "Redo", "▶ Try the draft", "History", "Save draft", "Publish"):
+        expect(page.locator(".designer-bar").get_by_role("button", name=name)).to_be_visible()
+    _one_line(page, ".designer-bar")
+    title = page.locator(".designer-bar h1").bounding_box()
+    assert title is not None and title["width"] > 120  # the name is shortened, not gone
+    shot(page, "24-designer-toolbar-1280")
+
+    # a published version, read-only: "Back to the draft" joins the bar
+    page.get_by_role("button", name="History").click()
+    page.get_by_test_id("versions-panel").get_by_role("button", name="Show").click()
+    expect(page.get_by_role("button", name="Back to the draft")).to_be_visible()
+    _one_line(page, ".designer-bar")
+    shot(page, "25-designer-toolbar-1280-version")
+
+
 def test_keyboard_select_delete_undo_with_visible_focus(signed_in: Page, served: Served) -> None:
     http = served.http
     assert http.post(

@@ -349,7 +349,7 @@ export function DesignerPage() {
             Workflows
           </Link>
           <span className="crumb-sep">/</span>
-          <h1>{doc.name || key}</h1>
+          <h1 title={doc.name || key}>{doc.name || key}</h1>
           {view === "draft" ? (
             <span className={`pill ${history.dirty ? "pill-warn" : ""}`} data-testid="draft-state">
               {history.dirty ? "unsaved changes" : `draft · rev ${revision}`}
@@ -367,11 +367,11 @@ export function DesignerPage() {
           )}
           {editable && (
             <>
-              <button type="button" className="btn btn-small btn-ghost" onClick={history.undo} disabled={!history.canUndo} title="Undo (Ctrl+Z)">
-                ↶ Undo
+              <button type="button" className="btn btn-small btn-ghost btn-icon" onClick={history.undo} disabled={!history.canUndo} aria-label="Undo" title="Undo (Ctrl+Z)">
+                ↶
               </button>
-              <button type="button" className="btn btn-small btn-ghost" onClick={history.redo} disabled={!history.canRedo} title="Redo (Ctrl+Shift+Z)">
-                ↷ Redo
+              <button type="button" className="btn btn-small btn-ghost btn-icon" onClick={history.redo} disabled={!history.canRedo} aria-label="Redo" title="Redo (Ctrl+Shift+Z)">
+                ↷
               </button>
             </>
           )}
