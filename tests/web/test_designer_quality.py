@@ -315,3 +315,60 @@ def test_dropping_a_step_on_an_arrow_moves_it_there(signed_in: Page, served: Ser
     saved = served.http.get("/api/workflows/reorder/draft").json()["draft"]["steps"]
     assert [s["id"] for s in saved] == ["a", "c", "b"]
     assert "c" not in served.http.get("/api/workflows/reorder/layout").json()["layout"]
+
+
+def _node_boxes(page: Page) -> dict[str, dict[str, float]]:
+    nodes = page.locator(".react-flow__node")
+    boxes = {}
+    for i in range(nodes.count()):
+        node = nodes.nth(i)
+        box = node.bounding_box()
+        assert box is not None
+        boxes[str(node.get_attribute("data-id"))] = box
+    return boxes
+
+
+def _assert_apart(boxes: dict[str, dict[str, float]]) -> None:
+    names = list(boxes)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            x, y = boxes[a], boxes[b]
+            apart = (
+                x["x"] + x["width"] <= y["x"] + 0.5
+                or y["x"] + y["width"] <= x["x"] + 0.5
+                or x["y"] + x["height"] <= y["y"] + 0.5
+                or y["y"] + y["height"] <= x["y"] + 0.5
+            )
+            assert apart, f"{a} lies on {b}: {x} {y}"
+
+
+def test_a_step_dropped_on_another_moves_beside_it(
+    signed_in: Page, served: Served, shot: Callable[[Page, str], Path]
+) -> None:
+    steps = [{"id": n, "type": "state.set", "config": {"state": n.upper()}} for n in "abc"]
+    draft = {"key": "piled", "steps": steps}
+    assert served.http.post("/api/workflows", json={"key": "piled", "draft": draft}).is_success
+    page = signed_in
+    page.goto(served.base_url + "/workflows/piled")
+    card = page.get_by_test_id("step-c").bounding_box()
+    onto = page.get_by_test_id("step-a").bounding_box()
+    assert card is not None and onto is not None
+    page.mouse.move(card["x"] + card["width"] / 2, card["y"] + card["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(onto["x"] + onto["width"] / 2 + 20, onto["y"] + onto["height"] / 2, steps=12)
+    page.mouse.up()
+    wait_until(
+        lambda: "c" in served.http.get("/api/workflows/piled/layout").json()["layout"],
+        "the saved position",
+    )
+    shot(page, "26-designer-dropped-on-a-step")
+    dropped = _node_boxes(page)
+    _assert_apart(dropped)
+    # beside a, at the height it was dropped (not back where it was, not over b)
+    assert abs(dropped["c"]["y"] - dropped["a"]["y"]) < dropped["a"]["height"]
+    assert dropped["c"]["x"] >= dropped["a"]["x"] + dropped["a"]["width"]
+    # the order is the draft's and did not change (only a drop on an arrow's + moves a step)
+    expect(page.get_by_test_id("draft-state")).to_contain_text("draft · rev")
+    page.reload()
+    expect(page.get_by_test_id("step-c")).to_be_visible()
+    _assert_apart(_node_boxes(page))

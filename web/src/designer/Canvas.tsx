@@ -21,8 +21,8 @@ import {
 import "@xyflow/react/dist/style.css";
 import { createContext, memo, useContext, useEffect, useMemo, useRef, useState } from "react";
 import type { Definition, Position, Step, StepCount } from "../api/types";
-import { buildGraph, type GraphEdge, type GraphNode } from "./model/graph";
-import { autoLayout, placeNodes } from "./model/layout";
+import { buildGraph, SIZE, type GraphEdge, type GraphNode } from "./model/graph";
+import { autoLayout, freeSpot, placeNodes, type Box } from "./model/layout";
 import { summarize, typeInfo } from "./steps";
 
 export type Mark = "added" | "changed" | "removed" | "moved" | "taken" | "current" | "failed";
@@ -323,6 +323,10 @@ export function Canvas(props: CanvasProps) {
     [counts, problems, marks, editable, insertTarget, dropTarget, triggerSummary],
   );
 
+  /** Every node's box but ``id``'s, where it is drawn. */
+  const othersThan = (id: string): Box[] =>
+    graph.nodes.filter((n) => n.id !== id).map((n) => ({ ...placed.get(n.id)!, width: n.width, height: n.height }));
+
   /** The insert point under a step being dragged (its centre within reach of an edge's +). */
   const dropPointFor = (id: string, position: { x: number; y: number }): GraphEdge | null => {
     const centre = { x: position.x + 130, y: position.y + 34 };
@@ -391,7 +395,12 @@ export function Canvas(props: CanvasProps) {
           setDropTarget(null);
           const edge = onDropOnEdge ? dropPointFor(node.id, node.position) : null;
           if (edge && onDropOnEdge) onDropOnEdge(node.id, edge);
-          else onMoved(node.id, { x: Math.round(node.position.x), y: Math.round(node.position.y) });
+          else {
+            // dropped on another node: it goes to the nearest free spot instead
+            const at = freeSpot({ ...node.position, width: SIZE.step.width, height: SIZE.step.height }, othersThan(node.id));
+            setNodes((current) => current.map((n) => (n.id === node.id ? { ...n, position: at } : n)));
+            onMoved(node.id, { x: Math.round(at.x), y: Math.round(at.y) });
+          }
         }}
         nodesConnectable={false}
         nodesDraggable={editable}

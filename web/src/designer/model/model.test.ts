@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Definition } from "../../api/types";
 import { buildGraph, emptyId, END, joinId, START } from "./graph";
-import { layoutGraph } from "./layout";
+import { freeSpot, GAP, layoutGraph, type Box } from "./layout";
 import { findStep, insertStep, knownPaths, moveStep, nestedIds, newStep, removeStep, ROOT, shiftStep, uniqueId, walk } from "./tree";
 
 const sample = (): Definition => ({
@@ -93,6 +93,31 @@ describe("graph", () => {
     expect(done.y).toBeGreaterThan(check.y);
   });
 
+  it("moves a step dropped on another to the nearest free spot", () => {
+    const a: Box = { x: 0, y: 0, width: 260, height: 68 };
+    const b: Box = { x: 0, y: 124, width: 260, height: 68 };
+    // where it is free, it stays
+    expect(freeSpot({ x: 400, y: 60, width: 260, height: 68 }, [a, b])).toEqual({ x: 400, y: 60 });
+    // onto a, a little right of it: beside a, to the right
+    expect(freeSpot({ x: 30, y: 0, width: 260, height: 68 }, [a, b])).toEqual({ x: 260 + GAP, y: 0 });
+    // a little left of a: beside it to the left
+    expect(freeSpot({ x: -30, y: 0, width: 260, height: 68 }, [a, b])).toEqual({ x: -260 - GAP, y: 0 });
+    // between a and b, slightly over both: out to the side nearest
+    const between = freeSpot({ x: 20, y: 60, width: 260, height: 68 }, [a, b]);
+    expect([a, b].some((o) => overlaps({ ...between, width: 260, height: 68 }, o))).toBe(false);
+  });
+
+  it("never draws a saved position on top of the pipeline", () => {
+    const graph = buildGraph(sample());
+    const auto = layoutGraph(graph, {});
+    const onCheck = auto.get("check")!;
+    // "done" was saved where "check" is now drawn (the pipeline grew after the drag, say)
+    const placed = layoutGraph(graph, { done: { x: onCheck.x + 10, y: onCheck.y } });
+    const boxes = graph.nodes.map((node) => ({ ...placed.get(node.id)!, width: node.width, height: node.height }));
+    for (const [i, x] of boxes.entries()) for (const y of boxes.slice(i + 1)) expect(overlaps(x, y), `${x.id} on ${y.id}`).toBe(false);
+    expect(placed.get("done")).toMatchObject({ saved: true });
+  });
+
   it("lays out 200 steps", () => {
     const def: Definition = { key: "big", steps: [] };
     for (let i = 0; i < 200; i += 1) def.steps.push({ id: `s${i}`, type: "state.set", config: { state: `S${i}` } });
@@ -122,3 +147,7 @@ describe("diff", () => {
     expect(changes).toEqual([{ stepId: "done", change: "moved", type: "state.set", name: undefined }]);
   });
 });
+
+function overlaps(a: Box, b: Box): boolean {
+  return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+}
