@@ -49,16 +49,19 @@ class LoopBatches(Generic[In, Out]):
         return await future
 
     async def _drain(self, key: tuple[Any, asyncio.AbstractEventLoop]) -> None:
-        engine, _loop = key
+        engine, loop = key
         queue = self._queues[key]
         try:
             while queue:
                 batch = queue[: self._max_batch]
                 del queue[: len(batch)]
+                items = [item for item, _ in batch]
                 try:
-                    outcomes = await run_in_threadpool(
-                        self._write, engine, [item for item, _ in batch]
-                    )
+                    writer = getattr(engine, "short_writes", None)
+                    if writer is None:
+                        outcomes = await run_in_threadpool(self._write, engine, items)
+                    else:
+                        outcomes = await loop.run_in_executor(writer, self._write, engine, items)
                 except BaseException as exc:  # each caller gets the batch's failure
                     for _, future in batch:
                         if not future.done():

@@ -16,6 +16,7 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flowpin.api.errors import error_body
+from flowpin.engine.outages import database_unreachable
 
 log = logging.getLogger("flowpin.api")
 
@@ -38,7 +39,19 @@ class LastResort:
 
         try:
             await self.app(scope, receive, watched)
-        except Exception:
+        except Exception as exc:
+            if database_unreachable(exc) and not started:
+                # No defect: the database went away (a restart) while answering; the client may
+                # try again (a start lost at its very COMMIT may have been written: an
+                # idempotency key makes trying it again safe).
+                log.warning(
+                    "database unavailable answering %s %s: %s",
+                    scope.get("method"),
+                    scope.get("path"),
+                    getattr(exc, "orig", exc),
+                )
+                await _unavailable(send)
+                return
             incident = uuid.uuid4().hex[:16]
             log.exception(
                 "unexpected error answering %s %s (incident %s)",
@@ -67,6 +80,27 @@ async def _answer(send: Send, incident: str) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _unavailable(send: Send) -> None:
+    body = json.dumps(
+        error_body(
+            "database.unavailable",
+            "the database could not be reached; try again shortly",
+        )
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", b"1"),
             ],
         }
     )

@@ -124,6 +124,7 @@ class Engine:
         tenant; default ``FLOWPIN_ENV_SECRETS_TENANTS``, else ``tenant`` alone)."""
         self.db = Database(url)
         self._short_reads = ShortReads()
+        self._short_writes = ShortReads(1, "flowpin-write", self.db.keep_writes_on_this_thread)
         if upgrade:
             self.db.upgrade()
         self.registry = registry or Registry()
@@ -159,6 +160,7 @@ class Engine:
     def close(self) -> None:
         self.deps.executor.close()
         self._short_reads.close()
+        self._short_writes.close()
         self.db.dispose()
 
     @property
@@ -166,6 +168,14 @@ class Engine:
         """The few threads, each keeping its connection, that make short reads off an event
         loop on a networked database (``engine.short_reads``)."""
         return self._short_reads.executor
+
+    @property
+    def short_writes(self) -> Executor | None:
+        """On a networked database, the one thread, keeping its connection, that writes the
+        API's group commits (``api.batches``): they are written one at a time anyway, and a
+        kept connection spares each the pool's checkout and its liveness ping round trip.
+        None on SQLite, whose writes share one kept connection from any thread."""
+        return None if self.db.dialect.embedded else self._short_writes.executor
 
     def __enter__(self) -> Engine:
         return self
@@ -780,6 +790,7 @@ class Engine:
         )
         view._key_epoch = self._key_epoch
         view._short_reads = self._short_reads
+        view._short_writes = self._short_writes
         view.tenant = tenant
         view._events = GroupCommitter(view._submit_events, observe=metrics.EVENT_BATCH.observe)
         view._starts = GroupCommitter(view._write_starts)

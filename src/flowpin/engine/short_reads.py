@@ -10,6 +10,7 @@ autocommit mode (``Database.read_kept``), it is one (measured on PostgreSQL at 8
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 
 THREADS = 2
@@ -17,7 +18,15 @@ THREADS = 2
 
 
 class ShortReads:
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        threads: int = THREADS,
+        name: str = "flowpin-read",
+        initializer: Callable[[], None] | None = None,
+    ) -> None:
+        self._threads = threads
+        self._name = name
+        self._initializer = initializer
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -27,7 +36,9 @@ class ShortReads:
         and no connection for it."""
         with self._lock:
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(THREADS, thread_name_prefix="flowpin-read")
+                self._executor = ThreadPoolExecutor(
+                    self._threads, thread_name_prefix=self._name, initializer=self._initializer
+                )
             return self._executor
 
     def close(self) -> None:

@@ -11,7 +11,9 @@ concurrent writers that sleeping, not the work, made a second of p99.
 from __future__ import annotations
 
 import os
+import select
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -29,6 +31,9 @@ store name it from here, never from SQLAlchemy)."""
 
 DEFAULT_URL = "sqlite:///flowpin.db"
 
+KEPT_WRITE_PING_AFTER_S = 1.0
+"""A kept write connection idle for longer is pinged before its next transaction."""
+
 
 def resolve_url(url: str | None = None) -> str:
     """The database URL: explicit, else ``FLOWPIN_DATABASE_URL``, else ``flowpin.db`` here."""
@@ -44,6 +49,34 @@ def lost_connection(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and (
         exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
     )
+
+
+def _spoke_meanwhile(connection: Connection) -> bool:
+    """Whether the server sent something to this idle connection since its last transaction:
+    a terminated session's notice and end of stream (a restart, ``pg_terminate_backend``),
+    seen without a round trip by asking the socket. A healthy idle connection has nothing to
+    read, since it listens to no channel."""
+    fileno = getattr(connection.connection.dbapi_connection, "fileno", None)
+    if fileno is None:
+        return False
+    try:
+        readable, _, _ = select.select([fileno()], [], [], 0)
+    except (OSError, ValueError):  # already closed
+        return True
+    return bool(readable)
+
+
+def _alive(connection: Connection) -> bool:
+    """Whether ``connection`` still answers; one that does not is invalidated (closed)."""
+    try:
+        connection.exec_driver_sql("SELECT 1")
+        connection.rollback()
+    except DBAPIError as exc:
+        if not lost_connection(exc):
+            raise
+        connection.invalidate()
+        return False
+    return True
 
 
 class Database:
@@ -82,7 +115,12 @@ class Database:
         ``BEGIN IMMEDIATE`` (``dialects.sqlite``). A write nested in one of this thread's
         own, or after the kept connection was lost, takes a pool connection as before."""
         if self._write_turn is None:
-            with self.engine.begin() as connection:
+            kept_writer = getattr(self._kept, "writes", False)
+            if not kept_writer:
+                with self.engine.begin() as connection:
+                    yield connection
+                return
+            with self._kept_write() as connection:
                 yield connection
             return
         with self._write_turn:
@@ -97,6 +135,50 @@ class Database:
                 return
             with kept.begin():
                 yield kept
+
+    def keep_writes_on_this_thread(self) -> None:
+        """On a networked database, this thread's writes keep one connection between them
+        (``_kept_write``), for a thread that does nothing but short writes in turn (the API's
+        group commits, ``engine.short_writes``). Other threads check a pool connection out
+        and back in for each write, with its liveness ping."""
+        self._kept.writes = True
+
+    @contextmanager
+    def _kept_write(self) -> Iterator[Connection]:
+        """A write transaction on this thread's kept connection: no pool checkout with its
+        liveness ping round trip, and no reset on return. The connection is pinged only when
+        the server sent it something since its last use (what a dropped session receives) or
+        after it sat idle (``KEPT_WRITE_PING_AFTER_S``), and replaced if it does not answer. One
+        that dies during a transaction raises (as a pool connection would), and the next write
+        takes a new one."""
+        kept: Connection | None = getattr(self._kept, "writer", None)
+        connection = kept
+        if connection is not None and (
+            connection.closed
+            or connection.invalidated
+            or (
+                (
+                    _spoke_meanwhile(connection)
+                    or time.monotonic() - self._kept.write_used > KEPT_WRITE_PING_AFTER_S
+                )
+                and not _alive(connection)
+            )
+        ):
+            connection = None
+        if connection is None:
+            if kept is not None:
+                with self._kept_lock:
+                    self._kept_all.remove(kept)
+                kept.close()
+            connection = self.engine.connect()
+            self._kept.writer = connection
+            with self._kept_lock:
+                self._kept_all.append(connection)
+        try:
+            with connection.begin():
+                yield connection
+        finally:
+            self._kept.write_used = time.monotonic()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
