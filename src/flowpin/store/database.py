@@ -168,7 +168,8 @@ class Database:
         if connection is None:
             if kept is not None:
                 with self._kept_lock:
-                    self._kept_all.remove(kept)
+                    if kept in self._kept_all:  # not yet closed by ``dispose``
+                        self._kept_all.remove(kept)
                 kept.close()
             connection = self.engine.connect()
             self._kept.writer = connection

@@ -124,7 +124,13 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._commit_wake: asyncio.Event | None = None
-        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowpin-db")
+        # On PostgreSQL the worker's transactions run here one at a time, on a connection
+        # this thread keeps (no pool checkout with its liveness ping per transaction).
+        self._db = ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix="flowpin-db",
+            initializer=deps.db.keep_writes_on_this_thread,
+        )
         self._interpreter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowpin-cpu")
         self._db_inline = not deps.db.dialect.concurrent_writers
         self._timers = TimerWatch()
