@@ -12,36 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import psycopg
 import pytest
 from apikit import WAITER, Client
+from pgkit import backends, drop_every_session, raw_url
 from sqlalchemy import event
 
 from flowpin import Engine
 from flowpin.store import database
-
-
-def _raw(db_url: str) -> str:
-    if db_url.startswith("sqlite"):
-        pytest.skip("a PostgreSQL connection's life; SQLite's writes share one kept connection")
-    return db_url.replace("postgresql+psycopg://", "postgresql://")
-
-
-def _backends(raw: str) -> list[Any]:
-    with psycopg.connect(raw, autocommit=True) as admin:
-        return admin.execute(
-            "SELECT pid, state FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).fetchall()
-
-
-def _drop_every_session(raw: str) -> None:
-    """What a server restart does to the connections flowpin keeps."""
-    with psycopg.connect(raw, autocommit=True) as admin:
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
 
 
 def _start(client: Client) -> Any:
@@ -66,7 +43,7 @@ def _checkouts(engine: Engine) -> Iterator[list[str]]:
 def test_starts_and_events_share_one_kept_connection(
     db_url: str, client: Client, engine: Engine
 ) -> None:
-    raw = _raw(db_url)
+    raw = raw_url(db_url)
     engine.publish(WAITER)
 
     def start_and_send(n: int) -> None:
@@ -82,16 +59,16 @@ def test_starts_and_events_share_one_kept_connection(
         for n in range(1, 6):
             start_and_send(n)
     assert checkouts == []  # ten writes, no checkout: each pool checkout cost a ping
-    assert [state for _pid, state in _backends(raw) if state != "idle"] == []
+    assert [state for _pid, state in backends(raw) if state != "idle"] == []
 
 
 def test_a_kept_write_connection_dropped_while_idle_is_replaced_before_the_next_write(
     db_url: str, client: Client, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    raw = _raw(db_url)
+    raw = raw_url(db_url)
     engine.publish(WAITER)
     assert _start(client).status_code == 201
-    _drop_every_session(raw)
+    drop_every_session(raw)
     # Every kept connection counts as having sat idle long enough to be pinged first.
     monkeypatch.setattr(database, "KEPT_WRITE_PING_AFTER_S", 0.0)
     answer = _start(client)
@@ -101,11 +78,11 @@ def test_a_kept_write_connection_dropped_while_idle_is_replaced_before_the_next_
 def test_a_kept_write_connection_dropped_in_use_is_replaced_before_the_next_write(
     db_url: str, client: Client, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    raw = _raw(db_url)
+    raw = raw_url(db_url)
     engine.publish(WAITER)
     assert _start(client).status_code == 201
     monkeypatch.setattr(database, "KEPT_WRITE_PING_AFTER_S", 3600.0)  # in steady use: no ping
-    _drop_every_session(raw)
+    drop_every_session(raw)
     answer = _start(client)  # what the server sent the dropped session tells
     assert answer.status_code == 201, answer.text
 
@@ -113,13 +90,13 @@ def test_a_kept_write_connection_dropped_in_use_is_replaced_before_the_next_writ
 def test_a_connection_lost_during_a_write_is_a_503_not_a_defect(
     db_url: str, client: Client, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    raw = _raw(db_url)
+    raw = raw_url(db_url)
     engine.publish(WAITER)
     assert _start(client).status_code == 201
     monkeypatch.setattr(database, "KEPT_WRITE_PING_AFTER_S", 3600.0)
     # It dies after the check: as in a restart while the transaction runs.
     monkeypatch.setattr(database, "_spoke_meanwhile", lambda _connection: False)
-    _drop_every_session(raw)
+    drop_every_session(raw)
     lost = _start(client)
     assert lost.status_code == 503, lost.text
     assert lost.json()["error"]["code"] == "database.unavailable"

@@ -10,7 +10,6 @@ of the key's tenant, so no handler can see another tenant's rows.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -81,24 +80,9 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            errors.error_body(
-                "request.too_large",
-                f"request body is larger than {self.limit} bytes",
-                {"limit": self.limit},
-            )
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        message = f"request body is larger than {self.limit} bytes"
+        body = errors.error_body("request.too_large", message, {"limit": self.limit})
+        await errors.send_error(send, 413, body)
 
 
 def create_app(

@@ -9,13 +9,12 @@ the exception ends with the log record; the connection stays usable.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from flowpin.api.errors import error_body
+from flowpin.api.errors import error_body, send_error
 from flowpin.engine.outages import database_unreachable
 
 log = logging.getLogger("flowpin.api")
@@ -65,43 +64,14 @@ class LastResort:
 
 
 async def _answer(send: Send, incident: str) -> None:
-    body = json.dumps(
-        error_body(
-            "internal.error",
-            f"the server failed to answer this request (incident {incident}); "
-            "this is a flowpin defect: please report it with the incident id",
-            {"incident": incident},
-        )
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 500,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
+    message = (
+        f"the server failed to answer this request (incident {incident}); "
+        "this is a flowpin defect: please report it with the incident id"
     )
-    await send({"type": "http.response.body", "body": body})
+    await send_error(send, 500, error_body("internal.error", message, {"incident": incident}))
 
 
 async def _unavailable(send: Send) -> None:
-    body = json.dumps(
-        error_body(
-            "database.unavailable",
-            "the database could not be reached; try again shortly",
-        )
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 503,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", b"1"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    message = "the database could not be reached; try again shortly"
+    body = error_body("database.unavailable", message)
+    await send_error(send, 503, body, ((b"retry-after", b"1"),))

@@ -143,6 +143,18 @@ class Database:
         and back in for each write, with its liveness ping."""
         self._kept.writes = True
 
+    def release_kept_write(self) -> None:
+        """Return this thread's kept write connection to the pool: the thread is about to end
+        (a worker stopping), and the connection would otherwise hold its pool slot until the
+        database is disposed of."""
+        kept: Connection | None = getattr(self._kept, "writer", None)
+        self._kept.writer = None
+        if kept is not None:
+            with self._kept_lock:
+                if kept in self._kept_all:
+                    self._kept_all.remove(kept)
+            kept.close()
+
     @contextmanager
     def _kept_write(self) -> Iterator[Connection]:
         """A write transaction on this thread's kept connection: no pool checkout with its

@@ -184,8 +184,11 @@ class Worker:
             unsubscribe()
             if listener is not None:
                 await asyncio.get_running_loop().run_in_executor(None, listener.stop)
-            await self._in_db(leases.release_all, self.deps, self.owner)
-            self._db.shutdown(wait=True)
+            try:
+                await self._in_db(leases.release_all, self.deps, self.owner)
+            finally:
+                await self._in_db(self.deps.db.release_kept_write)
+                self._db.shutdown(wait=True)
             self._interpreter.shutdown(wait=True)
             if checkpointer is not None:
                 checkpointer.stop()
