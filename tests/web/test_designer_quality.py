@@ -122,17 +122,7 @@ def _no_overlap(page: Page, selectors: list[str]) -> None:
         assert box["x"] + box["width"] <= viewport["width"] + 0.5, selector
         assert box["y"] + box["height"] <= viewport["height"] + 0.5, selector
         boxes[selector] = box
-    names = list(boxes)
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            x, y = boxes[a], boxes[b]
-            apart = (
-                x["x"] + x["width"] <= y["x"] + 0.5
-                or y["x"] + y["width"] <= x["x"] + 0.5
-                or x["y"] + x["height"] <= y["y"] + 0.5
-                or y["y"] + y["height"] <= x["y"] + 0.5
-            )
-            assert apart, f"{a} overlaps {b}"
+    _assert_apart(boxes)
 
 
 def test_no_overlap_at_1280x800_and_1920x1080(
@@ -339,7 +329,7 @@ def _assert_apart(boxes: dict[str, dict[str, float]]) -> None:
                 or x["y"] + x["height"] <= y["y"] + 0.5
                 or y["y"] + y["height"] <= x["y"] + 0.5
             )
-            assert apart, f"{a} lies on {b}: {x} {y}"
+            assert apart, f"{a} overlaps {b}: {x} {y}"
 
 
 def test_a_step_dropped_on_another_moves_beside_it(
