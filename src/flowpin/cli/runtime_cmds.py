@@ -139,13 +139,28 @@ CpuBudgetOption = Annotated[
 ]
 
 
-def worker_options(cpu_budget_ms: float | None) -> Any:
-    """The worker's options for ``--cpu-budget-ms`` (defaults otherwise)."""
+GroupOption = Annotated[
+    float | None,
+    typer.Option(
+        "--group-ms",
+        min=0,
+        envvar="FLOWPIN_GROUP_MS",
+        help="How long a run's calls of repeatable actions (effect none or idempotent) may go "
+        "unwritten before one checkpoint writes them all (default 200; 0: every call is a "
+        "checkpoint of its own).",
+    ),
+]
+
+
+def worker_options(cpu_budget_ms: float | None, group_ms: float | None = None) -> Any:
+    """The worker's options for ``--cpu-budget-ms`` and ``--group-ms`` (defaults otherwise)."""
     from flowpin.worker.loop import WorkerOptions
 
     options = WorkerOptions()
     if cpu_budget_ms is not None:
         options.cpu_budget_seconds = cpu_budget_ms / 1000
+    if group_ms is not None:
+        options.group_seconds = group_ms / 1000
     return options
 
 
@@ -371,6 +386,7 @@ def register(app: typer.Typer) -> None:
         max_children_per_run: MaxChildrenOption = None,
         install: InstallOption = None,
         cpu_budget_ms: CpuBudgetOption = None,
+        group_ms: GroupOption = None,
         metrics_port: MetricsPortOption = None,
         metrics_host: MetricsHostOption = "127.0.0.1",
         log_format: LogFormatOption = LogFormat.text,
@@ -390,7 +406,7 @@ def register(app: typer.Typer) -> None:
             metrics = start_metrics(engine, metrics_port, metrics_host)
             try:
                 worker = engine.run_worker(
-                    until_idle=until_idle, options=worker_options(cpu_budget_ms)
+                    until_idle=until_idle, options=worker_options(cpu_budget_ms, group_ms)
                 )
             except KeyboardInterrupt:
                 return

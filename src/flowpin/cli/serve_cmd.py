@@ -43,6 +43,7 @@ from flowpin.cli.runtime_cmds import (
     CpuBudgetOption,
     DbOption,
     EnvSecretsOption,
+    GroupOption,
     MaxCallDepthOption,
     MaxChildrenOption,
     MaxStepsOption,
@@ -129,6 +130,7 @@ class Api:
     port: int
     worker: bool
     cpu_budget_ms: float | None
+    group_ms: float | None
     max_body_bytes: int
     events_per_second: float | None
 
@@ -161,7 +163,7 @@ def run_api(engine: Any, listener: socket.socket, api: Api, packages: list[Modul
         if api.worker:
             thread = threading.Thread(
                 target=engine.run_worker,
-                kwargs={"stop": stop, "options": worker_options(api.cpu_budget_ms)},
+                kwargs={"stop": stop, "options": worker_options(api.cpu_budget_ms, api.group_ms)},
                 name="flowpin-worker",
             )
             thread.start()
@@ -255,6 +257,7 @@ def register(app: typer.Typer) -> None:
         max_call_depth: MaxCallDepthOption = None,
         max_children_per_run: MaxChildrenOption = None,
         cpu_budget_ms: CpuBudgetOption = None,
+        group_ms: GroupOption = None,
         metrics_port: MetricsPortOption = None,
         metrics_host: MetricsHostOption = "127.0.0.1",
         log_format: LogFormatOption = LogFormat.text,
@@ -284,7 +287,7 @@ def register(app: typer.Typer) -> None:
             "max_call_depth": max_call_depth,
             "max_children_per_run": max_children_per_run,
         }
-        api = Api(host, port, worker, cpu_budget_ms, max_body_bytes, events_per_second)
+        api = Api(host, port, worker, cpu_budget_ms, group_ms, max_body_bytes, events_per_second)
         engine = open_engine(url, modules, **settings)
         metrics = None
         try:

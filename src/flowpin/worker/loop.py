@@ -54,6 +54,7 @@ from flowpin.worker import leases
 from flowpin.worker.advancing import Advancer
 from flowpin.worker.checkpoint import write_checkpoints
 from flowpin.worker.checkpoint_batch import CheckpointRequest, CheckpointResult
+from flowpin.worker.grouping import Candidates, Grouping, merged
 from flowpin.worker.inputs import call_of, input_of, one_per_token
 from flowpin.worker.leases import Claimed
 from flowpin.worker.slot import Slot, WorkerOptions, WorkerStats
@@ -121,6 +122,7 @@ class Worker:
             close=self._close,
         )
         self._advancer = Advancer(deps, self.options)
+        self._grouping = Grouping(deps, self.options.group_calls, self.options.group_seconds)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._commit_wake: asyncio.Event | None = None
@@ -169,6 +171,8 @@ class Worker:
         finally:
             self._stopping = True
             for slot in list(self._active.values()):
+                if slot.pending is not None and not slot.committing:
+                    self._enqueue(slot, None)  # what the run did is written, not repeated
                 self._close(slot)
             await asyncio.gather(*self._background, return_exceptions=True)
             await self._drain_commits()
@@ -423,6 +427,8 @@ class Worker:
     def _step_ready(self) -> None:
         self._step_scheduled = False
         ready, self._ready = self._ready, []
+        candidates: Candidates = []
+        grouping = self._grouping.enabled
         self._advancer.begin_pass()
         for slot in ready:
             slot.queued = False
@@ -432,15 +438,20 @@ class Worker:
                 slot.committing = True  # nothing else drives it until its checkpoint is written
                 self._spawn(self._advance_apart(slot))
                 continue
+            plain = not (slot.busy or slot.recovered)
             try:
                 request = self._advancer.next_request(slot)
             except Exception:
                 log.exception("driving run %s failed", slot.run.id)
                 self._close(slot)
                 continue
-            slot.committing = True
-            self._queue.append((slot, request))
+            if grouping and self._may_defer(slot, request, plain):
+                candidates.append((slot, request))
+                continue
+            self._enqueue(slot, request)
         self._advancer.end_pass()
+        if candidates:
+            self._defer(candidates)
         if self._queue:
             assert self._commit_wake is not None
             self._commit_wake.set()
@@ -471,7 +482,7 @@ class Worker:
             self._close(slot)
             return
         slot.inputs, slot.consumed, slot.completed = arrived
-        self._queue.append((slot, request))
+        self._enqueue(slot, request)
         assert self._commit_wake is not None
         self._commit_wake.set()
 
@@ -488,22 +499,7 @@ class Worker:
             return
         if self._stopping:
             return
-        executor = self.deps.executor
-        for call in result.execute:
-            self.stats.actions_called += 1
-            slot.inflight[call.token] = call
-            if executor.is_transactional(call):
-                self._transactional.add(slot, call)
-                continue
-            handle = executor.submit(
-                call,
-                slot.context,
-                lambda r, s=slot, c=call: self._on_result(s, c, r),
-                may_start=lambda s=slot: self._may_start(s),
-                on_dropped=lambda s=slot: self._not_started(s),
-            )
-            if handle is not None:
-                slot.handles.append(handle)
+        self._dispatch(slot, result.execute)
         slot.inputs.extend(result.ledger_hits)
         slot.busy = list(result.busy)
         for row in result.inbox:
@@ -547,6 +543,111 @@ class Worker:
         if slot.busy:
             self._loop.call_later(0.02, self._make_ready, slot)
 
+    def _dispatch(self, slot: Slot, calls: list[CallAction]) -> None:
+        """Make ``slot``'s calls: each handler gets its result back to ``_on_result``."""
+        executor = self.deps.executor
+        for call in calls:
+            self.stats.actions_called += 1
+            slot.inflight[call.token] = call
+            if executor.is_transactional(call):
+                self._transactional.add(slot, call)
+                continue
+            handle = executor.submit(
+                call,
+                slot.context,
+                lambda r, s=slot, c=call: self._on_result(s, c, r),
+                may_start=lambda s=slot: self._may_start(s),
+                on_dropped=lambda s=slot: self._not_started(s),
+            )
+            if handle is not None:
+                slot.handles.append(handle)
+
+    # ------------------------------------------------------------------ checkpoint groups
+
+    def _enqueue(self, slot: Slot, request: CheckpointRequest | None) -> None:
+        """Queue ``slot``'s checkpoint for the next commit, with the group it has not
+        written yet (``request`` None: the group alone)."""
+        pending = slot.pending
+        if pending is not None:
+            slot.pending = None
+            slot.group_calls = 0
+            if slot.group_timer is not None:
+                slot.group_timer.cancel()
+                slot.group_timer = None
+            request = pending if request is None else merged(pending, request)
+        assert request is not None
+        slot.committing = True
+        self._queue.append((slot, request))
+
+    def _may_defer(self, slot: Slot, request: CheckpointRequest, plain: bool) -> bool:
+        if self._stopping or not self._grouping.may_defer(slot, request, plain):
+            return False
+        if slot.pending is not None:
+            assert self._loop is not None
+            if self._loop.time() - slot.group_started >= self.options.group_seconds:
+                return False
+        return self.deps.clock.now() < slot.lease_until - self._lease_margin
+
+    def _defer(self, candidates: Candidates) -> None:
+        """The candidates' calls are made without a checkpoint first, once the ledger says
+        it knows none of their keys (on SQLite at once; else on the database thread)."""
+        for slot, _request in candidates:
+            slot.committing = True  # nothing else drives it until the ledger has answered
+        if self._db_inline:
+            self._go_on(candidates, self._grouping.known_keys(candidates))
+        else:
+            self._spawn(self._defer_apart(candidates))
+
+    async def _defer_apart(self, candidates: Candidates) -> None:
+        try:
+            known = await self._in_db(self._grouping.known_keys, candidates)
+        except Exception:
+            log.exception("asking the ledger failed")
+            for slot, _request in candidates:
+                self._close(slot)  # the claims lapse; the runs are picked up again
+            return
+        self._go_on(candidates, known)
+
+    def _go_on(self, candidates: Candidates, known: set[tuple[str, str]]) -> None:
+        """Each candidate whose calls the ledger does not know makes them now and keeps
+        what it did for its next checkpoint; the others are checkpointed as usual."""
+        assert self._loop is not None
+        for slot, request in candidates:
+            slot.committing = False
+            if slot.closed:
+                continue
+            if self._grouping.answered(slot, request, known):
+                self._enqueue(slot, request)
+                continue
+            calls = request.new_calls
+            if slot.pending is None:
+                request.new_calls = []
+                slot.pending = request
+                slot.group_started = self._loop.time()
+                slot.group_timer = self._loop.call_later(
+                    self.options.group_seconds, self._write_group, slot
+                )
+            else:
+                slot.pending = merged(slot.pending, request)
+                slot.pending.new_calls = []
+            slot.group_calls += len(calls)
+            self._dispatch(slot, calls)
+            if slot.inputs:  # a result of another branch arrived meanwhile
+                self._make_ready(slot)
+        if self._queue:
+            assert self._commit_wake is not None
+            self._commit_wake.set()
+
+    def _write_group(self, slot: Slot) -> None:
+        """A group is as old as it may be: written now, unless the run is about to be
+        advanced or checkpointed anyway (which then writes it)."""
+        slot.group_timer = None
+        if slot.closed or slot.pending is None or slot.committing or slot.queued:
+            return
+        self._enqueue(slot, None)
+        assert self._commit_wake is not None
+        self._commit_wake.set()
+
     def _on_result(self, slot: Slot, call: CallAction, result: ActionResult) -> None:
         if slot.closed or slot.inflight.pop(call.token, None) is None:
             return
@@ -589,6 +690,8 @@ class Worker:
         slot.closed = True
         for handle in slot.handles:
             handle.cancel()
+        if slot.group_timer is not None:
+            slot.group_timer.cancel()
         if self._active.get(slot.run.id) is slot:
             del self._active[slot.run.id]
         if self._wake is not None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from flowpin.definitions.models import Definition
 from flowpin.runtime.decisions import ActionResult, CallAction, Input, Outcome, RunInfo
+from flowpin.worker.checkpoint_batch import CheckpointRequest
 from flowpin.worker.claimed import ClaimedRun
 
 
@@ -33,6 +34,13 @@ class WorkerOptions:
     write lock from the API's next commit. A wake-up after a quiet moment claims at once.
     Measured on ``flowpin serve`` (SQLite, 30,000 parked runs, interleaved): ``POST
     /api/events`` at 1 client 325 → 397 req/s, at 8 clients 827 → 1,004, at 32 ~1,530 → ~1,600."""
+    group_calls: int = 64
+    """Calls of repeatable actions a run may make before they are written (``worker.grouping``):
+    their results, history and the run's state are then written by one checkpoint. 0: every
+    call is a checkpoint of its own."""
+    group_seconds: float = 0.2
+    """How long such calls may go unwritten: a group older than this is written at once (so
+    the run viewer lags a run by at most this, and a crash repeats at most this much work)."""
 
 
 @dataclass(slots=True)
@@ -76,6 +84,15 @@ class Slot:
     """CPU seconds spent interpreting the run in this claim."""
     heavy: bool = False
     """Interpreted on the worker's interpreter thread, not on the event loop."""
+    pending: CheckpointRequest | None = None
+    """What the run did since its last checkpoint and did not write yet: calls of repeatable
+    actions it went on to make (``worker.grouping``)."""
+    group_calls: int = 0
+    """Calls made in the pending group."""
+    group_started: float = 0.0
+    """When the pending group began (the event loop's clock)."""
+    group_timer: asyncio.TimerHandle | None = None
+    """Writes the pending group once it is as old as it may be."""
     committing: bool = False
     queued: bool = False
     closed: bool = False
