@@ -414,7 +414,15 @@ def register(app: typer.Typer) -> None:
                 if metrics is not None:
                     metrics.stop()
             if until_idle:
-                emit({"claimed": worker.stats.claimed, "finished": worker.stats.finished})
+                stats = worker.stats
+                emit(
+                    {
+                        "claimed": stats.claimed,
+                        "finished": stats.finished,
+                        "checkpoints": stats.checkpoints,
+                        "actionsCalled": stats.actions_called,
+                    }
+                )
 
     @db_app.command("upgrade")
     def db_upgrade(db: DbOption = None) -> None:
