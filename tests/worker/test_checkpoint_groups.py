@@ -146,6 +146,21 @@ def test_a_known_key_is_still_answered_by_the_ledger(sqlite_url: str) -> None:
         assert Counter(a=1, b=2, c=2) == CALLS
 
 
+def test_a_key_the_group_already_called_is_answered_by_the_ledger(sqlite_url: str) -> None:
+    """Two steps of one run under one key: the second takes the first's output, though the
+    first was made in the group and is not written yet."""
+    with _engine(sqlite_url) as engine:
+        again = action_call("again", "group.add", idempotencyKey="order-7", saveAs="vars.d")
+        definition = _keyed("twice")
+        definition["steps"].append(again)
+        definition["output"] = {"$expr": "[vars.c.n, vars.d.n]"}
+        engine.publish(definition)
+        run_id = engine.start("twice", {})
+        engine.run_worker(until_idle=True)
+        assert engine.get_run(run_id)["output"] == [3, 1]  # a's output, answered again
+        assert Counter(a=1, b=1, c=1) == CALLS
+
+
 def test_two_runs_sharing_a_key_in_one_pass_call_it_once(db_url: str) -> None:
     with _engine(db_url) as engine:
         engine.publish(_keyed("keyed"))

@@ -124,5 +124,14 @@ class Grouping:
 
     @staticmethod
     def answered(slot: Slot, request: CheckpointRequest, known: set[tuple[str, str]]) -> bool:
+        """Whether a call of ``request`` has a key the ledger knows, or will know once the
+        run's unwritten calls are: one the group made already is answered by its output."""
         tenant = slot.run.tenant_id
-        return any((tenant, call.idempotency_key) in known for call in request.new_calls)
+        made = request.completed_calls
+        if slot.pending is not None:
+            made = slot.pending.completed_calls + made
+        for call in request.new_calls:
+            key = call.idempotency_key
+            if (tenant, key) in known or any(done.idempotency_key == key for done, _ in made):
+                return True
+        return False

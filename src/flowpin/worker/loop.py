@@ -615,6 +615,8 @@ class Worker:
         for slot, request in candidates:
             slot.committing = False
             if slot.closed:
+                if self._stopping and slot.pending is not None:
+                    self._enqueue(slot, None)  # the stopping worker writes it (``run``)
                 continue
             if self._grouping.answered(slot, request, known):
                 self._enqueue(slot, request)
@@ -630,6 +632,8 @@ class Worker:
             else:
                 slot.pending = merged(slot.pending, request)
                 slot.pending.new_calls = []
+                if slot.group_timer is None:  # it came due while the ledger was asked
+                    slot.group_timer = self._loop.call_later(0, self._write_group, slot)
             slot.group_calls += len(calls)
             self._dispatch(slot, calls)
             if slot.inputs:  # a result of another branch arrived meanwhile
