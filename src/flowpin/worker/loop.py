@@ -139,6 +139,8 @@ class Worker:
         self._lease_margin = timedelta(seconds=self.options.lease_seconds * LEASE_MARGIN)
         """How long before its lease passes a worker stops starting a run's queued calls."""
         self._stopping = False
+        self._pass_now: datetime | None = None
+        """The clock read once in a pass of the loop over the ready runs (``_may_defer``)."""
 
     # ------------------------------------------------------------------ public
 
@@ -429,6 +431,7 @@ class Worker:
         ready, self._ready = self._ready, []
         candidates: Candidates = []
         grouping = self._grouping.enabled
+        self._pass_now = None
         self._advancer.begin_pass()
         for slot in ready:
             slot.queued = False
@@ -586,7 +589,9 @@ class Worker:
             assert self._loop is not None
             if self._loop.time() - slot.group_started >= self.options.group_seconds:
                 return False
-        return self.deps.clock.now() < slot.lease_until - self._lease_margin
+        if self._pass_now is None:  # once per pass of the loop (a system call each)
+            self._pass_now = self.deps.clock.now()
+        return self._pass_now < slot.lease_until - self._lease_margin
 
     def _defer(self, candidates: Candidates) -> None:
         """The candidates' calls are made without a checkpoint first, once the ledger says
