@@ -39,6 +39,7 @@ from flowpin.engine import (
 )
 from flowpin.engine import workflows_admin as admin
 from flowpin.engine.batching import GroupCommitter
+from flowpin.engine.kept_threads import KeptThreads
 from flowpin.engine.migrating import MigrationRequest, Progress, Selection
 from flowpin.engine.publishing import (
     PublishedVersion,
@@ -47,7 +48,6 @@ from flowpin.engine.publishing import (
     save_draft,
 )
 from flowpin.engine.run_listing import RunFilter
-from flowpin.engine.short_reads import ShortReads
 from flowpin.engine.start_commits import Started, StartIn, check_start, start_in, write_starts
 from flowpin.engine.triggers import check_event
 from flowpin.errors import ConflictError, FlowpinError
@@ -123,8 +123,8 @@ class Engine:
         ``FLOWPIN_ENV_SECRET_<NAME>`` when the tenant stores no such secret (``"*"``: every
         tenant; default ``FLOWPIN_ENV_SECRETS_TENANTS``, else ``tenant`` alone)."""
         self.db = Database(url)
-        self._short_reads = ShortReads()
-        self._short_writes = ShortReads(1, "flowpin-write", self.db.keep_writes_on_this_thread)
+        self._short_reads = KeptThreads()
+        self._short_writes = KeptThreads(1, "flowpin-write", self.db.keep_writes_on_this_thread)
         if upgrade:
             self.db.upgrade()
         self.registry = registry or Registry()

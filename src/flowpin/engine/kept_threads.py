@@ -1,11 +1,14 @@
-"""The threads that make short reads off an event loop on a networked database.
+"""Threads that each keep one database connection, for short reads and writes made off an
+event loop on a networked database (``Engine.short_reads``, ``Engine.short_writes``).
 
 The API's ``GET /api/runs/{id}`` on PostgreSQL is one round trip of reading. Made on a thread
 of the shared pool with a pool connection, it was four (the pool's liveness ping, BEGIN, the
 read, the ROLLBACK of the connection's return), each a wait for the GIL among the server's
 threads on the way back. Made on one of a few threads that each keep a connection in
 autocommit mode (``Database.read_kept``), it is one (measured on PostgreSQL at 8 clients:
-~+20 to +40 % reads, a lower p99). Shared by an engine and its tenant views."""
+~+20 to +40 % reads, a lower p99). The API's group commits of starts and events run the same
+way on one writing thread that keeps its connection (``Database.keep_writes_on_this_thread``).
+Shared by an engine and its tenant views."""
 
 from __future__ import annotations
 
@@ -17,7 +20,10 @@ THREADS = 2
 """Each keeps one of the engine's pool connections while the engine is open."""
 
 
-class ShortReads:
+class KeptThreads:
+    """``threads`` threads named ``name``, each set up by ``initializer`` (which keeps its
+    connection), started at the first use."""
+
     def __init__(
         self,
         threads: int = THREADS,
