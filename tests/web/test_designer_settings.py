@@ -123,3 +123,99 @@ def test_a_schema_the_field_list_cannot_show_is_json_with_what_it_holds_said(
     expect(box.locator("#wf-payload-schema")).to_contain_text('"format": "email"')
     box.locator("#wf-payload-schema").scroll_into_view_if_needed()
     shot(page, "23-designer-payload-schema-json")
+
+
+def test_run_settings_are_a_form(
+    signed_in: Page, served: Served, shot: Callable[[Page, str], Path]
+) -> None:
+    """The concurrency key as an expression over the payload, the fields to mask as JSON
+    pointers (offered from the payload schema, a bad one said inline), saved as the settings;
+    the JSON view says the same, and a published version shows them read-only."""
+    http = served.http
+    schema = {
+        "type": "object",
+        "properties": {"threadId": {"type": "string"}, "email": {"type": "string"}},
+    }
+    draft = {**JOURNEY, "key": "ordered", "payloadSchema": schema}
+    assert http.post("/api/workflows", json={"key": "ordered", "draft": draft}).is_success
+    page = signed_in
+    page.goto(served.base_url + "/workflows/ordered")
+    box = page.get_by_test_id("run-settings")
+    expect(box.locator("#wf-settings")).to_have_count(0)  # no raw JSON by default
+
+    box.get_by_role("button", name="Expression for Concurrency key").click()
+    box.get_by_test_id("expr-wf-concurrency-key").fill("payload.threadId")
+
+    add = box.get_by_role("button", name="+ Add field to mask")
+    add.click()
+    first = box.get_by_label("Field to mask 1", exact=True)
+    expect(page.locator('#wf-redact-pointers option[value="/payload/email"]')).to_have_count(1)
+    first.fill("payload/email")
+    expect(box.get_by_role("alert")).to_contain_text("starts with “/”")
+    first.fill("/payload/email")
+    expect(box.get_by_role("alert")).to_have_count(0)
+    add.click()
+    second = box.get_by_label("Field to mask 2", exact=True)
+    second.fill("/payload/card~2")
+    expect(box.get_by_role("alert")).to_contain_text("~0")
+    box.scroll_into_view_if_needed()
+    shot(page, "26-designer-run-settings-bad-pointer")
+    second.fill("/payload/card")
+    expect(box.get_by_role("alert")).to_have_count(0)
+    add.click()  # an empty row is not written; removing it leaves the two
+    box.get_by_role("button", name="Remove field to mask 3").click()
+    expect(box.get_by_label("Field to mask 3", exact=True)).to_have_count(0)
+    box.scroll_into_view_if_needed()
+    shot(page, "27-designer-run-settings-form")
+
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_test_id("draft-state")).to_contain_text("draft · rev")
+    saved = http.get("/api/workflows/ordered/draft").json()["draft"]
+    assert saved["settings"] == {
+        "concurrencyKey": {"$expr": "payload.threadId"},
+        "redact": ["/payload/email", "/payload/card"],
+    }
+
+    # the JSON says the same, and the form shows it again
+    switch = box.get_by_role("group", name="Edit run settings as")
+    switch.get_by_role("button", name="JSON").click()
+    expect(box.locator("#wf-settings")).to_contain_text('"$expr": "payload.threadId"')
+    expect(box.locator("#wf-settings")).to_contain_text('"/payload/card"')
+    switch.get_by_role("button", name="Form").click()
+    expect(box.get_by_test_id("expr-wf-concurrency-key")).to_have_text("payload.threadId")
+    expect(box.get_by_label("Field to mask 1", exact=True)).to_have_value("/payload/email")
+    expect(box.get_by_label("Field to mask 2", exact=True)).to_have_value("/payload/card")
+
+    # a published version shows the settings without editing them
+    assert http.post("/api/workflows/ordered/publish").status_code == 201
+    page.reload()
+    page.get_by_role("button", name="History").click()
+    page.get_by_test_id("versions-panel").get_by_role("button", name="Show").click()
+    expect(page.get_by_role("button", name="Back to the draft")).to_be_visible()
+    page.get_by_role("button", name="Close the history").click()
+    box = page.get_by_test_id("run-settings")
+    expect(box.get_by_label("Field to mask 2", exact=True)).to_have_value("/payload/card")
+    expect(box.get_by_label("Field to mask 2", exact=True)).not_to_be_editable()
+    expect(box.get_by_role("button", name="+ Add field to mask")).to_have_count(0)
+    expect(box.get_by_role("button", name="Expression for Concurrency key")).to_have_count(0)
+    box.scroll_into_view_if_needed()
+    shot(page, "28-designer-run-settings-read-only")
+
+
+def test_settings_the_form_does_not_know_are_kept(signed_in: Page, served: Served) -> None:
+    settings = {"redact": ["/payload/email"], "futureKnob": {"on": True}}
+    draft = {**JOURNEY, "key": "knobs", "settings": settings}
+    assert served.http.post("/api/workflows", json={"key": "knobs", "draft": draft}).is_success
+    page = signed_in
+    page.goto(served.base_url + "/workflows/knobs")
+    box = page.get_by_test_id("run-settings")
+    expect(box).to_contain_text('futureKnob {"on":true}')
+    box.get_by_role("button", name="+ Add field to mask").click()
+    box.get_by_label("Field to mask 2", exact=True).fill("/vars/ssn")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_test_id("draft-state")).to_contain_text("draft · rev")
+    saved = served.http.get("/api/workflows/knobs/draft").json()["draft"]
+    assert saved["settings"] == {
+        "redact": ["/payload/email", "/vars/ssn"],
+        "futureKnob": {"on": True},
+    }

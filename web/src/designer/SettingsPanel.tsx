@@ -4,7 +4,8 @@
 import type { Definition, Json } from "../api/types";
 import { PayloadSchemaEditor } from "./fields/PayloadSchemaEditor";
 import { TriggersEditor } from "./fields/TriggersEditor";
-import { JsonInput, ValueField } from "./fields/ValueField";
+import { RunSettingsEditor } from "./fields/RunSettingsEditor";
+import { ValueField } from "./fields/ValueField";
 import type { Trigger } from "./model/triggers";
 import { walk } from "./model/tree";
 
@@ -44,10 +45,8 @@ export function SettingsPanel({ doc, readOnly, paths, onChange }: { doc: Definit
         </section>
         <section className="panel-section">
           <h3>Run settings</h3>
-          <p className="hint">For example {'{"concurrencyKey": {"$expr": "payload.threadId"}}'} (runs with the same key go one at a time) or {'{"redact": ["/payload/card"]}'} (masked in stored history).</p>
-          <div className="field" data-field="settings">
-            <JsonInput id="wf-settings" value={doc.settings ?? {}} rows={3} readOnly={readOnly} onChange={(v) => set("settings", v && typeof v === "object" && Object.keys(v).length ? v : undefined)} />
-          </div>
+          <p className="hint">How the runs of this workflow are ordered, and what their stored history must not show.</p>
+          <RunSettingsEditor settings={doc.settings} payloadSchema={doc.payloadSchema} readOnly={readOnly} paths={paths} onChange={(v) => set("settings", v)} />
         </section>
         <section className="panel-section">
           <h3>Output</h3>

@@ -1,9 +1,9 @@
 // The payload schema as a list of fields (name, type, required, description), or as JSON for a
 // schema the list cannot say - the designer then says what it could not show, and drops nothing.
-import { useRef, useState } from "react";
 import type { JsonSchema } from "../../api/types";
 import { FIELD_TYPES, fieldListProblem, fieldsOf, schemaOf, type FieldType, type SchemaField } from "../model/payloadSchema";
-import { Segmented } from "./TriggersEditor";
+import { FormJsonSwitch, useEditMode } from "./Segmented";
+import { useHeldForm } from "./useHeldForm";
 import { JsonInput } from "./ValueField";
 
 interface Props {
@@ -14,21 +14,10 @@ interface Props {
 
 export function PayloadSchemaEditor({ schema, readOnly, onChange }: Props) {
   const list = fieldsOf(schema);
-  const [mode, setMode] = useState<"form" | "json">("form");
-  const shown = list.fields ? mode : "json";
+  const { shown, choose } = useEditMode(!!list.fields);
   return (
     <div className="payload-schema" data-testid="payload-schema">
-      <div className="section-tools">
-        <Segmented
-          label="Edit the payload schema as"
-          value={shown}
-          options={[
-            { value: "form", label: "Fields", disabled: !list.fields, title: list.fields ? undefined : "This schema says more than a list of fields can" },
-            { value: "json", label: "JSON" },
-          ]}
-          onChange={setMode}
-        />
-      </div>
+      <FormJsonSwitch label="Edit the payload schema as" shown={shown} choose={choose} formLabel="Fields" cannot={list.fields ? undefined : "This schema says more than a list of fields can"} />
       {!list.fields && (
         <div className="alert alert-warn" data-testid="schema-unsupported">
           The field list cannot show all of this schema, so it is edited as JSON (nothing is dropped). Not in the list: {list.unsupported.join("; ")}.
@@ -47,24 +36,9 @@ export function PayloadSchemaEditor({ schema, readOnly, onChange }: Props) {
 }
 
 function FieldList({ schema, fields, readOnly, onChange }: { schema: JsonSchema | undefined; fields: SchemaField[]; readOnly: boolean; onChange: (schema: JsonSchema | undefined) => void }) {
-  // The rows are kept here while a name is missing or taken twice (typing "name2" past a field
-  // "name"); they follow the document again when it changes from elsewhere (undo, JSON).
-  const [rows, setRows] = useState(fields);
-  const [from, setFrom] = useState(schema);
-  const emitted = useRef<JsonSchema | undefined>(undefined);
-  if (schema !== from) {
-    setFrom(schema);
-    if (schema !== emitted.current) setRows(fields);
-  }
+  // The rows are kept while a name is missing or taken twice (typing "name2" past a field "name").
+  const [rows, update] = useHeldForm(schema, () => fields, (next, base) => (fieldListProblem(next) === null ? { value: schemaOf(next, base) } : null), onChange);
   const problem = fieldListProblem(rows);
-  const update = (next: SchemaField[]) => {
-    setRows(next);
-    if (fieldListProblem(next) === null) {
-      const made = schemaOf(next, schema);
-      emitted.current = made;
-      onChange(made);
-    }
-  };
   const edit = (index: number, change: Partial<SchemaField>) => update(rows.map((row, i) => (i === index ? { ...row, ...change } : row)));
   const kept = Object.entries(schema ?? {}).filter(([keyword]) => !["type", "properties", "required"].includes(keyword));
   return (

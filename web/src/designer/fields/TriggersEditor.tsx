@@ -1,10 +1,10 @@
 // The workflow's triggers as forms: on an event (name, subject, filter, payload mapping, re-entry),
 // on a schedule (cron with presets, time zone, payload) or by hand; "JSON" shows the list as
 // text for pasting or for what the forms do not say. Every edit is one change of the draft.
-import { useState } from "react";
 import type { Json, JsonSchema } from "../../api/types";
 import { CRON_PRESETS, EVENT_PATHS, REENTRY, TRIGGER_TYPES, mappingFromSchema, moveAt, newTrigger, replaceAt, type Trigger, type TriggerType } from "../model/triggers";
 import { ExpressionEditor } from "./ExpressionEditor";
+import { FormJsonSwitch, Segmented, useEditMode } from "./Segmented";
 import { JsonInput, ValueField, isExpr } from "./ValueField";
 
 interface Props {
@@ -14,36 +14,13 @@ interface Props {
   onChange: (triggers: Trigger[] | undefined) => void;
 }
 
-export function Segmented<T extends string>({ label, value, options, onChange, disabled = false }: { label: string; value: T; options: { value: T; label: string; disabled?: boolean; title?: string }[]; onChange: (value: T) => void; disabled?: boolean }) {
-  return (
-    <div className="rules-mode" role="group" aria-label={label}>
-      {options.map((option) => (
-        <button key={option.value} type="button" className={`seg ${value === option.value ? "is-on" : ""}`} aria-pressed={value === option.value} disabled={disabled || option.disabled} title={option.title} onClick={() => onChange(option.value)}>
-          {option.label}
-        </button>
-      ))}
-    </div>
-  );
-}
-
 export function TriggersEditor({ triggers, payloadSchema, readOnly, onChange }: Props) {
-  const [mode, setMode] = useState<"form" | "json">("form");
   const known = triggers.every((t) => TRIGGER_TYPES.some((kind) => kind.type === t.type));
-  const shown = known ? mode : "json";
+  const { shown, choose } = useEditMode(known);
   const save = (next: Trigger[]) => onChange(next.length ? next : undefined);
   return (
     <div className="triggers" data-testid="triggers">
-      <div className="section-tools">
-        <Segmented
-          label="Edit triggers as"
-          value={shown}
-          options={[
-            { value: "form", label: "Form", disabled: !known, title: known ? undefined : "A trigger of a kind the form does not know: edit it as JSON" },
-            { value: "json", label: "JSON" },
-          ]}
-          onChange={setMode}
-        />
-      </div>
+      <FormJsonSwitch label="Edit triggers as" shown={shown} choose={choose} cannot={known ? undefined : "A trigger of a kind the form does not know: edit it as JSON"} />
       {shown === "json" ? (
         <div className="field" data-field="triggers">
           {!known && <p className="hint">A trigger of a kind the form does not know is here; edit the list as JSON.</p>}
