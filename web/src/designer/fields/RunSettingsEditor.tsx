@@ -22,10 +22,10 @@ export function RunSettingsEditor({ settings, payloadSchema, readOnly, paths, on
   const form = runSettingsForm(settings);
   const { shown, choose } = useEditMode(!!form);
   return (
-    <div className="run-settings" data-testid="run-settings">
+    <div className="run-settings" data-testid="run-settings" data-path="settings">
       <FormJsonSwitch label="Edit run settings as" shown={shown} choose={choose} cannot={form ? undefined : "These settings hold values the form cannot show"} />
       {shown === "json" || !form ? (
-        <div className="field" data-field="settings" data-path="settings">
+        <div className="field" data-field="settings">
           {!form && <p className="hint">These settings hold values the form cannot show; edit them as JSON.</p>}
           <JsonInput id="wf-settings" value={settings ?? {}} rows={3} readOnly={readOnly} onChange={(v) => onChange(v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length ? (v as Settings) : undefined)} />
         </div>
