@@ -160,6 +160,32 @@ def test_trigger_filter_rejects(harness) -> None:
     assert out.started == []
 
 
+def test_a_trigger_filter_may_be_rules(harness) -> None:
+    """The designer's rule builder writes a trigger's filter as rules over ``event`` (SPEC
+    §3.2): only the events they accept start runs (before, any rule object accepted all)."""
+    engine = harness.engine
+    definition = journey("always")
+    definition["triggers"][0]["filter"] = {
+        "all": [
+            {"field": "event.payload.subscribed", "op": "equals", "value": True},
+            {"field": "event.payload.plan", "op": "contains", "value": "pro"},
+        ]
+    }
+    engine.publish(definition)
+    refused = {"contactId": "c3", "subscribed": True, "plan": "free"}
+    assert engine.send_event("contact.signed_up", "c3", refused).started == []
+    accepted = {"contactId": "c4", "subscribed": True, "plan": "pro-yearly"}
+    assert len(engine.send_event("contact.signed_up", "c4", accepted).started) == 1
+
+
+def test_a_malformed_rule_filter_is_refused_at_publish(harness) -> None:
+    definition = journey("always")
+    definition["triggers"][0]["filter"] = {"field": "event.payload.plan", "op": "eq", "value": 1}
+    with pytest.raises(FlowpinError) as refused:
+        harness.engine.publish(definition)
+    assert "unknown operator" in str(refused.value)
+
+
 def test_three_day_time_wait_passes_instantly_with_the_kit() -> None:
     from flowpin.testing.kit import WorkflowTestKit
 

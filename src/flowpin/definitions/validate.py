@@ -320,9 +320,13 @@ class _Validator:
             for name, value in (
                 ("subject", trigger.subject),
                 ("payloadMapping", trigger.payload_mapping),
-                ("filter", trigger.filter),
             ):
                 self._values(value, join_path(path, name), None, nothing_set)
+            if is_rule(trigger.filter):  # rules over ``event`` (SPEC §3.2), as in control.if
+                for message in validate_rule(trigger.filter):
+                    self._add("INVALID_CONDITION", message, join_path(path, "filter"), None)
+            else:
+                self._values(trigger.filter, join_path(path, "filter"), None, nothing_set)
         elif isinstance(trigger, ScheduleTrigger):
             if not croniter.is_valid(trigger.cron):
                 self._add(

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from flowpin.definitions.models import Definition, EventTrigger
 from flowpin.errors import ExpressionError, FlowpinError
+from flowpin.expressions.rules import RuleError, evaluate_condition, is_rule
 from flowpin.expressions.values import resolve
 from flowpin.store import tables as t
 from flowpin.store.dialects import Dialect
@@ -261,6 +262,14 @@ def _event_triggers(conn: Connection, tenant_id: str, names: list[str]) -> dict[
     return grouped
 
 
+def _accepts(condition: Any, envelope: dict[str, Any], now: datetime) -> bool:
+    """A trigger's ``filter``: a rule or group (SPEC §3.2, over ``event``), else a value whose
+    resolved truth decides (``{"$expr": …}``, or a literal)."""
+    if is_rule(condition):
+        return evaluate_condition(condition, envelope, now=now)
+    return bool(resolve(condition, envelope, now=now))
+
+
 def start_triggered_runs(
     conn: Connection,
     tenant_id: str,
@@ -286,7 +295,7 @@ def start_triggered_runs(
             continue
         envelope = {"event": event}
         try:
-            if trigger.filter is not None and not resolve(trigger.filter, envelope, now=now):
+            if trigger.filter is not None and not _accepts(trigger.filter, envelope, now):
                 continue
             subject = (
                 resolve(trigger.subject, envelope, now=now)
@@ -299,7 +308,7 @@ def start_triggered_runs(
                 else event["payload"]
             )
             check_payload(definition, payload, schemas, now)
-        except (ExpressionError, FlowpinError) as exc:
+        except (ExpressionError, FlowpinError, RuleError) as exc:
             log.warning(
                 "trigger %s of %s did not start a run for event %s: %s",
                 row.trigger_index,
