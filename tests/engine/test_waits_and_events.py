@@ -186,6 +186,16 @@ def test_a_malformed_rule_filter_is_refused_at_publish(harness) -> None:
     assert "unknown operator" in str(refused.value)
 
 
+def test_a_rule_filter_on_anything_but_the_event_is_refused_at_publish(harness) -> None:
+    """Only ``event`` exists when a trigger's filter is checked: a rule on ``payload.plan``
+    would never match, so publishing says where the field is."""
+    definition = journey("always")
+    definition["triggers"][0]["filter"] = {"field": "payload.plan", "op": "equals", "value": "pro"}
+    with pytest.raises(FlowpinError) as refused:
+        harness.engine.publish(definition)
+    assert "did you mean event.payload.plan?" in str(refused.value)
+
+
 def test_three_day_time_wait_passes_instantly_with_the_kit() -> None:
     from flowpin.testing.kit import WorkflowTestKit
 

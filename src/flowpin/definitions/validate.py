@@ -323,8 +323,12 @@ class _Validator:
             ):
                 self._values(value, join_path(path, name), None, nothing_set)
             if is_rule(trigger.filter):  # rules over ``event`` (SPEC §3.2), as in control.if
-                for message in validate_rule(trigger.filter):
-                    self._add("INVALID_CONDITION", message, join_path(path, "filter"), None)
+                where = join_path(path, "filter")
+                messages = validate_rule(trigger.filter)
+                for message in messages:
+                    self._add("INVALID_CONDITION", message, where, None)
+                if not messages:
+                    self._event_fields(trigger.filter, where)
             else:
                 self._values(trigger.filter, join_path(path, "filter"), None, nothing_set)
         elif isinstance(trigger, ScheduleTrigger):
@@ -596,6 +600,20 @@ class _Validator:
                     step_id,
                     severity="warning",
                     details={"variable": f"vars.{name}"},
+                )
+
+    def _event_fields(self, rule: Any, path: str) -> None:
+        """A trigger's filter sees only ``event``: a rule on ``payload.plan`` would never
+        match (or, with ``notExists``, always), so it is refused with the path to write."""
+        for fields in sorted(rule_fields(rule) or ()):
+            if fields and fields[0] != "event":
+                name = ".".join(fields)
+                self._add(
+                    "INVALID_CONDITION",
+                    f"a trigger's filter reads the event: {name} is not there "
+                    f"(did you mean event.{name}?)",
+                    path,
+                    None,
                 )
 
     def _condition(self, condition: Any, path: str, step_id: str, defs: Defs) -> None:
