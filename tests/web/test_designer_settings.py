@@ -105,6 +105,81 @@ def test_triggers_and_payload_schema_are_forms(
     expect(panel.locator("#wf-triggers")).to_contain_text('"eventName": "contact.created"')
 
 
+def test_an_event_triggers_filter_is_rules_and_only_a_matching_event_starts_a_run(
+    signed_in: Page, served: Served, shot: Callable[[Page, str], Path]
+) -> None:
+    """ "Only when" is the rule builder over the event's fields (event.payload.plan contains
+    pro), said on the start of the canvas, saved as a rule, published; of two events only the
+    one whose plan contains "pro" starts a run. No rule naming a field is no filter."""
+    http = served.http
+    draft = {**JOURNEY, "key": "pro-journey"}
+    assert http.post("/api/workflows", json={"key": "pro-journey", "draft": draft}).is_success
+    page = signed_in
+    page.goto(served.base_url + "/workflows/pro-journey")
+    panel = page.get_by_test_id("settings-panel")
+    panel.get_by_role("button", name="+ On an event").click()
+    event = panel.get_by_test_id("trigger-0")
+    event.get_by_label("Event name").fill("contact.created")
+    rules = event.get_by_test_id("rules-wf-trigger-0-filter")
+    mode = rules.get_by_role("radiogroup", name="How the condition is written")
+
+    # with no filter yet, the expression mode can be chosen (and left) without writing one
+    mode.get_by_role("radio", name="Expression").click()
+    expect(rules.get_by_test_id("expr-wf-trigger-0-filter-expr")).to_be_visible()
+    mode.get_by_role("radio", name="All rules match").click()
+    expect(page.get_by_test_id("start")).to_have_text("Start" + "on “contact.created”")
+
+    rule = rules.get_by_test_id("rule-0")
+    for path in ("event.name", "event.key", "event.payload"):
+        expect(page.locator(f'#wf-trigger-0-filter-paths option[value="{path}"]')).to_have_count(1)
+    rule.get_by_label("Field").fill("event.payload.plan")
+    rule.get_by_label("Operator").select_option("contains")
+    rule.get_by_label("Value").fill("pro")
+    expect(page.get_by_test_id("start")).to_contain_text(
+        'on “contact.created” when plan contains "pro"'
+    )
+    event.scroll_into_view_if_needed()
+    shot(page, "29-designer-event-trigger-filter-rules")
+    overflowing = event.evaluate(
+        "card => [card, ...card.querySelectorAll('*')].filter(e => e.scrollWidth > e.clientWidth"
+        " && getComputedStyle(e).overflowX !== 'visible').length"
+    )
+    assert overflowing == 0
+    box = event.bounding_box()
+    shown = panel.bounding_box()
+    assert box and shown and box["x"] + box["width"] <= shown["x"] + shown["width"]
+
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_test_id("draft-state")).to_contain_text("draft · rev")
+    saved = http.get("/api/workflows/pro-journey/draft").json()["draft"]
+    assert saved["triggers"] == [
+        {
+            "type": "event",
+            "eventName": "contact.created",
+            "filter": {"field": "event.payload.plan", "op": "contains", "value": "pro"},
+        }
+    ]
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_role("status").filter(has_text="Published version 1")).to_be_visible()
+
+    for key, plan in (("free-1", "free"), ("pro-1", "pro-yearly")):
+        sent = http.post(
+            "/api/events", json={"name": "contact.created", "key": key, "payload": {"plan": plan}}
+        )
+        assert sent.is_success, sent.text
+    runs = http.get("/api/runs", params={"workflow": "pro-journey"}).json()["items"]
+    assert [run["subject"] for run in runs] == ["pro-1"]
+
+    # the rule's field emptied: no filter, every contact.created again
+    rule.get_by_label("Field").fill("")
+    expect(page.get_by_test_id("start")).to_have_text("Start" + "on “contact.created”")
+    expect(rule.get_by_label("Field")).to_be_visible()  # the builder stays, with its blank rule
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_test_id("draft-state")).to_contain_text("draft · rev")
+    saved = http.get("/api/workflows/pro-journey/draft").json()["draft"]
+    assert saved["triggers"] == [{"type": "event", "eventName": "contact.created"}]
+
+
 def test_a_schema_the_field_list_cannot_show_is_json_with_what_it_holds_said(
     signed_in: Page, served: Served, shot: Callable[[Page, str], Path]
 ) -> None:

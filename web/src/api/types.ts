@@ -151,18 +151,24 @@ export type JsonSchema = Record<string, unknown>;
 /** A value in a definition: literal JSON, {"$expr": "…"} or {"$secret": "NAME"}. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-export interface Rule {
+// Rules are type aliases, not interfaces, so that a condition is also a JSON value (a trigger's
+// filter is one of the trigger's JSON fields).
+export type Rule = {
   field: string;
   op: RuleOperator;
   value?: Json;
-}
+};
 
-export interface RuleGroup {
+export type RuleGroup = {
   all?: Condition[];
   any?: Condition[];
-}
+};
 
 export type Condition = Rule | RuleGroup | { $expr: string };
+
+/** A trigger of a workflow (SPEC §2): its fields as JSON; an event trigger's ``filter`` is a
+ * condition over ``event`` (rules or ``{"$expr": …}``, SPEC §3.2). */
+export type Trigger = { [key: string]: Json | undefined; filter?: Condition };
 
 export type RuleOperator =
   | "equals"
@@ -193,7 +199,7 @@ export interface Definition {
   name?: string;
   description?: string;
   payloadSchema?: JsonSchema;
-  triggers?: Record<string, Json>[];
+  triggers?: Trigger[];
   settings?: Record<string, Json>;
   steps: Step[];
   output?: Json;

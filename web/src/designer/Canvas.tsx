@@ -110,7 +110,9 @@ function StartNode() {
   return (
     <div className="start-card" data-testid="start">
       <div className="start-label">Start</div>
-      <div className="start-sub">{triggerSummary}</div>
+      <div className="start-sub" title={triggerSummary}>
+        {triggerSummary}
+      </div>
       <Handle type="source" position={Side.Bottom} className="handle" isConnectable={false} />
     </div>
   );

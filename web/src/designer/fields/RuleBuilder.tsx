@@ -68,12 +68,15 @@ export function RuleBuilder({
   onChange,
   readOnly,
   paths,
+  placeholders = { field: "payload.contact.plan", expression: "e.g. payload.total > 100" },
 }: {
   id: string;
   condition: Condition | undefined;
   onChange: (condition: Condition | undefined) => void;
   readOnly: boolean;
   paths: string[];
+  /** Examples in the empty field and expression (what this condition reads). */
+  placeholders?: { field: string; expression: string };
 }) {
   const edit = toEditable(condition);
   const update = (patch: Partial<EditableCondition>) => onChange(fromEditable({ ...edit, ...patch }));
@@ -101,7 +104,7 @@ export function RuleBuilder({
         ))}
       </div>
       {edit.mode === "expression" && (
-        <ExpressionEditor id={`${id}-expr`} value={edit.expression} paths={paths} readOnly={readOnly} onChange={(text) => update({ expression: text })} placeholder="e.g. payload.total > 100" />
+        <ExpressionEditor id={`${id}-expr`} value={edit.expression} paths={paths} readOnly={readOnly} onChange={(text) => update({ expression: text })} placeholder={placeholders.expression} />
       )}
       {edit.mode === "json" && <p className="hint">This condition nests groups of rules; edit it as an expression or in the workflow JSON.</p>}
       {(edit.mode === "all" || edit.mode === "any") && (
@@ -113,8 +116,8 @@ export function RuleBuilder({
           </datalist>
           {edit.rules.map((rule, index) => (
             <div className="rule" key={index} data-testid={`rule-${index}`}>
-              <input className="mono" list={listId} aria-label="Field" placeholder="payload.contact.plan" value={rule.field} readOnly={readOnly} onChange={(e) => setRule(index, { field: e.target.value })} />
-              <select aria-label="Operator" value={rule.op} disabled={readOnly} onChange={(e) => setRule(index, { op: e.target.value as RuleOperator })}>
+              <input className="mono rule-field" list={listId} aria-label="Field" placeholder={placeholders.field} value={rule.field} readOnly={readOnly} onChange={(e) => setRule(index, { field: e.target.value })} />
+              <select className="rule-op" aria-label="Operator" value={rule.op} disabled={readOnly} onChange={(e) => setRule(index, { op: e.target.value as RuleOperator })}>
                 {OPERATORS.map((option) => (
                   <option key={option.op} value={option.op}>
                     {option.words}
@@ -122,12 +125,12 @@ export function RuleBuilder({
                 ))}
               </select>
               {!UNARY.includes(rule.op) ? (
-                <input aria-label="Value" placeholder="value" value={showRuleValue(rule.value)} readOnly={readOnly} onChange={(e) => setRule(index, { value: parseRuleValue(e.target.value) })} />
+                <input className="rule-value" aria-label="Value" placeholder="value" value={showRuleValue(rule.value)} readOnly={readOnly} onChange={(e) => setRule(index, { value: parseRuleValue(e.target.value) })} />
               ) : (
-                <span />
+                <span className="rule-value" />
               )}
               {!readOnly && (
-                <button type="button" className="icon-button" aria-label={`Remove rule ${index + 1}`} disabled={edit.rules.length === 1} onClick={() => update({ rules: edit.rules.filter((_, i) => i !== index) })}>
+                <button type="button" className="icon-button rule-remove" aria-label={`Remove rule ${index + 1}`} disabled={edit.rules.length === 1} onClick={() => update({ rules: edit.rules.filter((_, i) => i !== index) })}>
                   ×
                 </button>
               )}

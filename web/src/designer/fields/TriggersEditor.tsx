@@ -1,9 +1,11 @@
 // The workflow's triggers as forms: on an event (name, subject, filter, payload mapping, re-entry),
 // on a schedule (cron with presets, time zone, payload) or by hand; "JSON" shows the list as
 // text for pasting or for what the forms do not say. Every edit is one change of the draft.
-import type { Json, JsonSchema } from "../../api/types";
-import { CRON_PRESETS, EVENT_PATHS, REENTRY, TRIGGER_TYPES, mappingFromSchema, moveAt, newTrigger, replaceAt, type Trigger, type TriggerType } from "../model/triggers";
+import { useState } from "react";
+import type { Condition, Json, JsonSchema } from "../../api/types";
+import { CRON_PRESETS, EVENT_PATHS, REENTRY, TRIGGER_TYPES, filterPaths, mappingFromSchema, moveAt, newTrigger, replaceAt, triggerFilter, type Trigger, type TriggerType } from "../model/triggers";
 import { ExpressionEditor } from "./ExpressionEditor";
+import { RuleBuilder } from "./RuleBuilder";
 import { FormJsonSwitch, Segmented, useEditMode } from "./Segmented";
 import { JsonInput, ValueField, isExpr } from "./ValueField";
 
@@ -60,7 +62,7 @@ function TriggerCard({ index, count, trigger, payloadSchema, readOnly, onChange,
   const id = `wf-trigger-${index}`;
   const path = `triggers[${index}]`;
   const n = index + 1;
-  const set = (name: string, value: Json | undefined) => {
+  const set = (name: string, value: Json | Condition | undefined) => {
     const next = { ...trigger };
     if (value === undefined) delete next[name];
     else next[name] = value;
@@ -84,7 +86,7 @@ function TriggerCard({ index, count, trigger, payloadSchema, readOnly, onChange,
           </select>
           <p className="hint">{reentry.help}</p>
         </div>
-        <ExpressionField id={`${id}-filter`} name="filter" path={`${path}.filter`} label="Only when" hint="A condition on the event, e.g. event.payload.plan = 'pro'. Empty: every event of this name." value={trigger.filter} readOnly={readOnly} onChange={(v) => set("filter", v)} />
+        <FilterField id={`${id}-filter`} path={`${path}.filter`} trigger={trigger} payloadSchema={payloadSchema} readOnly={readOnly} onChange={(v) => set("filter", v)} />
         <PayloadField id={`${id}-payloadMapping`} name="payloadMapping" path={`${path}.payloadMapping`} label="Run payload" fromEvent value={trigger.payloadMapping} payloadSchema={payloadSchema} readOnly={readOnly} onChange={(v) => set("payloadMapping", v)} />
       </>
     );
@@ -177,6 +179,36 @@ function ExpressionField({ id, name, path, label, hint, value, readOnly, onChang
       <label htmlFor={id}>{label}</label>
       <ExpressionEditor id={id} value={value?.$expr ?? ""} paths={EVENT_PATHS} readOnly={readOnly} placeholder="an expression" onChange={(text) => onChange(text.trim() === "" ? undefined : { $expr: text })} />
       <p className="hint">{hint}</p>
+    </div>
+  );
+}
+
+/** "Only when": rules on the event (or an expression) that an event must meet to start a run; no
+ * rule naming a field leaves the trigger without a filter. A literal already there (from JSON)
+ * stays editable as one. */
+function FilterField({ id, path, trigger, payloadSchema, readOnly, onChange }: { id: string; path: string; trigger: Trigger; payloadSchema: JsonSchema | undefined; readOnly: boolean; onChange: (filter: Condition | undefined) => void }) {
+  // what the builder shows while there is no filter (a blank rule, "any", an empty expression)
+  const [blank, setBlank] = useState<Condition | undefined>(undefined);
+  const filter: unknown = trigger.filter;
+  if (filter !== undefined && (!filter || typeof filter !== "object" || Array.isArray(filter))) {
+    return <ExpressionField id={id} name="filter" path={path} label="Only when" hint="A condition on the event. Empty: every event of this name." value={filter as Json} readOnly={readOnly} onChange={(v) => onChange(v as Condition | undefined)} />;
+  }
+  return (
+    <div className="field" data-field="filter" data-path={path}>
+      <span className="field-label">Only when</span>
+      <RuleBuilder
+        id={id}
+        condition={trigger.filter ?? blank}
+        paths={filterPaths(trigger, payloadSchema)}
+        readOnly={readOnly}
+        placeholders={{ field: "event.payload.plan", expression: "e.g. event.payload.plan = 'pro'" }}
+        onChange={(condition) => {
+          const next = triggerFilter(condition);
+          setBlank(next ? undefined : condition);
+          onChange(next);
+        }}
+      />
+      <p className="hint">Rules on the event, e.g. event.payload.plan contains pro. No rules: every event of this name starts a run.</p>
     </div>
   );
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { fieldListProblem, fieldsOf, schemaOf } from "./payloadSchema";
-import { describeTriggers, mappingFromSchema, moveAt, newTrigger, replaceAt } from "./triggers";
+import { fromEditable, toEditable } from "../fields/RuleBuilder";
+import { describeTriggers, filterPaths, mappingFromSchema, moveAt, newTrigger, replaceAt, triggerFilter } from "./triggers";
 
 const CONTACT = {
   type: "object",
@@ -81,6 +82,39 @@ describe("triggers", () => {
   it("are said in a line for the start of the canvas", () => {
     expect(describeTriggers([])).toBe("started by API or by hand");
     expect(describeTriggers([{ type: "event", eventName: "contact.created" }, { type: "schedule", cron: "0 9 * * *" }, { type: "manual" }])).toBe("on “contact.created” · every 0 9 * * * · by hand");
+  });
+
+  it("say their filter, rules with the payload's fields by name and expressions as written", () => {
+    const plan = { field: "event.payload.plan", op: "contains" as const, value: "pro" };
+    expect(describeTriggers([{ type: "event", eventName: "contact.created", filter: plan }])).toBe("on “contact.created” when plan contains \"pro\"");
+    expect(describeTriggers([{ type: "event", eventName: "email.received", filter: { any: [{ field: "event.payload.to", op: "equals", value: "support@acme.test" }, { field: "event.key", op: "exists" }] } }])).toBe(
+      "on “email.received” when to = \"support@acme.test\" or event.key exists",
+    );
+    expect(describeTriggers([{ type: "event", eventName: "contact.created", filter: { $expr: "event.payload.plan = 'pro'" } }])).toBe("on “contact.created” when ƒ event.payload.plan = 'pro'");
+  });
+
+  it("keep a rule filter through the rule builder, and lose the filter when no rule names a field", () => {
+    const rule = { field: "event.payload.plan", op: "contains" as const, value: "pro" };
+    expect(triggerFilter(fromEditable(toEditable(rule)))).toEqual(rule);
+    const group = { any: [rule, { field: "event.key", op: "exists" as const }] };
+    expect(triggerFilter(fromEditable(toEditable(group)))).toEqual(group);
+    const expression = { $expr: "event.payload.plan = 'pro'" };
+    expect(toEditable(expression)).toMatchObject({ mode: "expression", expression: expression.$expr });
+    expect(triggerFilter(fromEditable(toEditable(expression)))).toEqual(expression);
+    // the builder's blank rule (no filter yet), blank rules in "any", an empty expression: no filter
+    expect(triggerFilter(fromEditable(toEditable(undefined)))).toBeUndefined();
+    expect(triggerFilter({ any: [{ field: " ", op: "equals", value: "" }, { field: "", op: "exists" }] })).toBeUndefined();
+    expect(triggerFilter({ $expr: "  " })).toBeUndefined();
+    expect(triggerFilter(undefined)).toBeUndefined();
+    // a rule still being written beside a whole one is kept as it is (publishing says what is missing)
+    expect(triggerFilter({ all: [rule, { field: "", op: "equals", value: "" }] })).toEqual({ all: [rule, { field: "", op: "equals", value: "" }] });
+  });
+
+  it("offer the event's fields to a filter, with the payload's from the schema or the mapping", () => {
+    const schema = { type: "object", properties: { plan: {}, "first name": {} } };
+    expect(filterPaths({ type: "event", eventName: "contact.created" }, schema)).toEqual(["event.name", "event.key", "event.payload", "event.payload.plan", "event.id", "event.receivedAt"]);
+    const mapped = { type: "event", eventName: "contact.created", subject: { $expr: "event.payload.contact.id" }, payloadMapping: { email: { $expr: "event.payload.email" }, tier: { $expr: "$uppercase(event.payload.plan)" } } };
+    expect(filterPaths(mapped, schema)).toEqual(["event.name", "event.key", "event.payload", "event.payload.contact.id", "event.payload.email", "event.payload.plan", "event.id", "event.receivedAt"]);
   });
 
   it("are replaced, removed and moved in their list", () => {

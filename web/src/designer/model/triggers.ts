@@ -1,7 +1,8 @@
 // Triggers as the designer edits them (SPEC §2): on an event, on a schedule, or by hand.
-import type { Json, JsonSchema } from "../../api/types";
+import type { Condition, Json, JsonSchema, Trigger } from "../../api/types";
+import { describeCondition } from "../steps";
 
-export type Trigger = Record<string, Json>;
+export type { Trigger };
 export type TriggerType = "event" | "schedule" | "manual";
 
 export const TRIGGER_TYPES: { type: TriggerType; label: string; add: string }[] = [
@@ -26,6 +27,48 @@ export const CRON_PRESETS: { cron: string; label: string }[] = [
 
 /** What an expression in a trigger sees (the event, SPEC §2). */
 export const EVENT_PATHS = ["event.payload", "event.key", "event.name", "event.id", "event.receivedAt"];
+
+/** A trigger's ``filter`` as the rule builder left it: none when no rule names a field or the
+ * expression is blank (every event of the name starts a run), else the condition as it is. */
+export function triggerFilter(condition: Condition | undefined): Condition | undefined {
+  if (!condition) return undefined;
+  if ("$expr" in condition) return condition.$expr.trim() === "" ? undefined : condition;
+  return namesAField(condition) ? condition : undefined;
+}
+
+function namesAField(condition: Condition): boolean {
+  if ("$expr" in condition) return true;
+  if ("field" in condition) return condition.field.trim() !== "";
+  return [...(condition.all ?? []), ...(condition.any ?? [])].some(namesAField);
+}
+
+/** The fields a trigger's filter offers: the event's own, the payload's fields the payload schema
+ * names when the run's payload is the event's (no mapping), and the event paths the trigger's
+ * subject and payload mapping already read. */
+export function filterPaths(trigger: Trigger, payloadSchema: JsonSchema | undefined): string[] {
+  const found = ["event.name", "event.key", "event.payload"];
+  const properties = payloadSchema?.properties;
+  if (trigger.payloadMapping === undefined && properties && typeof properties === "object" && !Array.isArray(properties)) {
+    found.push(...Object.keys(properties).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name)).map((name) => `event.payload.${name}`));
+  }
+  for (const text of expressions([trigger.subject, trigger.payloadMapping])) {
+    found.push(...(text.match(/\bevent(?:\.[A-Za-z_$][\w$]*)+/g) ?? []));
+  }
+  found.push("event.id", "event.receivedAt");
+  return [...new Set(found)];
+}
+
+function expressions(values: (Json | undefined)[]): string[] {
+  const texts: string[] = [];
+  const pending = [...values];
+  while (pending.length) {
+    const value = pending.shift();
+    if (!value || typeof value !== "object") continue;
+    if (!Array.isArray(value) && typeof value.$expr === "string") texts.push(value.$expr);
+    else pending.push(...(Array.isArray(value) ? value : Object.values(value)));
+  }
+  return texts;
+}
 
 /** A fresh trigger of ``type`` with what it needs filled in. */
 export function newTrigger(type: TriggerType): Trigger {
@@ -53,8 +96,25 @@ export function mappingFromSchema(schema: JsonSchema | undefined): Record<string
 export function describeTriggers(triggers: Trigger[] | undefined): string {
   if (!triggers?.length) return "started by API or by hand";
   return triggers
-    .map((t) => (t.type === "event" ? `on “${String(t.eventName ?? "")}”` : t.type === "schedule" ? `every ${String(t.cron ?? "")}` : t.type === "manual" ? "by hand" : String(t.type)))
+    .map((t) => (t.type === "event" ? describeEvent(t) : t.type === "schedule" ? `every ${String(t.cron ?? "")}` : t.type === "manual" ? "by hand" : String(t.type)))
     .join(" · ");
+}
+
+function describeEvent(trigger: Trigger): string {
+  const on = `on “${String(trigger.eventName ?? "")}”`;
+  const filter = trigger.filter;
+  return filter && typeof filter === "object" ? `${on} when ${describeCondition(shortFields(filter))}` : on;
+}
+
+/** ``condition`` with its rules' ``event.payload.`` dropped: "plan contains "pro"", as a person
+ * says it (expressions stay as written). */
+function shortFields(condition: Condition): Condition {
+  if ("$expr" in condition) return condition;
+  if ("field" in condition) return { ...condition, field: condition.field.replace(/^event\.payload\./, "") };
+  const group: Condition = {};
+  if (condition.all) group.all = condition.all.map(shortFields);
+  if (condition.any) group.any = condition.any.map(shortFields);
+  return group;
 }
 
 /** ``list`` with the item at ``index`` replaced (or removed when ``item`` is undefined). */
