@@ -180,6 +180,41 @@ def test_an_event_triggers_filter_is_rules_and_only_a_matching_event_starts_a_ru
     assert saved["triggers"] == [{"type": "event", "eventName": "contact.created"}]
 
 
+def test_an_expression_filter_opens_as_one_and_rules_without_a_field_are_a_problem(
+    signed_in: Page, served: Served, shot: Callable[[Page, str], Path]
+) -> None:
+    expression = "event.payload.to = 'support@acme.test'"
+    trigger = {"type": "event", "eventName": "email.received", "filter": {"$expr": expression}}
+    draft = {**JOURNEY, "key": "helpdesk", "triggers": [trigger]}
+    assert served.http.post("/api/workflows", json={"key": "helpdesk", "draft": draft}).is_success
+    page = signed_in
+    page.goto(served.base_url + "/workflows/helpdesk")
+    rules = page.get_by_test_id("rules-wf-trigger-0-filter")
+    mode = rules.get_by_role("radiogroup", name="How the condition is written")
+    expect(mode.get_by_role("radio", name="Expression")).to_be_checked()
+    expect(rules.get_by_test_id("expr-wf-trigger-0-filter-expr")).to_have_text(expression)
+    expect(page.get_by_test_id("start")).to_contain_text(f"when ƒ {expression}")
+
+    # rules instead, joined by "any"
+    mode.get_by_role("radio", name="Any rule matches").click()
+    rule = rules.get_by_test_id("rule-0")
+    rule.get_by_label("Field").fill("event.payload.to")
+    rule.get_by_label("Operator").select_option("equals")
+    rule.get_by_label("Value").fill("support@acme.test")
+    rules.get_by_role("button", name="+ Add rule").click()
+    rules.get_by_test_id("rule-1").get_by_label("Field").fill("event.payload.cc")
+    expect(page.get_by_test_id("start")).to_contain_text('when to = "support@acme.test" or cc = ""')
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_test_id("draft-state")).to_contain_text("draft · rev")
+    saved = served.http.get("/api/workflows/helpdesk/draft").json()["draft"]
+    assert saved["triggers"][0]["filter"] == {
+        "any": [
+            {"field": "event.payload.to", "op": "equals", "value": "support@acme.test"},
+            {"field": "event.payload.cc", "op": "equals", "value": ""},
+        ]
+    }
+
+
 def test_a_schema_the_field_list_cannot_show_is_json_with_what_it_holds_said(
     signed_in: Page, served: Served, shot: Callable[[Page, str], Path]
 ) -> None:
