@@ -3,7 +3,7 @@
 // text for pasting or for what the forms do not say. Every edit is one change of the draft.
 import { useState } from "react";
 import type { Condition, Json, JsonSchema } from "../../api/types";
-import { CRON_PRESETS, EVENT_PATHS, REENTRY, TRIGGER_TYPES, filterPaths, mappingFromSchema, moveAt, newTrigger, replaceAt, triggerFilter, type Trigger, type TriggerType } from "../model/triggers";
+import { CRON_PRESETS, EVENT_PATHS, REENTRY, TRIGGER_TYPES, filterPaths, isCondition, mappingFromSchema, moveAt, newTrigger, replaceAt, triggerFilter, type Trigger, type TriggerType } from "../model/triggers";
 import { ExpressionEditor } from "./ExpressionEditor";
 import { RuleBuilder } from "./RuleBuilder";
 import { FormJsonSwitch, Segmented, useEditMode } from "./Segmented";
@@ -184,13 +184,13 @@ function ExpressionField({ id, name, path, label, hint, value, readOnly, onChang
 }
 
 /** "Only when": rules on the event (or an expression) that an event must meet to start a run; no
- * rule naming a field leaves the trigger without a filter. A literal already there (from JSON)
- * stays editable as one. */
+ * rule naming a field leaves the trigger without a filter. Anything else already there (from
+ * JSON) stays editable as the literal it is. */
 function FilterField({ id, path, trigger, payloadSchema, readOnly, onChange }: { id: string; path: string; trigger: Trigger; payloadSchema: JsonSchema | undefined; readOnly: boolean; onChange: (filter: Condition | undefined) => void }) {
   // what the builder shows while there is no filter (a blank rule, "any", an empty expression)
   const [blank, setBlank] = useState<Condition | undefined>(undefined);
   const filter: unknown = trigger.filter;
-  if (filter !== undefined && (!filter || typeof filter !== "object" || Array.isArray(filter))) {
+  if (filter !== undefined && !isCondition(filter)) {
     return <ExpressionField id={id} name="filter" path={path} label="Only when" hint="A condition on the event. Empty: every event of this name." value={filter as Json} readOnly={readOnly} onChange={(v) => onChange(v as Condition | undefined)} />;
   }
   return (

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { fieldListProblem, fieldsOf, schemaOf } from "./payloadSchema";
 import { fromEditable, toEditable } from "../fields/RuleBuilder";
-import { describeTriggers, filterPaths, mappingFromSchema, moveAt, newTrigger, replaceAt, triggerFilter } from "./triggers";
+import { describeTriggers, filterPaths, isCondition, mappingFromSchema, moveAt, newTrigger, replaceAt, triggerFilter } from "./triggers";
 
 const CONTACT = {
   type: "object",
@@ -108,6 +108,16 @@ describe("triggers", () => {
     expect(triggerFilter(undefined)).toBeUndefined();
     // a rule still being written beside a whole one is kept as it is (publishing says what is missing)
     expect(triggerFilter({ all: [rule, { field: "", op: "equals", value: "" }] })).toEqual({ all: [rule, { field: "", op: "equals", value: "" }] });
+  });
+
+  it("tell a condition from a literal filter, and say a literal without a condition", () => {
+    expect(isCondition({ field: "event.key", op: "exists" })).toBe(true);
+    expect(isCondition({ all: [{ any: [{ $expr: "true" }] }] })).toBe(true);
+    expect(isCondition({ field: 5, op: "equals" })).toBe(false);
+    expect(isCondition({ all: "no" })).toBe(false);
+    expect(isCondition({})).toBe(false);
+    expect(isCondition(true)).toBe(false);
+    expect(describeTriggers([{ type: "event", eventName: "contact.created", filter: { field: 5 } as never }])).toBe("on “contact.created”");
   });
 
   it("offer the event's fields to a filter, with the payload's from the schema or the mapping", () => {

@@ -103,18 +103,29 @@ export function describeTriggers(triggers: Trigger[] | undefined): string {
 function describeEvent(trigger: Trigger): string {
   const on = `on “${String(trigger.eventName ?? "")}”`;
   const filter = trigger.filter;
-  return filter && typeof filter === "object" ? `${on} when ${describeCondition(shortFields(filter))}` : on;
+  return isCondition(filter) ? `${on} when ${describeCondition(shortFields(filter))}` : on;
 }
 
 /** ``condition`` with its rules' ``event.payload.`` dropped: "plan contains "pro"", as a person
- * says it (expressions stay as written). */
+ * says it (expressions stay as written; what is not a rule is left to ``describeCondition``). */
 function shortFields(condition: Condition): Condition {
   if ("$expr" in condition) return condition;
-  if ("field" in condition) return { ...condition, field: condition.field.replace(/^event\.payload\./, "") };
-  const group: Condition = {};
-  if (condition.all) group.all = condition.all.map(shortFields);
-  if (condition.any) group.any = condition.any.map(shortFields);
+  if ("field" in condition) return typeof condition.field === "string" ? { ...condition, field: condition.field.replace(/^event\.payload\./, "") } : condition;
+  const group: Condition = { ...condition };
+  if (Array.isArray(condition.all)) group.all = condition.all.map(shortFields);
+  if (Array.isArray(condition.any)) group.any = condition.any.map(shortFields);
   return group;
+}
+
+/** Whether ``value`` (a filter as the JSON holds it) is a condition the rule builder shows: an
+ * expression, a rule, or a group of rules; anything else is a literal to the server. */
+export function isCondition(value: unknown): value is Condition {
+  if (!value || typeof value !== "object" || Array.isArray(value)) return false;
+  const fields = value as Record<string, unknown>;
+  if ("$expr" in fields) return typeof fields.$expr === "string";
+  if ("field" in fields) return typeof fields.field === "string" && typeof fields.op === "string";
+  const list = fields.all ?? fields.any;
+  return Array.isArray(list) && list.every(isCondition);
 }
 
 /** ``list`` with the item at ``index`` replaced (or removed when ``item`` is undefined). */
