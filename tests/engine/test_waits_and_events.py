@@ -196,6 +196,34 @@ def test_a_rule_filter_on_anything_but_the_event_is_refused_at_publish(harness) 
     assert "did you mean event.payload.plan?" in str(refused.value)
 
 
+def test_a_wait_filter_may_be_rules(harness) -> None:
+    """An ``event.wait`` filter as rules over the event and the run (SPEC §3.2): the wait is
+    resolved only by an event they accept (before, any rule object failed the step)."""
+    engine = harness.engine
+    rules = {
+        "all": [
+            {"field": "event.payload.kind", "op": "equals", "value": "open"},
+            {"field": "event.payload.count", "op": "greaterThan", "value": {"$expr": "payload.n"}},
+        ]
+    }
+    engine.publish(waiter("ruled", filter=rules))
+    run_id = engine.start("ruled", {"n": 2}, subject="r1")
+    harness.work()
+    assert engine.get_run(run_id)["status"] == "WAITING"
+    assert engine.send_event("email.opened", "r1", {"kind": "open", "count": 2}).resumed == []
+    assert engine.send_event("email.opened", "r1", {"kind": "bounce", "count": 5}).resumed == []
+    assert engine.send_event("email.opened", "r1", {"kind": "open", "count": 3}).resumed == [run_id]
+    harness.work()
+    assert engine.get_run(run_id)["state"]["meta"]["state"] == "OPENED"
+
+
+def test_a_malformed_wait_rule_is_refused_at_publish(harness) -> None:
+    bad = {"field": "event.payload.kind", "op": "is", "value": "open"}
+    with pytest.raises(FlowpinError) as refused:
+        harness.engine.publish(waiter("bad", filter=bad))
+    assert "unknown operator" in str(refused.value)
+
+
 def test_three_day_time_wait_passes_instantly_with_the_kit() -> None:
     from flowpin.testing.kit import WorkflowTestKit
 

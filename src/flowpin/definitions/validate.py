@@ -474,6 +474,9 @@ class _Validator:
                     severity="warning",
                 )
             written.append(self._write_path(config.save_as, save_as_path, step.id))
+            if isinstance(config, EventWaitConfig) and is_rule(config.filter):
+                # rules over the run's envelope and ``event`` (SPEC §3.2), as in control.if
+                self._condition(config.filter, join_path(config_path, "filter"), step.id, defs)
             if isinstance(config, HumanTaskConfig):
                 self._form_schema(config.form_schema, join_path(config_path, "formSchema"), step)
         elif isinstance(step.config.get("saveAs"), str):

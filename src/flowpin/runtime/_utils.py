@@ -6,8 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from flowpin.expressions.jsonata import compile_expression
-from flowpin.expressions.values import is_expr
+from flowpin.expressions.wait_filters import FilterError, stored_filter
 from flowpin.runtime.decisions import RunInfo
 from flowpin.runtime.failures import VALIDATION, StepFailure
 from flowpin.types import JSONObject
@@ -62,18 +61,11 @@ def text(value: Any) -> str | None:
 
 
 def filter_source(value: Any) -> str | None:
-    if value is None or value is True:
-        return None
-    if value is False:
-        return "false"
-    if is_expr(value):
-        source = value["$expr"]
-    elif isinstance(value, str):
-        source = value
-    else:
-        raise StepFailure(VALIDATION, "event.wait filter must be a JSONata expression")
-    compile_expression(source)
-    return source
+    """The filter a wait stores (``expressions.wait_filters``); a bad one fails the step."""
+    try:
+        return stored_filter(value)
+    except FilterError as exc:
+        raise StepFailure(VALIDATION, str(exc)) from None
 
 
 def parse_time(value: Any) -> datetime | None:

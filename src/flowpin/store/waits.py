@@ -20,7 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowpin.errors import ExpressionError
-from flowpin.expressions.jsonata import compile_expression
+from flowpin.expressions.rules import RuleError
+from flowpin.expressions.wait_filters import accepts
 from flowpin.observability import metrics
 from flowpin.store import claims
 from flowpin.store import tables as t
@@ -248,8 +249,8 @@ def event_accepted(filter_source: str | None, envelope: Any, event: dict[str, An
     data = dict(envelope or {})
     data["event"] = event
     try:
-        return bool(compile_expression(filter_source).evaluate(data, now=event.get("receivedAt")))
-    except ExpressionError as exc:
+        return accepts(filter_source, data, event.get("receivedAt"))
+    except (ExpressionError, RuleError) as exc:
         log.warning("wait filter failed, event rejected: %s", exc)
         return False
 
