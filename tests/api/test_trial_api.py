@@ -121,6 +121,33 @@ def test_a_trial_stops_at_an_unanswered_wait_then_needs_a_sample_output(
     assert client.get("/api/workflows/trial/versions").json()["items"] == []
 
 
+def test_an_answer_the_wait_refuses_is_asked_for_again(engine: Engine, client: Client) -> None:
+    """A wait's filter that refuses the given answer leaves the trial at that wait, saying so
+    (before, the answer was resent 200 times and the trial ended WAITING at no step)."""
+    engine.register(band, mail)
+    wait = {
+        "id": "opened",
+        "type": "event.wait",
+        "config": {
+            "eventName": "email.opened",
+            "filter": {"field": "event.payload.kind", "op": "equals", "value": "open"},
+        },
+    }
+    draft = {"key": "picky", "steps": [wait, {"id": "done", "type": "control.return", "output": 1}]}
+    assert client.post("/api/workflows", json={"key": "picky", "draft": draft}).status_code == 201
+    body: dict[str, Any] = {"payload": {}, "answers": {"opened": {"kind": "closed"}}}
+    refused = client.post("/api/workflows/picky/try", json=body).json()
+    assert refused["status"] == "WAITING"
+    assert refused["waitingAt"] == {
+        "stepId": "opened",
+        "kind": "event",
+        "eventName": "email.opened",
+        "answerRefused": True,
+    }
+    body["answers"] = {"opened": {"kind": "open"}}
+    assert client.post("/api/workflows/picky/try", json=body).json()["status"] == "SUCCEEDED"
+
+
 def test_trying_an_invalid_draft_lists_its_problems(engine: Engine, client: Client) -> None:
     _setup(engine, client)
     broken = {

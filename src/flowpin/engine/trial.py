@@ -147,8 +147,13 @@ def _answer(
     for wait in run.get("waitingFor") or []:
         step_id, kind = wait.get("stepId"), wait.get("kind")
         if kind == "event" and step_id in answers:
-            engine.send_event(wait["eventName"], wait.get("correlationKey"), answers[step_id])
-            progressed = True
+            sent = engine.send_event(
+                wait["eventName"], wait.get("correlationKey"), answers[step_id]
+            )
+            if run["runId"] in sent.resumed:
+                progressed = True
+            elif unanswered is None:  # the wait's filter refused the answer: ask for another
+                unanswered = {**_describe(engine, wait), "answerRefused": True}
         elif kind == "task" and step_id in answers:
             engine.complete_task(wait["taskId"], answers[step_id])
             progressed = True
