@@ -60,8 +60,23 @@ def test_build_try_and_publish_a_workflow(
     key.get_by_test_id("expr-event-wait-cfg-correlationKey").fill("run.subject")
     expect(key.get_by_test_id("expression-error")).to_have_count(0)
 
+    # only an event whose payload's kind is "open": a rule, offered the event's and the run's fields
+    wait_filter = _field(page, "filter")
+    offered = wait_filter.locator("datalist option")
+    expect(offered.first).to_have_attribute("value", "event.payload")
+    expect(wait_filter.locator('datalist option[value="vars.stock"]')).to_have_count(1)
+    only = wait_filter.get_by_test_id("rule-0")
+    only.get_by_label("Field").fill("event.payload.kind")
+    only.get_by_label("Operator").select_option("equals")
+    only.get_by_label("Value").fill("open")
+    expect(page.get_by_test_id("step-event-wait")).to_contain_text('when kind = "open"')
+    shot(page, "04b-designer-wait-filter")
+
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_test_id("draft-state")).to_contain_text("draft · rev")
+    draft = served.http.get("/api/workflows/stock-check/draft").json()["draft"]
+    rule = {"field": "event.payload.kind", "op": "equals", "value": "open"}
+    assert draft["steps"][1]["then"][0]["config"]["filter"] == rule
 
     # try the draft on a sample payload: the Yes branch is taken, the run waits at the event
     page.get_by_role("button", name="▶ Try the draft").click()
@@ -73,6 +88,9 @@ def test_build_try_and_publish_a_workflow(
     expect(page.get_by_test_id("step-if")).to_have_class(_has("mark-taken"))
     expect(page.get_by_test_id("step-event-wait")).to_have_class(_has("mark-current"))
     shot(page, "05-designer-try-the-draft")
+    answer = page.get_by_label("Event payload (JSON)")
+    answer.fill('{"kind": "open"}')
+    answer.blur()
     page.get_by_test_id("try-answer").click()
     expect(page.get_by_test_id("try-status")).to_have_text("succeeded")
     assert served.http.get("/api/runs", params={"workflow": "stock-check"}).json()["items"] == []

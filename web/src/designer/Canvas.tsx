@@ -80,6 +80,8 @@ const StepNode = memo(function StepNode({ data, selected }: NodeProps<Node<StepD
     mark ? `mark-${mark}` : "",
     data.node.depth > 0 ? `depth-${Math.min(data.node.depth, 3)}` : "",
   ];
+  const title = step.name || summarize(step) || step.id;
+  const sub = step.name ? summarize(step) : step.id;
   return (
     <div className={classes.join(" ")} data-testid={`step-${step.id}`} aria-label={`${info.label} ${step.name ?? step.id}`}>
       <Handle type="target" position={Side.Top} className="handle" isConnectable={false} />
@@ -91,8 +93,13 @@ const StepNode = memo(function StepNode({ data, selected }: NodeProps<Node<StepD
           {info.label}
           {mark && <span className={`mark-tag mark-tag-${mark}`}>{mark}</span>}
         </div>
-        <div className="step-title">{step.name || summarize(step) || step.id}</div>
-        <div className="step-sub mono">{step.name ? summarize(step) : step.id}</div>
+        {/* a long summary (a wait's filter) is cut on the card: whole on hover */}
+        <div className="step-title" title={title}>
+          {title}
+        </div>
+        <div className="step-sub mono" title={sub}>
+          {sub}
+        </div>
       </div>
       {problemCount > 0 && (
         <div className="step-problem" title={`${problemCount} problem${problemCount === 1 ? "" : "s"}`}>

@@ -3,9 +3,11 @@
 // move / delete.
 import { Link } from "react-router-dom";
 import type { ActionInfo, Condition, Json, JsonSchema, NodeType, Problem, Step } from "../api/types";
+import { FilterField } from "./fields/FilterField";
 import { RuleBuilder } from "./fields/RuleBuilder";
 import { SchemaFields } from "./fields/SchemaFields";
 import { JsonInput, ValueField } from "./fields/ValueField";
+import { waitFilterPaths } from "./model/filters";
 import { isControl } from "./model/tree";
 import { typeInfo } from "./steps";
 
@@ -169,6 +171,28 @@ export function StepPanel({ step, runsHere = [], workflowKey = "", nodes, action
           <label htmlFor={`${id}-form`}>Form (JSON Schema)<span className="required"> *</span></label>
           <JsonInput id={`${id}-form`} value={config.formSchema} readOnly={readOnly} onChange={(v) => setConfig({ ...config, formSchema: v ?? {} })} />
         </div>
+      </Section>
+    );
+  } else if (step.type === "event.wait") {
+    body = (
+      <Section title="Settings">
+        <SchemaFields idPrefix={`${id}-cfg`} schema={node?.configSchema ?? { type: "object" }} value={config} readOnly={readOnly} paths={paths} skip={["filter"]} onChange={setConfig} />
+        <FilterField
+          key={step.id}
+          id={`${id}-filter`}
+          label="Only an event where"
+          hint="Rules on the arriving event (event.payload.…) and the run as it was when the wait began (payload.…, vars.…). No rules: the first event of this name and key."
+          value={config.filter}
+          paths={waitFilterPaths(paths)}
+          placeholders={{ field: "event.payload.status", expression: "e.g. event.payload.total > vars.limit" }}
+          readOnly={readOnly}
+          onChange={(filter) => {
+            const next = { ...config };
+            if (filter === undefined) delete next.filter;
+            else next.filter = filter as Json;
+            setConfig(next);
+          }}
+        />
       </Section>
     );
   } else if (!isControl(step.type)) {

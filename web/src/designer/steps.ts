@@ -1,5 +1,6 @@
 // How steps are named and summarised for people (palette, canvas cards, panel headers).
 import type { Condition, Json, Step } from "../api/types";
+import { isCondition } from "./model/filters";
 
 export interface TypeInfo {
   label: string;
@@ -66,6 +67,23 @@ export function describeCondition(condition: Condition | undefined): string {
   return "condition";
 }
 
+/** " when …" for a filter the builder shows, as a person says it (rules on the event's payload
+ * without ``event.payload.``: "plan contains "pro""); "" for none or one it cannot show. */
+export function describeFilter(filter: unknown): string {
+  return isCondition(filter) ? ` when ${describeCondition(shortFields(filter))}` : "";
+}
+
+/** ``condition`` with its rules' ``event.payload.`` dropped (expressions stay as written; what
+ * is not a rule is left to ``describeCondition``). */
+function shortFields(condition: Condition): Condition {
+  if ("$expr" in condition) return condition;
+  if ("field" in condition) return typeof condition.field === "string" ? { ...condition, field: condition.field.replace(/^event\.payload\./, "") } : condition;
+  const group: Condition = { ...condition };
+  if (Array.isArray(condition.all)) group.all = condition.all.map(shortFields);
+  if (Array.isArray(condition.any)) group.any = condition.any.map(shortFields);
+  return group;
+}
+
 export function humanDuration(ms: unknown): string {
   if (typeof ms !== "number") return describeValue(ms);
   const units: [number, string][] = [
@@ -91,7 +109,8 @@ export function summarize(step: Step): string {
     case "transform.assign":
       return Object.keys((config.assign as object) ?? {}).join(", ") || "nothing yet";
     case "event.wait":
-      return config.eventName ? `until “${config.eventName}”` : "choose an event";
+      // a wait's filter may also be a JSONata source as text
+      return config.eventName ? `until “${config.eventName}”${describeFilter(typeof config.filter === "string" ? { $expr: config.filter } : config.filter)}` : "choose an event";
     case "time.wait":
       return config.durationMs !== undefined ? `for ${humanDuration(config.durationMs)}` : `until ${describeValue(config.until)}`;
     case "human.task":

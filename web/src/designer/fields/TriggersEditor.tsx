@@ -1,11 +1,11 @@
 // The workflow's triggers as forms: on an event (name, subject, filter, payload mapping, re-entry),
 // on a schedule (cron with presets, time zone, payload) or by hand; "JSON" shows the list as
 // text for pasting or for what the forms do not say. Every edit is one change of the draft.
-import { useState } from "react";
 import type { Condition, Json, JsonSchema } from "../../api/types";
-import { CRON_PRESETS, EVENT_PATHS, REENTRY, TRIGGER_TYPES, filterPaths, isCondition, mappingFromSchema, moveAt, newTrigger, replaceAt, triggerFilter, type Trigger, type TriggerType } from "../model/triggers";
+import { CRON_PRESETS, EVENT_PATHS, REENTRY, TRIGGER_TYPES, filterPaths, mappingFromSchema, moveAt, newTrigger, replaceAt, type Trigger, type TriggerType } from "../model/triggers";
 import { ExpressionEditor } from "./ExpressionEditor";
-import { RuleBuilder } from "./RuleBuilder";
+import { ExpressionField } from "./ExpressionField";
+import { FilterField } from "./FilterField";
 import { FormJsonSwitch, Segmented, useEditMode } from "./Segmented";
 import { JsonInput, ValueField, isExpr } from "./ValueField";
 
@@ -74,7 +74,7 @@ function TriggerCard({ index, count, trigger, payloadSchema, readOnly, onChange,
     body = (
       <>
         <ValueField id={`${id}-eventName`} name="eventName" dataPath={`${path}.eventName`} schema={{ type: "string", maxLength: 200, title: "Event name", description: "e.g. contact.created" }} value={trigger.eventName} required readOnly={readOnly} paths={[]} allowExpression={false} onChange={(v) => set("eventName", v ?? "")} />
-        <ExpressionField id={`${id}-subject`} name="subject" path={`${path}.subject`} label="Subject (correlation key)" hint="The run's business key, e.g. event.payload.contactId. Default: the event's key." value={trigger.subject} readOnly={readOnly} onChange={(v) => set("subject", v)} />
+        <ExpressionField id={`${id}-subject`} name="subject" path={`${path}.subject`} label="Subject (correlation key)" hint="The run's business key, e.g. event.payload.contactId. Default: the event's key." value={trigger.subject} paths={EVENT_PATHS} readOnly={readOnly} onChange={(v) => set("subject", v)} />
         <div className="field" data-field="reentry" data-path={`${path}.reentry`}>
           <label htmlFor={`${id}-reentry`}>Start a run again for the same subject</label>
           <select id={`${id}-reentry`} value={reentry.value} disabled={readOnly} onChange={(e) => set("reentry", e.target.value)}>
@@ -86,7 +86,17 @@ function TriggerCard({ index, count, trigger, payloadSchema, readOnly, onChange,
           </select>
           <p className="hint">{reentry.help}</p>
         </div>
-        <FilterField id={`${id}-filter`} path={`${path}.filter`} trigger={trigger} payloadSchema={payloadSchema} readOnly={readOnly} onChange={(v) => set("filter", v)} />
+        <FilterField
+          id={`${id}-filter`}
+          path={`${path}.filter`}
+          label="Only when"
+          hint="Rules on the event, e.g. event.payload.plan contains pro. No rules: every event of this name starts a run."
+          value={trigger.filter}
+          paths={filterPaths(trigger, payloadSchema)}
+          placeholders={{ field: "event.payload.plan", expression: "e.g. event.payload.plan = 'pro'" }}
+          readOnly={readOnly}
+          onChange={(v) => set("filter", v)}
+        />
         <PayloadField id={`${id}-payloadMapping`} name="payloadMapping" path={`${path}.payloadMapping`} label="Run payload" fromEvent value={trigger.payloadMapping} payloadSchema={payloadSchema} readOnly={readOnly} onChange={(v) => set("payloadMapping", v)} />
       </>
     );
@@ -165,51 +175,6 @@ function TimeZones() {
         <option key={zone} value={zone} />
       ))}
     </datalist>
-  );
-}
-
-/** A value that is nearly always an expression over the event: the expression editor at once
- * (empty = not set); a literal already there stays editable as one. */
-function ExpressionField({ id, name, path, label, hint, value, readOnly, onChange }: { id: string; name: string; path: string; label: string; hint: string; value: Json | undefined; readOnly: boolean; onChange: (value: Json | undefined) => void }) {
-  if (value !== undefined && !isExpr(value)) {
-    return <ValueField id={id} name={name} dataPath={path} schema={{ title: label, description: hint }} value={value} required={false} readOnly={readOnly} paths={EVENT_PATHS} onChange={onChange} />;
-  }
-  return (
-    <div className="field" data-field={name} data-path={path}>
-      <label htmlFor={id}>{label}</label>
-      <ExpressionEditor id={id} value={value?.$expr ?? ""} paths={EVENT_PATHS} readOnly={readOnly} placeholder="an expression" onChange={(text) => onChange(text.trim() === "" ? undefined : { $expr: text })} />
-      <p className="hint">{hint}</p>
-    </div>
-  );
-}
-
-/** "Only when": rules on the event (or an expression) that an event must meet to start a run; no
- * rule naming a field leaves the trigger without a filter. Anything else already there (from
- * JSON) stays editable as the literal it is. */
-function FilterField({ id, path, trigger, payloadSchema, readOnly, onChange }: { id: string; path: string; trigger: Trigger; payloadSchema: JsonSchema | undefined; readOnly: boolean; onChange: (filter: Condition | undefined) => void }) {
-  // what the builder shows while there is no filter (a blank rule, "any", an empty expression)
-  const [blank, setBlank] = useState<Condition | undefined>(undefined);
-  const filter: unknown = trigger.filter;
-  if (filter !== undefined && !isCondition(filter)) {
-    return <ExpressionField id={id} name="filter" path={path} label="Only when" hint="A condition on the event. Empty: every event of this name." value={filter as Json} readOnly={readOnly} onChange={(v) => onChange(v as Condition | undefined)} />;
-  }
-  return (
-    <div className="field" data-field="filter" data-path={path}>
-      <span className="field-label">Only when</span>
-      <RuleBuilder
-        id={id}
-        condition={trigger.filter ?? blank}
-        paths={filterPaths(trigger, payloadSchema)}
-        readOnly={readOnly}
-        placeholders={{ field: "event.payload.plan", expression: "e.g. event.payload.plan = 'pro'" }}
-        onChange={(condition) => {
-          const next = triggerFilter(condition);
-          setBlank(next ? undefined : condition);
-          onChange(next);
-        }}
-      />
-      <p className="hint">Rules on the event, e.g. event.payload.plan contains pro. No rules: every event of this name starts a run.</p>
-    </div>
   );
 }
 

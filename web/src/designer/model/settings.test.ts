@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { fieldListProblem, fieldsOf, schemaOf } from "./payloadSchema";
 import { fromEditable, toEditable } from "../fields/RuleBuilder";
-import { describeTriggers, filterPaths, isCondition, mappingFromSchema, moveAt, newTrigger, replaceAt, triggerFilter } from "./triggers";
+import { filterOrNone as triggerFilter, isCondition } from "./filters";
+import { describeTriggers, filterPaths, mappingFromSchema, moveAt, newTrigger, replaceAt } from "./triggers";
 
 const CONTACT = {
   type: "object",

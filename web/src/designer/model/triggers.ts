@@ -1,6 +1,7 @@
 // Triggers as the designer edits them (SPEC §2): on an event, on a schedule, or by hand.
-import type { Condition, Json, JsonSchema, Trigger } from "../../api/types";
-import { describeCondition } from "../steps";
+import type { Json, JsonSchema, Trigger } from "../../api/types";
+import { describeFilter } from "../steps";
+import { EVENT_PATHS } from "./filters";
 
 export type { Trigger };
 export type TriggerType = "event" | "schedule" | "manual";
@@ -25,22 +26,7 @@ export const CRON_PRESETS: { cron: string; label: string }[] = [
   { cron: "0 9 1 * *", label: "The 1st of each month at 9:00" },
 ];
 
-/** What an expression in a trigger sees (the event, SPEC §2). */
-export const EVENT_PATHS = ["event.payload", "event.key", "event.name", "event.id", "event.receivedAt"];
-
-/** A trigger's ``filter`` as the rule builder left it: none when no rule names a field or the
- * expression is blank (every event of the name starts a run), else the condition as it is. */
-export function triggerFilter(condition: Condition | undefined): Condition | undefined {
-  if (!condition) return undefined;
-  if ("$expr" in condition) return condition.$expr.trim() === "" ? undefined : condition;
-  return namesAField(condition) ? condition : undefined;
-}
-
-function namesAField(condition: Condition): boolean {
-  if ("$expr" in condition) return true;
-  if ("field" in condition) return condition.field.trim() !== "";
-  return [...(condition.all ?? []), ...(condition.any ?? [])].some(namesAField);
-}
+export { EVENT_PATHS };
 
 /** The fields a trigger's filter offers: the event's own, the payload's fields the payload schema
  * names when the run's payload is the event's (no mapping), and the event paths the trigger's
@@ -101,31 +87,7 @@ export function describeTriggers(triggers: Trigger[] | undefined): string {
 }
 
 function describeEvent(trigger: Trigger): string {
-  const on = `on “${String(trigger.eventName ?? "")}”`;
-  const filter = trigger.filter;
-  return isCondition(filter) ? `${on} when ${describeCondition(shortFields(filter))}` : on;
-}
-
-/** ``condition`` with its rules' ``event.payload.`` dropped: "plan contains "pro"", as a person
- * says it (expressions stay as written; what is not a rule is left to ``describeCondition``). */
-function shortFields(condition: Condition): Condition {
-  if ("$expr" in condition) return condition;
-  if ("field" in condition) return typeof condition.field === "string" ? { ...condition, field: condition.field.replace(/^event\.payload\./, "") } : condition;
-  const group: Condition = { ...condition };
-  if (Array.isArray(condition.all)) group.all = condition.all.map(shortFields);
-  if (Array.isArray(condition.any)) group.any = condition.any.map(shortFields);
-  return group;
-}
-
-/** Whether ``value`` (a filter as the JSON holds it) is a condition the rule builder shows: an
- * expression, a rule, or a group of rules; anything else is a literal to the server. */
-export function isCondition(value: unknown): value is Condition {
-  if (!value || typeof value !== "object" || Array.isArray(value)) return false;
-  const fields = value as Record<string, unknown>;
-  if ("$expr" in fields) return typeof fields.$expr === "string";
-  if ("field" in fields) return typeof fields.field === "string" && typeof fields.op === "string";
-  const list = fields.all ?? fields.any;
-  return Array.isArray(list) && list.every(isCondition);
+  return `on “${String(trigger.eventName ?? "")}”${describeFilter(trigger.filter)}`;
 }
 
 /** ``list`` with the item at ``index`` replaced (or removed when ``item`` is undefined). */
