@@ -1,14 +1,20 @@
 """Building a workflow in the designer, in a real browser: create it, add an action, an ``if``
 with a rule and an ``event.wait`` from the palette, see a bad expression flagged as it is typed,
-try the draft on a sample payload (the branch taken shows on the canvas), save and publish."""
+try the draft on a sample payload (the branch taken shows on the canvas), save and publish; a run
+of the version resumes only on an event its wait's filter (a rule set in the form) accepts."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 from browserkit import Served
 from playwright.sync_api import Page, expect
+
+from servekit import run_status
+
+ITEMS = [{"sku": "A-1", "quantity": 2}]
 
 
 def _field(page: Page, name: str):  # the panel's field by its data-field name
@@ -81,7 +87,7 @@ def test_build_try_and_publish_a_workflow(
     # try the draft on a sample payload: the Yes branch is taken, the run waits at the event
     page.get_by_role("button", name="▶ Try the draft").click()
     payload = page.get_by_label("Payload (JSON)")
-    payload.fill('{"items": [{"sku": "A-1", "quantity": 2}]}')
+    payload.fill(json.dumps({"items": ITEMS}))
     payload.blur()
     page.get_by_test_id("try-run").click()
     expect(page.get_by_test_id("try-status")).to_have_text("waiting for an answer")
@@ -103,6 +109,21 @@ def test_build_try_and_publish_a_workflow(
     published = served.http.get("/api/workflows/stock-check/versions/1").json()["definition"]
     assert [s["type"] for s in published["steps"]] == ["action.call", "control.if"]
     assert published["steps"][1]["then"][0]["config"]["eventName"] == "stock.confirmed"
+
+    # a run of v1 waits for "stock.confirmed": an event whose kind is not "open" passes it by
+    http = served.http
+    started = http.post(
+        "/api/runs",
+        json={"workflow": "stock-check", "subject": "order-7", "payload": {"items": ITEMS}},
+    )
+    run_id = started.json()["runId"]
+    assert run_status(http, run_id, {"WAITING", "FAILED", "SUCCEEDED"}) == "WAITING"
+    closed = {"name": "stock.confirmed", "key": "order-7", "payload": {"kind": "closed"}}
+    assert http.post("/api/events", json=closed).json()["resumed"] == []
+    assert http.get(f"/api/runs/{run_id}").json()["status"] == "WAITING"
+    opened = {"name": "stock.confirmed", "key": "order-7", "payload": {"kind": "open"}}
+    assert http.post("/api/events", json=opened).json()["resumed"] == [run_id]
+    assert run_status(http, run_id, {"SUCCEEDED", "FAILED"}) == "SUCCEEDED"
 
 
 def _has(cls: str):
