@@ -130,3 +130,63 @@ def _has(cls: str):
     import re
 
     return re.compile(rf"(^|\s){re.escape(cls)}(\s|$)")
+
+
+WAITS = {
+    "key": "wait-filters",
+    "name": "Wait filters",
+    "steps": [
+        {
+            "id": "by-expr",
+            "type": "event.wait",
+            "config": {"eventName": "a", "filter": {"$expr": "event.payload.n > vars.limit"}},
+        },
+        {"id": "by-text", "type": "event.wait", "config": {"eventName": "b", "filter": "true"}},
+        {
+            "id": "by-rule",
+            "type": "event.wait",
+            "config": {
+                "eventName": "c",
+                "filter": {"field": "event.key", "op": "equals", "value": "x"},
+            },
+        },
+    ],
+}
+
+
+def test_a_wait_filter_opens_as_written(
+    signed_in: Page, served: Served, shot: Callable[[Page, str], Path]
+) -> None:
+    """An expression filter opens in expression mode, a JSONata source written as text stays a
+    plain field, and a rule emptied of its field leaves the wait without a filter."""
+    http = served.http
+    assert http.post("/api/workflows", json={"key": WAITS["key"], "draft": WAITS}).is_success
+    page = signed_in
+    page.goto(served.base_url + "/workflows/wait-filters")
+    expect(page.get_by_test_id("step-by-expr")).to_contain_text(
+        "when ƒ event.payload.n > vars.limit"
+    )
+
+    page.get_by_test_id("step-by-expr").click()
+    mode = _field(page, "filter").get_by_role("radiogroup", name="How the condition is written")
+    expect(mode.get_by_role("radio", name="Expression")).to_have_attribute("aria-checked", "true")
+    expect(page.get_by_test_id("expr-by-expr-filter-expr")).to_contain_text("vars.limit")
+
+    page.get_by_test_id("step-by-text").click()
+    expect(_field(page, "filter").get_by_test_id("rules-by-text-filter")).to_have_count(0)
+    expect(_field(page, "filter").locator("input, textarea")).to_have_value("true")
+
+    page.get_by_test_id("step-by-rule").click()
+    rule = _field(page, "filter").get_by_test_id("rule-0")
+    expect(rule.get_by_label("Field")).to_have_value("event.key")
+    _field(page, "filter").scroll_into_view_if_needed()
+    shot(page, "04c-designer-wait-filter-rule")
+    rule.get_by_label("Field").fill("")
+    expect(page.get_by_test_id("step-by-rule")).not_to_contain_text("when")
+    expect(rule.get_by_label("Field")).to_be_visible()  # the blank rule stays to write in
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_test_id("draft-state")).to_contain_text("draft · rev")
+    steps = http.get("/api/workflows/wait-filters/draft").json()["draft"]["steps"]
+    assert steps[0]["config"]["filter"] == {"$expr": "event.payload.n > vars.limit"}
+    assert steps[1]["config"]["filter"] == "true"
+    assert "filter" not in steps[2]["config"]

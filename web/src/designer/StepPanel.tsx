@@ -181,7 +181,7 @@ export function StepPanel({ step, runsHere = [], workflowKey = "", nodes, action
           key={step.id}
           id={`${id}-filter`}
           label="Only an event where"
-          hint="Rules on the arriving event (event.payload.…) and the run as it was when the wait began (payload.…, vars.…). No rules: the first event of this name and key."
+          hint="Rules on the arriving event (e.g. event.payload.status) and on the run as it was when the wait began (payload, vars). No rules: the first event of this name and key."
           value={config.filter}
           paths={waitFilterPaths(paths)}
           placeholders={{ field: "event.payload.status", expression: "e.g. event.payload.total > vars.limit" }}
