@@ -158,7 +158,8 @@ def test_a_wait_filter_opens_as_written(
     signed_in: Page, served: Served, shot: Callable[[Page, str], Path]
 ) -> None:
     """An expression filter opens in expression mode, a JSONata source written as text stays a
-    plain field, and a rule emptied of its field leaves the wait without a filter."""
+    plain field, a rule without a field beside one with is a problem, and a rule emptied of its
+    field leaves the wait without a filter."""
     http = served.http
     assert http.post("/api/workflows", json={"key": WAITS["key"], "draft": WAITS}).is_success
     page = signed_in
@@ -184,6 +185,15 @@ def test_a_wait_filter_opens_as_written(
     rule.get_by_label("Field").fill("")
     expect(page.get_by_test_id("step-by-rule")).not_to_contain_text("when")
     expect(rule.get_by_label("Field")).to_be_visible()  # the blank rule stays to write in
+    # a second rule with a field: the blank first one is a problem of the draft, shown at the step
+    rules = _field(page, "filter").get_by_test_id("rules-by-rule-filter")
+    rules.get_by_role("button", name="+ Add rule").click()
+    rules.get_by_test_id("rule-1").get_by_label("Field").fill("event.name")
+    expect(page.get_by_test_id("step-panel").get_by_role("alert")).to_contain_text("path is empty")
+    rules.get_by_role("button", name="Remove rule 1").click()
+    expect(rules.get_by_test_id("rule-0").get_by_label("Field")).to_have_value("event.name")
+    expect(page.get_by_test_id("step-by-rule")).to_contain_text('when event.name = ""')
+    rules.get_by_test_id("rule-0").get_by_label("Field").fill("")
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_test_id("draft-state")).to_contain_text("draft · rev")
     steps = http.get("/api/workflows/wait-filters/draft").json()["draft"]["steps"]
