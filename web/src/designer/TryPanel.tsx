@@ -25,7 +25,7 @@ interface TrialStep {
 interface Trial {
   status: string;
   steps: TrialStep[];
-  waitingAt: { stepId: string; kind: string; eventName?: string; title?: string; formSchema?: Record<string, unknown> } | null;
+  waitingAt: { stepId: string; kind: string; eventName?: string; title?: string; formSchema?: Record<string, unknown>; answerRefused?: boolean } | null;
   needsOutput: { stepId: string; actionId: string; version: number } | null;
   output?: unknown;
   error?: { message?: string } | null;
@@ -205,6 +205,7 @@ export function TryPanel({
                 <strong>
                   {waiting.kind === "event" ? `Waiting for the event “${waiting.eventName}” at ${waiting.stepId}` : waiting.kind === "task" ? `Waiting for the task “${waiting.title}” at ${waiting.stepId}` : `Waiting at ${waiting.stepId}`}
                 </strong>
+                {waiting.answerRefused && <p className="field-error" role="alert" data-testid="try-answer-refused">The wait's filter did not accept this payload: give one it accepts.</p>}
                 {waiting.kind === "task" && waiting.formSchema ? (
                   <Form schema={waiting.formSchema} validator={validator} idPrefix="try-task" onSubmit={(e) => void (setAnswers({ ...answers, [waiting.stepId]: e.formData as Json }), run(outputs, { ...answers, [waiting.stepId]: e.formData as Json }))}>
                     <button type="submit" className="btn btn-small btn-primary">
