@@ -32,7 +32,12 @@ def repeatable(services: Services, call: CallAction) -> bool:
     ledger write instead of two. An action this worker does not know is a side effect."""
     registry = services.schemas
     action = getattr(registry, "action", None)
-    spec = action(call.action_id, call.version) if action is not None else None
+    return repeatable_action(action(call.action_id, call.version) if action else None)
+
+
+def repeatable_action(spec: Any) -> bool:
+    """Whether an action (its registered spec, None when unknown) may be called again with
+    no more effect: ``none`` or ``idempotent``, and not run inside the checkpoint."""
     return spec is not None and spec.effect != "side_effect" and not spec.transactional
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from flowpin.runtime.decisions import CallAction, RunStatus
 from flowpin.store.ledger import ledger_entries
+from flowpin.worker.call_ledger import repeatable_action
 from flowpin.worker.checkpoint_batch import CheckpointRequest
 from flowpin.worker.slot import Slot
 
@@ -63,19 +64,13 @@ class Grouping:
         return self.max_calls > 0 and self.seconds > 0
 
     def repeatable(self, call: CallAction) -> bool:
-        """Calling ``call`` again changes nothing more (see ``call_ledger.repeatable``), and
-        the executor calls it outside any transaction."""
+        """Calling ``call`` again changes nothing more (``call_ledger.repeatable_action``),
+        asked once per action."""
         action = (call.action_id, call.version)
         known = self._repeatable.get(action)
         if known is None:
             spec = self.deps.catalog.action(call.action_id, call.version)
-            known = (
-                spec is not None
-                and spec.effect != "side_effect"
-                and not spec.transactional
-                and not self.deps.executor.is_transactional(call)
-            )
-            self._repeatable[action] = known
+            known = self._repeatable[action] = repeatable_action(spec)
         return known
 
     def may_defer(self, slot: Slot, request: CheckpointRequest, plain: bool) -> bool:
