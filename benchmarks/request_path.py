@@ -302,7 +302,7 @@ def main() -> None:
     parser.add_argument("--connections", default="1,8,32,64", help="comma-separated")
     parser.add_argument("--seconds", type=float, default=5.0, help="per wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians)")
-    parser.add_argument("--parked", type=int, default=100000, help="runs parked for the events")
+    parser.add_argument("--parked", type=int, default=300000, help="runs parked for the events")
     parser.add_argument("--workers", type=int, default=1, help="flowpin serve --workers")
     parser.add_argument(
         "--db", metavar="URL", help="a PostgreSQL database to run both in (scratch schemas)"
