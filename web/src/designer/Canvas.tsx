@@ -23,7 +23,8 @@ import { createContext, memo, useContext, useEffect, useMemo, useRef, useState }
 import type { Definition, Position, Step, StepCount } from "../api/types";
 import { buildGraph, SIZE, type GraphEdge, type GraphNode } from "./model/graph";
 import { autoLayout, freeSpot, placeNodes, type Box } from "./model/layout";
-import { summarize, typeInfo } from "./steps";
+import { revealViewport, type Rect } from "./model/reveal";
+import { summarize, summaryParts, typeInfo } from "./steps";
 
 export type Mark = "added" | "changed" | "removed" | "moved" | "taken" | "current" | "failed";
 
@@ -66,6 +67,17 @@ function Badges({ id }: { id: string }) {
   );
 }
 
+/** A summary cut where it may be: its first part gets the ellipsis, its tail stays whole. */
+function Clipped({ parts: [main, tail] }: { parts: [string, string] }) {
+  if (!tail) return <>{main}</>;
+  return (
+    <span className="clipped">
+      <span className="clipped-main">{main}</span>
+      <span className="clipped-tail">{tail}</span>
+    </span>
+  );
+}
+
 const StepNode = memo(function StepNode({ data, selected }: NodeProps<Node<StepData>>) {
   const { problems, marks } = useCanvas();
   const step = data.node.step as Step;
@@ -80,10 +92,14 @@ const StepNode = memo(function StepNode({ data, selected }: NodeProps<Node<StepD
     mark ? `mark-${mark}` : "",
     data.node.depth > 0 ? `depth-${Math.min(data.node.depth, 3)}` : "",
   ];
-  const title = step.name || summarize(step) || step.id;
-  const sub = step.name ? summarize(step) : step.id;
+  const summary = summarize(step);
+  const parts = summaryParts(step);
+  const title = step.name || summary || step.id;
+  const sub = step.name ? summary : step.id;
+  // the whole card says everything on hover, however narrow it is drawn
+  const whole = [`${info.label}: ${title}`, sub, step.name || !summary ? "" : `id ${step.id}`].filter(Boolean).join("\n");
   return (
-    <div className={classes.join(" ")} data-testid={`step-${step.id}`} aria-label={`${info.label} ${step.name ?? step.id}`}>
+    <div className={classes.join(" ")} data-testid={`step-${step.id}`} aria-label={`${info.label} ${step.name ?? step.id}`} title={whole}>
       <Handle type="target" position={Side.Top} className="handle" isConnectable={false} />
       <div className="step-icon" aria-hidden>
         {info.icon}
@@ -95,10 +111,10 @@ const StepNode = memo(function StepNode({ data, selected }: NodeProps<Node<StepD
         </div>
         {/* a long summary (a wait's filter) is cut on the card: whole on hover */}
         <div className="step-title" title={title}>
-          {title}
+          {!step.name && summary ? <Clipped parts={parts} /> : title}
         </div>
         <div className="step-sub mono" title={sub}>
-          {sub}
+          {step.name && summary ? <Clipped parts={parts} /> : sub}
         </div>
       </div>
       {problemCount > 0 && (
@@ -224,6 +240,10 @@ function fitTop(flow: ReactFlowInstance, nodes: Node[]) {
 /** How close (in canvas units) a dragged step's centre must come to an edge's + to move there. */
 const DROP_REACH = 40;
 
+/** Room kept around a step brought into sight: below the badge legend, beside the zoom
+ * controls (bottom left), off the edges. */
+const REVEAL_MARGINS = { top: 44, right: 20, bottom: 20, left: 56 };
+
 const nodeTypes = { step: StepNode, start: StartNode, end: EndNode, join: JoinNode, empty: EmptyNode };
 const edgeTypes = { insert: InsertEdge };
 
@@ -294,24 +314,60 @@ export function Canvas(props: CanvasProps) {
   const instance = useRef<ReactFlowInstance | null>(null);
   const fitted = useRef(false);
 
+  const frame = useRef<HTMLDivElement>(null);
+
+  /** Pan (never zoom) so ``box`` lies whole inside the canvas: a step is never left cut off at
+   * the canvas's edge, behind the side panel. Margins keep it off the legend and the controls. */
+  const reveal = (box: Rect, animate = true) => {
+    const flow = instance.current;
+    const area = frame.current?.getBoundingClientRect();
+    if (!flow || !area || area.width === 0) return;
+    const next = revealViewport(box, flow.getViewport(), area.width, area.height, REVEAL_MARGINS);
+    if (next) void flow.setViewport(next, animate ? { duration: 250 } : undefined);
+  };
+  /** Where ``id`` is laid out (after a move in the pipeline: its new place). */
+  const boxOf = (id: string): Rect | null => {
+    const at = placed.get(id);
+    const size = dataOf.get(id)?.node;
+    return at && size ? { x: at.x, y: at.y, width: size.width, height: size.height } : null;
+  };
+
+  // a newly selected step comes into sight once it is laid out (a step just added from the
+  // palette, or moved to another place in the pipeline, is there one render later)
+  const toReveal = useRef<string | null>(null);
   useEffect(() => {
-    if (selectedId && instance.current) {
-      const node = nodes.find((n) => n.id === selectedId);
-      if (node) {
-        const zoom = instance.current.getZoom();
-        const view = instance.current.getViewport();
-        const box = document.querySelector(".react-flow")?.getBoundingClientRect();
-        if (box) {
-          const sx = node.position.x * zoom + view.x;
-          const sy = node.position.y * zoom + view.y;
-          const outside = sx < 0 || sy < 0 || sx > box.width - 100 || sy > box.height - 60;
-          if (outside) instance.current.setCenter(node.position.x + 130, node.position.y + 34, { zoom: Math.max(zoom, 0.8), duration: 250 });
-        }
-      }
-    }
-    // only when the selection changes
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    toReveal.current = selectedId;
   }, [selectedId]);
+  useEffect(() => {
+    const id = toReveal.current;
+    if (!id || !instance.current) return;
+    const box = boxOf(id);
+    if (!box) return;
+    toReveal.current = null;
+    reveal(box);
+    // when the selection changes or the layout does
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [selectedId, placed]);
+
+  // the canvas narrows (the window, the palette opening): the selected step stays in sight
+  const revealSelected = useRef(() => {});
+  revealSelected.current = () => {
+    const box = selectedRef.current ? boxOf(selectedRef.current) : null;
+    if (box) reveal(box, false);
+  };
+  useEffect(() => {
+    const element = frame.current;
+    if (!element) return;
+    let last = element.getBoundingClientRect();
+    const observer = new ResizeObserver(() => {
+      const now = element.getBoundingClientRect();
+      if (Math.abs(now.width - last.width) < 1 && Math.abs(now.height - last.height) < 1) return;
+      last = now;
+      revealSelected.current();
+    });
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, []);
 
   // a stable context: node cards re-render when what they show changes, not on every parent render
   const callbacks = useRef({ onInsert: props.onInsert, onAddInto: props.onAddInto });
@@ -362,6 +418,7 @@ export function Canvas(props: CanvasProps) {
     <CanvasContext.Provider value={state}>
       <div
         className="canvas-keys"
+        ref={frame}
         onKeyDown={(event) => {
           // keyboard selection: Tab to a step, Enter or Space opens it
           const focused = (event.target as HTMLElement).closest?.(".react-flow__node-step");
@@ -403,12 +460,17 @@ export function Canvas(props: CanvasProps) {
           if (node.type !== "step") return;
           setDropTarget(null);
           const edge = onDropOnEdge ? dropPointFor(node.id, node.position) : null;
-          if (edge && onDropOnEdge) onDropOnEdge(node.id, edge);
+          if (edge && onDropOnEdge) {
+            toReveal.current = node.id; // at its new place, once laid out there
+            onDropOnEdge(node.id, edge);
+          }
           else {
             // dropped on another node: it goes to the nearest free spot instead
             const at = freeSpot({ ...node.position, width: SIZE.step.width, height: SIZE.step.height }, othersThan(node.id));
             setNodes((current) => current.map((n) => (n.id === node.id ? { ...n, position: at } : n)));
             onMoved(node.id, { x: Math.round(at.x), y: Math.round(at.y) });
+            // dropped at (or past) the canvas's edge: it does not stay cut off behind the panel
+            reveal({ ...at, width: SIZE.step.width, height: SIZE.step.height }, false);
           }
         }}
         nodesConnectable={false}

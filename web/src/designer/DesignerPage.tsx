@@ -8,9 +8,11 @@ import { useLoad } from "../api/hooks";
 import { useSession } from "../api/session";
 import { activeHere, stepsAt, type ActionInfo, type Definition, type NodeType, type Position, type Problem, type Step, type StepCounts, type VersionDetail, type VersionSummary, type WorkflowDetail } from "../api/types";
 import { Modal } from "../app/Modal";
+import { MoreMenu, type MoreItem } from "../app/MoreMenu";
+import { useWidth } from "../app/useWidth";
 import { plural } from "../app/format";
 import { Canvas, type Mark } from "./Canvas";
-import { Palette, type PaletteChoice } from "./Palette";
+import { Palette, PaletteRail, type PaletteChoice } from "./Palette";
 import { ProblemList } from "./ProblemList";
 import { SettingsPanel } from "./SettingsPanel";
 import { StepPanel } from "./StepPanel";
@@ -34,6 +36,11 @@ interface Conflict {
 }
 
 type Side = "edit" | "history" | "try";
+
+/** Below this toolbar width, "Try the draft" and "History" go into the "More" menu. */
+const FULL_BAR = 1080;
+/** Below this designer width, the palette starts folded to a rail (opened by its + button). */
+const ROOMY = 1000;
 
 const isTyping = (target: EventTarget | null) =>
   target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
@@ -59,6 +66,11 @@ export function DesignerPage() {
   const [loadError, setLoadError] = useState<unknown>(null);
   const [busy, setBusy] = useState<"save" | "publish" | null>(null);
   const mounted = useRef(performance.now());
+  const [frame, width] = useWidth();
+  const compact = width !== null && width < FULL_BAR;
+  const narrow = width !== null && width < ROOMY;
+  const [paletteOpen, setPaletteOpen] = useState(true);
+  useEffect(() => setPaletteOpen(!narrow), [narrow]);
 
   const registry = useLoad(
     () => Promise.all([api.get<{ items: NodeType[] }>("/registry/nodes"), api.get<{ items: ActionInfo[] }>("/registry/actions")]),
@@ -148,6 +160,7 @@ export function DesignerPage() {
     }
     change(insertStep(doc, slot, index, step));
     setInsert(null);
+    if (narrow) setPaletteOpen(false); // the room goes back to the canvas
     setSelected(step.id);
     setSide("edit");
   };
@@ -340,9 +353,15 @@ export function DesignerPage() {
   const selectedStep = selected && shown ? findStep(shown, selected)?.step : undefined;
   const older = counts.data?.activeOnOlderVersions ?? workflow.data?.runsOnOlderVersions ?? 0;
   const triggerSummary = describeTriggers(shown.triggers);
+  const toggleTry = () => setSide(side === "try" ? "edit" : "try");
+  const toggleHistory = () => setSide(side === "history" ? "edit" : "history");
+  const moreItems: MoreItem[] = [
+    ...(canEdit ? [{ name: "▶ Try the draft", label: "▶ Try the draft", onSelect: toggleTry, disabled: view !== "draft", on: side === "try" }] : []),
+    { name: "History", label: "History", onSelect: toggleHistory, on: side === "history" },
+  ];
 
   return (
-    <div className="designer">
+    <div className={`designer ${compact ? "is-compact" : ""}`} ref={frame}>
       <header className="designer-bar">
         <div className="designer-title">
           <Link to="/workflows" className="crumb">
@@ -375,14 +394,20 @@ export function DesignerPage() {
               </button>
             </>
           )}
-          {canEdit && (
-            <button type="button" className={`btn btn-small ${side === "try" ? "is-on" : ""}`} onClick={() => setSide(side === "try" ? "edit" : "try")} disabled={view !== "draft"}>
-              ▶ Try the draft
-            </button>
+          {compact ? (
+            <MoreMenu items={moreItems} />
+          ) : (
+            <>
+              {canEdit && (
+                <button type="button" className={`btn btn-small ${side === "try" ? "is-on" : ""}`} onClick={toggleTry} disabled={view !== "draft"}>
+                  ▶ Try the draft
+                </button>
+              )}
+              <button type="button" className={`btn btn-small ${side === "history" ? "is-on" : ""}`} onClick={toggleHistory}>
+                History
+              </button>
+            </>
           )}
-          <button type="button" className={`btn btn-small ${side === "history" ? "is-on" : ""}`} onClick={() => setSide(side === "history" ? "edit" : "history")}>
-            History
-          </button>
           <button
             type="button"
             className={`btn btn-small ${errorCount ? "btn-warn" : ""}`}
@@ -415,8 +440,13 @@ export function DesignerPage() {
         </div>
       )}
       {!canEdit && <div className="readonly-note">You are signed in as a viewer: you can look at everything but change nothing.</div>}
-      <div className={`designer-body ${editable ? "" : "no-palette"}`}>
-        {editable && <Palette nodes={nodes} actions={actions} target={describeTarget(insert)} onPick={pick} onCancel={() => setInsert(null)} />}
+      <div className={`designer-body ${editable ? (paletteOpen ? "" : "palette-folded") : "no-palette"}`}>
+        {editable &&
+          (paletteOpen ? (
+            <Palette nodes={nodes} actions={actions} target={describeTarget(insert)} onPick={pick} onCancel={() => setInsert(null)} onHide={narrow ? () => setPaletteOpen(false) : undefined} />
+          ) : (
+            <PaletteRail onOpen={() => setPaletteOpen(true)} />
+          ))}
         <div className="canvas-wrap" data-testid="canvas">
           <Canvas
             key={view === "draft" ? "draft" : `v${view}`}
@@ -436,10 +466,12 @@ export function DesignerPage() {
             onInsert={(edge) => {
               setInsert(edge);
               setSelected(null);
+              setPaletteOpen(true);
             }}
             onAddInto={(placeholder) => {
               setInsert({ id: placeholder.id, source: placeholder.id, target: placeholder.id, label: placeholder.label, insert: { slot: placeholder.slot!, index: 0 } });
               setSelected(null);
+              setPaletteOpen(true);
             }}
             onMoved={moved}
             onDropOnEdge={editable ? dropOnEdge : undefined}
@@ -449,8 +481,8 @@ export function DesignerPage() {
             }}
           />
           {countsVersion !== null && Object.keys(stepCounts).length > 0 && (
-            <div className="canvas-legend" aria-label="Badge legend">
-              Badges: active runs of v{countsVersion} at each step, refreshed every few seconds
+            <div className="canvas-legend" aria-label="Badge legend" title={`Badges: active runs of v${countsVersion} at each step, refreshed every few seconds`}>
+              {compact ? `Badges: runs of v${countsVersion} here now` : `Badges: active runs of v${countsVersion} at each step, refreshed every few seconds`}
             </div>
           )}
           {problemsTitle && <ProblemList title={problemsTitle} problems={problems} onOpen={openProblem} onClose={() => setProblemsTitle(null)} />}

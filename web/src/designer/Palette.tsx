@@ -22,6 +22,7 @@ export function Palette({
   target,
   onPick,
   onCancel,
+  onHide,
 }: {
   nodes: NodeType[];
   actions: ActionInfo[];
@@ -29,6 +30,8 @@ export function Palette({
   target: string | null;
   onPick: (choice: PaletteChoice) => void;
   onCancel: () => void;
+  /** Fold the palette to its rail (offered where the designer is narrow). */
+  onHide?: () => void;
 }) {
   const [query, setQuery] = useState("");
   const groups = useMemo<Group[]>(() => {
@@ -71,7 +74,14 @@ export function Palette({
   return (
     <aside className="palette" aria-label="Palette">
       <div className="palette-head">
-        <h3>Add a step</h3>
+        <div className="palette-title">
+          <h3>Add a step</h3>
+          {onHide && (
+            <button type="button" className="icon-button palette-hide" onClick={onHide} aria-label="Hide the palette" title="Hide the palette">
+              «
+            </button>
+          )}
+        </div>
         {target ? (
           <div className="palette-target" role="status">
             Inserting {target}
@@ -110,6 +120,17 @@ export function Palette({
         ))}
         {shown.length === 0 && <p className="hint">Nothing matches “{query}”.</p>}
       </div>
+    </aside>
+  );
+}
+
+/** The folded palette: one button that opens it, where the designer is narrow. */
+export function PaletteRail({ onOpen }: { onOpen: () => void }) {
+  return (
+    <aside className="palette palette-rail" aria-label="Palette">
+      <button type="button" className="rail-add" onClick={onOpen} aria-label="Add a step" title="Add a step (open the palette)">
+        +
+      </button>
     </aside>
   );
 }

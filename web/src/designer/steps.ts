@@ -98,6 +98,16 @@ export function humanDuration(ms: unknown): string {
   return `${ms} ms`;
 }
 
+/** ``summarize`` in two parts: what may be shortened, and a tail that must stay in sight when
+ * a card is too narrow (an action's version, a called workflow's version) - "journeys.upd… v2",
+ * not "journeys.update_cont…". */
+export function summaryParts(step: Step): [string, string] {
+  const config = (step.config ?? {}) as Record<string, Json>;
+  if (step.type === "action.call" && config.actionId) return [String(config.actionId), ` v${config.version ?? 1}`];
+  if (step.type === "control.callWorkflow" && step.workflowKey) return [String(step.workflowKey), ` (${step.version ?? "latest"})`];
+  return [summarize(step), ""];
+}
+
 /** One line saying what the step does. */
 export function summarize(step: Step): string {
   const config = (step.config ?? {}) as Record<string, Json>;
