@@ -1,5 +1,6 @@
 // A "More" button whose menu holds the actions a narrow toolbar has no room for (as n8n's and
-// Workflow Studio's toolbars do): each item keeps its label; Escape or a click elsewhere closes it.
+// Workflow Studio's toolbars do): each item keeps its label; the arrows move between items,
+// Escape or a click elsewhere closes it.
 import { useEffect, useRef, useState, type ReactNode } from "react";
 
 export interface MoreItem {
@@ -47,7 +48,20 @@ export function MoreMenu({ items, label = "More" }: { items: MoreItem[]; label?:
         {label} <span aria-hidden>▾</span>
       </button>
       {open && (
-        <div className="more-menu" role="menu" aria-label={label}>
+        <div
+          className="more-menu"
+          role="menu"
+          aria-label={label}
+          onKeyDown={(event) => {
+            // arrows move between the items, as in any menu
+            const step = { ArrowDown: 1, ArrowUp: -1 }[event.key];
+            if (!step) return;
+            event.preventDefault();
+            const enabled = [...event.currentTarget.querySelectorAll<HTMLButtonElement>("[role=menuitem]:not(:disabled)")];
+            const at = enabled.indexOf(document.activeElement as HTMLButtonElement);
+            enabled[(at + step + enabled.length) % enabled.length]?.focus();
+          }}
+        >
           {items.map((item) => (
             <button
               key={item.name}
