@@ -8,6 +8,7 @@ whole text in their tooltip; the runs list and a run's page fit at 1,024 px. Scr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -221,6 +222,25 @@ def test_a_step_at_the_canvas_edge_comes_into_sight_beside_the_panel(
     _settled(page, step)
     _selected_in_sight(page, "read-config")
     shot(page, "narrow-06-dropped-in-sight-1024")
+
+    # dropped on the + of the switch's "Otherwise" arrow (beside its label), it moves there in
+    # the pipeline - a branch drawn at the canvas's right edge - and comes into sight there
+    otherwise = page.get_by_role("button", name="Insert a step in “Otherwise”")
+    target = _box(otherwise)
+    _inside(target, canvas, "the Otherwise arrow's +")
+    card = _box(step)
+    page.mouse.move(card["x"] + card["width"] / 2, card["y"] + card["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(target["x"] + target["width"] / 2, target["y"] + target["height"] / 2, steps=15)
+    expect(otherwise).to_have_class(re.compile("is-active"))  # where it will go, while dragging
+    page.mouse.up()
+    expect(page.get_by_test_id("draft-state")).to_have_text("unsaved changes")
+    expect(page.get_by_role("status").filter(has_text="Moved read-config")).to_contain_text(
+        "Otherwise"
+    )
+    _settled(page, step)
+    _selected_in_sight(page, "read-config")
+    shot(page, "narrow-06b-moved-into-a-branch-in-sight-1024")
 
 
 def test_the_folded_palette_opens_where_a_step_is_added(

@@ -392,8 +392,16 @@ export function Canvas(props: CanvasProps) {
   const othersThan = (id: string): Box[] =>
     graph.nodes.filter((n) => n.id !== id).map((n) => ({ ...placed.get(n.id)!, width: n.width, height: n.height }));
 
-  /** The insert point under a step being dragged (its centre within reach of an edge's +). */
-  const dropPointFor = (id: string, position: { x: number; y: number }): GraphEdge | null => {
+  /** The insert point under a step being dragged: the + under the pointer (a branch's + sits
+   * beside its label, away from the arrow's middle), else one within reach of its centre. */
+  const dropPointFor = (id: string, position: { x: number; y: number }, event?: MouseEvent | TouchEvent): GraphEdge | null => {
+    const pointer = event && "clientX" in event ? event : event?.changedTouches?.[0];
+    if (pointer) {
+      const under = document.elementsFromPoint(pointer.clientX, pointer.clientY).find((element) => element.classList.contains("edge-add"));
+      const edgeId = under?.getAttribute("data-testid")?.replace(/^insert-/, "");
+      const edge = edgeId ? graph.edges.find((e) => e.id === edgeId) : undefined;
+      if (edge?.insert && edge.source !== id && edge.target !== id) return edge;
+    }
     const centre = { x: position.x + 130, y: position.y + 34 };
     let best: GraphEdge | null = null;
     let bestDistance = DROP_REACH;
@@ -451,15 +459,15 @@ export function Canvas(props: CanvasProps) {
         onNodeClick={(_, node) => node.type === "step" && onSelect(node.id)}
         onPaneClick={() => onSelect(null)}
 
-        onNodeDrag={(_, node) => {
+        onNodeDrag={(event, node) => {
           if (node.type !== "step" || !onDropOnEdge) return;
-          const target = dropPointFor(node.id, node.position)?.id ?? null;
+          const target = dropPointFor(node.id, node.position, event)?.id ?? null;
           if (target !== dropTarget) setDropTarget(target);
         }}
-        onNodeDragStop={(_, node) => {
+        onNodeDragStop={(event, node) => {
           if (node.type !== "step") return;
           setDropTarget(null);
-          const edge = onDropOnEdge ? dropPointFor(node.id, node.position) : null;
+          const edge = onDropOnEdge ? dropPointFor(node.id, node.position, event) : null;
           if (edge && onDropOnEdge) {
             toReveal.current = node.id; // at its new place, once laid out there
             onDropOnEdge(node.id, edge);
