@@ -152,3 +152,31 @@ def test_step_counts(client: Client, engine: Engine) -> None:
     assert steps["wait"]["waiting"] == 2 and steps["wait"]["waitingByKind"]["event"] == 2
     assert sum(c["running"] for c in steps.values()) == 1
     assert client.get("/api/workflows/nope/counts").status_code == 404
+
+
+def test_publish_refuses_a_schedule_with_a_bad_catch_up_saying_where(client: Client) -> None:
+    """A 422 naming the field, never a 500; the good values publish."""
+
+    def with_trigger(**fields: object) -> dict:
+        trigger = {"type": "schedule", "cron": "0 9 * * *", **fields}
+        return {**WAITER, "key": "nightly", "triggers": [trigger]}
+
+    client.post("/api/workflows", json={"key": "nightly"})
+    for fields, path in (
+        ({"catchUp": "sometimes"}, "triggers[0].catchUp"),
+        ({"catchUp": None}, "triggers[0].catchUp"),
+        ({"catchUpWindowMs": 0}, "triggers[0].catchUpWindowMs"),
+        ({"catchUpWindowMs": -1}, "triggers[0].catchUpWindowMs"),
+        ({"catchUpWindowMs": 10**15}, "triggers[0].catchUpWindowMs"),
+        ({"catchUpWindowMs": "an hour"}, "triggers[0].catchUpWindowMs"),
+    ):
+        refused = client.post(
+            "/api/workflows/nightly/publish", json={"definition": with_trigger(**fields)}
+        )
+        assert refused.status_code == 422, (fields, refused.text)
+        assert error_code(refused) == "definition.invalid"
+        [problem] = refused.json()["error"]["details"]
+        assert problem["path"] == path and "catchUp" in problem["message"], problem
+    good = with_trigger(catchUp="all", catchUpWindowMs=7 * 24 * 3600 * 1000)
+    published = client.post("/api/workflows/nightly/publish", json={"definition": good})
+    assert published.status_code == 201, published.text

@@ -422,6 +422,55 @@ def test_invalid_cron_and_time_zone() -> None:
     assert found(good, "INVALID_CRON") == []
 
 
+def test_catch_up_and_its_window_are_checked_with_a_message_saying_what_fits() -> None:
+    def schedule(**fields: Any) -> dict[str, Any]:
+        return {"type": "schedule", "cron": "0 9 * * *", **fields}
+
+    doc = wf(
+        triggers=[
+            schedule(catchUp="sometimes"),
+            schedule(catchUpWindowMs=0),
+            schedule(catchUpWindowMs=-60_000),
+            schedule(catchUpWindowMs=1.5),
+            schedule(catchUpWindowMs="1h"),
+        ]
+    )
+    assert [(p.code, p.path, p.message) for p in check(doc)] == [
+        (
+            "INVALID_DEFINITION",
+            "triggers[0].catchUp",
+            "unknown catchUp 'sometimes': use 'latest' (one run for the most recent missed "
+            "slot), 'all' (one run per missed slot) or 'none' (missed slots are skipped)",
+        ),
+        (
+            "INVALID_DEFINITION",
+            "triggers[1].catchUpWindowMs",
+            "catchUpWindowMs must be more than 0 and at most 316224000000 (ten years), not 0",
+        ),
+        (
+            "INVALID_DEFINITION",
+            "triggers[2].catchUpWindowMs",
+            "catchUpWindowMs must be more than 0 and at most 316224000000 (ten years), not -60000",
+        ),
+        (
+            "INVALID_DEFINITION",
+            "triggers[3].catchUpWindowMs",
+            "catchUpWindowMs must be a whole number of milliseconds",
+        ),
+        (
+            "INVALID_DEFINITION",
+            "triggers[4].catchUpWindowMs",
+            "catchUpWindowMs must be a whole number of milliseconds",
+        ),
+    ]
+    good = wf(
+        triggers=[
+            schedule(catchUp=mode, catchUpWindowMs=3_600_000) for mode in ("latest", "all", "none")
+        ]
+    )
+    assert check(good) == []
+
+
 # --------------------------------------------------------------------------- warnings
 
 

@@ -282,11 +282,49 @@ class EventTrigger(_Model):
     reentry: Literal["always", "never", "notWhileActive"] = "always"
 
 
+CatchUp = Literal["latest", "all", "none"]
+CATCH_UP_MODES: tuple[str, ...] = ("latest", "all", "none")
+MAX_CATCH_UP_WINDOW_MS = 10 * 366 * 24 * 3600 * 1000
+"""Ten years: a longer window is every slot anyway (and stays a sane ``timedelta``)."""
+
+
 class ScheduleTrigger(_Model):
+    """A cron schedule. ``catchUp``: what the slots missed while no worker ran become -
+    ``latest`` (default) one run for the most recent of them, ``all`` one run each (oldest
+    first), ``none`` no run (only a slot due now fires). ``catchUpWindowMs``: a missed slot
+    older than that is never fired, whatever ``catchUp`` says (``flowpin.store.schedules``)."""
+
     type: Literal["schedule"]
     cron: str
     timezone: str = "UTC"
     payload: Value = Field(default_factory=dict)
+    catch_up: CatchUp = Field("latest", alias="catchUp")
+    catch_up_window_ms: int | None = Field(None, alias="catchUpWindowMs")
+
+    @field_validator("catch_up", mode="before")
+    @classmethod
+    def _catch_up(cls, value: Any) -> Any:
+        if value not in CATCH_UP_MODES:
+            raise ValueError(
+                f"unknown catchUp {value!r}: use 'latest' (one run for the most recent missed "
+                "slot), 'all' (one run per missed slot) or 'none' (missed slots are skipped)"
+            )
+        return value
+
+    @field_validator("catch_up_window_ms", mode="before")
+    @classmethod
+    def _window(cls, value: Any) -> Any:
+        if value is None:
+            return value
+        whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if isinstance(value, bool) or not whole:
+            raise ValueError("catchUpWindowMs must be a whole number of milliseconds")
+        if not 0 < value <= MAX_CATCH_UP_WINDOW_MS:
+            raise ValueError(
+                f"catchUpWindowMs must be more than 0 and at most {MAX_CATCH_UP_WINDOW_MS} "
+                f"(ten years), not {value!r}"
+            )
+        return int(value)
 
 
 class ManualTrigger(_Model):

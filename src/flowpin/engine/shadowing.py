@@ -17,6 +17,7 @@ from flowpin.store.database import Connection
 from flowpin.store.history import step_rows_of
 from flowpin.store.ledger import succeeded_outputs
 from flowpin.store.run_lists import latest_runs, workflow_runs_among
+from flowpin.store.schedules import start_meta
 from flowpin.store.waits import open_and_resolved_waits
 from flowpin.store.workflows import latest_number, version_row, workflow_row
 
@@ -65,6 +66,7 @@ def shadow_runs(
             _recording(conn, row),
             action_retry=action_retry,
             mask=mask,
+            meta=start_meta(row.idempotency_key),
         )
         reports.append(
             {

@@ -120,12 +120,15 @@ def shadow(
     *,
     action_retry: ActionRetry | None = None,
     mask: Callable[[Any], Any] | None = None,
+    meta: JSONObject | None = None,
 ) -> ShadowResult:
     """Re-evaluate ``definition`` against ``recording`` (see the module docstring). ``mask``
     is applied to the shadow's values before they are compared with the recorded ones, which
-    were stored redacted."""
+    were stored redacted. ``meta``: what the run's ``meta`` started with (a schedule's slot)."""
     answers = _Answers(recording)
     state = start_state(definition, payload)
+    if meta:
+        state["envelope"] = {**state["envelope"], "meta": dict(meta)}
     outcome = advance(definition, state, run, action_retry=action_retry)
     produced = list(outcome.history)
     pending: dict[str, Any] = {}

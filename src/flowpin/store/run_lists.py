@@ -120,8 +120,10 @@ _RECORDED = (
     t.runs.c.created_at,
     t.runs.c.payload,
     t.runs.c.output,
+    t.runs.c.idempotency_key,
 )
-"""What a shadow run replays a run with: its input, its outcome, no state."""
+"""What a shadow run replays a run with: its input (a schedule's slot is in its key), its
+outcome, no state."""
 
 
 def latest_runs(conn: Connection, tenant_id: str, workflow_id: int, limit: int) -> list[Any]:

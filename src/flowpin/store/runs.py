@@ -72,6 +72,8 @@ class NewRun:
     reentry_never_key: str | None = None
     active_subject_key: str | None = None
     trigger: str | None = None
+    meta: dict[str, Any] | None = None
+    """The run's ``meta`` at start (a schedule's slot: ``scheduledFor``); None: empty."""
     depth: int = 0
     """How many ``control.callWorkflow`` calls led to this run (0: started by a person or a
     trigger); kept in the run's state as ``d``."""
@@ -201,6 +203,8 @@ def _insert_one(conn: Connection, new: NewRun, now: datetime) -> dict[str, Any] 
     state = start_state(definition, new.payload)
     if new.depth:
         state["d"] = new.depth
+    if new.meta:
+        state["envelope"] = {**state["envelope"], "meta": dict(new.meta)}
     traceparent = new.traceparent if new.traced else tracing.current_traceparent()
     if traceparent is not None:
         state["tp"] = traceparent  # the worker's spans continue the trace that started the run

@@ -6,13 +6,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
+from flowpin.definitions.models import Definition, ScheduleTrigger
 from flowpin.runtime.decisions import Outcome
 from flowpin.store.database import Connection
 from flowpin.store.runs import NewRun, PayloadInvalid, insert_runs
-from flowpin.store.schedules import advance_schedule, due_schedules
-from flowpin.store.waits import fire_due_waits, iso
+from flowpin.store.schedules import (
+    advance_schedule,
+    catch_up,
+    due_schedules,
+    slot_key,
+    start_meta,
+)
+from flowpin.store.waits import fire_due_waits
+from flowpin.store.workflows import next_slot
 from flowpin.worker.definitions import DefinitionCache
 
 log = logging.getLogger("flowpin.engine")
@@ -58,29 +67,53 @@ def fire_due(conn: Connection, now: datetime, definitions: DefinitionCache) -> i
 
 
 def fire_schedules(conn: Connection, now: datetime, definitions: DefinitionCache) -> int:
-    """Start one run per due cron slot; the slot's idempotency key makes a second worker's
-    attempt at the same slot a no-op."""
+    """Start one run per cron slot to fire (``store.schedules.catch_up``: what the trigger's
+    ``catchUp`` makes of slots missed while no worker ran); each slot's idempotency key makes a
+    second worker's attempt at the same slot a no-op. A paused workflow's slots pass unfired."""
     started = 0
     for row in due_schedules(conn, now):
-        slot = row.next_fire_at
-        if not row.paused:
-            definition = definitions.definition_in(conn, row.version_id)
-            new = NewRun(
-                tenant_id=row.tenant_id,
-                workflow_id=row.workflow_id,
-                workflow_key=row.key,
-                version_id=row.version_id,
-                version_number=row.number,
-                definition=definition,
-                payload=row.payload or {},
-                idempotency_key=f"schedule:{row.trigger_index}:{iso(slot)}",
-                trigger=f"schedule:{row.cron}",
-            )
-            try:
-                [values] = insert_runs(conn, [new], now)
-            except PayloadInvalid as exc:  # its concurrencyKey: the slot is skipped
-                log.warning("schedule slot %s of %s started no run: %s", slot, row.key, exc)
-                values = None
-            started += values is not None
-        advance_schedule(conn, row, now)
+        if row.paused:
+            advance_schedule(conn, row, next_slot(row.cron, row.timezone, now))
+            continue
+        definition = definitions.definition_in(conn, row.version_id)
+        trigger = definition.triggers[row.trigger_index]
+        mode, window = "latest", None
+        if isinstance(trigger, ScheduleTrigger):
+            mode, window = trigger.catch_up, trigger.catch_up_window_ms
+        firing = catch_up(
+            row.cron,
+            row.timezone,
+            row.next_fire_at,
+            now,
+            mode,
+            None if window is None else timedelta(milliseconds=window),
+        )
+        for slot in firing.slots:
+            started += _start_slot(conn, row, definition, slot, now)
+        advance_schedule(conn, row, firing.next_fire_at)
     return started
+
+
+def _start_slot(
+    conn: Connection, row: Any, definition: Definition, slot: datetime, now: datetime
+) -> bool:
+    """Start the run of one slot (False: it exists, or the workflow refused its payload)."""
+    key = slot_key(row.trigger_index, slot)
+    new = NewRun(
+        tenant_id=row.tenant_id,
+        workflow_id=row.workflow_id,
+        workflow_key=row.key,
+        version_id=row.version_id,
+        version_number=row.number,
+        definition=definition,
+        payload=row.payload or {},
+        idempotency_key=key,
+        trigger=f"schedule:{row.cron}",
+        meta=start_meta(key),
+    )
+    try:
+        [values] = insert_runs(conn, [new], now)
+    except PayloadInvalid as exc:  # its concurrencyKey: the slot is skipped
+        log.warning("schedule slot %s of %s started no run: %s", slot, row.key, exc)
+        return False
+    return values is not None
