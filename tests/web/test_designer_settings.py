@@ -329,3 +329,61 @@ def test_settings_the_form_does_not_know_are_kept(signed_in: Page, served: Serve
         "redact": ["/payload/email", "/vars/ssn"],
         "futureKnob": {"on": True},
     }
+
+
+def test_a_schedule_says_what_slots_missed_during_an_outage_become(
+    signed_in: Page, served: Served, shot: Callable[[Page, str], Path]
+) -> None:
+    """The schedule's form offers what missed slots become (latest, default; all; none), each
+    said in one line, and a window in hours: zero hours is a problem that leads to the field,
+    48 hours is saved as milliseconds and published."""
+    http = served.http
+    draft = {**JOURNEY, "key": "report"}
+    assert http.post("/api/workflows", json={"key": "report", "draft": draft}).is_success
+    page = signed_in
+    page.goto(served.base_url + "/workflows/report")
+    panel = page.get_by_test_id("settings-panel")
+    panel.get_by_role("button", name="+ On a schedule").click()
+    schedule = panel.get_by_test_id("trigger-0")
+    catch_up = schedule.get_by_label("Slots missed while no worker ran")
+    expect(catch_up).to_have_value("latest")
+    expect(schedule.locator("[data-field=catchUp] .hint")).to_contain_text(
+        "one run catches up, for the most recent slot missed"
+    )
+    catch_up.select_option(label="Run every missed slot")
+    expect(schedule.locator("[data-field=catchUp] .hint")).to_contain_text("One run per slot")
+
+    window = schedule.get_by_label("Catch up at most (hours back)")
+    window.fill("0")
+    problems_button = page.get_by_test_id("problems-button")
+    expect(problems_button).to_have_text("1 problem")
+    problems_button.click()
+    page.get_by_test_id("problems").get_by_role("button").filter(has_text="catchUpWindowMs").click()
+    expect(window).to_be_focused()
+    window.fill("48")
+    expect(problems_button).to_have_text("No problems")
+    schedule.scroll_into_view_if_needed()
+    shot(page, "2a-designer-schedule-catch-up")
+
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_test_id("draft-state")).to_contain_text("draft · rev")
+    saved = http.get("/api/workflows/report/draft").json()["draft"]
+    [trigger] = saved["triggers"]
+    assert {k: v for k, v in trigger.items() if k != "timezone"} == {
+        "type": "schedule",
+        "cron": "0 9 * * 1-5",
+        "catchUp": "all",
+        "catchUpWindowMs": 48 * 3600 * 1000,
+    }
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_role("status").filter(has_text="Published version 1")).to_be_visible()
+
+    # back to the default: the key leaves the definition
+    catch_up.select_option(label="Skip missed slots")
+    expect(schedule.locator("[data-field=catchUp] .hint")).to_contain_text("never run")
+    catch_up.select_option(label="Run the latest missed slot once")
+    window.fill("")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_test_id("draft-state")).to_contain_text("draft · rev")
+    [trigger] = http.get("/api/workflows/report/draft").json()["draft"]["triggers"]
+    assert "catchUp" not in trigger and "catchUpWindowMs" not in trigger

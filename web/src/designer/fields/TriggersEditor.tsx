@@ -1,8 +1,9 @@
 // The workflow's triggers as forms: on an event (name, subject, filter, payload mapping, re-entry),
-// on a schedule (cron with presets, time zone, payload) or by hand; "JSON" shows the list as
-// text for pasting or for what the forms do not say. Every edit is one change of the draft.
+// on a schedule (cron with presets, time zone, what slots missed during an outage become, payload)
+// or by hand; "JSON" shows the list as text for pasting or for what the forms do not say. Every
+// edit is one change of the draft.
 import type { Condition, Json, JsonSchema } from "../../api/types";
-import { CRON_PRESETS, EVENT_PATHS, REENTRY, TRIGGER_TYPES, filterPaths, mappingFromSchema, moveAt, newTrigger, replaceAt, type Trigger, type TriggerType } from "../model/triggers";
+import { CATCH_UP, CRON_PRESETS, EVENT_PATHS, REENTRY, TRIGGER_TYPES, filterPaths, mappingFromSchema, moveAt, newTrigger, replaceAt, type Trigger, type TriggerType, windowHours, windowMs } from "../model/triggers";
 import { ExpressionEditor } from "./ExpressionEditor";
 import { ExpressionField } from "./ExpressionField";
 import { FilterField } from "./FilterField";
@@ -103,6 +104,7 @@ function TriggerCard({ index, count, trigger, payloadSchema, readOnly, onChange,
   } else if (trigger.type === "schedule") {
     const cron = typeof trigger.cron === "string" ? trigger.cron : "";
     const preset = CRON_PRESETS.find((p) => p.cron === cron.trim());
+    const catchUp = CATCH_UP.find((option) => option.value === (trigger.catchUp ?? "latest")) ?? CATCH_UP[0]!;
     body = (
       <>
         <div className="field" data-field="cron" data-path={`${path}.cron`}>
@@ -124,6 +126,22 @@ function TriggerCard({ index, count, trigger, payloadSchema, readOnly, onChange,
           <label htmlFor={`${id}-timezone`}>Time zone</label>
           <input id={`${id}-timezone`} list="wf-time-zones" value={typeof trigger.timezone === "string" ? trigger.timezone : ""} placeholder="UTC" readOnly={readOnly} onChange={(e) => set("timezone", e.target.value || undefined)} />
           <TimeZones />
+        </div>
+        <div className="field" data-field="catchUp" data-path={`${path}.catchUp`}>
+          <label htmlFor={`${id}-catchUp`}>Slots missed while no worker ran</label>
+          <select id={`${id}-catchUp`} value={catchUp.value} disabled={readOnly} onChange={(e) => set("catchUp", e.target.value === "latest" ? undefined : e.target.value)}>
+            {CATCH_UP.map((option) => (
+              <option key={option.value} value={option.value}>
+                {option.label}
+              </option>
+            ))}
+          </select>
+          <p className="hint">{catchUp.help}</p>
+        </div>
+        <div className="field" data-field="catchUpWindowMs" data-path={`${path}.catchUpWindowMs`}>
+          <label htmlFor={`${id}-catchUpWindowMs`}>Catch up at most (hours back)</label>
+          <input id={`${id}-catchUpWindowMs`} type="number" min="0" step="any" value={windowHours(trigger.catchUpWindowMs)} placeholder="no limit" readOnly={readOnly} onChange={(e) => set("catchUpWindowMs", windowMs(e.target.value))} />
+          <p className="hint">A missed slot older than this never runs, whatever is chosen above. Blank: no limit.</p>
         </div>
         <PayloadField id={`${id}-payload`} name="payload" path={`${path}.payload`} label="Run payload" fromEvent={false} value={trigger.payload} payloadSchema={payloadSchema} readOnly={readOnly} onChange={(v) => set("payload", v)} />
       </>

@@ -18,6 +18,29 @@ export const REENTRY: { value: string; label: string; help: string }[] = [
   { value: "never", label: "Never again", help: "One run per subject, ever (a contact enters the journey once)." },
 ];
 
+/** What a schedule does with the slots it missed while no worker ran (a deploy, an outage). */
+export const CATCH_UP: { value: string; label: string; help: string }[] = [
+  { value: "latest", label: "Run the latest missed slot once", help: "After an outage one run catches up, for the most recent slot missed; then the schedule goes on." },
+  { value: "all", label: "Run every missed slot", help: "One run per slot missed, oldest first (a backfill: each run's meta.scheduledFor is its slot)." },
+  { value: "none", label: "Skip missed slots", help: "Slots missed while no worker ran never run; the next slot runs on time." },
+];
+
+const HOUR_MS = 3_600_000;
+
+/** ``catchUpWindowMs`` shown in hours (blank: no window). */
+export function windowHours(ms: Json | undefined): string {
+  return typeof ms === "number" ? String(ms / HOUR_MS) : "";
+}
+
+/** Hours typed into ``catchUpWindowMs`` (undefined: blank, no window); zero or less is kept,
+ * for validation to name. */
+export function windowMs(hours: string): Json | undefined {
+  const text = hours.trim();
+  if (!text) return undefined;
+  const value = Number(text);
+  return Number.isFinite(value) ? Math.round(value * HOUR_MS) : undefined;
+}
+
 export const CRON_PRESETS: { cron: string; label: string }[] = [
   { cron: "0 * * * *", label: "Every hour" },
   { cron: "0 9 * * *", label: "Every day at 9:00" },
