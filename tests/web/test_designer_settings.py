@@ -387,3 +387,25 @@ def test_a_schedule_says_what_slots_missed_during_an_outage_become(
     expect(page.get_by_test_id("draft-state")).to_contain_text("draft · rev")
     [trigger] = http.get("/api/workflows/report/draft").json()["draft"]["triggers"]
     assert "catchUp" not in trigger and "catchUpWindowMs" not in trigger
+
+
+def test_a_catch_up_the_form_does_not_know_is_shown_as_it_is_and_is_a_problem(
+    signed_in: Page, served: Served, shot: Callable[[Page, str], Path]
+) -> None:
+    """A value pasted as JSON is not shown as the default: it stays in the list as what it is,
+    the draft has a problem naming it, and choosing a mode fixes it."""
+    trigger = {"type": "schedule", "cron": "0 9 * * *", "catchUp": "sometimes"}
+    draft = {**JOURNEY, "key": "odd", "triggers": [trigger]}
+    assert served.http.post("/api/workflows", json={"key": "odd", "draft": draft}).is_success
+    page = signed_in
+    page.goto(served.base_url + "/workflows/odd")
+    schedule = page.get_by_test_id("settings-panel").get_by_test_id("trigger-0")
+    catch_up = schedule.get_by_label("Slots missed while no worker ran")
+    expect(catch_up.locator("option:checked")).to_have_text('"sometimes" (not a choice)')
+    problems_button = page.get_by_test_id("problems-button")
+    expect(problems_button).to_have_text("1 problem")
+    schedule.scroll_into_view_if_needed()
+    shot(page, "2b-designer-schedule-unknown-catch-up")
+    catch_up.select_option(label="Skip missed slots")
+    expect(problems_button).to_have_text("No problems")
+    expect(catch_up.locator("option")).to_have_count(3)

@@ -104,7 +104,10 @@ function TriggerCard({ index, count, trigger, payloadSchema, readOnly, onChange,
   } else if (trigger.type === "schedule") {
     const cron = typeof trigger.cron === "string" ? trigger.cron : "";
     const preset = CRON_PRESETS.find((p) => p.cron === cron.trim());
-    const catchUp = CATCH_UP.find((option) => option.value === (trigger.catchUp ?? "latest")) ?? CATCH_UP[0]!;
+    // a value written as JSON that is none of the three stays shown (publishing names it)
+    const written = trigger.catchUp ?? "latest";
+    const catchUp = CATCH_UP.find((option) => option.value === written) ?? { value: JSON.stringify(written), label: `${JSON.stringify(written)} (not a choice)`, help: "Not one of the choices: pick one from the list." };
+    const catchUps = CATCH_UP.includes(catchUp) ? CATCH_UP : [...CATCH_UP, catchUp];
     body = (
       <>
         <div className="field" data-field="cron" data-path={`${path}.cron`}>
@@ -130,8 +133,8 @@ function TriggerCard({ index, count, trigger, payloadSchema, readOnly, onChange,
         <div className="field" data-field="catchUp" data-path={`${path}.catchUp`}>
           <label htmlFor={`${id}-catchUp`}>Slots missed while no worker ran</label>
           <select id={`${id}-catchUp`} value={catchUp.value} disabled={readOnly} onChange={(e) => set("catchUp", e.target.value === "latest" ? undefined : e.target.value)}>
-            {CATCH_UP.map((option) => (
-              <option key={option.value} value={option.value}>
+            {catchUps.map((option) => (
+              <option key={option.value} value={option.value} disabled={!CATCH_UP.includes(option)}>
                 {option.label}
               </option>
             ))}
