@@ -131,3 +131,15 @@ def test_a_scheduled_runs_shadow_replays_it_with_its_slot(harness) -> None:
     outage(harness, BACK)
     report = engine.shadow("backfill", version=1, last=3)
     assert [item["result"] for item in report["runs"]] == ["same"] * 3, report
+
+
+def test_a_manual_run_with_a_slot_shaped_key_is_replayed_without_a_slot(harness) -> None:
+    """Only a schedule's run has a slot: a run an application started with an idempotency key
+    of the same shape is replayed as it ran, with no ``meta.scheduledFor``."""
+    engine = harness.engine
+    engine.publish(daily("report"))
+    run_id = engine.start("report", {}, idempotency_key="schedule:0:2026-01-01T09:00:00Z")
+    harness.work()
+    assert engine.get_run(run_id)["output"] is None
+    report = engine.shadow("report", version=1, last=1)
+    assert [item["result"] for item in report["runs"]] == ["same"], report

@@ -66,7 +66,7 @@ def shadow_runs(
             _recording(conn, row),
             action_retry=action_retry,
             mask=mask,
-            meta=start_meta(row.idempotency_key),
+            meta=start_meta(row.trigger, row.idempotency_key),
         )
         reports.append(
             {

@@ -121,8 +121,9 @@ _RECORDED = (
     t.runs.c.payload,
     t.runs.c.output,
     t.runs.c.idempotency_key,
+    t.runs.c.trigger,
 )
-"""What a shadow run replays a run with: its input (a schedule's slot is in its key), its
+"""What a shadow run replays a run with: its input (a schedule's run: its slot is in its key), its
 outcome, no state."""
 
 

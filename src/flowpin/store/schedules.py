@@ -97,9 +97,12 @@ def slot_key(trigger_index: int, slot: datetime) -> str:
     return f"schedule:{trigger_index}:{iso(slot)}"
 
 
-def start_meta(idempotency_key: str | None) -> dict[str, Any] | None:
+def start_meta(trigger: str | None, idempotency_key: str | None) -> dict[str, Any] | None:
     """The ``meta`` a run starts with: a schedule's run knows its slot (``scheduledFor``, the
-    slot's time, not when a worker came to fire it); None for any other run."""
+    slot's time, not when a worker came to fire it); None for any other run (a key of the same
+    shape given to a run started otherwise is the caller's own)."""
+    if trigger is None or not trigger.startswith("schedule:"):
+        return None
     if idempotency_key is None or not idempotency_key.startswith("schedule:"):
         return None
     return {"scheduledFor": idempotency_key.split(":", 2)[2]}

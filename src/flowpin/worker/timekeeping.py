@@ -108,8 +108,8 @@ def _start_slot(
         definition=definition,
         payload=row.payload or {},
         idempotency_key=key,
-        trigger=f"schedule:{row.cron}",
-        meta=start_meta(key),
+        trigger=(trigger := f"schedule:{row.cron}"),
+        meta=start_meta(trigger, key),
     )
     try:
         [values] = insert_runs(conn, [new], now)
