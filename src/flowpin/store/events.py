@@ -21,7 +21,8 @@ from flowpin.errors import ExpressionError, FlowpinError
 from flowpin.expressions.rules import RuleError, evaluate_condition, is_rule
 from flowpin.expressions.values import resolve
 from flowpin.store import tables as t
-from flowpin.store.dialects import Dialect
+from flowpin.store.dialects import Dialect, dialect_of
+from flowpin.store.event_writes_pg import write_events_pg
 from flowpin.store.runs import NewRun, check_payload, insert_runs
 from flowpin.store.statements import DriverStatement, list_param, listed
 from flowpin.store.waits import EndedWait, EventOutcome, event_accepted, iso, resolve_waits
@@ -141,9 +142,13 @@ def submit_events(
                 "matched": bool(outcome.resumed or outcome.started),
             }
         )
-    resolve_waits(conn, ended, now)  # read FOR UPDATE above: every one of them is still open
+    # The waits were read FOR UPDATE above: every one of them is still open.
+    if dialect_of(conn).concurrent_writers:
+        write_events_pg(conn, ended, event_rows, now)  # one round trip for all of it
+    else:
+        resolve_waits(conn, ended, now)
+        _INSERT_EVENTS.many(conn, event_rows)
     _INSERT_CONSUMPTIONS.many(conn, consumptions)
-    _INSERT_EVENTS.many(conn, event_rows)
     for index, item in enumerate(events):
         if outcomes[index] is None:  # duplicate of an event earlier in this batch
             first = outcomes[seen_ids[item.event_id or ""]]
