@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import httpx
 from playwright.sync_api import Page, expect
 
-from servekit import ROOT
+from servekit import ROOT, run_status
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -21,6 +21,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = ROOT / "test-artifacts"
+MALFORMED = ROOT / "tests" / "examples" / "helpdesk" / "messages" / "malformed.eml"
+"""An email the helpdesk example cannot parse: its run waits for a person."""
 UI_TIMEOUT_MS = 15_000
 
 
@@ -45,3 +47,17 @@ def signed_in_as(page: Page, served: Served, key: str, path: str = "/") -> Page:
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_test_id("who")).to_be_visible()
     return page
+
+
+def malformed_email_waiting(served: Served) -> str:
+    """Post ``MALFORMED`` to the helpdesk example's inbound address; returns its run once it
+    waits for a person."""
+    posted = served.http.post(
+        "/examples/helpdesk/inbound",
+        content=MALFORMED.read_bytes(),
+        headers={"Content-Type": "message/rfc822"},
+    )
+    assert posted.status_code == 202, posted.text
+    [run_id] = posted.json()["started"]
+    assert run_status(served.http, run_id, {"WAITING"}) == "WAITING"
+    return str(run_id)

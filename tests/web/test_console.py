@@ -16,12 +16,10 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from browserkit import Served, signed_in_as
+from browserkit import MALFORMED, Served, malformed_email_waiting, signed_in_as
 from playwright.sync_api import Browser, Page, expect
 
-from servekit import ROOT, clean_env, flowpin_serve, free_port, run_status
-
-MALFORMED = ROOT / "tests" / "examples" / "helpdesk" / "messages" / "malformed.eml"
+from servekit import clean_env, flowpin_serve, free_port, run_status
 
 LATE_EVENT = {
     "key": "console-late-approval",
@@ -112,15 +110,7 @@ Shot = Callable[[Page, str], Path]
 def test_a_malformed_email_waits_for_a_person_who_creates_the_ticket(
     page: Page, examples: Served, shot: Shot
 ) -> None:
-    http = examples.http
-    posted = http.post(
-        "/examples/helpdesk/inbound",
-        content=MALFORMED.read_bytes(),
-        headers={"Content-Type": "message/rfc822"},
-    )
-    assert posted.status_code == 202, posted.text
-    [run_id] = posted.json()["started"]
-    assert run_status(http, run_id, {"WAITING"}) == "WAITING"
+    run_id = malformed_email_waiting(examples)
 
     signed_in_as(page, examples, examples.key, "/runs")
     page.get_by_role("tab", name="Waiting").click()

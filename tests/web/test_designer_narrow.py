@@ -14,15 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browserkit import Served, signed_in_as
+from browserkit import Served, malformed_email_waiting, signed_in_as
 from playwright.sync_api import Locator, Page, expect
 
-from servekit import ROOT, clean_env, flowpin_serve, run_status
+from servekit import clean_env, flowpin_serve
 
 Shot = Callable[[Page, str], Path]
 Box = dict[str, float]
 
-MALFORMED = ROOT / "tests" / "examples" / "helpdesk" / "messages" / "malformed.eml"
 LAPTOPS = [(1024, 700), (1280, 720)]
 # what the toolbar of an editor (an admin) offers, by accessible name
 ACTIONS = ("Undo", "Redo", "▶ Try the draft", "History", "Save draft", "Publish")
@@ -323,15 +322,7 @@ def _no_sideways_scroll(page: Page) -> None:
 
 
 def test_the_runs_list_and_a_run_fit_at_1024(page: Page, examples: Served, shot: Shot) -> None:
-    http = examples.http
-    posted = http.post(
-        "/examples/helpdesk/inbound",
-        content=MALFORMED.read_bytes(),
-        headers={"Content-Type": "message/rfc822"},
-    )
-    assert posted.status_code == 202, posted.text
-    [run_id] = posted.json()["started"]
-    assert run_status(http, run_id, {"WAITING"}) == "WAITING"
+    run_id = malformed_email_waiting(examples)
     page.set_viewport_size({"width": 1024, "height": 700})
     signed_in_as(page, examples, examples.key, "/runs")
 
