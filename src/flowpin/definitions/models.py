@@ -12,7 +12,7 @@ Every model forbids unknown keys, so a typo is reported with the path of the key
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -283,7 +283,7 @@ class EventTrigger(_Model):
 
 
 CatchUp = Literal["latest", "all", "none"]
-CATCH_UP_MODES: tuple[str, ...] = ("latest", "all", "none")
+CATCH_UP_MODES: tuple[str, ...] = get_args(CatchUp)
 MAX_CATCH_UP_WINDOW_MS = 10 * 366 * 24 * 3600 * 1000
 """Ten years: a longer window is every slot anyway (and stays a sane ``timedelta``)."""
 

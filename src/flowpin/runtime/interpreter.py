@@ -59,13 +59,14 @@ __all__ = [
 # --------------------------------------------------------------------------- public API
 
 
-def start_state(definition: Definition, payload: Any) -> JSONObject:
-    """The state of a new run: its first step is pending, to be executed by ``advance``."""
+def start_state(definition: Definition, payload: Any, meta: JSONObject | None = None) -> JSONObject:
+    """The state of a new run: its first step is pending, to be executed by ``advance``.
+    ``meta``: what the run's ``meta`` starts with (a schedule's slot), else empty."""
     program = program_for(definition)
     return {
         "v": STATE_FORMAT,
         "status": RunStatus.RUNNING.value,
-        "envelope": {"payload": payload, "vars": {}, "meta": {}, "error": None},
+        "envelope": {"payload": payload, "vars": {}, "meta": dict(meta or {}), "error": None},
         "root": {"s": program.first, "st": "new"},
         "g": 0,
         "pending": True,

@@ -126,9 +126,7 @@ def shadow(
     is applied to the shadow's values before they are compared with the recorded ones, which
     were stored redacted. ``meta``: what the run's ``meta`` started with (a schedule's slot)."""
     answers = _Answers(recording)
-    state = start_state(definition, payload)
-    if meta:
-        state["envelope"] = {**state["envelope"], "meta": dict(meta)}
+    state = start_state(definition, payload, meta)
     outcome = advance(definition, state, run, action_retry=action_retry)
     produced = list(outcome.history)
     pending: dict[str, Any] = {}

@@ -200,11 +200,9 @@ def insert_runs(
 def _insert_one(conn: Connection, new: NewRun, now: datetime) -> dict[str, Any] | None:
     definition = new.definition
     run_id = new.run_id or str(uuid.uuid4())
-    state = start_state(definition, new.payload)
+    state = start_state(definition, new.payload, new.meta)
     if new.depth:
         state["d"] = new.depth
-    if new.meta:
-        state["envelope"] = {**state["envelope"], "meta": dict(new.meta)}
     traceparent = new.traceparent if new.traced else tracing.current_traceparent()
     if traceparent is not None:
         state["tp"] = traceparent  # the worker's spans continue the trace that started the run

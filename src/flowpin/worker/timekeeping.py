@@ -98,7 +98,7 @@ def _start_slot(
     conn: Connection, row: Any, definition: Definition, slot: datetime, now: datetime
 ) -> bool:
     """Start the run of one slot (False: it exists, or the workflow refused its payload)."""
-    key = slot_key(row.trigger_index, slot)
+    key, trigger = slot_key(row.trigger_index, slot), f"schedule:{row.cron}"
     new = NewRun(
         tenant_id=row.tenant_id,
         workflow_id=row.workflow_id,
@@ -108,7 +108,7 @@ def _start_slot(
         definition=definition,
         payload=row.payload or {},
         idempotency_key=key,
-        trigger=(trigger := f"schedule:{row.cron}"),
+        trigger=trigger,
         meta=start_meta(trigger, key),
     )
     try:
